@@ -1,0 +1,7 @@
+"""techval: conformance harness for the Redox onramp to Carequality."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]

@@ -1,0 +1,143 @@
+"""The one HTTP client of the harness: POST a Redox message to {base_url}/endpoint.
+
+Before sending, the message is validated against its request schema: a bad message is the
+user's mistake and is never sent. After the answer, the response is validated against its
+response schema (or the error schema for error answers), and the whole exchange is recorded
+and handed to the `on_exchange` callbacks (the report, the HAR log).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from techval import __version__
+from techval.auth import TokenProvider, now_iso, token_provider
+from techval.config import Settings
+from techval.errors import InvalidMessage, TransportError
+from techval.exchange import Exchange
+from techval.redaction import Redactor
+from techval.schemas import ERROR_SCHEMA, SchemaRegistry, UnknownMessage
+
+ExchangeHook = Callable[[Exchange], None]
+
+
+class RedoxClient:
+    def __init__(
+        self,
+        settings: Settings,
+        registry: SchemaRegistry,
+        redactor: Redactor,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        on_exchange: list[ExchangeHook] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.redactor = redactor
+        self.hooks: list[ExchangeHook] = list(on_exchange or [])
+        self.exchanges: list[Exchange] = []
+        timeouts = settings.timeouts
+        self.http = httpx.Client(
+            timeout=httpx.Timeout(
+                connect=timeouts.connect, read=timeouts.read, write=timeouts.write, pool=timeouts.connect
+            ),
+            transport=transport,
+            headers={"User-Agent": f"techval/{__version__}"},
+            follow_redirects=False,
+        )
+        self.auth: TokenProvider = token_provider(settings.auth, self.http, redactor, self._record)
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> RedoxClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.settings.base_url}/endpoint"
+
+    def _record(self, exchange: Exchange) -> None:
+        self.exchanges.append(exchange)
+        for hook in self.hooks:
+            hook(exchange)
+
+    def check_request(self, message: dict[str, Any]) -> str:
+        """The request schema name of `message`; InvalidMessage when it breaks that schema."""
+        try:
+            name = self.registry.schema_for(message)
+        except UnknownMessage as exc:
+            raise InvalidMessage(f"not sent: {exc}") from None
+        violations = self.registry.validate(name, message)
+        if violations:
+            listed = "; ".join(str(v) for v in violations)
+            raise InvalidMessage(f"{name}: the message breaks its request schema, not sent: {listed}")
+        return name
+
+    def send(self, message: dict[str, Any]) -> Exchange:
+        """Validate, send and record one message; the answer is checked by the caller."""
+        name = self.check_request(message)
+        body = json.dumps(message, ensure_ascii=False).encode("utf-8")
+        exchange = self._post(name, body, message, attempt=1)
+        if exchange.status == 401:
+            self.auth.invalidate()  # the token may have expired early: renew once
+            exchange = self._post(name, body, message, attempt=2)
+        return exchange
+
+    def _post(self, name: str, body: bytes, message: dict[str, Any], attempt: int) -> Exchange:
+        headers = {
+            "Authorization": f"Bearer {self.auth.token()}",
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+        }
+        if self.settings.auth.source_id:
+            headers["Redox-Source-Id"] = self.settings.auth.source_id
+        exchange = Exchange(
+            label=name,
+            method="POST",
+            url=self.endpoint,
+            request_headers=self.redactor.headers(headers.items()),
+            request_body=message,
+            started_at=now_iso(),
+            attempt=attempt,
+        )
+        start = time.perf_counter()
+        try:
+            response = self.http.post(self.endpoint, content=body, headers=headers)
+        except httpx.TimeoutException as exc:
+            exchange.transport_error = f"timed out ({type(exc).__name__})"
+            self._record(exchange)
+            raise TransportError(f"{name}: {self.endpoint} timed out ({type(exc).__name__})") from None
+        except httpx.HTTPError as exc:
+            exchange.transport_error = type(exc).__name__
+            self._record(exchange)
+            raise TransportError(
+                f"{name}: cannot reach {self.endpoint} ({type(exc).__name__})"
+            ) from None
+        exchange.duration_ms = (time.perf_counter() - start) * 1000
+        self._read_response(exchange, response, name)
+        self._record(exchange)
+        return exchange
+
+    def _read_response(self, exchange: Exchange, response: httpx.Response, name: str) -> None:
+        exchange.status = response.status_code
+        exchange.response_headers = dict(response.headers.items())
+        exchange.response_text = response.text
+        try:
+            exchange.response_body = response.json()
+        except ValueError:
+            exchange.response_body = None
+            return
+        if 200 <= response.status_code < 300 and not exchange.redox_errors:
+            exchange.schema = f"{name}.response"
+        else:
+            exchange.schema = ERROR_SCHEMA
+        exchange.violations = self.registry.validate(exchange.schema, exchange.response_body)

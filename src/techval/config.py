@@ -1,0 +1,320 @@
+"""Environment files: load, fill ${VAR} placeholders, validate, and freeze into Settings.
+
+Every mistake is a ConfigError whose message names the file and the key path, so the run can
+stop with one line before any request is sent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from techval import destinations
+from techval.paths import project_root
+from techval.errors import ConfigError
+
+PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+SCHEMA_PATH = Path("schemas/config/environment.json")
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    method: str  # "jwt" or "legacy"
+    token_url: str
+    client_id: str = ""
+    algorithm: str = ""
+    private_key_file: Path | None = None
+    key_id: str = ""
+    client_secret: str = ""
+    api_key: str = ""
+    secret: str = ""
+    refresh_url: str = ""
+    source_id: str = ""
+
+    def secret_values(self) -> list[str]:
+        """The values that must never appear in a log, report or exception."""
+        values = [self.client_secret, self.secret]
+        if self.private_key_file and self.private_key_file.is_file():
+            values.append(self.private_key_file.read_text(encoding="utf-8", errors="replace"))
+        return [value for value in values if value]
+
+
+@dataclass(frozen=True)
+class Contact:
+    name: str
+    purpose: str | None = None
+    emails: tuple[str, ...] = ()
+    phone: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Address:
+    street: str | None = None
+    city: str | None = None
+    state: str | None = None
+    zip: str | None = None
+    county: str | None = None
+    country: str | None = None
+
+
+@dataclass(frozen=True)
+class OrganizationProfile:
+    """One organization record under validation, as the user configured it."""
+
+    name: str
+    oid: str
+    type: str | None = None
+    part_of: str | None = None
+    aliases: tuple[str, ...] = ()
+    destination_id: str | None = None
+    address: Address = Address()
+    contacts: tuple[Contact, ...] = ()
+    update_address: Address = Address()
+    update_contacts: tuple[Contact, ...] = ()
+
+    @property
+    def alias(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    connect: float = 10.0
+    read: float = 130.0  # Redox ends synchronous requests after about 120 s
+    write: float = 30.0
+
+
+@dataclass(frozen=True)
+class SimulatorSettings:
+    start: bool = True
+    port: int = 0
+
+
+@dataclass(frozen=True)
+class Settings:
+    name: str
+    base_url: str
+    production: bool
+    auth: AuthSettings
+    destinations: Mapping[str, str]
+    organizations: tuple[OrganizationProfile, ...]
+    timeouts: Timeouts
+    simulator: SimulatorSettings | None
+    source: Path
+
+    def with_base_url(self, base_url: str) -> Settings:
+        """The same settings aimed at another server (used once the simulator has a port)."""
+        old = self.base_url
+
+        def moved(url: str) -> str:
+            if url.startswith("/"):
+                return base_url + url
+            return base_url + url[len(old) :] if old and url.startswith(old) else url
+
+        auth = replace(
+            self.auth, token_url=moved(self.auth.token_url), refresh_url=moved(self.auth.refresh_url)
+        )
+        return replace(self, base_url=base_url, auth=auth)
+
+    def destination(self, purpose: str) -> str:
+        try:
+            return self.destinations[purpose]
+        except KeyError:
+            raise ConfigError(
+                f"{self.source}: destinations.{purpose} is not set for environment '{self.name}'"
+            ) from None
+
+
+def environment_path(name: str, root: Path) -> Path:
+    """The file of a named environment; ConfigError listing the known names if there is none."""
+    folder = root / "environments"
+    path = folder / f"{name}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+        raise ConfigError(
+            f"unknown environment '{name}': no {path}; known: {', '.join(known) or 'none'}"
+        )
+    return path
+
+
+def load_settings(
+    env: str | None = None,
+    config_path: str | Path | None = None,
+    *,
+    root: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Load the environment named `env`, or the file `config_path`, into Settings."""
+    root = root or project_root()
+    environ = os.environ if environ is None else environ
+    path = Path(config_path) if config_path else environment_path(env or "simulator", root)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise ConfigError(f"{path}:{where}: {problem}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+    data = _substitute(raw, environ, path, ())
+    _validate(data, path, root)
+    return _build(data, path, root)
+
+
+def _substitute(value: Any, environ: Mapping[str, str], path: Path, at: tuple[str, ...]) -> Any:
+    if isinstance(value, str):
+
+        def fill(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in environ:
+                raise ConfigError(
+                    f"{path}: {_dotted(at)}: environment variable {name} is not set"
+                )
+            return environ[name]
+
+        return PLACEHOLDER.sub(fill, value)
+    if isinstance(value, dict):
+        return {k: _substitute(v, environ, path, (*at, str(k))) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, environ, path, (*at, str(i))) for i, v in enumerate(value)]
+    return value
+
+
+def _dotted(at: tuple[str, ...] | list[Any]) -> str:
+    return ".".join(str(part) for part in at) or "(top level)"
+
+
+def _validate(data: dict[str, Any], path: Path, root: Path) -> None:
+    schema = json.loads((root / SCHEMA_PATH).read_text(encoding="utf-8"))
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+    if not errors:
+        return
+    error = jsonschema.exceptions.best_match(errors)
+    # best_match prefers the most specific error inside a oneOf (e.g. auth methods).
+    detail = _describe(error)
+    raise ConfigError(f"{path}: {_dotted(list(error.absolute_path))}: {detail}")
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    if error.validator == "additionalProperties":
+        return f"unknown key ({error.message})"
+    if error.validator == "pattern":
+        return f"{error.instance!r} is not in the expected format"
+    return error.message
+
+
+def _build(data: dict[str, Any], path: Path, root: Path) -> Settings:
+    production = bool(data.get("production", False))
+    simulator = None
+    if "simulator" in data:
+        sim = data["simulator"]
+        simulator = SimulatorSettings(start=sim.get("start", True), port=sim.get("port", 0))
+    base_url = str(data.get("base_url", "")).rstrip("/")
+    if not base_url and not (simulator and simulator.start):
+        raise ConfigError(f"{path}: base_url: required unless the built-in simulator is started")
+    if production and simulator is not None:
+        raise ConfigError(f"{path}: simulator: a production environment cannot be simulated")
+    try:
+        resolved = destinations.resolve(data.get("destinations", {}), production)
+    except ValueError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    orgs = data["organization"]
+    orgs = orgs if isinstance(orgs, list) else [orgs]
+    oids = [org["oid"] for org in orgs]
+    duplicates = {oid for oid in oids if oids.count(oid) > 1}
+    if duplicates:
+        raise ConfigError(f"{path}: organization: OID {sorted(duplicates)[0]} is listed twice")
+    timeouts = Timeouts(**data.get("timeouts", {}))
+    return Settings(
+        name=data["name"],
+        base_url=base_url,
+        production=production,
+        auth=_auth(data["auth"], base_url, root),
+        destinations=resolved,
+        organizations=tuple(_organization(org) for org in orgs),
+        timeouts=timeouts,
+        simulator=simulator,
+        source=path,
+    )
+
+
+def _auth(raw: dict[str, Any], base_url: str, root: Path) -> AuthSettings:
+    method = raw["method"]
+    default_path = "/v2/auth/token" if method == "jwt" else "/auth/authenticate"
+
+    def absolute(url: str) -> str:
+        return base_url + url if url.startswith("/") else url
+
+    key_file = raw.get("private_key_file")
+    return AuthSettings(
+        method=method,
+        token_url=absolute(raw.get("token_url", default_path)),
+        refresh_url=absolute(raw.get("refresh_url", "/auth/refreshToken")),
+        client_id=raw.get("client_id", ""),
+        algorithm=raw.get("algorithm", ""),
+        private_key_file=(root / key_file) if key_file else None,
+        key_id=raw.get("key_id", ""),
+        client_secret=raw.get("client_secret", ""),
+        api_key=raw.get("api_key", ""),
+        secret=raw.get("secret", ""),
+        source_id=raw.get("source_id", ""),
+    )
+
+
+def _address(raw: Mapping[str, str] | None) -> Address:
+    return Address(**raw) if raw else Address()
+
+
+def _contacts(raw: list[dict[str, Any]] | None) -> tuple[Contact, ...]:
+    return tuple(
+        Contact(
+            name=c["name"],
+            purpose=c.get("purpose"),
+            emails=tuple(c.get("emails", ())),
+            phone=dict(c.get("phone", {})),
+        )
+        for c in raw or ()
+    )
+
+
+def _organization(raw: dict[str, Any]) -> OrganizationProfile:
+    address = _address(raw.get("address"))
+    contacts = _contacts(raw.get("contacts"))
+    update = raw.get("update", {})
+    # Without an explicit update block, the update check sets a recognisable variant of the
+    # configured values; they are restored when the check ends.
+    update_address = (
+        _address(update["address"])
+        if "address" in update
+        else replace(address, street=f"{address.street or ''} (techval update check)".strip())
+    )
+    update_contacts = (
+        _contacts(update["contacts"])
+        if "contacts" in update
+        else tuple(replace(c, name=f"{c.name} (techval update check)") for c in contacts)
+        or (Contact(name="techval update check", purpose="Technical"),)
+    )
+    return OrganizationProfile(
+        name=raw["name"],
+        oid=raw["oid"],
+        type=raw.get("type"),
+        part_of=raw.get("part_of"),
+        aliases=tuple(raw.get("aliases", ())),
+        destination_id=raw.get("destination_id"),
+        address=address,
+        contacts=contacts,
+        update_address=update_address,
+        update_contacts=update_contacts,
+    )

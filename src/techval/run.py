@@ -1,0 +1,53 @@
+"""One validation run: its settings, the simulator when it has one, and the client.
+
+Starting a run is where "could not run" is decided: production guard, simulator start-up,
+and a first token request that proves the credentials and the server before any scenario.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from techval.client import RedoxClient
+from techval.config import Settings
+from techval.errors import ConfigError
+from techval.redaction import Redactor
+from techval.reporting import Reporter
+from techval.schemas import SchemaRegistry
+from techval.simulator import RunningSimulator, provision
+
+
+@dataclass
+class Run:
+    settings: Settings
+    client: RedoxClient
+    reporter: Reporter
+    simulator: RunningSimulator | None = None
+
+    def close(self) -> None:
+        self.client.close()
+        if self.simulator:
+            self.simulator.stop()
+            self.simulator = None
+
+
+def start_run(settings: Settings, *, allow_production: bool = False) -> Run:
+    if settings.production and not allow_production:
+        raise ConfigError(
+            f"{settings.name} is a production environment: refusing to send test data "
+            "without --allow-production"
+        )
+    running = None
+    if settings.simulator and settings.simulator.start:
+        running = RunningSimulator(provision(settings), port=settings.simulator.port).start()
+        settings = settings.with_base_url(running.url)
+    redactor = Redactor(settings.auth.secret_values())
+    reporter = Reporter(redactor)
+    client = RedoxClient(settings, SchemaRegistry(), redactor, on_exchange=[reporter.exchange])
+    run = Run(settings, client, reporter, running)
+    try:
+        client.auth.token()  # proves the credentials and that the server answers
+    except BaseException:
+        run.close()
+        raise
+    return run

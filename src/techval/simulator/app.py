@@ -1,0 +1,185 @@
+"""The simulated Redox API: routes a request to the token endpoints or to /endpoint.
+
+`Simulator.handle` is a plain function of (method, path, headers, body) so tests can call it
+directly; server.py puts it behind a real HTTP server on loopback.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from techval.paths import project_root
+from techval.schemas import SchemaRegistry, UnknownMessage
+from techval.simulator.directory import Directory, DirectoryError
+from techval.simulator.responses import Reply, echo_meta, error, errors_reply, json_reply, text_reply
+from techval.simulator.tokens import TokenIssuer
+
+MAX_MESSAGE_BYTES = 40_000_000  # Redox: 40 MB for API and Network Onramp traffic
+NO_SUBSCRIPTION = (
+    "No subscriptions. Meta.Destinations needs to contain a destination from existing subscriptions"
+)
+
+Handler = Callable[["Simulator", dict[str, Any], str], Reply]
+# (destination purpose, DataModel, EventType) -> handler
+HANDLERS: dict[tuple[str, str, str], Handler] = {}
+DESTINATION_NAMES = {
+    "organization": "Carequality Organization Directory",
+    "patient_search": "Carequality Record Locator (Patient Search)",
+    "organization_patient_search": "Carequality Patient Search (XCPD)",
+    "clinical_summary": "Carequality Clinical Summary (XCA)",
+    "data_on_demand": "Redox Data On Demand Repository",
+}
+
+
+def handles(purpose: str, data_model: str, *event_types: str) -> Callable[[Handler], Handler]:
+    def register(handler: Handler) -> Handler:
+        for event_type in event_types:
+            HANDLERS[(purpose, data_model, event_type)] = handler
+        return handler
+
+    return register
+
+
+@dataclass(frozen=True)
+class CapturedRequest:
+    """What the simulator received, so harness tests can check what was sent."""
+
+    method: str
+    path: str
+    headers: Mapping[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class Simulator:
+    def __init__(
+        self,
+        destinations: Mapping[str, str],
+        *,
+        registry: SchemaRegistry | None = None,
+        data_dir: Path | None = None,
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
+    ) -> None:
+        self.purposes = {dest_id: purpose for purpose, dest_id in destinations.items()}
+        self.registry = registry or SchemaRegistry()
+        self.max_message_bytes = max_message_bytes
+        self.tokens = TokenIssuer()
+        data_dir = data_dir or project_root() / "fixtures" / "simulator"
+        self.directory = Directory(_load_yaml(data_dir / "directory.yaml"))
+        self.captured: list[CapturedRequest] = []
+        self.lock = threading.RLock()
+
+    def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Reply:
+        headers = {k.lower(): v for k, v in headers.items()}
+        with self.lock:
+            self.captured.append(CapturedRequest(method, path, headers, body))
+            return self._route(method, path.split("?", 1)[0].rstrip("/"), headers, body)
+
+    def _route(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
+        if method != "POST":
+            return text_reply(404, "Not Found")
+        if path in {"/v2/auth/token", "/oauth/token"}:
+            return self.tokens.oauth(body, path)
+        if path in {"/auth/authenticate", "/auth/refreshToken"}:
+            document = _json_or_none(body)
+            if path == "/auth/authenticate":
+                return self.tokens.legacy_login(document)
+            return self.tokens.legacy_refresh(document)
+        if path in {"/endpoint", "/query"}:
+            if not self.tokens.valid(headers.get("authorization")):
+                return text_reply(401, "Unauthorized")
+            if len(body) > self.max_message_bytes:
+                return too_large(self.max_message_bytes)
+            return self._endpoint(body)
+        return text_reply(404, "Not Found")
+
+    def _endpoint(self, body: bytes) -> Reply:
+        message = _json_or_none(body)
+        if not isinstance(message, dict):
+            return errors_reply(400, {}, [error("Request body is not valid JSON")])
+        meta = message.get("Meta")
+        if not isinstance(meta, dict):
+            return errors_reply(400, {}, [error("Required field missing - Meta")])
+        data_model, event_type = meta.get("DataModel"), meta.get("EventType")
+        if not isinstance(data_model, str) or not isinstance(event_type, str):
+            return errors_reply(400, meta, [error("Required field missing - Meta.DataModel or Meta.EventType")])
+        destinations = meta.get("Destinations")
+        if not isinstance(destinations, list) or not destinations:
+            return errors_reply(400, meta, [error(NO_SUBSCRIPTION, module="Subscriptions")])
+        if len(destinations) > 1:
+            return errors_reply(400, meta, [error(
+                "Synchronous requests like queries can only support one destination.", module="Send")])
+        destination = destinations[0].get("ID") if isinstance(destinations[0], dict) else None
+        purpose = self.purposes.get(str(destination))
+        handler = HANDLERS.get((purpose or "", data_model, event_type))
+        if purpose is None or handler is None:
+            return errors_reply(400, meta, [error(NO_SUBSCRIPTION, module="Subscriptions")])
+        name = DESTINATION_NAMES.get(purpose)
+        invalid = self._schema_errors(message, data_model, event_type)
+        if invalid:
+            return errors_reply(400, meta, invalid, name)
+        try:
+            return handler(self, message, name or purpose)
+        except DirectoryError as exc:
+            return errors_reply(exc.status, meta, [exc.error], name)
+
+    def _schema_errors(self, message: dict[str, Any], data_model: str, event_type: str) -> list[dict[str, Any]]:
+        try:
+            violations = self.registry.validate_message(message)
+        except UnknownMessage:
+            return [error(f"Unsupported event type {data_model}:{event_type}")]
+        where = f"in {data_model}:{event_type}"
+        return [
+            error(f"Required field missing - {v.path[2:]} {where}")
+            if v.message == "required field missing"
+            else error(f"Invalid field - {v.path[2:]} {v.message} {where}")
+            for v in violations
+        ]
+
+
+def too_large(limit: int) -> Reply:
+    return errors_reply(413, {}, [error(f"Payload exceeds the size limit of {limit // 1_000_000} MB",
+                                        module="Send")])
+
+
+def _json_or_none(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
+def _load_yaml(path: Path) -> Any:
+    return yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+@handles("organization", "Organization", "New")
+def organization_new(sim: Simulator, message: dict[str, Any], name: str) -> Reply:
+    sim.directory.new(message["Organizations"])
+    return json_reply(200, {"Meta": echo_meta(message["Meta"], name)})
+
+
+@handles("organization", "Organization", "Update")
+def organization_update(sim: Simulator, message: dict[str, Any], name: str) -> Reply:
+    sim.directory.update(message["Organizations"], str(message.get("Action") or "Update"))
+    return json_reply(200, {"Meta": echo_meta(message["Meta"], name)})
+
+
+@handles("organization", "Organization", "Query")
+def organization_query(sim: Simulator, message: dict[str, Any], name: str) -> Reply:
+    organizations, paging = sim.directory.query(message)
+    return json_reply(200, {
+        "Meta": echo_meta(message["Meta"], name),
+        "Directory": message.get("Directory", "Carequality"),
+        "Organizations": organizations,
+        "Paging": paging,
+    })

@@ -1,0 +1,74 @@
+"""The simulator as a real HTTP/1.1 server on loopback, in a background thread."""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from techval.simulator.app import Simulator, too_large
+
+CHUNK = 1 << 20
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    simulator: Simulator
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def _serve(self) -> None:
+        simulator = self.server.simulator
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > simulator.max_message_bytes:
+            # Read what was sent (so the client sees the answer, not a reset), keep none of it.
+            remaining = length
+            while remaining > 0:
+                chunk = self.rfile.read(min(CHUNK, remaining))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
+            reply = too_large(simulator.max_message_bytes)
+        else:
+            body = self.rfile.read(length) if length else b""
+            reply = simulator.handle(self.command, self.path, dict(self.headers.items()), body)
+        self.send_response(reply.status)
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(reply.body)))
+        self.send_header("Cache-Control", "private, no-cache, no-store, must-revalidate")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.end_headers()
+        self.wfile.write(reply.body)
+
+    do_POST = do_GET = do_PUT = do_DELETE = do_PATCH = _serve
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        """Silent: request lines may carry identifiers, and the harness records exchanges itself."""
+
+
+class RunningSimulator:
+    """A started server; `url` is its base URL, `stop()` shuts it down."""
+
+    def __init__(self, simulator: Simulator, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.simulator = simulator
+        self._server = _Server((host, port), _Handler)
+        self._server.simulator = simulator
+        self.host, self.port = self._server.server_address[:2]
+        self.url = f"http://{self.host}:{self.port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, name="techval-simulator",
+                                        daemon=True)
+
+    def start(self) -> RunningSimulator:
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self._server.serve_forever()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
