@@ -15,7 +15,9 @@ from techval.reporting import Reporter
 
 @pytest.fixture
 def restore_directory(
-    client: RedoxClient, settings: Settings, organization_profile: OrganizationProfile,
+    client: RedoxClient,
+    settings: Settings,
+    organization_profile: OrganizationProfile,
     reporter: Reporter,
 ) -> Iterator[list[str]]:
     """Steps that change the record say so here; teardown puts the configured record back."""

@@ -108,7 +108,9 @@ class _CachedToken:
         except httpx.HTTPError as exc:
             record.transport_error = type(exc).__name__
             self.on_exchange(record)
-            raise AuthError(f"cannot reach the token endpoint {url}: {type(exc).__name__}") from None
+            raise AuthError(
+                f"cannot reach the token endpoint {url}: {type(exc).__name__}"
+            ) from None
         record.duration_ms = (time.perf_counter() - start) * 1000
         record.status = response.status_code
         record.response_headers = self.redactor.headers(response.headers.items())

@@ -44,7 +44,10 @@ class RedoxClient:
         timeouts = settings.timeouts
         self.http = httpx.Client(
             timeout=httpx.Timeout(
-                connect=timeouts.connect, read=timeouts.read, write=timeouts.write, pool=timeouts.connect
+                connect=timeouts.connect,
+                read=timeouts.read,
+                write=timeouts.write,
+                pool=timeouts.connect,
             ),
             transport=transport,
             headers={"User-Agent": f"techval/{__version__}"},
@@ -79,7 +82,9 @@ class RedoxClient:
         violations = self.registry.validate(name, message)
         if violations:
             listed = "; ".join(str(v) for v in violations)
-            raise InvalidMessage(f"{name}: the message breaks its request schema, not sent: {listed}")
+            raise InvalidMessage(
+                f"{name}: the message breaks its request schema, not sent: {listed}"
+            )
         return name
 
     def send(self, message: dict[str, Any]) -> Exchange:
@@ -115,7 +120,9 @@ class RedoxClient:
         except httpx.TimeoutException as exc:
             exchange.transport_error = f"timed out ({type(exc).__name__})"
             self._record(exchange)
-            raise TransportError(f"{name}: {self.endpoint} timed out ({type(exc).__name__})") from None
+            raise TransportError(
+                f"{name}: {self.endpoint} timed out ({type(exc).__name__})"
+            ) from None
         except httpx.HTTPError as exc:
             exchange.transport_error = type(exc).__name__
             self._record(exchange)

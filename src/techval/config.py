@@ -18,8 +18,8 @@ import jsonschema
 import yaml
 
 from techval import destinations
-from techval.paths import project_root
 from techval.errors import ConfigError
+from techval.paths import project_root
 
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 SCHEMA_PATH = Path("schemas/config/environment.json")
@@ -65,7 +65,7 @@ class Address:
     country: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class OrganizationProfile:
     """One organization record under validation, as the user configured it."""
 
@@ -80,9 +80,8 @@ class OrganizationProfile:
     update_address: Address = Address()
     update_contacts: tuple[Contact, ...] = ()
 
-    @property
-    def alias(self) -> str:
-        return self.name
+    def __repr__(self) -> str:  # what reports show as the scenario's parameter
+        return f"{self.name} ({self.oid})"
 
 
 @dataclass(frozen=True)
@@ -120,7 +119,9 @@ class Settings:
             return base_url + url[len(old) :] if old and url.startswith(old) else url
 
         auth = replace(
-            self.auth, token_url=moved(self.auth.token_url), refresh_url=moved(self.auth.refresh_url)
+            self.auth,
+            token_url=moved(self.auth.token_url),
+            refresh_url=moved(self.auth.refresh_url),
         )
         return replace(self, base_url=base_url, auth=auth)
 
@@ -178,9 +179,7 @@ def _substitute(value: Any, environ: Mapping[str, str], path: Path, at: tuple[st
         def fill(match: re.Match[str]) -> str:
             name = match.group(1)
             if name not in environ:
-                raise ConfigError(
-                    f"{path}: {_dotted(at)}: environment variable {name} is not set"
-                )
+                raise ConfigError(f"{path}: {_dotted(at)}: environment variable {name} is not set")
             return environ[name]
 
         return PLACEHOLDER.sub(fill, value)
@@ -212,7 +211,7 @@ def _describe(error: jsonschema.ValidationError) -> str:
         return f"unknown key ({error.message})"
     if error.validator == "pattern":
         return f"{error.instance!r} is not in the expected format"
-    return error.message
+    return str(error.message)
 
 
 def _build(data: dict[str, Any], path: Path, root: Path) -> Settings:

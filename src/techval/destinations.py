@@ -38,7 +38,9 @@ def resolve(configured: Mapping[str, str], production: bool) -> dict[str, str]:
     Returns the destination IDs by purpose. Raises ValueError naming the key at fault.
     """
     own, other = (PRODUCTION, DEVELOPMENT) if production else (DEVELOPMENT, PRODUCTION)
-    tier, other_tier = ("production", "development") if production else ("development", "production")
+    tier, other_tier = (
+        ("production", "development") if production else ("development", "production")
+    )
     other_ids = {value: key for key, value in other.items()}
     resolved = dict(own)
     for purpose, value in configured.items():

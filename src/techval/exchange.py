@@ -46,8 +46,11 @@ class Exchange:
     @property
     def log_ids(self) -> list[str]:
         """Redox's IDs for this exchange (Meta.Logs[].ID, or the older Meta.Message.ID)."""
-        ids = [str(log["ID"]) for log in self.meta.get("Logs") or [] if isinstance(log, dict)
-               and log.get("ID") is not None]
+        ids = [
+            str(log["ID"])
+            for log in self.meta.get("Logs") or []
+            if isinstance(log, dict) and log.get("ID") is not None
+        ]
         message = self.meta.get("Message")
         if not ids and isinstance(message, dict) and message.get("ID") is not None:
             ids.append(str(message["ID"]))

@@ -67,7 +67,9 @@ def update_message(
     settings: Settings, profile: OrganizationProfile, *, active: bool = True
 ) -> dict[str, Any]:
     message = envelope(settings, "Organization", "Update", "organization")
-    message.update(Directory=DIRECTORY, Action="Update", Organizations=[record(profile, active=active)])
+    message.update(
+        Directory=DIRECTORY, Action="Update", Organizations=[record(profile, active=active)]
+    )
     return message
 
 

@@ -8,14 +8,14 @@ Exit codes: 0 every scenario passed, 1 a validation check failed, 2 the run coul
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator
 from typing import Any
 
 import pytest
 
+from techval.client import RedoxClient
 from techval.config import OrganizationProfile, Settings, load_settings
 from techval.errors import ConfigError, CouldNotRun
-from techval.client import RedoxClient
 from techval.reporting import Reporter
 from techval.run import Run, start_run
 
@@ -27,7 +27,9 @@ SCENARIO_MARK = "techval_scenario"
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("techval", "techval validation run")
-    group.addoption("--env", default=None, help="environment name in environments/ (default: simulator)")
+    group.addoption(
+        "--env", default=None, help="environment name in environments/ (default: simulator)"
+    )
     group.addoption("--config", default=None, help="path of an environment file (instead of --env)")
     group.addoption(
         "--allow-production",
@@ -135,8 +137,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if run is not None:
         run.close()
     outcomes = config.stash.get(OUTCOMES_KEY, {})
-    if exitstatus == pytest.ExitCode.TESTS_FAILED and outcomes.get("could_not_run") and not outcomes.get(
-        "checks"
+    if (
+        exitstatus == pytest.ExitCode.TESTS_FAILED
+        and outcomes.get("could_not_run")
+        and not outcomes.get("checks")
     ):
         session.exitstatus = 2  # nothing failed a check: the run could not go on
 
@@ -168,7 +172,6 @@ def reporter(run: Run) -> Reporter:
 
 
 @pytest.fixture
-def organization_profile() -> Iterator[OrganizationProfile]:
+def organization_profile() -> OrganizationProfile:
     """Parametrized per configured organization for @per_organization scenarios."""
     raise pytest.UsageError("organization_profile is only available in @per_organization scenarios")
-    yield  # pragma: no cover

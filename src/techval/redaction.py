@@ -12,8 +12,20 @@ from collections.abc import Iterable
 
 MASK = "***"
 SECRET_KEYS = frozenset(
-    {"client_assertion", "client_secret", "secret", "apikey", "api_key", "access_token",
-     "accesstoken", "refreshtoken", "refresh_token", "authorization", "password", "token"}
+    {
+        "client_assertion",
+        "client_secret",
+        "secret",
+        "apikey",
+        "api_key",
+        "access_token",
+        "accesstoken",
+        "refreshtoken",
+        "refresh_token",
+        "authorization",
+        "password",
+        "token",
+    }
 )
 # Shapes worth masking even when the value was never configured: bearer tokens and JWTs.
 TOKEN_SHAPES = re.compile(

@@ -132,7 +132,9 @@ class SchemaRegistry:
         """The schema name picked from a message's Meta.DataModel and Meta.EventType."""
         meta = message.get("Meta") if isinstance(message, dict) else None
         if not isinstance(meta, dict):
-            raise UnknownMessage("$.Meta: required field missing, cannot tell which message this is")
+            raise UnknownMessage(
+                "$.Meta: required field missing, cannot tell which message this is"
+            )
         data_model, event_type = meta.get("DataModel"), meta.get("EventType")
         if not isinstance(data_model, str) or not isinstance(event_type, str):
             raise UnknownMessage(

@@ -18,7 +18,15 @@ import yaml
 from techval.paths import project_root
 from techval.schemas import SchemaRegistry, UnknownMessage
 from techval.simulator.directory import Directory, DirectoryError
-from techval.simulator.responses import Reply, echo_meta, error, errors_reply, json_reply, text_reply
+from techval.simulator.faults import Fault
+from techval.simulator.responses import (
+    Reply,
+    echo_meta,
+    error,
+    errors_reply,
+    json_reply,
+    text_reply,
+)
 from techval.simulator.tokens import TokenIssuer
 
 MAX_MESSAGE_BYTES = 40_000_000  # Redox: 40 MB for API and Network Onramp traffic
@@ -68,6 +76,7 @@ class Simulator:
         registry: SchemaRegistry | None = None,
         data_dir: Path | None = None,
         max_message_bytes: int = MAX_MESSAGE_BYTES,
+        faults: list[Fault] | None = None,
     ) -> None:
         self.purposes = {dest_id: purpose for purpose, dest_id in destinations.items()}
         self.registry = registry or SchemaRegistry()
@@ -76,13 +85,25 @@ class Simulator:
         data_dir = data_dir or project_root() / "fixtures" / "simulator"
         self.directory = Directory(_load_yaml(data_dir / "directory.yaml"))
         self.captured: list[CapturedRequest] = []
+        self.faults: list[Fault] = list(faults or [])
         self.lock = threading.RLock()
 
     def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Reply:
         headers = {k.lower(): v for k, v in headers.items()}
         with self.lock:
             self.captured.append(CapturedRequest(method, path, headers, body))
-            return self._route(method, path.split("?", 1)[0].rstrip("/"), headers, body)
+            path = path.split("?", 1)[0].rstrip("/")
+
+            def proceed() -> Reply:
+                return self._route(method, path, headers, body)
+
+            message = None
+            if path in {"/endpoint", "/query"}:
+                parsed = _json_or_none(body)
+                message = parsed if isinstance(parsed, dict) else {}
+            for fault in self.faults:
+                proceed = _wrapped(fault, message, proceed)
+            return proceed()
 
     def _route(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
         if method != "POST":
@@ -111,13 +132,23 @@ class Simulator:
             return errors_reply(400, {}, [error("Required field missing - Meta")])
         data_model, event_type = meta.get("DataModel"), meta.get("EventType")
         if not isinstance(data_model, str) or not isinstance(event_type, str):
-            return errors_reply(400, meta, [error("Required field missing - Meta.DataModel or Meta.EventType")])
+            return errors_reply(
+                400, meta, [error("Required field missing - Meta.DataModel or Meta.EventType")]
+            )
         destinations = meta.get("Destinations")
         if not isinstance(destinations, list) or not destinations:
             return errors_reply(400, meta, [error(NO_SUBSCRIPTION, module="Subscriptions")])
         if len(destinations) > 1:
-            return errors_reply(400, meta, [error(
-                "Synchronous requests like queries can only support one destination.", module="Send")])
+            return errors_reply(
+                400,
+                meta,
+                [
+                    error(
+                        "Synchronous requests like queries can only support one destination.",
+                        module="Send",
+                    )
+                ],
+            )
         destination = destinations[0].get("ID") if isinstance(destinations[0], dict) else None
         purpose = self.purposes.get(str(destination))
         handler = HANDLERS.get((purpose or "", data_model, event_type))
@@ -132,7 +163,9 @@ class Simulator:
         except DirectoryError as exc:
             return errors_reply(exc.status, meta, [exc.error], name)
 
-    def _schema_errors(self, message: dict[str, Any], data_model: str, event_type: str) -> list[dict[str, Any]]:
+    def _schema_errors(
+        self, message: dict[str, Any], data_model: str, event_type: str
+    ) -> list[dict[str, Any]]:
         try:
             violations = self.registry.validate_message(message)
         except UnknownMessage:
@@ -146,9 +179,18 @@ class Simulator:
         ]
 
 
+def _wrapped(
+    fault: Fault, message: dict[str, Any] | None, inner: Callable[[], Reply]
+) -> Callable[[], Reply]:
+    return lambda: fault(message, inner)
+
+
 def too_large(limit: int) -> Reply:
-    return errors_reply(413, {}, [error(f"Payload exceeds the size limit of {limit // 1_000_000} MB",
-                                        module="Send")])
+    return errors_reply(
+        413,
+        {},
+        [error(f"Payload exceeds the size limit of {limit // 1_000_000} MB", module="Send")],
+    )
 
 
 def _json_or_none(body: bytes) -> Any:
@@ -177,9 +219,12 @@ def organization_update(sim: Simulator, message: dict[str, Any], name: str) -> R
 @handles("organization", "Organization", "Query")
 def organization_query(sim: Simulator, message: dict[str, Any], name: str) -> Reply:
     organizations, paging = sim.directory.query(message)
-    return json_reply(200, {
-        "Meta": echo_meta(message["Meta"], name),
-        "Directory": message.get("Directory", "Carequality"),
-        "Organizations": organizations,
-        "Paging": paging,
-    })
+    return json_reply(
+        200,
+        {
+            "Meta": echo_meta(message["Meta"], name),
+            "Directory": message.get("Directory", "Carequality"),
+            "Organizations": organizations,
+            "Paging": paging,
+        },
+    )

@@ -19,7 +19,11 @@ DEFAULT_LIMIT = 50
 
 def oid_of(record: dict[str, Any]) -> str | None:
     for identifier in record.get("Identifiers") or []:
-        if isinstance(identifier, dict) and identifier.get("IDType") == "OID" and identifier.get("ID"):
+        if (
+            isinstance(identifier, dict)
+            and identifier.get("IDType") == "OID"
+            and identifier.get("ID")
+        ):
             return str(identifier["ID"])
     return None
 
@@ -52,7 +56,11 @@ class Directory:
         if not isinstance(record, dict):
             raise DirectoryError(403, NOT_PARSED)
         oid = oid_of(record)
-        kind = (record.get("Type") or {}).get("Value") if isinstance(record.get("Type"), dict) else None
+        kind = (
+            (record.get("Type") or {}).get("Value")
+            if isinstance(record.get("Type"), dict)
+            else None
+        )
         if oid is None or not kind:
             raise DirectoryError(403, NOT_PARSED)
         if kind == "Implementer" and not record.get("Contacts"):

@@ -52,7 +52,10 @@ def error(text: str, *, kind: str = "message", module: str = "DataModels") -> di
 
 
 def errors_reply(
-    status: int, request_meta: Any, errors: list[dict[str, Any]], destination_name: str | None = None
+    status: int,
+    request_meta: Any,
+    errors: list[dict[str, Any]],
+    destination_name: str | None = None,
 ) -> Reply:
     meta = echo_meta(request_meta if isinstance(request_meta, dict) else {}, destination_name)
     meta["Errors"] = errors

@@ -65,16 +65,29 @@ class TokenIssuer:
 
     def oauth(self, body: bytes, audience: str) -> Reply:
         form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
-        if form.get("grant_type") != "client_credentials" or form.get(
-            "client_assertion_type"
-        ) != ASSERTION_TYPE or not form.get("client_assertion"):
-            return json_reply(400, {"error": "invalid_request",
-                                    "error_description": "client_credentials with a JWT client_assertion is required"})
+        if (
+            form.get("grant_type") != "client_credentials"
+            or form.get("client_assertion_type") != ASSERTION_TYPE
+            or not form.get("client_assertion")
+        ):
+            return json_reply(
+                400,
+                {
+                    "error": "invalid_request",
+                    "error_description": "client_credentials with a JWT assertion is required",
+                },
+            )
         refusal = self._verify(form["client_assertion"], audience)
         if refusal:
             return json_reply(401, {"error": "invalid_client", "error_description": refusal})
-        return json_reply(200, {"access_token": self._issue(self.lifetime), "token_type": "Bearer",
-                                "expires_in": int(self.lifetime)})
+        return json_reply(
+            200,
+            {
+                "access_token": self._issue(self.lifetime),
+                "token_type": "Bearer",
+                "expires_in": int(self.lifetime),
+            },
+        )
 
     def _verify(self, assertion: str, audience: str) -> str | None:
         """Why the assertion is refused, or None when it is good."""
@@ -93,8 +106,12 @@ class TokenIssuer:
         if key is None:
             return "no key registered for this kid" if algorithm != "HS384" else "unknown client"
         try:
-            jwt.decode(assertion, key, algorithms=[algorithm], options={
-                "require": ["exp", "iat", "jti"], "verify_aud": False})
+            jwt.decode(
+                assertion,
+                key,
+                algorithms=[algorithm],
+                options={"require": ["exp", "iat", "jti"], "verify_aud": False},
+            )
         except jwt.PyJWTError as exc:
             return f"assertion rejected: {type(exc).__name__}"
         aud = claims.get("aud")
@@ -125,8 +142,11 @@ class TokenIssuer:
         refresh = str(uuid.uuid4())
         self._refresh[refresh] = api_key
         expires = datetime.fromtimestamp(self.clock() + LEGACY_LIFETIME, UTC)
-        return json_reply(200, {
-            "accessToken": self._issue(LEGACY_LIFETIME),
-            "expires": expires.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-            "refreshToken": refresh,
-        })
+        return json_reply(
+            200,
+            {
+                "accessToken": self._issue(LEGACY_LIFETIME),
+                "expires": expires.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                "refreshToken": refresh,
+            },
+        )

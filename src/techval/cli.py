@@ -1,0 +1,206 @@
+"""The `techval` command: run the validation suite, validate message files, serve the simulator.
+
+Exit codes of `run`: 0 every scenario passed, 1 a validation check failed, 2 the run could
+not go on; the reason is one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from techval import __version__
+from techval.config import load_settings
+from techval.errors import CouldNotRun
+from techval.paths import project_root
+from techval.pytest_plugin import provide_run
+from techval.run import Run, start_run
+from techval.schemas import SchemaRegistry, UnknownMessage
+
+TAG = re.compile(r"@([A-Za-z_][A-Za-z0-9_]*)")
+TAG_WORDS = {"and", "or", "not"}
+
+
+def fail(message: str, code: int = 2) -> int:
+    print(f"techval: {message}", file=sys.stderr)
+    return code
+
+
+def known_tags(root: Path) -> set[str]:
+    tags: set[str] = set()
+    for feature in (root / "features").rglob("*.feature"):
+        tags.update(TAG.findall(feature.read_text(encoding="utf-8")))
+    return tags
+
+
+def check_tags(expression: str, root: Path) -> None:
+    words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", expression)) - TAG_WORDS
+    unknown = sorted(words - known_tags(root))
+    if unknown:
+        known = ", ".join(sorted(known_tags(root)))
+        raise CouldNotRun(f"--tags: unknown tag {unknown[0]!r}; the features use: {known}")
+
+
+class _Handoff:
+    """A pytest plugin object giving the already started run to techval's plugin."""
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_configure(self, config: pytest.Config) -> None:
+        provide_run(config, self.run)
+
+
+def command_run(args: argparse.Namespace) -> int:
+    root = project_root()
+    try:
+        if args.tags:
+            check_tags(args.tags, root)
+        settings = load_settings(args.env, args.config, root=root)
+        run = start_run(settings, allow_production=args.allow_production)
+    except CouldNotRun as exc:
+        return fail(f"could not run: {exc}")
+    try:
+        code = pytest.main(_pytest_args(args, root), plugins=[_Handoff(run)])
+    finally:
+        run.close()
+    if code == pytest.ExitCode.OK:
+        return 0
+    if code == pytest.ExitCode.TESTS_FAILED:
+        return 1
+    if code == pytest.ExitCode.NO_TESTS_COLLECTED:
+        return fail(
+            f"no scenario matches --tags {args.tags!r}" if args.tags else "no scenario found"
+        )
+    return fail(f"could not run: pytest ended with exit code {int(code)}")
+
+
+def _pytest_args(args: argparse.Namespace, root: Path) -> list[str]:
+    reports = Path(args.reports)
+    pytest_args = [
+        str(root / "steps"),
+        "-v",
+        f"--rootdir={root}",
+        # techval and httpx are imported before pytest starts here; nothing to rewrite in them.
+        "-W",
+        "ignore::pytest.PytestAssertRewriteWarning",
+        f"--alluredir={reports / 'allure-results'}",
+        "--clean-alluredir",
+        f"--junitxml={reports / 'junit.xml'}",
+    ]
+    pytest_args += ["--env", args.env] if args.env else []
+    pytest_args += ["--config", args.config] if args.config else []
+    pytest_args += ["--allow-production"] if args.allow_production else []
+    pytest_args += ["-m", args.tags] if args.tags else []
+    return pytest_args + list(args.pytest_args)
+
+
+def command_validate(args: argparse.Namespace) -> int:
+    registry = SchemaRegistry()
+    kind = "response" if args.response else "request"
+    failures = 0
+    for name in args.files:
+        problems = _validate_file(registry, Path(name), response=args.response)
+        if problems:
+            failures += 1
+            for problem in problems:
+                print(f"{name}: {problem}")
+        else:
+            print(f"{name}: valid {kind}")
+    return 1 if failures else 0
+
+
+def _validate_file(registry: SchemaRegistry, path: Path, *, response: bool) -> list[str]:
+    try:
+        message: Any = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        return [f"cannot read: {exc.strerror}"]
+    except ValueError as exc:
+        return [f"not JSON: {exc}"]
+    try:
+        return [str(v) for v in registry.validate_message(message, response=response)]
+    except UnknownMessage as exc:
+        return [str(exc)]
+
+
+def command_simulator(args: argparse.Namespace) -> int:
+    from techval.simulator import RunningSimulator, provision
+    from techval.simulator.faults import named
+
+    try:
+        faults = [named(name) for name in args.fault]
+        settings = load_settings(args.env, args.config)
+        simulator = provision(settings)
+        simulator.faults.extend(faults)
+        running = RunningSimulator(simulator, host=args.host, port=args.port)
+    except (CouldNotRun, ValueError) as exc:
+        return fail(str(exc))
+    except OSError as exc:
+        return fail(f"cannot listen on {args.host}:{args.port}: {exc.strerror}")
+    print(f"techval simulator listening on {running.url} (Ctrl-C stops it)", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        running.serve_forever()
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="techval", description=__doc__.splitlines()[0])
+    root.add_argument("--version", action="version", version=f"techval {__version__}")
+    commands = root.add_subparsers(dest="command", required=True)
+
+    def environment(sub: argparse.ArgumentParser) -> None:
+        group = sub.add_mutually_exclusive_group()
+        group.add_argument("--env", help="environment name in environments/ (default: simulator)")
+        group.add_argument("--config", help="path of an environment file")
+
+    run = commands.add_parser("run", help="run the validation scenarios")
+    environment(run)
+    run.add_argument("--tags", help="tag expression, e.g. 'organization and not slow'")
+    run.add_argument(
+        "--allow-production",
+        action="store_true",
+        help="allow sending test data to a production environment",
+    )
+    run.add_argument(
+        "--reports", default="reports", help="folder for the reports (default: reports)"
+    )
+    run.add_argument("pytest_args", nargs="*", help="extra pytest arguments, after --")
+    run.set_defaults(handler=command_run)
+
+    validate = commands.add_parser("validate", help="check JSON message files against the schemas")
+    validate.add_argument("--response", action="store_true", help="check against response schemas")
+    validate.add_argument("files", nargs="+", metavar="FILE")
+    validate.set_defaults(handler=command_validate)
+
+    simulator = commands.add_parser("simulator", help="serve the built-in Redox simulator")
+    environment(simulator)
+    simulator.add_argument("--host", default="127.0.0.1")
+    simulator.add_argument("--port", type=int, default=8080)
+    simulator.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="answer wrongly on purpose (repeatable), e.g. server_error",
+    )
+    simulator.set_defaults(handler=command_simulator)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    code: int = args.handler(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,115 @@
+"""Fault modes: ways to make the simulator answer wrongly, so tests can prove each check fails.
+
+A fault wraps the simulator's handling of one request: it gets the parsed request message
+(None for requests outside /endpoint) and `proceed`, which runs the normal handling and returns
+its reply. It may change that reply, or answer without proceeding. Named faults are selectable
+with `techval simulator --fault NAME` and from tests.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from techval.simulator.responses import Reply, echo_meta, error, json_reply, text_reply
+
+Message = dict[str, Any] | None
+Fault = Callable[[Message, Callable[[], Reply]], Reply]
+
+
+def event_of(message: Message) -> tuple[str, str]:
+    meta = (message or {}).get("Meta")
+    meta = meta if isinstance(meta, dict) else {}
+    return str(meta.get("DataModel", "")), str(meta.get("EventType", ""))
+
+
+def on_events(events: set[tuple[str, str]], fault: Fault) -> Fault:
+    """Apply `fault` only to these (DataModel, EventType) pairs."""
+
+    def selective(message: Message, proceed: Callable[[], Reply]) -> Reply:
+        return fault(message, proceed) if event_of(message) in events else proceed()
+
+    return selective
+
+
+def edit_body(edit: Callable[[dict[str, Any]], None]) -> Fault:
+    """Change the JSON body of successful /endpoint answers."""
+
+    def apply(message: Message, proceed: Callable[[], Reply]) -> Reply:
+        reply = proceed()
+        if message is None or not 200 <= reply.status < 300:
+            return reply
+        body = json.loads(reply.body)
+        edit(body)
+        return json_reply(reply.status, body)
+
+    return apply
+
+
+def answer_with(replacement: Reply) -> Fault:
+    """Answer every /endpoint request with `replacement`, handling nothing."""
+
+    def apply(message: Message, proceed: Callable[[], Reply]) -> Reply:
+        return replacement if message is not None else proceed()
+
+    return apply
+
+
+def _add_meta_errors(body: dict[str, Any]) -> None:
+    body.setdefault("Meta", {})["Errors"] = [
+        error(
+            "Something went wrong processing the request. Please contact Redox Support.",
+            kind="query",
+            module="Send",
+        )
+    ]
+
+
+def _drop_required(body: dict[str, Any]) -> None:
+    for key in ("Organizations", "Patients", "Patient", "Documents", "Data", "Directory"):
+        if key in body:
+            del body[key]
+            return
+    body.pop("Meta", None)
+
+
+def _wrong_type(body: dict[str, Any]) -> None:
+    for record in body.get("Organizations") or []:
+        record["Active"] = "yes"
+
+
+def _refuse_token(message: Message, proceed: Callable[[], Reply]) -> Reply:
+    reply = proceed()
+    if message is None and reply.status == 200 and b"ccess" in reply.body:
+        return json_reply(401, {"error": "invalid_client", "error_description": "client refused"})
+    return reply
+
+
+def _ignore_updates(message: Message, proceed: Callable[[], Reply]) -> Reply:
+    """Accept Organization.Update with 200 but change nothing: a directory that drops updates."""
+    if event_of(message) == ("Organization", "Update") and message is not None:
+        return json_reply(200, {"Meta": echo_meta(message["Meta"], None)})
+    return proceed()
+
+
+SERVER_ERROR_PAGE = "<html><body><h1>500 Internal Server Error</h1></body></html>"
+
+NAMED: dict[str, Callable[[], Fault]] = {
+    "server_error": lambda: answer_with(text_reply(500, SERVER_ERROR_PAGE, "text/html")),
+    "malformed_json": lambda: answer_with(
+        Reply(200, b'{"Meta": {"DataModel": ', {"Content-Type": "application/json"})
+    ),
+    "meta_errors_on_success": lambda: edit_body(_add_meta_errors),
+    "missing_required_field": lambda: edit_body(_drop_required),
+    "wrong_type": lambda: edit_body(_wrong_type),
+    "token_refused": lambda: _refuse_token,
+    "ignores_updates": lambda: _ignore_updates,
+}
+
+
+def named(name: str) -> Fault:
+    try:
+        return NAMED[name]()
+    except KeyError:
+        raise ValueError(f"unknown fault {name!r}; known: {', '.join(sorted(NAMED))}") from None
