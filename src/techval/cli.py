@@ -73,6 +73,9 @@ def command_run(args: argparse.Namespace) -> int:
         code = pytest.main(_pytest_args(args, root), plugins=[_Handoff(run)])
     finally:
         run.close()
+    reports = Path(args.reports)
+    if (reports / "junit.xml").exists():
+        print(f"techval: reports in {reports / 'allure-results'} and {reports / 'junit.xml'}")
     if code == pytest.ExitCode.OK:
         return 0
     if code == pytest.ExitCode.TESTS_FAILED:
@@ -90,6 +93,7 @@ def _pytest_args(args: argparse.Namespace, root: Path) -> list[str]:
         str(root / "steps"),
         "-v",
         f"--rootdir={root}",
+        f"--config-file={root / 'pyproject.toml'}",
         # techval and httpx are imported before pytest starts here; nothing to rewrite in them.
         "-W",
         "ignore::pytest.PytestAssertRewriteWarning",
@@ -97,10 +101,11 @@ def _pytest_args(args: argparse.Namespace, root: Path) -> list[str]:
         "--clean-alluredir",
         f"--junitxml={reports / 'junit.xml'}",
     ]
-    pytest_args += ["--env", args.env] if args.env else []
-    pytest_args += ["--config", args.config] if args.config else []
+    # One token per option: pytest's early parse would take a separate value for a test path.
+    pytest_args += [f"--env={args.env}"] if args.env else []
+    pytest_args += [f"--env-file={args.config}"] if args.config else []
     pytest_args += ["--allow-production"] if args.allow_production else []
-    pytest_args += ["-m", args.tags] if args.tags else []
+    pytest_args += [f"-m={args.tags}"] if args.tags else []
     return pytest_args + list(args.pytest_args)
 
 

@@ -156,7 +156,7 @@ def load_settings(
     """Load the environment named `env`, or the file `config_path`, into Settings."""
     root = root or project_root()
     environ = os.environ if environ is None else environ
-    path = Path(config_path) if config_path else environment_path(env or "simulator", root)
+    path = _shown(Path(config_path) if config_path else environment_path(env or "simulator", root))
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
     try:
@@ -171,6 +171,14 @@ def load_settings(
     data = _substitute(raw, environ, path, ())
     _validate(data, path, root)
     return _build(data, path, root)
+
+
+def _shown(path: Path) -> Path:
+    """The path as the user would write it: relative to the working directory when inside it."""
+    try:
+        return path.resolve().relative_to(Path.cwd())
+    except ValueError:
+        return path
 
 
 def _substitute(value: Any, environ: Mapping[str, str], path: Path, at: tuple[str, ...]) -> Any:
@@ -200,8 +208,8 @@ def _validate(data: dict[str, Any], path: Path, root: Path) -> None:
     errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
     if not errors:
         return
-    error = jsonschema.exceptions.best_match(errors)
-    # best_match prefers the most specific error inside a oneOf (e.g. auth methods).
+    # The deepest error is the most specific: a wrong value beats the branch it knocks out.
+    error = max(errors, key=lambda e: (len(e.absolute_path), e.validator != "required"))
     detail = _describe(error)
     raise ConfigError(f"{path}: {_dotted(list(error.absolute_path))}: {detail}")
 

@@ -1,6 +1,7 @@
 """pytest glue: options, the run's fixtures, per-organization scenarios, exit codes.
 
-Loaded from the root conftest.py. Options: --env NAME | --config PATH, --allow-production.
+Loaded from the root conftest.py. Options: --env NAME | --env-file PATH, --allow-production.
+(Not --config: pytest reads that as an abbreviation of its own --config-file.)
 Exit codes: 0 every scenario passed, 1 a validation check failed, 2 the run could not go on
 (bad config, refused credentials, unreachable server): see errors.py.
 """
@@ -30,7 +31,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--env", default=None, help="environment name in environments/ (default: simulator)"
     )
-    group.addoption("--config", default=None, help="path of an environment file (instead of --env)")
+    group.addoption(
+        "--env-file", default=None, help="path of an environment file (instead of --env)"
+    )
     group.addoption(
         "--allow-production",
         action="store_true",
@@ -39,9 +42,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    env, path = config.getoption("--env"), config.getoption("--config")
+    env, path = config.getoption("--env"), config.getoption("--env-file")
     if env and path:
-        raise pytest.UsageError("give --env or --config, not both")
+        raise pytest.UsageError("give --env or --env-file, not both")
     try:
         config.stash[SETTINGS_KEY] = load_settings(env, path)
     except ConfigError as exc:

@@ -189,7 +189,7 @@ def too_large(limit: int) -> Reply:
     return errors_reply(
         413,
         {},
-        [error(f"Payload exceeds the size limit of {limit // 1_000_000} MB", module="Send")],
+        [error(f"Payload exceeds the size limit of {limit / 1_000_000:g} MB", module="Send")],
     )
 
 

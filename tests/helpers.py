@@ -1,0 +1,109 @@
+"""Shared builders for the harness's own tests."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from techval.client import RedoxClient
+from techval.config import Settings, load_settings
+from techval.redaction import Redactor
+from techval.schemas import SchemaRegistry
+from techval.simulator import Simulator, provision
+from techval.simulator.transport import simulator_transport
+
+ROOT = Path(__file__).resolve().parents[1]
+CLIENT_SECRET = "test-client-secret-5f1d2a9c8e7b-0123456789abcdef0123456789"  # a test value
+
+ORGANIZATION = {
+    "name": "Harness Test Clinic",
+    "oid": "2.16.840.1.113883.3.6147.458.99999.1.1.1.1",
+    "type": "Connection",
+    "part_of": "2.16.840.1.113883.3.6147.458.2",
+    "address": {"street": "1 Test Way", "city": "Madison", "state": "WI", "zip": "53703"},
+    "contacts": [{"purpose": "Technical", "name": "Pat Tester", "emails": ["pat@test.example"]}],
+}
+
+
+def environment(**changes: Any) -> dict[str, Any]:
+    """An environment document for the simulator, with HS384 so no key file is needed."""
+    document: dict[str, Any] = {
+        "name": "harness-test",
+        "production": False,
+        "simulator": {"start": True, "port": 0},
+        "auth": {
+            "method": "jwt",
+            "token_url": "/v2/auth/token",
+            "client_id": "harness-test-client",
+            "algorithm": "HS384",
+            "client_secret": CLIENT_SECRET,
+        },
+        "destinations": {"data_on_demand": "0b8a4a55-3c3e-4f3a-9d55-1c2b3d4e5f60"},
+        "organization": [dict(ORGANIZATION)],
+    }
+    document.update(changes)
+    return {k: v for k, v in document.items() if v is not None}
+
+
+def write_environment(folder: Path, **changes: Any) -> Path:
+    path = folder / "environment.yaml"
+    path.write_text(yaml.safe_dump(environment(**changes), sort_keys=False), encoding="utf-8")
+    return path
+
+
+def settings_for(folder: Path, **changes: Any) -> Settings:
+    return load_settings(config_path=write_environment(folder, **changes), root=ROOT)
+
+
+def in_process_client(settings: Settings, simulator: Simulator | None = None) -> RedoxClient:
+    """A client talking to a provisioned simulator through httpx, without a socket."""
+    simulator = simulator or provision(settings)
+    settings = settings.with_base_url("http://simulator.test")
+    return RedoxClient(
+        settings,
+        SchemaRegistry(),
+        Redactor(settings.auth.secret_values()),
+        transport=simulator_transport(simulator),
+    )
+
+
+@dataclass
+class RunResult:
+    code: int
+    stdout: str
+    stderr: str
+    reports: Path
+
+    def cases(self) -> dict[str, str]:
+        """JUnit test case name -> '' when it passed, else its failure or error message."""
+        tree = ET.parse(self.reports / "junit.xml")
+        outcome = {}
+        for case in tree.iter("testcase"):
+            problem = case.find("failure")
+            problem = problem if problem is not None else case.find("error")
+            outcome[case.get("name", "")] = "" if problem is None else problem.get("message", "")
+        return outcome
+
+    def allure_results(self) -> list[dict[str, Any]]:
+        folder = self.reports / "allure-results"
+        return [json.loads(p.read_text()) for p in folder.glob("*-result.json")]
+
+
+def run_techval(args: list[str], reports: Path, timeout: float = 120) -> RunResult:
+    """`techval run` in a subprocess, as a user would start it."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "techval.cli", "run", "--reports", str(reports), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    return RunResult(completed.returncode, completed.stdout, completed.stderr, reports)

@@ -1,0 +1,112 @@
+"""The techval command: one clear line and exit 2 for what stops a run; `validate`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from techval import cli, organization
+from techval.config import Settings
+from tests.helpers import run_techval, write_environment
+
+
+def test_unknown_environment_is_one_line_exit_2(tmp_path: Path) -> None:
+    result = run_techval(["--env", "qa"], tmp_path)
+    assert result.code == 2
+    assert result.stderr.startswith("techval: could not run: unknown environment 'qa'")
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "junit.xml").exists()
+
+
+def test_missing_variable_is_one_line_exit_2(tmp_path: Path) -> None:
+    result = run_techval(["--env", "dev"], tmp_path)
+    assert result.code == 2
+    assert result.stderr.strip() == (
+        "techval: could not run: environments/dev.yaml: auth.client_id: "
+        "environment variable REDOX_CLIENT_ID is not set"
+    )
+
+
+def test_bad_config_value_is_one_line_exit_2(tmp_path: Path) -> None:
+    config = write_environment(tmp_path, production="yes")
+    result = run_techval(["--config", str(config)], tmp_path / "reports")
+    assert result.code == 2 and "production: 'yes' is not of type 'boolean'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_production_needs_allow_production(tmp_path: Path) -> None:
+    config = write_environment(
+        tmp_path, production=True, simulator=None, base_url="http://127.0.0.1:9", destinations={}
+    )
+    result = run_techval(["--config", str(config)], tmp_path / "reports")
+    assert (
+        result.code == 2
+        and "refusing to send test data without --allow-production" in result.stderr
+    )
+    allowed = run_techval(["--config", str(config), "--allow-production"], tmp_path / "reports")
+    assert "cannot reach the token endpoint" in allowed.stderr  # the guard let it through
+
+
+def test_unknown_tag_is_refused(tmp_path: Path) -> None:
+    result = run_techval(["--tags", "organisation"], tmp_path)
+    assert result.code == 2 and "unknown tag 'organisation'" in result.stderr
+
+
+def test_tags_select_scenarios(tmp_path: Path) -> None:
+    result = run_techval(["--tags", "organization"], tmp_path)
+    assert result.code == 0, result.stdout[-2000:]
+    assert len(result.cases()) == 6  # three scenarios for each of the two organizations
+
+
+@pytest.fixture
+def message_files(tmp_path: Path, test_settings: Settings) -> tuple[Path, Path]:
+    good = organization.new_message(test_settings, test_settings.organizations[0])
+    bad = json.loads(json.dumps(good))
+    bad["Organizations"][0]["Active"] = "true"
+    del bad["Directory"]
+    (tmp_path / "good.json").write_text(json.dumps(good))
+    (tmp_path / "bad.json").write_text(json.dumps(bad))
+    return tmp_path / "good.json", tmp_path / "bad.json"
+
+
+def test_validate_accepts_a_valid_message(message_files, capsys) -> None:
+    good, _ = message_files
+    assert cli.main(["validate", str(good)]) == 0
+    assert capsys.readouterr().out == f"{good}: valid request\n"
+
+
+def test_validate_lists_each_violation_with_its_path(message_files, capsys) -> None:
+    good, bad = message_files
+    assert cli.main(["validate", str(good), str(bad)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert f"{bad}: $.Directory: required field missing" in out
+    assert f"{bad}: $.Organizations[0].Active: expected boolean, got string" in out
+
+
+def test_validate_picks_the_response_schema(tmp_path: Path, capsys) -> None:
+    response = {
+        "Meta": {"DataModel": "Organization", "EventType": "Query"},
+        "Directory": "Carequality",
+    }
+    path = tmp_path / "response.json"
+    path.write_text(json.dumps(response))
+    assert cli.main(["validate", "--response", str(path)]) == 1
+    assert "$.Organizations: required field missing" in capsys.readouterr().out
+
+
+def test_validate_reports_unreadable_files(tmp_path: Path, capsys) -> None:
+    (tmp_path / "broken.json").write_text("{")
+    (tmp_path / "unknown.json").write_text('{"Meta": {"DataModel": "Foo", "EventType": "Bar"}}')
+    code = cli.main(
+        [
+            "validate",
+            str(tmp_path / "broken.json"),
+            str(tmp_path / "unknown.json"),
+            str(tmp_path / "absent.json"),
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "broken.json: not JSON" in out and "no request schema for Foo.Bar" in out
+    assert "absent.json: cannot read" in out

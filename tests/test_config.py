@@ -1,0 +1,145 @@
+"""Environment files: placeholders, schema errors with key paths, destination guards."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from techval import destinations
+from techval.config import load_settings
+from techval.errors import ConfigError
+from tests.helpers import ROOT, environment, settings_for, write_environment
+
+
+def test_shipped_simulator_environment_loads() -> None:
+    settings = load_settings("simulator", root=ROOT)
+    assert settings.simulator is not None and settings.simulator.start
+    assert settings.destinations["organization"] == destinations.DEVELOPMENT["organization"]
+    assert len(settings.organizations) == 2
+
+
+@pytest.mark.parametrize("name", ["dev", "staging", "production"])
+def test_shipped_live_environments_name_each_missing_variable(name: str) -> None:
+    with pytest.raises(ConfigError, match=r"auth\.client_id: environment variable REDOX_CLIENT_ID"):
+        load_settings(name, root=ROOT, environ={})
+
+
+def test_placeholders_are_filled_from_the_environment(tmp_path: Path) -> None:
+    path = write_environment(tmp_path, name="${TECHVAL_TEST_NAME}")
+    settings = load_settings(config_path=path, root=ROOT, environ={"TECHVAL_TEST_NAME": "nightly"})
+    assert settings.name == "nightly"
+
+
+def test_missing_variable_names_variable_and_key(tmp_path: Path) -> None:
+    organization = dict(environment()["organization"][0], oid="${ORG_OID}")
+    path = write_environment(tmp_path, organization=[organization])
+    with pytest.raises(ConfigError) as caught:
+        load_settings(config_path=path, root=ROOT, environ={})
+    assert "organization.0.oid: environment variable ORG_OID is not set" in str(caught.value)
+
+
+def test_unknown_environment_lists_the_known_ones() -> None:
+    with pytest.raises(ConfigError, match="unknown environment 'qa'.*known: dev, production"):
+        load_settings("qa", root=ROOT)
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        (
+            {
+                "auth": {
+                    "method": "jwt",
+                    "client_id": "x",
+                    "algorithm": "RS256",
+                    "client_secret": "s",
+                }
+            },
+            "auth.algorithm: 'RS256' is not one of",
+        ),
+        (
+            {"auth": {"method": "jwt", "client_id": "x", "algorithm": "HS384"}},
+            "auth: 'client_secret' is a required property",
+        ),
+        (
+            {
+                "auth": {
+                    "method": "jwt",
+                    "client_id": "x",
+                    "algorithm": "RS384",
+                    "private_key_file": "k",
+                }
+            },
+            "auth: 'key_id' is a required property",
+        ),
+        ({"timeouts": {"read": -1}}, "timeouts.read"),
+        ({"colour": "blue"}, "unknown key"),
+        ({"destinations": {"organization": "not-a-uuid"}}, "destinations.organization"),
+        ({"organization": [{"name": "No OID"}]}, "organization"),
+    ],
+)
+def test_schema_mistakes_name_the_key_path(tmp_path: Path, changes: dict, expected: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        settings_for(tmp_path, **changes)
+    assert expected in str(caught.value)
+    assert str(tmp_path) in str(caught.value)
+
+
+def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("name: x\nauth: [unclosed\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"broken\.yaml: line \d+"):
+        load_settings(config_path=path, root=ROOT)
+
+
+def test_production_refuses_a_development_destination(tmp_path: Path) -> None:
+    dev_id = destinations.DEVELOPMENT["clinical_summary"]
+    with pytest.raises(ConfigError, match="development destination for 'clinical_summary'"):
+        settings_for(
+            tmp_path,
+            production=True,
+            simulator=None,
+            base_url="https://api.test",
+            destinations={"clinical_summary": dev_id},
+        )
+
+
+def test_development_refuses_a_production_destination(tmp_path: Path) -> None:
+    prod_id = destinations.PRODUCTION["organization"]
+    with pytest.raises(ConfigError, match="production destination for 'organization'"):
+        settings_for(tmp_path, destinations={"organization": prod_id})
+
+
+def test_production_fills_production_destinations(tmp_path: Path) -> None:
+    settings = settings_for(
+        tmp_path, production=True, simulator=None, base_url="https://api.test", destinations={}
+    )
+    assert settings.destinations == dict(destinations.PRODUCTION)
+
+
+def test_duplicate_organization_oid_is_refused(tmp_path: Path) -> None:
+    org = environment()["organization"][0]
+    with pytest.raises(ConfigError, match="listed twice"):
+        settings_for(tmp_path, organization=[org, dict(org)])
+
+
+def test_base_url_is_required_without_simulator(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="base_url: required"):
+        settings_for(tmp_path, simulator=None)
+
+
+def test_single_organization_mapping_is_accepted(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, organization=environment()["organization"][0])
+    assert [o.oid for o in settings.organizations] == ["2.16.840.1.113883.3.6147.458.99999.1.1.1.1"]
+
+
+def test_update_values_default_to_a_marked_variant(tmp_path: Path) -> None:
+    profile = settings_for(tmp_path).organizations[0]
+    assert profile.update_address.street == "1 Test Way (techval update check)"
+    assert profile.update_contacts[0].name == "Pat Tester (techval update check)"
+
+
+def test_simulator_base_url_moves_token_url(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path).with_base_url("http://127.0.0.1:9999")
+    assert settings.auth.token_url == "http://127.0.0.1:9999/v2/auth/token"

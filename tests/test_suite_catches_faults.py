@@ -1,0 +1,124 @@
+"""The whole suite, pointed through a config file at a server that answers wrongly, fails the
+right scenarios with a message that names the cause. A correct server passes everything."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from techval.simulator import RunningSimulator, provision
+from techval.simulator.faults import named
+from tests.helpers import run_techval, settings_for, write_environment
+
+CREATE = "test_create_the_organization_record"
+UPDATE = "test_update_the_address_and_contacts_of_the_organization_record"
+DEACTIVATE = "test_deactivate_the_organization_record"
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[RunningSimulator]:
+    """A simulator on a real port, provisioned for the test environment's credentials."""
+    running = RunningSimulator(provision(settings_for(tmp_path))).start()
+    yield running
+    running.stop()
+
+
+def run_against(server: RunningSimulator, tmp_path: Path, *faults: str):
+    server.simulator.faults.extend(named(name) for name in faults)
+    config = write_environment(tmp_path, simulator=None, base_url=server.url)
+    return run_techval(["--config", str(config)], tmp_path / "reports")
+
+
+def outcome(result, scenario: str) -> str:
+    (message,) = [m for name, m in result.cases().items() if name.startswith(scenario)]
+    return message
+
+
+def test_conforming_server_passes_every_scenario(server: RunningSimulator, tmp_path: Path) -> None:
+    result = run_against(server, tmp_path)
+    assert result.code == 0, result.stdout[-2000:]
+    assert set(result.cases().values()) == {""} and len(result.cases()) == 3
+    passed = [r["name"] for r in result.allure_results() if r["status"] == "passed"]
+    assert len(passed) == 3
+
+
+@pytest.mark.parametrize(
+    ("fault", "failing", "expected"),
+    [
+        (
+            "missing_required_field",
+            [CREATE, UPDATE, DEACTIVATE],
+            "the response does not match Organization.* required field missing",
+        ),
+        (
+            "wrong_type",
+            [CREATE, UPDATE, DEACTIVATE],
+            r"\$\.Organizations\[0\]\.Active: expected boolean, got string",
+        ),
+        (
+            "meta_errors_on_success",
+            [CREATE, UPDATE, DEACTIVATE],
+            "Redox answered HTTP 200 with Meta.Errors: Something went wrong",
+        ),
+        ("malformed_json", [CREATE, UPDATE, DEACTIVATE], "the response is not JSON"),
+        ("server_error", [CREATE, UPDATE, DEACTIVATE], "Redox answered HTTP 500"),
+        ("ignores_updates", [UPDATE, DEACTIVATE], "the directory does not reflect the record"),
+    ],
+)
+def test_each_fault_fails_the_right_scenarios_naming_the_cause(
+    server: RunningSimulator, tmp_path: Path, fault: str, failing: list[str], expected: str
+) -> None:
+    result = run_against(server, tmp_path, fault)
+    assert result.code == 1, result.stdout[-3000:] + result.stderr[-2000:]
+    for scenario in (CREATE, UPDATE, DEACTIVATE):
+        message = outcome(result, scenario)
+        if scenario in failing:
+            assert re.search(expected, message), (scenario, message)
+        else:
+            assert message == "", (scenario, message)
+    assert "Traceback" not in result.stderr
+
+
+def test_ignored_update_names_the_fields(server: RunningSimulator, tmp_path: Path) -> None:
+    result = run_against(server, tmp_path, "ignores_updates")
+    message = outcome(result, UPDATE)
+    assert (
+        "Organizations[].Address.StreetAddress: sent '1 Test Way (techval update check)'" in message
+    )
+    assert "Organizations[].Active: sent False, the directory has True" in outcome(
+        result, DEACTIVATE
+    )
+
+
+def test_refused_token_stops_the_run_with_exit_2(server: RunningSimulator, tmp_path: Path) -> None:
+    result = run_against(server, tmp_path, "token_refused")
+    assert result.code == 2
+    assert result.stderr.strip().splitlines() == [
+        f"techval: could not run: the token endpoint {server.url}/v2/auth/token refused the "
+        "credentials: HTTP 401 invalid_client client refused"
+    ]
+
+
+def test_unreachable_server_stops_the_run_with_exit_2(tmp_path: Path) -> None:
+    config = write_environment(tmp_path, simulator=None, base_url="http://127.0.0.1:9")
+    result = run_techval(["--config", str(config)], tmp_path / "reports")
+    assert result.code == 2
+    assert result.stderr.strip() == (
+        "techval: could not run: cannot reach the token endpoint "
+        "http://127.0.0.1:9/v2/auth/token: ConnectError"
+    )
+
+
+def test_rerun_against_the_same_directory_adopts_the_record(
+    server: RunningSimulator, tmp_path: Path
+) -> None:
+    first = run_against(server, tmp_path)
+    records = len(server.simulator.directory.records)
+    second = run_techval(["--config", str(tmp_path / "environment.yaml")], tmp_path / "again")
+    assert first.code == second.code == 0
+    assert len(server.simulator.directory.records) == records  # nothing new in the directory
+    record = server.simulator.directory.records["2.16.840.1.113883.3.6147.458.99999.1.1.1.1"]
+    assert record["Active"] is True and record["Address"]["StreetAddress"] == "1 Test Way"
