@@ -46,6 +46,7 @@ def environment(**changes: Any) -> dict[str, Any]:
             "client_secret": CLIENT_SECRET,
         },
         "destinations": {"data_on_demand": "0b8a4a55-3c3e-4f3a-9d55-1c2b3d4e5f60"},
+        "carequality": {"user_id": "Tester, Pat"},
         "organization": [dict(ORGANIZATION)],
     }
     document.update(changes)

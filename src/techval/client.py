@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from techval import __version__
+from techval import __version__, rules
 from techval.auth import TokenProvider, now_iso, token_provider
 from techval.config import Settings
 from techval.errors import InvalidMessage, TransportError
@@ -85,7 +85,17 @@ class RedoxClient:
             raise InvalidMessage(
                 f"{name}: the message breaks its request schema, not sent: {listed}"
             )
+        broken = rules.outgoing(message, self.purpose_of(message))
+        if broken:
+            listed = "; ".join(str(v) for v in broken)
+            raise InvalidMessage(f"{name}: the message breaks a Redox rule, not sent: {listed}")
         return name
+
+    def purpose_of(self, message: dict[str, Any]) -> str | None:
+        """Which configured destination (by purpose) the message is addressed to."""
+        destinations = message.get("Meta", {}).get("Destinations") or [{}]
+        wanted = destinations[0].get("ID") if isinstance(destinations[0], dict) else None
+        return next((p for p, d in self.settings.destinations.items() if d == wanted), None)
 
     def send(self, message: dict[str, Any]) -> Exchange:
         """Validate, send and record one message; the answer is checked by the caller."""

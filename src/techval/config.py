@@ -85,6 +85,18 @@ class OrganizationProfile:
 
 
 @dataclass(frozen=True)
+class Carequality:
+    """Who asks, in which role and for what purpose: sent as Meta.Extensions on every query."""
+
+    user_id: str
+    sender: OrganizationProfile
+    user_role_code: str = "112247003"
+    user_role_display: str = "Medical Doctor"
+    purpose_code: str = "TREATMENT"
+    purpose_display: str = "Treatment"
+
+
+@dataclass(frozen=True)
 class Timeouts:
     connect: float = 10.0
     read: float = 130.0  # Redox ends synchronous requests after about 120 s
@@ -105,6 +117,8 @@ class Settings:
     auth: AuthSettings
     destinations: Mapping[str, str]
     organizations: tuple[OrganizationProfile, ...]
+    carequality: Carequality
+    test_patients: Path
     timeouts: Timeouts
     simulator: SimulatorSettings | None
     source: Path
@@ -244,13 +258,16 @@ def _build(data: dict[str, Any], path: Path, root: Path) -> Settings:
     if duplicates:
         raise ConfigError(f"{path}: organization: OID {sorted(duplicates)[0]} is listed twice")
     timeouts = Timeouts(**data.get("timeouts", {}))
+    organizations = tuple(_organization(org) for org in orgs)
     return Settings(
         name=data["name"],
         base_url=base_url,
         production=production,
         auth=_auth(data["auth"], base_url, root),
         destinations=resolved,
-        organizations=tuple(_organization(org) for org in orgs),
+        organizations=organizations,
+        carequality=_carequality(data["carequality"], organizations, path),
+        test_patients=root / data.get("test_patients", "fixtures/test_patients.yaml"),
         timeouts=timeouts,
         simulator=simulator,
         source=path,
@@ -277,6 +294,27 @@ def _auth(raw: dict[str, Any], base_url: str, root: Path) -> AuthSettings:
         api_key=raw.get("api_key", ""),
         secret=raw.get("secret", ""),
         source_id=raw.get("source_id", ""),
+    )
+
+
+def _carequality(
+    raw: dict[str, Any], organizations: tuple[OrganizationProfile, ...], path: Path
+) -> Carequality:
+    sender_oid = raw.get("sender_oid", organizations[0].oid)
+    senders = [org for org in organizations if org.oid == sender_oid]
+    if not senders:
+        raise ConfigError(
+            f"{path}: carequality.sender_oid: {sender_oid} is not a configured organization"
+        )
+    role, purpose = raw.get("user_role", {}), raw.get("purpose_of_use", {})
+    defaults = Carequality(user_id="", sender=senders[0])
+    return Carequality(
+        user_id=raw["user_id"],
+        sender=senders[0],
+        user_role_code=role.get("code", defaults.user_role_code),
+        user_role_display=role.get("display", defaults.user_role_display),
+        purpose_code=purpose.get("code", defaults.purpose_code),
+        purpose_display=purpose.get("display", defaults.purpose_display),
     )
 
 

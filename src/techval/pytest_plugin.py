@@ -17,12 +17,15 @@ import pytest
 from techval.client import RedoxClient
 from techval.config import OrganizationProfile, Settings, load_settings
 from techval.errors import ConfigError, CouldNotRun
+from techval.exchange import Exchange
+from techval.patients import TestPatient, load_patients
 from techval.reporting import Reporter
 from techval.run import Run, start_run
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
 RUN_KEY = pytest.StashKey[Run]()
 OUTCOMES_KEY = pytest.StashKey[dict[str, int]]()
+FIRST_EXCHANGE_KEY = pytest.StashKey[int]()
 SCENARIO_MARK = "techval_scenario"
 
 
@@ -95,6 +98,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    run = item.config.stash.get(RUN_KEY, None)
+    item.stash[FIRST_EXCHANGE_KEY] = len(run.client.exchanges) if run else 0
     with _reporting(item):
         return (yield)
 
@@ -172,6 +177,18 @@ def client(run: Run) -> RedoxClient:
 @pytest.fixture(scope="session")
 def reporter(run: Run) -> Reporter:
     return run.reporter
+
+
+@pytest.fixture(scope="session")
+def test_patients(settings: Settings) -> dict[str, TestPatient]:
+    """The environment's test patients by alias."""
+    return load_patients(settings.test_patients)
+
+
+@pytest.fixture
+def scenario_exchanges(request: pytest.FixtureRequest, client: RedoxClient) -> list[Exchange]:
+    """The exchanges this scenario's steps have made so far."""
+    return client.exchanges[request.node.stash.get(FIRST_EXCHANGE_KEY, 0) :]
 
 
 @pytest.fixture

@@ -17,42 +17,23 @@ import yaml
 
 from techval.paths import project_root
 from techval.schemas import SchemaRegistry, UnknownMessage
+from techval.simulator import directory_routes, query_routes  # noqa: F401 (register routes)
 from techval.simulator.directory import Directory, DirectoryError
 from techval.simulator.faults import Fault
+from techval.simulator.network import Network
 from techval.simulator.responses import (
     Reply,
-    echo_meta,
     error,
     errors_reply,
-    json_reply,
     text_reply,
 )
+from techval.simulator.routes import DESTINATION_NAMES, HANDLERS
 from techval.simulator.tokens import TokenIssuer
 
 MAX_MESSAGE_BYTES = 40_000_000  # Redox: 40 MB for API and Network Onramp traffic
 NO_SUBSCRIPTION = (
     "No subscriptions. Meta.Destinations needs to contain a destination from existing subscriptions"
 )
-
-Handler = Callable[["Simulator", dict[str, Any], str], Reply]
-# (destination purpose, DataModel, EventType) -> handler
-HANDLERS: dict[tuple[str, str, str], Handler] = {}
-DESTINATION_NAMES = {
-    "organization": "Carequality Organization Directory",
-    "patient_search": "Carequality Record Locator (Patient Search)",
-    "organization_patient_search": "Carequality Patient Search (XCPD)",
-    "clinical_summary": "Carequality Clinical Summary (XCA)",
-    "data_on_demand": "Redox Data On Demand Repository",
-}
-
-
-def handles(purpose: str, data_model: str, *event_types: str) -> Callable[[Handler], Handler]:
-    def register(handler: Handler) -> Handler:
-        for event_type in event_types:
-            HANDLERS[(purpose, data_model, event_type)] = handler
-        return handler
-
-    return register
 
 
 @dataclass(frozen=True)
@@ -83,7 +64,10 @@ class Simulator:
         self.max_message_bytes = max_message_bytes
         self.tokens = TokenIssuer()
         data_dir = data_dir or project_root() / "fixtures" / "simulator"
-        self.directory = Directory(_load_yaml(data_dir / "directory.yaml"))
+        self.network = Network.load(data_dir)
+        self.directory = Directory(
+            (_load_yaml(data_dir / "directory.yaml") or []) + self.network.directory_records()
+        )
         self.captured: list[CapturedRequest] = []
         self.faults: list[Fault] = list(faults or [])
         self.lock = threading.RLock()
@@ -202,29 +186,3 @@ def _json_or_none(body: bytes) -> Any:
 
 def _load_yaml(path: Path) -> Any:
     return yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
-
-
-@handles("organization", "Organization", "New")
-def organization_new(sim: Simulator, message: dict[str, Any], name: str) -> Reply:
-    sim.directory.new(message["Organizations"])
-    return json_reply(200, {"Meta": echo_meta(message["Meta"], name)})
-
-
-@handles("organization", "Organization", "Update")
-def organization_update(sim: Simulator, message: dict[str, Any], name: str) -> Reply:
-    sim.directory.update(message["Organizations"], str(message.get("Action") or "Update"))
-    return json_reply(200, {"Meta": echo_meta(message["Meta"], name)})
-
-
-@handles("organization", "Organization", "Query")
-def organization_query(sim: Simulator, message: dict[str, Any], name: str) -> Reply:
-    organizations, paging = sim.directory.query(message)
-    return json_reply(
-        200,
-        {
-            "Meta": echo_meta(message["Meta"], name),
-            "Directory": message.get("Directory", "Carequality"),
-            "Organizations": organizations,
-            "Paging": paging,
-        },
-    )

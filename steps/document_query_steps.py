@@ -1,0 +1,76 @@
+"""Glue for features/document_query.feature; the logic is in techval.documents."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pytest_bdd import given, then, when
+
+from techval import checks, documents
+from techval.errors import CheckFailed
+from techval.exchange import Exchange
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    requested_id: str
+    answer: Exchange
+
+
+@given(
+    "the patient's documents were listed at the first organization that holds records",
+    target_fixture="document_list",
+)
+@when(
+    "the patient's documents are listed at the first organization that holds records",
+    target_fixture="document_list",
+)
+def list_documents(located, client, settings):
+    return client.send(documents.document_query(settings, located.first))
+
+
+@then("every listed document has an ID and a type")
+def listed_with_id_and_type(document_list):
+    documents.listed(document_list)
+
+
+@when("the first listed document is retrieved", target_fixture="retrieval")
+def retrieve_first(document_list, located, client, settings):
+    first = documents.listed(document_list)[0]["ID"]
+    return Retrieval(first, client.send(documents.document_get(settings, located.first, first)))
+
+
+@then("the document that was asked for comes back")
+def same_document(retrieval):
+    documents.retrieved(retrieval.answer, retrieval.requested_id)
+
+
+@then("a CDA document is well-formed XML")
+def well_formed_cda(retrieval):
+    documents.check_cda(
+        retrieval.answer, documents.retrieved(retrieval.answer, retrieval.requested_id)
+    )
+
+
+@when(
+    "the latest summary of the patient is requested from the first organization that holds records",
+    target_fixture="summary_answer",
+)
+def request_summary(located, client, settings):
+    return client.send(documents.patient_query(settings, located.first))
+
+
+@then("the summary names its document and is of the same patient")
+def summary_of_patient(summary_answer, located):
+    documents.summary(summary_answer, located.first)
+
+
+@then("Redox answers that the organization holds no documents for the patient")
+def no_documents(document_list):
+    if not documents.reports_no_documents(document_list):
+        raise CheckFailed(
+            f"{document_list.label}: expected Redox's 'no documents' answer, got HTTP "
+            f"{document_list.status} "
+            + ("; ".join(document_list.redox_errors) or "without Meta.Errors")
+        )
+    checks.answered(document_list)  # a well-formed error answer
