@@ -14,6 +14,8 @@ from techval.simulator import RunningSimulator, Simulator, provision
 from techval.simulator.app import NO_SUBSCRIPTION
 from tests.helpers import in_process_client
 
+HEALTH_SYSTEM, HARNESS = "Simulated Health System", "Harness Test Clinic"
+
 
 def post(simulator: Simulator, body: Any, token: str | None = "valid") -> tuple[int, Any]:
     if token == "valid":
@@ -104,10 +106,11 @@ def test_record_without_type_cannot_be_parsed(
     ("search", "expected"),
     [
         ({"NameSearch": {"Value": "redox"}}, ["Redox"]),
-        ({"State": "WI"}, ["Redox", "Harness Test Clinic"]),
-        ({"RadiusSearch": {"ZipCode": "53711", "Radius": "25"}}, ["Redox", "Harness Test Clinic"]),
-        ({"State": "CA"}, []),
-        ({"State": "WI", "Index": "1", "Limit": "1"}, ["Harness Test Clinic"]),
+        ({"State": "WI"}, ["Redox", HEALTH_SYSTEM, "Simulated Pediatric Clinic", HARNESS]),
+        ({"RadiusSearch": {"ZipCode": "53711", "Radius": "25"}}, ["Redox", HEALTH_SYSTEM, HARNESS]),
+        ({"State": "CA"}, ["Simulated Senior Care"]),
+        ({"State": "TX"}, []),
+        ({"State": "WI", "Index": "1", "Limit": "1"}, [HEALTH_SYSTEM]),
     ],
 )
 def test_query_filters_and_pages(

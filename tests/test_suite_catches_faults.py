@@ -16,6 +16,16 @@ from tests.helpers import run_techval, settings_for, write_environment
 CREATE = "test_create_the_organization_record"
 UPDATE = "test_update_the_address_and_contacts_of_the_organization_record"
 DEACTIVATE = "test_deactivate_the_organization_record"
+BROAD = "test_broad_search_finds_the_patient"
+NARROW = "test_search_within_one_organization"
+NO_MATCH = "test_a_search_for_a_patient_who_does_not_exist"
+LIST = "test_list_the_patients_documents"
+RETRIEVE = "test_retrieve_a_listed_document"
+SUMMARY = "test_summarize_the_patient"
+NO_DOCUMENTS = "test_a_patient_without_documents"
+ORGANIZATION = [CREATE, UPDATE, DEACTIVATE]
+LOCATED = [NARROW, LIST, RETRIEVE, SUMMARY, NO_DOCUMENTS]  # scenarios that start by locating
+EVERY = [*ORGANIZATION, BROAD, NO_MATCH, *LOCATED]
 
 
 @pytest.fixture
@@ -40,9 +50,9 @@ def outcome(result, scenario: str) -> str:
 def test_conforming_server_passes_every_scenario(server: RunningSimulator, tmp_path: Path) -> None:
     result = run_against(server, tmp_path)
     assert result.code == 0, result.stdout[-2000:]
-    assert set(result.cases().values()) == {""} and len(result.cases()) == 3
+    assert set(result.cases().values()) == {""} and len(result.cases()) == len(EVERY)
     passed = [r["name"] for r in result.allure_results() if r["status"] == "passed"]
-    assert len(passed) == 3
+    assert len(passed) == len(EVERY)
 
 
 @pytest.mark.parametrize(
@@ -50,22 +60,39 @@ def test_conforming_server_passes_every_scenario(server: RunningSimulator, tmp_p
     [
         (
             "missing_required_field",
-            [CREATE, UPDATE, DEACTIVATE],
-            "the response does not match Organization.* required field missing",
+            [*ORGANIZATION, BROAD, *LOCATED],
+            r"does not match Organization.* required field missing|no match for .*should be found",
         ),
         (
             "wrong_type",
-            [CREATE, UPDATE, DEACTIVATE],
+            ORGANIZATION,
             r"\$\.Organizations\[0\]\.Active: expected boolean, got string",
         ),
         (
             "meta_errors_on_success",
-            [CREATE, UPDATE, DEACTIVATE],
+            EVERY,
             "Redox answered HTTP 200 with Meta.Errors: Something went wrong",
         ),
-        ("malformed_json", [CREATE, UPDATE, DEACTIVATE], "the response is not JSON"),
-        ("server_error", [CREATE, UPDATE, DEACTIVATE], "Redox answered HTTP 500"),
+        ("malformed_json", EVERY, "the response is not JSON"),
+        ("server_error", EVERY, "Redox answered HTTP 500"),
         ("ignores_updates", [UPDATE, DEACTIVATE], "the directory does not reflect the record"),
+        (
+            "patient_without_identifiers",
+            [BROAD, *LOCATED],
+            "PatientSearch.Query: the matched patient has no identifiers",
+        ),
+        (
+            "no_locations",
+            [BROAD, *LOCATED],
+            "PatientSearch.LocationQuery: no organization holds records",
+        ),
+        (
+            "document_without_id",
+            [LIST, RETRIEVE],
+            r"\$\.Documents\[0\]\.ID: required field missing",
+        ),
+        ("wrong_document", [RETRIEVE], r"\$\.Document\.ID: another document came back"),
+        ("cda_not_xml", [RETRIEVE], r"\$\.Data: the document is not well-formed XML \(line 1"),
     ],
 )
 def test_each_fault_fails_the_right_scenarios_naming_the_cause(
@@ -73,7 +100,7 @@ def test_each_fault_fails_the_right_scenarios_naming_the_cause(
 ) -> None:
     result = run_against(server, tmp_path, fault)
     assert result.code == 1, result.stdout[-3000:] + result.stderr[-2000:]
-    for scenario in (CREATE, UPDATE, DEACTIVATE):
+    for scenario in EVERY:
         message = outcome(result, scenario)
         if scenario in failing:
             assert re.search(expected, message), (scenario, message)

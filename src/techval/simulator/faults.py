@@ -93,6 +93,28 @@ def _ignore_updates(message: Message, proceed: Callable[[], Reply]) -> Reply:
     return proceed()
 
 
+def _strip_patient_identifiers(body: dict[str, Any]) -> None:
+    if body.get("Patient"):
+        body["Patient"]["Identifiers"] = []
+
+
+def _drop_document_id(body: dict[str, Any]) -> None:
+    for document in body.get("Documents") or []:
+        document.pop("ID", None)
+
+
+def _other_document(body: dict[str, Any]) -> None:
+    body["Document"]["ID"] = "2.16.840.1.113883.3.9999.9.3^another-document"
+
+
+def _not_xml(body: dict[str, Any]) -> None:
+    body["Data"] = "<ClinicalDocument><unclosed></ClinicalDocument>"
+
+
+def _no_locations(body: dict[str, Any]) -> None:
+    body["Patients"] = []
+
+
 SERVER_ERROR_PAGE = "<html><body><h1>500 Internal Server Error</h1></body></html>"
 
 NAMED: dict[str, Callable[[], Fault]] = {
@@ -105,6 +127,19 @@ NAMED: dict[str, Callable[[], Fault]] = {
     "wrong_type": lambda: edit_body(_wrong_type),
     "token_refused": lambda: _refuse_token,
     "ignores_updates": lambda: _ignore_updates,
+    "patient_without_identifiers": lambda: on_events(
+        {("PatientSearch", "Query")}, edit_body(_strip_patient_identifiers)
+    ),
+    "no_locations": lambda: on_events(
+        {("PatientSearch", "LocationQuery")}, edit_body(_no_locations)
+    ),
+    "document_without_id": lambda: on_events(
+        {("Clinical Summary", "DocumentQuery")}, edit_body(_drop_document_id)
+    ),
+    "wrong_document": lambda: on_events(
+        {("Clinical Summary", "DocumentGet")}, edit_body(_other_document)
+    ),
+    "cda_not_xml": lambda: on_events({("Clinical Summary", "DocumentGet")}, edit_body(_not_xml)),
 }
 
 
