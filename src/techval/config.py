@@ -107,6 +107,22 @@ class Timeouts:
 class SimulatorSettings:
     start: bool = True
     port: int = 0
+    repository_delay: float = 0.3
+
+
+@dataclass(frozen=True)
+class Oids:
+    patient: str
+    document: str
+    arc: str
+
+
+@dataclass(frozen=True)
+class DataOnDemand:
+    attempts: int = 10
+    deadline: float = 60.0
+    interval: float = 2.0
+    document_ids: str = "oid"
 
 
 @dataclass(frozen=True)
@@ -118,6 +134,8 @@ class Settings:
     destinations: Mapping[str, str]
     organizations: tuple[OrganizationProfile, ...]
     carequality: Carequality
+    oids: Oids
+    data_on_demand: DataOnDemand
     test_patients: Path
     timeouts: Timeouts
     simulator: SimulatorSettings | None
@@ -241,7 +259,7 @@ def _build(data: dict[str, Any], path: Path, root: Path) -> Settings:
     simulator = None
     if "simulator" in data:
         sim = data["simulator"]
-        simulator = SimulatorSettings(start=sim.get("start", True), port=sim.get("port", 0))
+        simulator = SimulatorSettings(**sim)
     base_url = str(data.get("base_url", "")).rstrip("/")
     if not base_url and not (simulator and simulator.start):
         raise ConfigError(f"{path}: base_url: required unless the built-in simulator is started")
@@ -266,7 +284,9 @@ def _build(data: dict[str, Any], path: Path, root: Path) -> Settings:
         auth=_auth(data["auth"], base_url, root),
         destinations=resolved,
         organizations=organizations,
-        carequality=_carequality(data["carequality"], organizations, path),
+        carequality=(carequality := _carequality(data["carequality"], organizations, path)),
+        oids=_oids(data["oids"], carequality.sender.oid, path),
+        data_on_demand=DataOnDemand(**data.get("data_on_demand", {})),
         test_patients=root / data.get("test_patients", "fixtures/test_patients.yaml"),
         timeouts=timeouts,
         simulator=simulator,
@@ -316,6 +336,17 @@ def _carequality(
         purpose_code=purpose.get("code", defaults.purpose_code),
         purpose_display=purpose.get("display", defaults.purpose_display),
     )
+
+
+def _oids(raw: dict[str, str], organization_oid: str, path: Path) -> Oids:
+    """The data-on-demand OIDs, which must sit under the organization's arc (redox-api.md 5.1)."""
+    arc = raw.get("arc", ".".join(organization_oid.split(".")[:-2]))
+    for key in ("patient", "document"):
+        if not raw[key].startswith(arc + "."):
+            raise ConfigError(
+                f"{path}: oids.{key}: {raw[key]} is not under your organization arc {arc}"
+            )
+    return Oids(patient=raw["patient"], document=raw["document"], arc=arc)
 
 
 def _address(raw: Mapping[str, str] | None) -> Address:

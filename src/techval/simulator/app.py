@@ -17,10 +17,15 @@ import yaml
 
 from techval.paths import project_root
 from techval.schemas import SchemaRegistry, UnknownMessage
-from techval.simulator import directory_routes, query_routes  # noqa: F401 (register routes)
+from techval.simulator import (  # noqa: F401 (each registers its routes)
+    directory_routes,
+    dod_routes,
+    query_routes,
+)
 from techval.simulator.directory import Directory, DirectoryError
 from techval.simulator.faults import Fault
 from techval.simulator.network import Network
+from techval.simulator.repository import Repository
 from techval.simulator.responses import (
     Reply,
     error,
@@ -65,6 +70,7 @@ class Simulator:
         self.tokens = TokenIssuer()
         data_dir = data_dir or project_root() / "fixtures" / "simulator"
         self.network = Network.load(data_dir)
+        self.repository = Repository()
         self.directory = Directory(
             (_load_yaml(data_dir / "directory.yaml") or []) + self.network.directory_records()
         )

@@ -55,9 +55,13 @@ class Network:
         self, organizations: list[dict[str, Any]], patients: list[NetworkPatient], folder: Path
     ) -> None:
         self.organizations = {str(o["oid"]): o for o in organizations}
-        self.patients = patients
+        self._patients = patients
         self.folder = folder
         self._documents: dict[str, str] = {}
+
+    @property
+    def patients(self) -> list[NetworkPatient]:
+        return self._patients
 
     @classmethod
     def load(cls, folder: Path) -> Network:

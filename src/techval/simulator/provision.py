@@ -40,6 +40,10 @@ def ensure_private_key(path: Path, algorithm: str) -> None:
 
 def provision(settings: Settings, simulator: Simulator | None = None) -> Simulator:
     simulator = simulator or Simulator(settings.destinations)
+    if settings.simulator:
+        simulator.repository.delay = settings.simulator.repository_delay
+    for organization in settings.organizations:  # the repository answers for these
+        simulator.repository.serve(organization.oid, organization.name, settings.oids.patient)
     auth = settings.auth
     if auth.method == "legacy":
         simulator.tokens.register_legacy(auth.api_key, auth.secret)

@@ -6,12 +6,12 @@ Every step needs the Carequality metadata; without it the network answers 401 (r
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from functools import wraps
 from typing import TYPE_CHECKING, Any
 
+from techval.cda import section_texts
 from techval.rules import carequality_metadata
-from techval.simulator.network import Holding, NetworkPatient
+from techval.simulator.network import Holding, Network, NetworkPatient
 from techval.simulator.responses import Reply, echo_meta, error, errors_reply, json_reply
 from techval.simulator.routes import Handler, handles
 
@@ -23,21 +23,6 @@ NO_DOCUMENTS = (
 )
 NOT_FOUND = "The file you're looking for isn't found."
 NO_ENDPOINT = "Repository URL and certificate are required. Review destination configuration."
-HL7 = "{urn:hl7-org:v3}"
-# CDA section LOINC code -> the key of its narrative in Redox's parsed view.
-SECTION_TEXT = {
-    "48765-2": "AllergyText",
-    "11450-4": "ProblemsText",
-    "10160-0": "MedicationsText",
-    "8716-3": "VitalSignsText",
-    "18776-5": "PlanOfCareText",
-    "51847-2": "AssessmentText",
-    "47519-4": "ProceduresText",
-    "30954-2": "ResultText",
-    "29762-2": "SocialHistoryText",
-    "11369-6": "ImmunizationText",
-    "46240-8": "EncountersText",
-}
 
 
 def carequality(handler: Handler) -> Handler:
@@ -110,18 +95,36 @@ def locate(sim: Simulator, message: dict[str, Any], name: str) -> Reply:
     )
 
 
+def source_for(sim: Simulator, oid: Any) -> Network | None:
+    """Who answers for an organization: the user's repository for their own organizations,
+    the simulated network for the others, nobody for an OID neither knows."""
+    for source in (sim.repository, sim.network):
+        if oid in source.organizations:
+            return source
+    return None
+
+
+def _no_endpoint(message: dict[str, Any], name: str) -> Reply:
+    return errors_reply(
+        200, message["Meta"], [error(NO_ENDPOINT, kind="query", module="Send")], name
+    )
+
+
+def _not_found(message: dict[str, Any], name: str) -> Reply:
+    return errors_reply(404, message["Meta"], [error(NOT_FOUND, kind="query", module="Send")], name)
+
+
 @handles("organization_patient_search", "PatientSearch", "Query")
 @carequality
 def search_in_organization(sim: Simulator, message: dict[str, Any], name: str) -> Reply:
-    oid = message["Meta"].get("FacilityCode")
-    if oid not in sim.network.organizations:
-        return errors_reply(
-            200, message["Meta"], [error(NO_ENDPOINT, kind="query", module="Send")], name
-        )
+    oid = str(message["Meta"].get("FacilityCode"))
+    source = source_for(sim, oid)
+    if source is None:
+        return _no_endpoint(message, name)
     patient = message["Patient"]
-    matches = sim.network.match(patient.get("Demographics") or {}, oid)
-    if not matches and patient.get("Identifiers"):
-        held = sim.network.holding(oid, patient["Identifiers"])
+    matches = source.match(patient.get("Demographics") or {}, oid)
+    if patient.get("Identifiers"):  # an identifier search looks the record up directly
+        held = source.holding(oid, patient["Identifiers"])
         matches = [held[0]] if held else []
     if not matches:
         return _answer(message, name, Patient={})
@@ -130,21 +133,19 @@ def search_in_organization(sim: Simulator, message: dict[str, Any], name: str) -
     return _answer(message, name, Patient=_patient(matches[0], [holding.identifier]))
 
 
-def _located(
-    sim: Simulator, message: dict[str, Any], name: str
-) -> tuple[NetworkPatient, Holding] | Reply:
+Located = tuple[Network, NetworkPatient, Holding]
+
+
+def _located(sim: Simulator, message: dict[str, Any], name: str) -> Located | Reply:
     """The record the queried organization holds, or the network's refusal."""
-    oid = message["Meta"].get("FacilityCode")
-    if oid not in sim.network.organizations:
-        return errors_reply(
-            200, message["Meta"], [error(NO_ENDPOINT, kind="query", module="Send")], name
-        )
-    held = sim.network.holding(oid, message["Patient"]["Identifiers"])
+    oid = str(message["Meta"].get("FacilityCode"))
+    source = source_for(sim, oid)
+    if source is None:
+        return _no_endpoint(message, name)
+    held = source.holding(oid, message["Patient"]["Identifiers"])
     if held is None:
-        return errors_reply(
-            404, message["Meta"], [error(NOT_FOUND, kind="query", module="Send")], name
-        )
-    return held
+        return _not_found(message, name)
+    return source, held[0], held[1]
 
 
 def _no_documents(message: dict[str, Any], name: str) -> Reply:
@@ -169,7 +170,7 @@ def document_query(sim: Simulator, message: dict[str, Any], name: str) -> Reply:
     located = _located(sim, message, name)
     if isinstance(located, Reply):
         return located
-    _, holding = located
+    _, _, holding = located
     documents = [d for d in holding.documents if _wanted(d, message.get("Document") or {})]
     if not documents:
         return _no_documents(message, name)
@@ -196,33 +197,18 @@ def document_query(sim: Simulator, message: dict[str, Any], name: str) -> Reply:
 @handles("clinical_summary", "Clinical Summary", "DocumentGet")
 @carequality
 def document_get(sim: Simulator, message: dict[str, Any], name: str) -> Reply:
-    document = sim.network.document(
-        str(message["Meta"].get("FacilityCode")), message["Document"]["ID"]
-    )
-    if document is None:
-        return errors_reply(
-            404, message["Meta"], [error(NOT_FOUND, kind="query", module="Send")], name
-        )
+    oid = str(message["Meta"].get("FacilityCode"))
+    source = source_for(sim, oid)
+    document = source.document(oid, message["Document"]["ID"]) if source else None
+    if source is None or document is None:
+        return _not_found(message, name)
     return _answer(
         message,
         name,
         Document={"ID": document["id"]},
         FileType="XML",
-        Data=sim.network.document_text(document),
+        Data=source.document_text(document),
     )
-
-
-def parsed_sections(text: str) -> dict[str, str]:
-    """The narrative of each known CDA section, keyed as in Redox's parsed view."""
-    sections: dict[str, str] = {}
-    root = ET.fromstring(text)  # noqa: S314 - the simulator's own fixture
-    for section in root.iter(f"{HL7}section"):
-        code = section.find(f"{HL7}code")
-        key = SECTION_TEXT.get(code.get("code", "") if code is not None else "")
-        narrative = section.find(f"{HL7}text")
-        if key and narrative is not None:
-            sections[key] = " ".join(" ".join(narrative.itertext()).split())
-    return sections
 
 
 @handles("clinical_summary", "Clinical Summary", "PatientQuery")
@@ -232,7 +218,7 @@ def patient_query(sim: Simulator, message: dict[str, Any], name: str) -> Reply:
     located = _located(sim, message, name)
     if isinstance(located, Reply):
         return located
-    patient, holding = located
+    source, patient, holding = located
     if not holding.documents:
         return _no_documents(message, name)
     latest = max(holding.documents, key=lambda d: str(d["datetime"]))
@@ -253,6 +239,4 @@ def patient_query(sim: Simulator, message: dict[str, Any], name: str) -> Reply:
         },
         "Patient": _patient(patient, [holding.identifier]),
     }
-    return _answer(
-        message, name, Header=header, **parsed_sections(sim.network.document_text(latest))
-    )
+    return _answer(message, name, Header=header, **section_texts(source.document_text(latest)))

@@ -1,0 +1,179 @@
+"""The simulated Redox-hosted data-on-demand repository of the user's own organizations.
+
+Pushes (PatientAdmin.NewPatient / PatientUpdate / PatientMerge, ClinicalSummary.VisitPush) are
+acknowledged at once and applied after `delay` seconds, as Redox processes them asynchronously.
+Searches and document queries addressed to the user's organizations are then answered from
+what was pushed, through the same interface as the simulated network.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from techval.cda import render_visit_summary
+from techval.simulator.network import Holding, Network, NetworkPatient
+
+
+@dataclass
+class _Pending:
+    apply_at: float
+    change: Callable[[], None]
+
+
+@dataclass
+class _Record:
+    identifiers: list[dict[str, str]]
+    demographics: dict[str, Any]
+    documents: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _keys(identifiers: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    return {(str(i.get("ID")), str(i.get("IDType"))) for i in identifiers or []}
+
+
+class Repository(Network):
+    """Answers for the user's organizations: `organizations` maps OID -> organization entry."""
+
+    def __init__(self, delay: float = 0.0, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__([], [], Path("."))
+        self.delay = delay
+        self.clock = clock
+        self.records: list[_Record] = []
+        self._pending: list[_Pending] = []
+        self._rendered: dict[str, str] = {}
+
+    def serve(self, oid: str, name: str, patient_oid: str) -> None:
+        self.organizations[oid] = {"oid": oid, "name": name, "patient_id_type": patient_oid}
+
+    # -- pushes ---------------------------------------------------------------------------
+    def _later(self, change: Callable[[], None]) -> None:
+        self._pending.append(_Pending(self.clock() + self.delay, change))
+
+    def _settle(self) -> None:
+        now = self.clock()
+        due = [p for p in self._pending if p.apply_at <= now]
+        self._pending = [p for p in self._pending if p.apply_at > now]
+        for pending in due:
+            pending.change()
+
+    def _find(self, identifiers: list[dict[str, Any]]) -> _Record | None:
+        wanted = _keys(identifiers)
+        return next((r for r in self.records if _keys(r.identifiers) & wanted), None)
+
+    def _upsert(self, patient: dict[str, Any]) -> _Record:
+        record = self._find(patient["Identifiers"])
+        if record is None:
+            record = _Record(copy.deepcopy(patient["Identifiers"]), {})
+            self.records.append(record)
+        record.demographics = copy.deepcopy(patient.get("Demographics") or record.demographics)
+        return record
+
+    def new_patient(self, message: dict[str, Any]) -> None:
+        def apply() -> None:
+            self._upsert(message["Patient"])
+
+        self._later(apply)
+
+    def merge(self, message: dict[str, Any]) -> None:
+        """The previous record joins the surviving one, whose identifiers replace the old ones."""
+
+        def apply() -> None:
+            patient = message["Patient"]
+            previous = self._find(patient["PreviousIdentifiers"])
+            surviving = self._upsert(patient)
+            if previous is not None and previous is not surviving:
+                surviving.documents += previous.documents
+                self.records.remove(previous)
+
+        self._later(apply)
+
+    def visit_push(self, message: dict[str, Any]) -> None:
+        def apply() -> None:
+            header = message["Header"]
+            record = self._upsert(header["Patient"])
+            document = header["Document"]
+            type_code = document.get("TypeCode") or {}
+            record.documents.append(
+                {
+                    "id": document["ID"],
+                    "title": document.get("Title"),
+                    "datetime": document.get("DateTime"),
+                    "type": {
+                        "Code": type_code.get("Code"),
+                        "Codeset": "LOINC",
+                        "Name": type_code.get("Name"),
+                    },
+                    "push": copy.deepcopy(message),
+                }
+            )
+
+        self._later(apply)
+
+    # -- the Network interface, over what has been applied --------------------------------
+    @property
+    def patients(self) -> list[NetworkPatient]:
+        self._settle()
+        found = []
+        for index, record in enumerate(self.records):
+            holdings = [
+                Holding(org, self._local_id(record, org), record.documents)
+                for org in self.organizations.values()
+                if self._local_id(record, org)
+            ]
+            found.append(
+                NetworkPatient(
+                    f"pushed patient {index + 1}",
+                    record.demographics,
+                    dict(record.identifiers[0]),
+                    holdings,
+                )
+            )
+        return found
+
+    @staticmethod
+    def _local_id(record: _Record, organization: dict[str, Any]) -> str:
+        return next(
+            (
+                i["ID"]
+                for i in record.identifiers
+                if i.get("IDType") == organization["patient_id_type"]
+            ),
+            "",
+        )
+
+    def document_text(self, document: dict[str, Any]) -> str:
+        """The CDA Redox would generate from the pushed visit summary."""
+        if document["id"] not in self._rendered:
+            push = document["push"]
+            header = push["Header"]
+            demographics = header["Patient"].get("Demographics") or {}
+            root, _, extension = str(document["id"]).partition("^")
+            self._rendered[document["id"]] = render_visit_summary(
+                {
+                    "DOCUMENT_ROOT": root if extension else "2.25",
+                    "DOCUMENT_EXTENSION": extension or root,
+                    "EFFECTIVE_TIME": str(document.get("datetime") or "")
+                    .replace("-", "")
+                    .replace(":", "")[:14]
+                    + "+0000",
+                    "PATIENT_ID_ROOT": header["Patient"]["Identifiers"][0]["IDType"],
+                    "PATIENT_ID": header["Patient"]["Identifiers"][0]["ID"],
+                    "GIVEN": str(demographics.get("FirstName", "")),
+                    "FAMILY": str(demographics.get("LastName", "")),
+                    "GENDER_CODE": {"Male": "M", "Female": "F"}.get(
+                        str(demographics.get("Sex")), "UN"
+                    ),
+                    "BIRTH_TIME": str(demographics.get("DOB", "")).replace("-", ""),
+                    "ORG_OID": next(iter(self.organizations), ""),
+                    "ORG_NAME": next(iter(self.organizations.values()), {}).get("name", ""),
+                    "TYPE_CODE": str(document["type"]["Code"]),
+                    "TYPE_NAME": str(document["type"]["Name"]),
+                    "TITLE": str(document.get("title") or ""),
+                }
+            )
+        return self._rendered[document["id"]]
