@@ -5,4 +5,5 @@ pytest_plugins = [
     "steps.organization_steps",
     "steps.patient_search_steps",
     "steps.document_query_steps",
+    "steps.data_on_demand_steps",
 ]

@@ -47,8 +47,10 @@ def environment(**changes: Any) -> dict[str, Any]:
         },
         "destinations": {"data_on_demand": "0b8a4a55-3c3e-4f3a-9d55-1c2b3d4e5f60"},
         "carequality": {"user_id": "Tester, Pat"},
-        "oids": {"patient": "2.16.840.1.113883.3.6147.458.99999.1.1.2.1",
-                 "document": "2.16.840.1.113883.3.6147.458.99999.1.1.3.1"},
+        "oids": {
+            "patient": "2.16.840.1.113883.3.6147.458.99999.1.1.2.1",
+            "document": "2.16.840.1.113883.3.6147.458.99999.1.1.3.1",
+        },
         "data_on_demand": {"attempts": 4, "deadline": 5, "interval": 0.05},
         "organization": [dict(ORGANIZATION)],
     }

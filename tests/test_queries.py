@@ -81,7 +81,7 @@ def test_client_refuses_a_carequality_query_without_metadata(test_settings: Sett
 
 
 def test_organization_messages_need_no_carequality_metadata(test_settings: Settings) -> None:
-    assert rules.outgoing({"Meta": {}}, "organization") == []
+    assert rules.outgoing({"Meta": {"Test": True}}, "organization", test_settings, set()) == []
 
 
 def test_simulator_answers_401_without_metadata(

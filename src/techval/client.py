@@ -41,6 +41,7 @@ class RedoxClient:
         self.redactor = redactor
         self.hooks: list[ExchangeHook] = list(on_exchange or [])
         self.exchanges: list[Exchange] = []
+        self.pushed_documents: set[str] = set()  # VisitPush document IDs sent in this run
         timeouts = settings.timeouts
         self.http = httpx.Client(
             timeout=httpx.Timeout(
@@ -85,7 +86,9 @@ class RedoxClient:
             raise InvalidMessage(
                 f"{name}: the message breaks its request schema, not sent: {listed}"
             )
-        broken = rules.outgoing(message, self.purpose_of(message))
+        broken = rules.outgoing(
+            message, self.purpose_of(message), self.settings, self.pushed_documents
+        )
         if broken:
             listed = "; ".join(str(v) for v in broken)
             raise InvalidMessage(f"{name}: the message breaks a Redox rule, not sent: {listed}")
@@ -100,6 +103,8 @@ class RedoxClient:
     def send(self, message: dict[str, Any]) -> Exchange:
         """Validate, send and record one message; the answer is checked by the caller."""
         name = self.check_request(message)
+        if name == "ClinicalSummary.VisitPush":
+            self.pushed_documents.add(str(message["Header"]["Document"]["ID"]))
         body = json.dumps(message, ensure_ascii=False).encode("utf-8")
         exchange = self._post(name, body, message, attempt=1)
         if exchange.status == 401:
