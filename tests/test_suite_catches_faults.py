@@ -23,9 +23,15 @@ LIST = "test_list_the_patients_documents"
 RETRIEVE = "test_retrieve_a_listed_document"
 SUMMARY = "test_summarize_the_patient"
 NO_DOCUMENTS = "test_a_patient_without_documents"
+PUSH = "test_push_a_new_patient_and_a_visit_summary"
+CONTACT = "test_update_the_contact_details_of_a_patient"
+MERGE = "test_merge_two_records_of_a_patient"
+OUTPATIENT = "test_push_the_visit_summary_of_an_kind_visit[outpatient]"
+INPATIENT = "test_push_the_visit_summary_of_an_kind_visit[inpatient]"
 ORGANIZATION = [CREATE, UPDATE, DEACTIVATE]
 LOCATED = [NARROW, LIST, RETRIEVE, SUMMARY, NO_DOCUMENTS]  # scenarios that start by locating
-EVERY = [*ORGANIZATION, BROAD, NO_MATCH, *LOCATED]
+DATA_ON_DEMAND = [PUSH, CONTACT, MERGE, OUTPATIENT, INPATIENT]
+EVERY = [*ORGANIZATION, BROAD, NO_MATCH, *LOCATED, *DATA_ON_DEMAND]
 
 
 @pytest.fixture
@@ -60,8 +66,9 @@ def test_conforming_server_passes_every_scenario(server: RunningSimulator, tmp_p
     [
         (
             "missing_required_field",
-            [*ORGANIZATION, BROAD, *LOCATED],
-            r"does not match Organization.* required field missing|no match for .*should be found",
+            [*ORGANIZATION, BROAD, *LOCATED, *DATA_ON_DEMAND],
+            r"does not match (Organization|PatientAdmin).* required field missing"
+            r"|no match for .*should be found",
         ),
         (
             "wrong_type",
@@ -78,7 +85,7 @@ def test_conforming_server_passes_every_scenario(server: RunningSimulator, tmp_p
         ("ignores_updates", [UPDATE, DEACTIVATE], "the directory does not reflect the record"),
         (
             "patient_without_identifiers",
-            [BROAD, *LOCATED],
+            [BROAD, *LOCATED, *DATA_ON_DEMAND],
             "PatientSearch.Query: the matched patient has no identifiers",
         ),
         (
@@ -88,11 +95,16 @@ def test_conforming_server_passes_every_scenario(server: RunningSimulator, tmp_p
         ),
         (
             "document_without_id",
-            [LIST, RETRIEVE],
+            [LIST, RETRIEVE, PUSH, OUTPATIENT, INPATIENT],
             r"\$\.Documents\[0\]\.ID: required field missing",
         ),
         ("wrong_document", [RETRIEVE], r"\$\.Document\.ID: another document came back"),
         ("cda_not_xml", [RETRIEVE], r"\$\.Data: the document is not well-formed XML \(line 1"),
+        (
+            "drops_pushes",
+            DATA_ON_DEMAND,
+            r"in your organization Harness Test Clinic: not found after 4 attempts in [0-9.]+ s",
+        ),
     ],
 )
 def test_each_fault_fails_the_right_scenarios_naming_the_cause(

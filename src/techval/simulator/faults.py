@@ -115,6 +115,21 @@ def _no_locations(body: dict[str, Any]) -> None:
     body["Patients"] = []
 
 
+PUSH_EVENTS = {
+    ("PatientAdmin", "NewPatient"),
+    ("PatientAdmin", "PatientUpdate"),
+    ("PatientAdmin", "PatientMerge"),
+    ("Clinical Summary", "VisitPush"),
+}
+
+
+def _drop_push(message: Message, proceed: Callable[[], Reply]) -> Reply:
+    """Acknowledge a push as Redox does, then lose it: the repository never shows it."""
+    if event_of(message) in PUSH_EVENTS and message is not None:
+        return json_reply(200, {"Meta": echo_meta(message["Meta"], None)})
+    return proceed()
+
+
 SERVER_ERROR_PAGE = "<html><body><h1>500 Internal Server Error</h1></body></html>"
 
 NAMED: dict[str, Callable[[], Fault]] = {
@@ -139,6 +154,7 @@ NAMED: dict[str, Callable[[], Fault]] = {
     "wrong_document": lambda: on_events(
         {("Clinical Summary", "DocumentGet")}, edit_body(_other_document)
     ),
+    "drops_pushes": lambda: _drop_push,
     "cda_not_xml": lambda: on_events({("Clinical Summary", "DocumentGet")}, edit_body(_not_xml)),
 }
 
