@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pytest_bdd import given, parsers, then, when
 
-from techval import search
+from techval import rules, search
 from techval.errors import CheckFailed
-from techval.messages import CAREQUALITY_PURPOSES, carequality_extensions
+from techval.messages import carequality_extensions
 from techval.patients import patient
 
 
@@ -38,8 +38,7 @@ def lists_locations(client, settings, match):
 
 @then("the search answers no match, which is not an error")
 def no_match(search_answer):
-    if search.matched(search_answer) is not None:
-        raise CheckFailed("PatientSearch.Query: a patient matched who does not exist")
+    search.no_match(search_answer)
 
 
 @given(parsers.parse('"{alias}" was located across the network'), target_fixture="located")
@@ -60,28 +59,9 @@ def narrow_search(located, client, settings):
 
 @then("the search finds the patient with that organization's identifiers")
 def finds_with_organization_identifiers(search_answer, located):
-    match = search.matched(search_answer)
-    if match is None:
-        raise CheckFailed(
-            "PatientSearch.Query: no match within the organization that holds records"
-        )
-    if not search.same_identifiers(match, located.first):
-        raise CheckFailed(
-            "PatientSearch.Query: $.Patient.Identifiers: none of the identifiers the record "
-            "locator listed for this organization"
-        )
+    search.matched_at(search_answer, located.first)
 
 
 @then("every request carried the Carequality metadata of the environment's organization")
-def carried_metadata(client, settings, scenario_exchanges):
-    expected = carequality_extensions(settings)
-    sent = [
-        e for e in scenario_exchanges if client.purpose_of(e.request_body) in CAREQUALITY_PURPOSES
-    ]
-    if not sent:
-        raise CheckFailed("no Carequality request was sent in this scenario")
-    for exchange in sent:
-        if exchange.request_body["Meta"].get("Extensions") != expected:
-            raise CheckFailed(
-                f"{exchange.label}: $.Meta.Extensions: not the environment's metadata"
-            )
+def carried_metadata(settings, scenario_exchanges):
+    rules.carried_metadata(scenario_exchanges, carequality_extensions(settings))

@@ -14,6 +14,7 @@ from techval import documents, rules, search
 from techval.config import Settings
 from techval.errors import CheckFailed, ConfigError, InvalidMessage
 from techval.exchange import Exchange
+from techval.messages import carequality_extensions
 from techval.patients import load_patients, patient
 from techval.simulator import Simulator
 from techval.simulator.query_routes import NO_DOCUMENTS
@@ -267,3 +268,67 @@ def test_carequality_settings_are_validated(
 ) -> None:
     with pytest.raises(ConfigError, match=expected):
         settings_for(tmp_path, carequality=carequality)
+
+
+def search_answer(body: dict[str, Any]) -> Exchange:
+    return exchange(
+        {"Meta": {"DataModel": "PatientSearch", "EventType": "Query"}, **body},
+        label="PatientSearch.Query",
+    )
+
+
+def test_a_match_for_someone_who_does_not_exist_fails() -> None:
+    search.no_match(search_answer({"Patient": {}}))
+    with pytest.raises(CheckFailed, match="a patient matched who does not exist"):
+        search.no_match(search_answer({"Patient": {"Identifiers": [{"ID": "1", "IDType": "x"}]}}))
+
+
+def test_potential_matches_are_not_one_patient() -> None:
+    answer = search_answer(
+        {"Patient": {}, "PotentialMatches": [{"Identifiers": []}, {"Identifiers": []}]}
+    )
+    with pytest.raises(CheckFailed, match="2 potential matches and no single patient"):
+        search.matched(answer)
+
+
+def test_match_within_an_organization_needs_its_identifiers() -> None:
+    where = search.Location("1.2.3", "Org", (("MRN-1", "1.2.3.2"),))
+    search.matched_at(
+        search_answer({"Patient": {"Identifiers": [{"ID": "MRN-1", "IDType": "1.2.3.2"}]}}), where
+    )
+    with pytest.raises(CheckFailed, match="none of the identifiers the record locator listed"):
+        search.matched_at(
+            search_answer({"Patient": {"Identifiers": [{"ID": "MRN-9", "IDType": "1.2.3.2"}]}}),
+            where,
+        )
+
+
+def test_metadata_carried_check_fails_on_other_metadata(test_settings: Settings) -> None:
+    expected = carequality_extensions(test_settings)
+    sent = search.demographics_query(test_settings, patient(PATIENTS, "test patient 1"))
+    good = Exchange("PatientSearch.Query", "POST", "u", {}, sent, "t")
+    rules.carried_metadata([good], expected)
+    tampered = copy.deepcopy(sent)
+    tampered["Meta"]["Extensions"]["user-id"]["string"] = "Someone Else"
+    with pytest.raises(CheckFailed, match=r"\$\.Meta\.Extensions: not the environment's metadata"):
+        rules.carried_metadata(
+            [Exchange("PatientSearch.Query", "POST", "u", {}, tampered, "t")], expected
+        )
+    with pytest.raises(CheckFailed, match="no Carequality request was sent"):
+        rules.carried_metadata([], expected)
+
+
+def test_no_documents_check_needs_redox_no_documents_answer() -> None:
+    documents.expect_no_documents(exchange({"Meta": {"Errors": [{"Text": NO_DOCUMENTS}]}}))
+    with pytest.raises(CheckFailed, match="expected Redox's 'no documents' answer, got HTTP 200"):
+        documents.expect_no_documents(exchange({"Meta": {}, "Documents": [{"ID": "d"}]}))
+
+
+def test_summary_without_a_document_fails() -> None:
+    where = search.Location("1.2.3", "Org", (("MRN-1", "1.2.3.2"),))
+    with pytest.raises(
+        CheckFailed, match=r"\$\.Header\.Document\.ID: the summary names no document"
+    ):
+        documents.summary(
+            exchange({"Meta": {}, "Header": {}}, label="Clinical Summary.PatientQuery"), where
+        )

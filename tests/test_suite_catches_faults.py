@@ -101,6 +101,16 @@ def test_conforming_server_passes_every_scenario(server: RunningSimulator, tmp_p
         ("wrong_document", [RETRIEVE], r"\$\.Document\.ID: another document came back"),
         ("cda_not_xml", [RETRIEVE], r"\$\.Data: the document is not well-formed XML \(line 1"),
         (
+            "drops_patient_updates",
+            [CONTACT],
+            r"'test patient 2' in your organization Harness Test Clinic: not found after 4",
+        ),
+        (
+            "drops_merges",
+            [MERGE],
+            r"the merged-away record of 'test patient 2' to disappear: not found",
+        ),
+        (
             "drops_pushes",
             DATA_ON_DEMAND,
             r"in your organization Harness Test Clinic: not found after 4 attempts in [0-9.]+ s",

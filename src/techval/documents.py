@@ -8,7 +8,7 @@ import binascii
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from techval.checks import succeeded
+from techval.checks import answered, succeeded
 from techval.config import Settings
 from techval.errors import CheckFailed
 from techval.exchange import Exchange
@@ -127,3 +127,14 @@ def summary(exchange: Exchange, location: Location) -> dict[str, Any]:
             f"{exchange.label}: $.Header.Patient.Identifiers: the summary is of another patient"
         )
     return dict(header)
+
+
+def expect_no_documents(exchange: Exchange) -> None:
+    """Redox's documented "no documents" answer, itself well-formed."""
+    if not reports_no_documents(exchange):
+        errors = "; ".join(exchange.redox_errors) or "without Meta.Errors"
+        raise CheckFailed(
+            f"{exchange.label}: expected Redox's 'no documents' answer, got HTTP "
+            f"{exchange.status} {errors}"
+        )
+    answered(exchange)

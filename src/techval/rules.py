@@ -10,6 +10,8 @@ import re
 from typing import Any
 
 from techval.config import Oids, Settings
+from techval.errors import CheckFailed
+from techval.exchange import Exchange
 from techval.messages import CAREQUALITY_PURPOSES
 from techval.schemas import Violation
 
@@ -210,3 +212,15 @@ def outgoing(
     if purpose == "data_on_demand":
         found += data_on_demand(message, settings.oids, pushed)
     return found
+
+
+def carried_metadata(exchanges: list[Exchange], expected: dict[str, Any]) -> None:
+    """Every Carequality request that was sent carried exactly the environment's metadata."""
+    sent = [e for e in exchanges if e.label.startswith(("PatientSearch.", "ClinicalSummary."))]
+    if not sent:
+        raise CheckFailed("no Carequality request was sent in this scenario")
+    for exchange in sent:
+        if (exchange.request_body.get("Meta") or {}).get("Extensions") != expected:
+            raise CheckFailed(
+                f"{exchange.label}: $.Meta.Extensions: not the environment's metadata"
+            )

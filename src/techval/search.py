@@ -133,3 +133,22 @@ def same_identifiers(match: dict[str, Any], location: Location) -> bool:
     """Whether a match carries at least one of the identifiers the record locator listed."""
     got = {(i.get("ID"), i.get("IDType")) for i in match.get("Identifiers") or []}
     return bool(got & set(location.identifiers))
+
+
+def no_match(exchange: Exchange) -> None:
+    """A search for someone who does not exist must answer a well-formed "no match"."""
+    if matched(exchange) is not None:
+        raise CheckFailed(f"{exchange.label}: a patient matched who does not exist")
+
+
+def matched_at(exchange: Exchange, location: Location) -> dict[str, Any]:
+    """The match of a search within `location`, carrying identifiers the record locator listed."""
+    match = matched(exchange)
+    if match is None:
+        raise CheckFailed(f"{exchange.label}: no match within the organization that holds records")
+    if not same_identifiers(match, location):
+        raise CheckFailed(
+            f"{exchange.label}: $.Patient.Identifiers: none of the identifiers the record "
+            "locator listed for this organization"
+        )
+    return match

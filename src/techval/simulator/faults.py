@@ -155,6 +155,8 @@ NAMED: dict[str, Callable[[], Fault]] = {
         {("Clinical Summary", "DocumentGet")}, edit_body(_other_document)
     ),
     "drops_pushes": lambda: _drop_push,
+    "drops_patient_updates": lambda: on_events({("PatientAdmin", "PatientUpdate")}, _drop_push),
+    "drops_merges": lambda: on_events({("PatientAdmin", "PatientMerge")}, _drop_push),
     "cda_not_xml": lambda: on_events({("Clinical Summary", "DocumentGet")}, edit_body(_not_xml)),
 }
 
