@@ -5,40 +5,35 @@ from __future__ import annotations
 from pytest_bdd import given, parsers, then, when
 
 from techval import rules, search
-from techval.errors import CheckFailed
 from techval.messages import carequality_extensions
 from techval.patients import patient
 
 
 @when(
     parsers.parse('"{alias}" is searched across the network by demographics'),
-    target_fixture="search_answer",
+    target_fixture="searched",
 )
 def broad_search(alias, client, settings, test_patients):
-    return client.send(search.demographics_query(settings, patient(test_patients, alias)))
+    person = patient(test_patients, alias)
+    return search.Searched(person, client.send(search.demographics_query(settings, person)))
 
 
 @then("the search finds the patient with a network patient ID", target_fixture="match")
-def finds_patient(search_answer):
-    match = search.matched(search_answer)
-    if match is None:
-        raise CheckFailed("PatientSearch.Query: no match for a test patient who should be found")
-    return match
+def finds_patient(searched):
+    return search.found(searched.answer, searched.patient)
 
 
 @then(
     "the location query lists the organizations that hold records, with the patient's "
     "identifiers there"
 )
-def lists_locations(client, settings, match):
-    answer = client.send(search.location_query(settings, search.network_id(match)))
-    if not search.locations(answer):
-        raise CheckFailed("PatientSearch.LocationQuery: no organization holds records")
+def lists_locations(client, settings, match, searched):
+    search.holders(client, settings, match, searched.patient)
 
 
 @then("the search answers no match, which is not an error")
-def no_match(search_answer):
-    search.no_match(search_answer)
+def no_match(searched):
+    search.no_match(searched.answer)
 
 
 @given(parsers.parse('"{alias}" was located across the network'), target_fixture="located")

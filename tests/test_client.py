@@ -89,7 +89,9 @@ def test_unreachable_server_is_a_transport_error(tmp_path: Any) -> None:
     client.auth.token()
     client.settings = client.settings.with_base_url("http://127.0.0.1:9")
     client.http = type(client.http)(timeout=2)
-    with pytest.raises(TransportError, match="cannot reach http://127.0.0.1:9/endpoint"):
+    with pytest.raises(
+        TransportError, match=r"http://127.0.0.1:9/endpoint: cannot reach \(ConnectError\)"
+    ):
         client.send(organization.query_message(settings, "1.2.3"))
     assert client.exchanges[-1].transport_error == "ConnectError"
 

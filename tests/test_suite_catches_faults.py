@@ -11,7 +11,7 @@ import pytest
 
 from techval.simulator import RunningSimulator, provision
 from techval.simulator.faults import named
-from tests.helpers import run_techval, settings_for, write_environment
+from tests.helpers import CLIENT_SECRET, run_techval, settings_for, write_environment
 
 CREATE = "test_create_the_organization_record"
 UPDATE = "test_update_the_address_and_contacts_of_the_organization_record"
@@ -171,3 +171,21 @@ def test_rerun_against_the_same_directory_adopts_the_record(
     assert len(server.simulator.directory.records) == records  # nothing new in the directory
     record = server.simulator.directory.records["2.16.840.1.113883.3.6147.458.99999.1.1.1.1"]
     assert record["Active"] is True and record["Address"]["StreetAddress"] == "1 Test Way"
+
+
+def test_server_lost_after_the_token_is_exit_2_not_a_failed_check(
+    server: RunningSimulator, tmp_path: Path
+) -> None:
+    """Every scenario fails to reach /endpoint: nothing was proven wrong, so exit 2."""
+    auth = {
+        "method": "jwt",
+        "token_url": f"{server.url}/v2/auth/token",
+        "client_id": "harness-test-client",
+        "algorithm": "HS384",
+        "client_secret": CLIENT_SECRET,
+    }
+    config = write_environment(tmp_path, simulator=None, base_url="http://127.0.0.1:9", auth=auth)
+    result = run_techval(["--config", str(config)], tmp_path / "reports")
+    assert result.code == 2, result.stdout[-2000:]
+    messages = set(result.cases().values())
+    assert all("cannot reach (ConnectError)" in m for m in messages), messages

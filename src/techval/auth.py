@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import serialization
 
 from techval.config import AuthSettings
 from techval.errors import AuthError, ConfigError
-from techval.exchange import Exchange
+from techval.exchange import Exchange, timed_post
 from techval.redaction import Redactor
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -102,17 +102,13 @@ class _CachedToken:
             request_body=self.redactor.data(sent),
             started_at=now_iso(),
         )
-        start = time.perf_counter()
         try:
-            response = self.http.post(url, **kwargs)
-        except httpx.HTTPError as exc:
-            record.transport_error = type(exc).__name__
+            response = timed_post(self.http, record, url, **kwargs)
+        except httpx.HTTPError:
             self.on_exchange(record)
             raise AuthError(
-                f"cannot reach the token endpoint {url}: {type(exc).__name__}"
+                f"cannot reach the token endpoint {url}: {record.transport_error}"
             ) from None
-        record.duration_ms = (time.perf_counter() - start) * 1000
-        record.status = response.status_code
         record.response_headers = self.redactor.headers(response.headers.items())
         try:
             body = response.json()

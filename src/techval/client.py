@@ -9,7 +9,6 @@ and handed to the `on_exchange` callbacks (the report, the HAR log).
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -19,7 +18,7 @@ from techval import __version__, rules
 from techval.auth import TokenProvider, now_iso, token_provider
 from techval.config import Settings
 from techval.errors import InvalidMessage, TransportError
-from techval.exchange import Exchange
+from techval.exchange import Exchange, timed_post
 from techval.redaction import Redactor
 from techval.schemas import ERROR_SCHEMA, SchemaRegistry, UnknownMessage
 
@@ -129,28 +128,18 @@ class RedoxClient:
             started_at=now_iso(),
             attempt=attempt,
         )
-        start = time.perf_counter()
         try:
-            response = self.http.post(self.endpoint, content=body, headers=headers)
-        except httpx.TimeoutException as exc:
-            exchange.transport_error = f"timed out ({type(exc).__name__})"
+            response = timed_post(self.http, exchange, self.endpoint, content=body, headers=headers)
+        except httpx.HTTPError:
             self._record(exchange)
-            raise TransportError(
-                f"{name}: {self.endpoint} timed out ({type(exc).__name__})"
-            ) from None
-        except httpx.HTTPError as exc:
-            exchange.transport_error = type(exc).__name__
-            self._record(exchange)
-            raise TransportError(
-                f"{name}: cannot reach {self.endpoint} ({type(exc).__name__})"
-            ) from None
-        exchange.duration_ms = (time.perf_counter() - start) * 1000
+            problem = exchange.transport_error or ""
+            reason = problem if problem.startswith("timed out") else f"cannot reach ({problem})"
+            raise TransportError(f"{name}: {self.endpoint}: {reason}") from None
         self._read_response(exchange, response, name)
         self._record(exchange)
         return exchange
 
     def _read_response(self, exchange: Exchange, response: httpx.Response, name: str) -> None:
-        exchange.status = response.status_code
         exchange.response_headers = dict(response.headers.items())
         exchange.response_text = response.text
         try:

@@ -9,14 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-PURPOSES = (
-    "patient_search",
-    "organization_patient_search",
-    "organization",
-    "clinical_summary",
-    "data_on_demand",
-)
-
 DEVELOPMENT: Mapping[str, str] = {
     "patient_search": "adf917b5-1496-4241-87e2-ed20434b1fdb",
     "organization_patient_search": "1ca254a8-8d42-4593-abb4-b21399d9de57",

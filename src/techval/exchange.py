@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
+
+import httpx
 
 from techval.schemas import Violation
 
@@ -91,3 +94,21 @@ class Exchange:
 
     def to_json(self) -> str:
         return json.dumps(self.as_document(), indent=2, ensure_ascii=False)
+
+
+def timed_post(http: httpx.Client, exchange: Exchange, url: str, **kwargs: Any) -> httpx.Response:
+    """POST and note on `exchange` how long it took and its status; when no answer comes back,
+    note why (`transport_error`, "timed out (...)" for a timeout) and re-raise the httpx error."""
+    start = time.perf_counter()
+    try:
+        response = http.post(url, **kwargs)
+    except httpx.TimeoutException as exc:
+        exchange.transport_error = f"timed out ({type(exc).__name__})"
+        raise
+    except httpx.HTTPError as exc:
+        exchange.transport_error = type(exc).__name__
+        raise
+    finally:
+        exchange.duration_ms = (time.perf_counter() - start) * 1000
+    exchange.status = response.status_code
+    return response

@@ -128,10 +128,9 @@ def differences(expected: Any, actual: Any, path: str = "") -> list[str]:
 
 @dataclass
 class Write:
-    """The exchanges of one change to the directory; `adopted` when the record already existed."""
+    """The exchanges of one change to the directory (two when an existing record was adopted)."""
 
     exchanges: list[Exchange]
-    adopted: bool = False
 
     @property
     def final(self) -> Exchange:
@@ -145,7 +144,7 @@ def create_or_adopt(client: RedoxClient, settings: Settings, profile: Organizati
     if not refused_with(created, 403, ALREADY_EXISTS):
         return Write([created])
     synced = client.send(update_message(settings, profile))
-    return Write([created, synced], adopted=True)
+    return Write([created, synced])
 
 
 def read_back(client: RedoxClient, settings: Settings, oid: str) -> tuple[Exchange, dict[str, Any]]:

@@ -113,20 +113,37 @@ class Located:
         return self.locations[0]
 
 
+@dataclass(frozen=True)
+class Searched:
+    """A demographic search for a test patient, and the answer."""
+
+    patient: TestPatient
+    answer: Exchange
+
+
+def found(exchange: Exchange, patient: TestPatient) -> dict[str, Any]:
+    """The match of a search for a test patient who must be found."""
+    match = matched(exchange)
+    if match is None:
+        raise CheckFailed(f"{exchange.label}: no match for {patient.alias!r}, who should be found")
+    return match
+
+
+def holders(
+    client: RedoxClient, settings: Settings, match: dict[str, Any], patient: TestPatient
+) -> list[Location]:
+    """The location query for a match: at least one organization must hold records."""
+    answer = client.send(location_query(settings, network_id(match)))
+    listed = locations(answer)
+    if not listed:
+        raise CheckFailed(f"{answer.label}: no organization holds records of {patient.alias!r}")
+    return listed
+
+
 def locate(client: RedoxClient, settings: Settings, patient: TestPatient) -> Located:
     """Broad search, then the location query: CheckFailed naming the step that did not deliver."""
-    match = matched(client.send(demographics_query(settings, patient)))
-    if match is None:
-        raise CheckFailed(
-            f"PatientSearch.Query: no match for {patient.alias!r}, who should be found"
-        )
-    network = network_id(match)
-    found = locations(client.send(location_query(settings, network)))
-    if not found:
-        raise CheckFailed(
-            f"PatientSearch.LocationQuery: no organization holds records of {patient.alias!r}"
-        )
-    return Located(patient, network, tuple(found))
+    match = found(client.send(demographics_query(settings, patient)), patient)
+    return Located(patient, network_id(match), tuple(holders(client, settings, match, patient)))
 
 
 def same_identifiers(match: dict[str, Any], location: Location) -> bool:
