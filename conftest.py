@@ -2,6 +2,7 @@
 
 pytest_plugins = [
     "techval.pytest_plugin",
+    "techval.evidence.plugin",
     "steps.organization_steps",
     "steps.patient_search_steps",
     "steps.document_query_steps",

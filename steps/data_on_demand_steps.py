@@ -1,4 +1,4 @@
-"""Glue for features/data_on_demand.feature; the logic is in techval.dod."""
+"""Glue for features/4_data_on_demand.feature; the logic is in techval.dod."""
 
 from __future__ import annotations
 

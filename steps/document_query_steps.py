@@ -1,4 +1,4 @@
-"""Glue for features/document_query.feature; the logic is in techval.documents."""
+"""Glue for features/3_document_query.feature; the logic is in techval.documents."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Glue for features/organization.feature; the logic is in techval.organization."""
+"""Glue for features/1_organization.feature; the logic is in techval.organization."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Glue for features/patient_search.feature; the logic is in techval.search."""
+"""Glue for features/2_patient_search.feature; the logic is in techval.search."""
 
 from __future__ import annotations
 

@@ -20,9 +20,10 @@ import pytest
 from techval import __version__
 from techval.config import load_settings
 from techval.errors import CouldNotRun
+from techval.evidence import bundle, console, html, verdict
 from techval.paths import project_root
 from techval.pytest_plugin import provide_run
-from techval.run import Run, start_run
+from techval.run import Run, redactor_for, start_run
 from techval.schemas import SchemaRegistry, UnknownMessage
 
 TAG = re.compile(r"@([A-Za-z_][A-Za-z0-9_]*)")
@@ -74,8 +75,9 @@ def command_run(args: argparse.Namespace) -> int:
     finally:
         run.close()
     reports = Path(args.reports)
-    if (reports / "junit.xml").exists():
-        print(f"techval: reports in {reports / 'allure-results'} and {reports / 'junit.xml'}")
+    _finish_reports(reports, settings.name)
+    if code == pytest.ExitCode.INTERRUPTED:
+        return fail("interrupted: the reports hold what ran until then", 130)
     if code == pytest.ExitCode.OK:
         return 0
     if code == pytest.ExitCode.TESTS_FAILED:
@@ -87,11 +89,30 @@ def command_run(args: argparse.Namespace) -> int:
     return fail(f"could not run: pytest ended with exit code {int(code)}")
 
 
+def _finish_reports(reports: Path, environment: str) -> None:
+    """After a run: the HTML report, then the verdict table and where the evidence is."""
+    outcome = html.generate(
+        reports / "allure-results", reports / "allure-report", name=html.report_name(environment)
+    )
+    result = verdict.read(reports / "verdict.json")
+    print()
+    if result is not None:
+        print(console.table(result))
+    print(f"techval: {outcome.message}")
+    print(
+        f"techval: verdict {reports / 'verdict.json'}, JUnit {reports / 'junit.xml'}, "
+        f"HAR {reports / 'exchanges.har'}; `techval bundle` zips them for the validation request"
+    )
+
+
 def _pytest_args(args: argparse.Namespace, root: Path) -> list[str]:
     reports = Path(args.reports)
     pytest_args = [
         str(root / "steps"),
-        "-v",
+        "-q",
+        "--no-header",
+        "--techval-progress",
+        f"--techval-reports={reports}",
         f"--rootdir={root}",
         f"--config-file={root / 'pyproject.toml'}",
         # techval and httpx are imported before pytest starts here; nothing to rewrite in them.
@@ -107,6 +128,39 @@ def _pytest_args(args: argparse.Namespace, root: Path) -> list[str]:
     pytest_args += ["--allow-production"] if args.allow_production else []
     pytest_args += [f"-m={args.tags}"] if args.tags else []
     return pytest_args + list(args.pytest_args)
+
+
+def command_report(args: argparse.Namespace) -> int:
+    reports = Path(args.reports)
+    result = verdict.read(reports / "verdict.json") or {}
+    name = str(result.get("environment", {}).get("environment", "techval"))
+    outcome = html.generate(
+        reports / "allure-results", reports / "allure-report", name=html.report_name(name)
+    )
+    print(f"techval: {outcome.message}")
+    return 0 if outcome.written else 2
+
+
+def command_bundle(args: argparse.Namespace) -> int:
+    reports = Path(args.reports)
+    try:
+        env = args.env or (None if args.config else _verdict_environment(reports))
+        settings = load_settings(env, args.config)
+        target = bundle.make(reports, redactor_for(settings))
+    except bundle.LeakFound as exc:
+        return fail(str(exc), 1)
+    except CouldNotRun as exc:
+        return fail(str(exc))
+    print(f"techval: evidence bundle {target}")
+    return 0
+
+
+def _verdict_environment(reports: Path) -> str | None:
+    """The environment the last run used, when it is a named one in environments/."""
+    result = verdict.read(reports / "verdict.json") or {}
+    name = result.get("environment", {}).get("environment")
+    known = project_root() / "environments" / f"{name}.yaml"
+    return str(name) if name and known.is_file() else None
 
 
 def command_validate(args: argparse.Namespace) -> int:
@@ -180,6 +234,17 @@ def parser() -> argparse.ArgumentParser:
     )
     run.add_argument("pytest_args", nargs="*", help="extra pytest arguments, after --")
     run.set_defaults(handler=command_run)
+
+    report = commands.add_parser("report", help="regenerate the HTML report from the results")
+    report.add_argument("--reports", default="reports", help="the reports folder")
+    report.set_defaults(handler=command_report)
+
+    pack = commands.add_parser(
+        "bundle", help="scan the reports for leaks and zip the evidence for the validation request"
+    )
+    environment(pack)
+    pack.add_argument("--reports", default="reports", help="the reports folder")
+    pack.set_defaults(handler=command_bundle)
 
     validate = commands.add_parser("validate", help="check JSON message files against the schemas")
     validate.add_argument("--response", action="store_true", help="check against response schemas")

@@ -41,7 +41,7 @@ class AuthSettings:
 
     def secret_values(self) -> list[str]:
         """The values that must never appear in a log, report or exception."""
-        values = [self.client_secret, self.secret]
+        values = [self.client_secret, self.secret, self.api_key]
         if self.private_key_file and self.private_key_file.is_file():
             values.append(self.private_key_file.read_text(encoding="utf-8", errors="replace"))
         return [value for value in values if value]
@@ -111,6 +111,14 @@ class SimulatorSettings:
 
 
 @dataclass(frozen=True)
+class ReportSettings:
+    mask_patient_data: bool = True
+
+
+UNMASKABLE_ENVIRONMENTS = frozenset({"simulator", "dev"})  # their patients are test patients
+
+
+@dataclass(frozen=True)
 class Oids:
     patient: str
     document: str
@@ -140,6 +148,7 @@ class Settings:
     timeouts: Timeouts
     simulator: SimulatorSettings | None
     source: Path
+    reports: ReportSettings = ReportSettings()
 
     def with_base_url(self, base_url: str) -> Settings:
         """The same settings aimed at another server (used once the simulator has a port)."""
@@ -276,6 +285,15 @@ def _build(data: dict[str, Any], path: Path, root: Path) -> Settings:
     if duplicates:
         raise ConfigError(f"{path}: organization: OID {sorted(duplicates)[0]} is listed twice")
     timeouts = Timeouts(**data.get("timeouts", {}))
+    reports = ReportSettings(**data.get("reports", {}))
+    simulated = simulator is not None and simulator.start
+    if not reports.mask_patient_data and (
+        production or not (simulated or data["name"] in UNMASKABLE_ENVIRONMENTS)
+    ):
+        raise ConfigError(
+            f"{path}: reports.mask_patient_data: false is only allowed for the simulator and "
+            f"dev environments, not '{data['name']}'"
+        )
     organizations = tuple(_organization(org) for org in orgs)
     return Settings(
         name=data["name"],
@@ -291,6 +309,7 @@ def _build(data: dict[str, Any], path: Path, root: Path) -> Settings:
         timeouts=timeouts,
         simulator=simulator,
         source=path,
+        reports=reports,
     )
 
 

@@ -17,6 +17,7 @@ import pytest
 from techval.client import RedoxClient
 from techval.config import OrganizationProfile, Settings, load_settings
 from techval.errors import ConfigError, CouldNotRun
+from techval.evidence.validation_steps import STEPS, step_for
 from techval.exchange import Exchange
 from techval.patients import TestPatient, load_patients
 from techval.reporting import Reporter
@@ -79,6 +80,17 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize(
             "organization_profile", organizations, ids=[_slug(o.name) for o in organizations]
         )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the scenarios in the order of the validation steps (pytest-bdd sorts features by
+    name); the sort is stable, so the order within a feature stays the file's."""
+
+    def number(item: pytest.Item) -> int:
+        step = step_for(marker.name for marker in item.iter_markers())
+        return step.number if step else len(STEPS) + 1
+
+    items.sort(key=number)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

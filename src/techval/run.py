@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from techval.client import RedoxClient
 from techval.config import Settings
 from techval.errors import ConfigError
-from techval.redaction import Redactor
+from techval.patients import load_patients
+from techval.redaction import Redactor, patient_values
 from techval.reporting import Reporter
 from techval.schemas import SchemaRegistry
 from techval.simulator import RunningSimulator, provision
@@ -31,6 +32,16 @@ class Run:
             self.simulator = None
 
 
+def redactor_for(settings: Settings) -> Redactor:
+    """The run's redactor: its secrets, and the test patients' values as patient data."""
+    patients = load_patients(settings.test_patients).values()
+    return Redactor(
+        settings.auth.secret_values(),
+        patient_values({"d": p.demographics, "i": p.identifiers} for p in patients),
+        mask_patient_data=settings.reports.mask_patient_data,
+    )
+
+
 def start_run(settings: Settings, *, allow_production: bool = False) -> Run:
     if settings.production and not allow_production:
         raise ConfigError(
@@ -41,7 +52,7 @@ def start_run(settings: Settings, *, allow_production: bool = False) -> Run:
     if settings.simulator and settings.simulator.start:
         running = RunningSimulator(provision(settings), port=settings.simulator.port).start()
         settings = settings.with_base_url(running.url)
-    redactor = Redactor(settings.auth.secret_values())
+    redactor = redactor_for(settings)
     reporter = Reporter(redactor)
     client = RedoxClient(settings, SchemaRegistry(), redactor, on_exchange=[reporter.exchange])
     run = Run(settings, client, reporter, running)

@@ -1,0 +1,1 @@
+"""The evidence of a run: Allure results and HTML, verdict, HAR, leak scan, bundle, console."""

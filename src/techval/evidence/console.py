@@ -1,0 +1,59 @@
+"""What a person reads in the terminal: one line per scenario as it ends, then a table of
+the validation steps with their verdicts, what regressed, and where the evidence is."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from techval.evidence.outcomes import ScenarioOutcome
+from techval.evidence.validation_steps import BY_KEY
+
+MARKS = {"passed": "PASS", "failed": "FAIL", "broken": "ERROR", "skipped": "SKIP"}
+
+
+def progress_line(outcome: ScenarioOutcome, done: int, total: int) -> str:
+    step = BY_KEY.get(outcome.step or "")
+    where = f"{step.label} > " if step else ""
+    line = f"[{done:>{len(str(total))}}/{total}] {MARKS.get(outcome.status or '', 'SKIP'):<5} "
+    line += f"{where}{outcome.title} ({outcome.duration_s:.1f} s)"
+    if outcome.message:
+        line += f"\n{' ' * (len(str(total)) * 2 + 4)}{outcome.message}"
+    return line
+
+
+def table(verdict: Mapping[str, Any]) -> str:
+    rows = [("Validation step", "Verdict", "Passed", "Failed", "Skipped")]
+    for step in verdict["steps"]:
+        counts = step["counts"]
+        rows.append(
+            (
+                f"{step['number']}. {step['title']}",
+                step["verdict"].upper(),
+                f"{counts['passed']}/{counts['total']}",
+                str(counts["failed"] + counts["broken"]),
+                str(counts["skipped"]),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        for row in rows
+    ]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    counts = verdict["counts"]
+    overall = verdict["verdict"].upper() + (" (interrupted)" if verdict["interrupted"] else "")
+    lines.append(f"Overall: {overall}: {counts['passed']} of {counts['total']} scenarios passed")
+    for label, key in (
+        ("the last green run", "since_last_green"),
+        ("the previous run", "since_previous"),
+    ):
+        comparison = verdict.get(key) or {}
+        if comparison.get("regressed"):
+            against = comparison["against"] or {}
+            lines.append(
+                f"Regressed since {label} ({against.get('finished_at')}, "
+                f"{against.get('git_revision')}): {', '.join(comparison['regressed'])}"
+            )
+            break
+    return "\n".join(lines)
