@@ -113,3 +113,27 @@ def run_techval(args: list[str], reports: Path, timeout: float = 120) -> RunResu
         check=False,
     )
     return RunResult(completed.returncode, completed.stdout, completed.stderr, reports)
+
+
+def assert_evidence_agrees(reports: Path) -> dict[str, Any]:
+    """verdict.json, junit.xml and the Allure results tell the same story; the verdict."""
+    verdict = json.loads((reports / "verdict.json").read_text())
+    scenarios = [s for step in verdict["steps"] for s in step["scenarios"]]
+    allure = [json.loads(p.read_text()) for p in (reports / "allure-results").glob("*-result.json")]
+    assert sorted((s["name"], s["status"]) for s in scenarios) == sorted(
+        (r["name"], r["status"]) for r in allure
+    )
+    counts = verdict["counts"]
+    cases = list(ET.parse(reports / "junit.xml").iter("testcase"))
+    problems = [c for c in cases if c.find("failure") is not None or c.find("error") is not None]
+    skipped = [c for c in cases if c.find("skipped") is not None]
+    assert len(cases) == counts["total"] == len(allure)
+    assert len(problems) == counts["failed"] + counts["broken"]
+    assert len(skipped) == counts["skipped"]
+    for step in verdict["steps"]:
+        statuses = {s["status"] for s in step["scenarios"]}
+        failed = bool(statuses & {"failed", "broken"})
+        assert step["verdict"] == (
+            "failed" if failed else "passed" if statuses == {"passed"} else "skipped"
+        )
+    return verdict

@@ -11,7 +11,13 @@ import pytest
 
 from techval.simulator import RunningSimulator, provision
 from techval.simulator.faults import named
-from tests.helpers import CLIENT_SECRET, run_techval, settings_for, write_environment
+from tests.helpers import (
+    CLIENT_SECRET,
+    assert_evidence_agrees,
+    run_techval,
+    settings_for,
+    write_environment,
+)
 
 CREATE = "test_create_the_organization_record"
 UPDATE = "test_update_the_address_and_contacts_of_the_organization_record"
@@ -59,6 +65,7 @@ def test_conforming_server_passes_every_scenario(server: RunningSimulator, tmp_p
     assert set(result.cases().values()) == {""} and len(result.cases()) == len(EVERY)
     passed = [r["name"] for r in result.allure_results() if r["status"] == "passed"]
     assert len(passed) == len(EVERY)
+    assert assert_evidence_agrees(result.reports)["verdict"] == "passed"
 
 
 @pytest.mark.parametrize(
@@ -129,6 +136,7 @@ def test_each_fault_fails_the_right_scenarios_naming_the_cause(
         else:
             assert message == "", (scenario, message)
     assert "Traceback" not in result.stderr
+    assert assert_evidence_agrees(result.reports)["verdict"] == "failed"
 
 
 def test_ignored_update_names_the_fields(server: RunningSimulator, tmp_path: Path) -> None:

@@ -55,6 +55,10 @@ class _Handoff:
 
     def __init__(self, run: Run) -> None:
         self.run = run
+        self.interrupted = False
+
+    def pytest_keyboard_interrupt(self) -> None:
+        self.interrupted = True
 
     @pytest.hookimpl(trylast=True)
     def pytest_configure(self, config: pytest.Config) -> None:
@@ -70,13 +74,14 @@ def command_run(args: argparse.Namespace) -> int:
         run = start_run(settings, allow_production=args.allow_production)
     except CouldNotRun as exc:
         return fail(f"could not run: {exc}")
+    handoff = _Handoff(run)
     try:
-        code = pytest.main(_pytest_args(args, root), plugins=[_Handoff(run)])
+        code = pytest.main(_pytest_args(args, root), plugins=[handoff])
     finally:
         run.close()
     reports = Path(args.reports)
     _finish_reports(reports, settings.name)
-    if code == pytest.ExitCode.INTERRUPTED:
+    if handoff.interrupted:
         return fail("interrupted: the reports hold what ran until then", 130)
     if code == pytest.ExitCode.OK:
         return 0
@@ -112,6 +117,7 @@ def _pytest_args(args: argparse.Namespace, root: Path) -> list[str]:
         "-q",
         "--no-header",
         "--techval-progress",
+        "--tb=short",  # the check's message names the cause; no argument values in reports
         f"--techval-reports={reports}",
         f"--rootdir={root}",
         f"--config-file={root / 'pyproject.toml'}",

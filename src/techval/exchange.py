@@ -59,6 +59,9 @@ class Exchange:
             ids.append(str(message["ID"]))
         return ids
 
+    def __repr__(self) -> str:  # tracebacks show what the exchange was, not its bodies
+        return f"<Exchange {self.summary()}>"
+
     def summary(self) -> str:
         """One line: what was sent and how it was answered."""
         if self.transport_error:

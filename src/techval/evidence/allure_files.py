@@ -21,7 +21,6 @@ from allure_commons.logger import AllureFileLogger
 from techval.redaction import Redactor
 
 
-
 class RedactingFileLogger(AllureFileLogger):
     def __init__(self, report_dir: str | Path, redactor: Callable[[], Redactor]) -> None:
         super().__init__(report_dir, clean=False)
@@ -31,7 +30,7 @@ class RedactingFileLogger(AllureFileLogger):
         redactor = self._redactor()
         for step in _steps(item):
             step.parameters = [p for p in step.parameters if str(p.value) in (step.name or "")]
-        _redact_attributes(item, redactor)
+        redact_strings(item, redactor)
         super()._report_item(item)
 
     @allure_commons.hookimpl
@@ -63,20 +62,29 @@ def _steps(item: Any) -> list[Any]:
     return found
 
 
-def _redact_attributes(node: Any, redactor: Redactor) -> None:
-    """Redact every string attribute of an allure model object, recursively, in place."""
-    fields = getattr(type(node), "__attrs_attrs__", None)
-    if fields is None:
+def redact_strings(node: Any, redactor: Redactor, depth: int = 0) -> None:
+    """Redact, in place, every string held by an object tree of Allure model objects or
+    pytest failure representations (their attributes, lists and tuples of them)."""
+    if depth > 12 or not hasattr(node, "__dict__"):
         return
-    for attribute in fields:
-        value = getattr(node, attribute.name)
+    for name, value in vars(node).items():
         if isinstance(value, str):
-            setattr(node, attribute.name, redactor.text(value))
+            object.__setattr__(node, name, redactor.text(value))
         elif isinstance(value, list):
-            for element in value:
-                _redact_attributes(element, redactor)
+            value[:] = [_redacted(v, redactor, depth) for v in value]
+        elif isinstance(value, tuple):
+            object.__setattr__(node, name, tuple(_redacted(v, redactor, depth) for v in value))
         else:
-            _redact_attributes(value, redactor)
+            redact_strings(value, redactor, depth + 1)
+
+
+def _redacted(value: Any, redactor: Redactor, depth: int) -> Any:
+    if isinstance(value, str):
+        return redactor.text(value)
+    if isinstance(value, tuple):
+        return tuple(_redacted(v, redactor, depth) for v in value)
+    redact_strings(value, redactor, depth + 1)
+    return value
 
 
 def guard_results(redactor: Callable[[], Redactor]) -> Callable[[], None]:

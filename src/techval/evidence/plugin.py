@@ -18,7 +18,12 @@ import allure
 import pytest
 
 from techval.evidence import har, verdict
-from techval.evidence.allure_files import guard_results, write_environment, write_executor
+from techval.evidence.allure_files import (
+    guard_results,
+    redact_strings,
+    write_environment,
+    write_executor,
+)
 from techval.evidence.console import progress_line
 from techval.evidence.outcomes import ScenarioOutcome, first_line
 from techval.evidence.run_info import describe
@@ -117,6 +122,10 @@ class Evidence:
         self.started_at = _now()
         self.progress = bool(config.getoption("--techval-progress"))
         self.unguard: Callable[[], None] = lambda: None
+        self.interrupted = False
+
+    def pytest_keyboard_interrupt(self) -> None:
+        self.interrupted = True
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         self.unguard = guard_results(lambda: redactor(self.config))
@@ -144,8 +153,10 @@ class Evidence:
         if not item.get_closest_marker(SCENARIO_MARK):
             return report
         masker = redactor(self.config)
-        if report.longrepr is not None:
-            report.longrepr = masker.text(str(report.longrepr))
+        if isinstance(report.longrepr, str):
+            report.longrepr = masker.text(report.longrepr)
+        elif report.longrepr is not None:
+            redact_strings(report.longrepr, masker)
         report.sections = [(title, masker.text(text)) for title, text in report.sections]
         message = ""
         if call.excinfo is not None:
@@ -191,7 +202,7 @@ class Evidence:
         return ("error" if report.failed else "skipped" if report.skipped else ""), "", ""
 
     @pytest.hookimpl(tryfirst=True)
-    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
         """Write the evidence before the run closes (the exchanges are still at hand)."""
         folder = reports_dir(self.config)
         run = self.config.stash.get(RUN_KEY, None)
@@ -216,7 +227,7 @@ class Evidence:
             environment,
             started_at=self.started_at,
             finished_at=_now(),
-            interrupted=exitstatus == pytest.ExitCode.INTERRUPTED,
+            interrupted=self.interrupted,
         )
         verdict.write(folder, result)
 
