@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+NODE_STAMP := node_modules/.installed-stamp
 
-.PHONY: setup run test lint typecheck unit clean
+.PHONY: setup run report bundle test lint typecheck unit clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,10 +13,23 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-setup: $(STAMP)
+# Allure 3 for the HTML report, into ./node_modules from package-lock.json. Without npm the
+# suite still runs; the run then says how to get the HTML.
+$(NODE_STAMP): package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm ci --no-audit --no-fund --loglevel=error && touch $(NODE_STAMP); \
+	else echo "techval: npm not found: install Node.js 20+ for the HTML report"; fi
+
+setup: $(STAMP) $(NODE_STAMP)
 
 run: setup
 	$(BIN)/techval run --env simulator
+
+report: setup
+	$(BIN)/techval report
+
+bundle: setup
+	$(BIN)/techval bundle
 
 test: lint typecheck unit
 
@@ -31,4 +45,5 @@ unit: setup
 	$(BIN)/python -m pytest tests -p no:allure_pytest_bdd
 
 clean:
-	rm -rf $(VENV) reports/allure-results reports/junit.xml .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache
+	find reports -mindepth 1 ! -name .gitkeep ! -path 'reports/history*' -delete

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -102,15 +103,18 @@ class RunResult:
         return [json.loads(p.read_text()) for p in folder.glob("*-result.json")]
 
 
-def run_techval(args: list[str], reports: Path, timeout: float = 120) -> RunResult:
-    """`techval run` in a subprocess, as a user would start it."""
+def run_techval(
+    args: list[str], reports: Path, timeout: float = 120, command: str = "run", **env: str
+) -> RunResult:
+    """A `techval` command (`run` by default) in a subprocess, as a user would start it."""
     completed = subprocess.run(
-        [sys.executable, "-m", "techval.cli", "run", "--reports", str(reports), *args],
+        [sys.executable, "-m", "techval.cli", command, "--reports", str(reports), *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=timeout,
         check=False,
+        env={**os.environ, **env},
     )
     return RunResult(completed.returncode, completed.stdout, completed.stderr, reports)
 

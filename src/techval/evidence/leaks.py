@@ -71,13 +71,16 @@ def _texts(path: Path, root: Path) -> Iterator[tuple[str, str, bool]]:
     yield from _decoded(shown, path.name, path.read_bytes())
 
 
+def embedded(page: str) -> dict[str, str]:
+    """The data files embedded in a single-file Allure 3 report, decoded, by name."""
+    return {key: _b64(value) for key, value in EMBEDDED.findall(page)}
+
+
 def _decoded(where: str, name: str, data: bytes) -> Iterable[tuple[str, str, bool]]:
     text = data.decode("utf-8", errors="replace")
     if not name.endswith(".html"):
         return [(where, text, False)]
-    found = [
-        (f"{where} (embedded {key})", _b64(value), False) for key, value in EMBEDDED.findall(text)
-    ]
+    found = [(f"{where} (embedded {key})", value, False) for key, value in embedded(text).items()]
     # The page itself, without the embedded data, is the report viewer's code.
     return [(where, EMBEDDED.sub("", text), True), *found]
 

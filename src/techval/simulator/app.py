@@ -63,13 +63,14 @@ class Simulator:
         data_dir: Path | None = None,
         max_message_bytes: int = MAX_MESSAGE_BYTES,
         faults: list[Fault] | None = None,
+        test_patients: Path | None = None,
     ) -> None:
         self.purposes = {dest_id: purpose for purpose, dest_id in destinations.items()}
         self.registry = registry or SchemaRegistry()
         self.max_message_bytes = max_message_bytes
         self.tokens = TokenIssuer()
         data_dir = data_dir or project_root() / "fixtures" / "simulator"
-        self.network = Network.load(data_dir)
+        self.network = Network.load(data_dir, test_patients)
         self.repository = Repository()
         self.directory = Directory(
             (_load_yaml(data_dir / "directory.yaml") or []) + self.network.directory_records()

@@ -64,12 +64,14 @@ class Network:
         return self._patients
 
     @classmethod
-    def load(cls, folder: Path) -> Network:
+    def load(cls, folder: Path, test_patients: Path | None = None) -> Network:
+        """The network of `folder`/network.yaml; its people are the environment's test
+        patients (by alias), as Redox's development network holds the vendor's test patients."""
         path = folder / "network.yaml"
         if not path.is_file():
             return cls([], [], folder)
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        people = load_patients(folder.parent / "test_patients.yaml")
+        people = load_patients(test_patients or folder.parent / "test_patients.yaml")
         organizations = raw["organizations"]
         by_oid = {str(o["oid"]): o for o in organizations}
         patients = [
@@ -85,6 +87,7 @@ class Network:
                 ],
             )
             for entry in raw["patients"]
+            if entry["alias"] in people  # an alias the environment has no patient for
         ]
         return cls(organizations, patients, folder)
 

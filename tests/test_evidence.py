@@ -1,0 +1,298 @@
+"""The evidence modules, each fed what a run can produce, wrong inputs included."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from allure_commons import model2 as allure_model
+
+from techval.checks import answered, succeeded
+from techval.errors import CheckFailed, InvalidMessage, TransportError
+from techval.evidence import console, har, html, leaks, verdict
+from techval.evidence.allure_files import RedactingFileLogger, write_environment
+from techval.evidence.bundle import LeakFound, make, summary
+from techval.evidence.outcomes import ScenarioOutcome
+from techval.evidence.run_info import masked_id
+from techval.exchange import Exchange
+from techval.redaction import Redactor
+from techval.schemas import Violation
+
+SECRET = "configured-secret-0123456789"  # a test value
+STAMP = "2026-11-21T10:00:00Z"
+
+
+def masker() -> Redactor:
+    return Redactor([SECRET], ["Timothy", "Bixby"])
+
+
+def outcome(step: str | None, status: str | None, name: str = "a scenario") -> ScenarioOutcome:
+    return ScenarioOutcome(f"id::{name}", name, "feature", step, status=status)
+
+
+def result_of(outcomes: list[ScenarioOutcome], **kwargs: Any) -> dict[str, Any]:
+    return verdict.build(
+        outcomes, {"environment": "dev"}, started_at=STAMP, finished_at=STAMP, **kwargs
+    )
+
+
+# --- the Allure results writer -------------------------------------------------------
+
+
+def test_results_are_redacted_before_they_are_written(tmp_path: Path) -> None:
+    logger = RedactingFileLogger(tmp_path, masker)
+    step = allure_model.TestStepResult(
+        name='When "test patient 1" is searched',
+        parameters=[
+            allure_model.Parameter(name="alias", value="test patient 1"),
+            allure_model.Parameter(name="client", value="<RedoxClient at 0x7f>"),
+        ],
+    )
+    logger.report_result(
+        allure_model.TestResult(
+            uuid="u1",
+            name="Search Timothy",
+            status=allure_model.Status.FAILED,
+            statusDetails=allure_model.StatusDetails(
+                message=f"refused {SECRET} for Bixby", trace="Bearer x1234567890"
+            ),
+            steps=[step],
+        )
+    )
+    logger.report_attached_data(f'{{"token": "{SECRET}", "name": "Timothy"}}', "a-attachment.json")
+    logger.report_attached_data(b"\xff\xfe binary", "b-attachment.bin")
+    (written,) = [
+        json.loads(p.read_text()) for p in tmp_path.glob("*.json") if "attachment" not in p.name
+    ]
+    assert written["name"] == "Search [patient]"
+    assert written["statusDetails"] == {
+        "message": "refused *** for [patient]",
+        "trace": "Bearer ***",
+    }
+    assert written["steps"][0]["parameters"] == [{"name": "alias", "value": "test patient 1"}]
+    assert (tmp_path / "a-attachment.json").read_text() == '{"token": "***", "name": "[patient]"}'
+    assert (tmp_path / "b-attachment.bin").read_text() == ""
+
+
+def test_environment_block_is_one_line_per_entry(tmp_path: Path) -> None:
+    write_environment(tmp_path, {"environment": "dev", "base_url": "https://x\nnext"})
+    assert (tmp_path / "environment.properties").read_text() == (
+        "environment=dev\nbase_url=https://x next\n"
+    )
+
+
+def test_ids_are_masked_but_recognisable() -> None:
+    assert masked_id("techval-simulator-client") == "tech***ient"
+    assert masked_id("short") == "***" and masked_id("") == ""
+
+
+# --- verdict ---------------------------------------------------------------------------
+
+
+def test_step_verdicts_from_scenario_statuses() -> None:
+    result = result_of(
+        [
+            outcome("organization", "passed"),
+            outcome("organization", "passed"),
+            outcome("patient_search", "passed"),
+            outcome("patient_search", "broken"),
+            outcome("document_query", "skipped"),
+        ]
+    )
+    by_key = {s["key"]: s["verdict"] for s in result["steps"]}
+    assert by_key == {
+        "organization": "passed",
+        "patient_search": "failed",
+        "document_query": "skipped",
+        "data_on_demand": "skipped",
+    }
+    assert result["verdict"] == "failed"
+    assert result["counts"] == {
+        "passed": 3,
+        "failed": 0,
+        "broken": 1,
+        "skipped": 1,
+        "total": 5,
+    }
+
+
+def test_only_every_step_passing_is_a_green_run() -> None:
+    steps = ["organization", "patient_search", "document_query", "data_on_demand"]
+    assert result_of([outcome(s, "passed") for s in steps])["verdict"] == "passed"
+    assert result_of([outcome(s, "passed") for s in steps[:3]])["verdict"] == "incomplete"
+
+
+def test_history_names_what_regressed_since_the_last_green_run(tmp_path: Path) -> None:
+    steps = ["organization", "patient_search", "document_query", "data_on_demand"]
+    green = verdict.write(tmp_path, result_of([outcome(s, "passed") for s in steps]))
+    assert green["since_last_green"] == {"against": None, "regressed": [], "recovered": []}
+    broken = [outcome(s, "failed" if s == "patient_search" else "passed") for s in steps]
+    red = verdict.write(tmp_path, result_of(broken))
+    assert red["since_last_green"]["regressed"] == ["2. Patient search"]
+    assert red["since_previous"]["regressed"] == ["2. Patient search"]
+    again = verdict.write(tmp_path, result_of(broken))
+    assert again["since_previous"]["regressed"] == []  # already red last time
+    assert again["since_last_green"]["regressed"] == ["2. Patient search"]
+    assert "Regressed since the last green run" in console.table(again)
+    interrupted = verdict.write(tmp_path, result_of([], interrupted=True))
+    assert interrupted["interrupted"]
+    assert verdict.read(tmp_path / "history/latest.json") == again  # not moved on by it
+
+
+def test_unreadable_history_is_a_first_run(tmp_path: Path) -> None:
+    (tmp_path / "history").mkdir()
+    (tmp_path / "history/last-green.json").write_text("{not json")
+    written = verdict.write(tmp_path, result_of([]))
+    assert written["since_last_green"]["against"] is None
+
+
+def test_console_table_lists_each_step() -> None:
+    text = console.table(result_of([outcome("organization", "failed")]))
+    assert re.search(r"1\. Organization record\s+FAILED\s+0/1\s+1\s+0", text)
+    assert "Overall: FAILED: 0 of 1 scenarios passed" in text
+
+
+def test_progress_line_names_step_scenario_and_cause() -> None:
+    failed = outcome("patient_search", "failed", "Broad search")
+    failed.message, failed.parameters = "PatientSearch.Query: Redox answered HTTP 500", {"o": "A"}
+    line = console.progress_line(failed, 3, 18)
+    assert line.startswith("[ 3/18] FAIL  2. Patient search > Broad search [A] (0.0 s)")
+    assert line.endswith("PatientSearch.Query: Redox answered HTTP 500")
+
+
+# --- HAR -------------------------------------------------------------------------------
+
+
+def exchange(**changes: Any) -> Exchange:
+    values: dict[str, Any] = {
+        "label": "PatientSearch.Query",
+        "method": "POST",
+        "url": "https://api.example/endpoint",
+        "request_headers": {"Authorization": "Bearer ***"},
+        "request_body": {"Patient": {"Demographics": {"FirstName": "Timothy"}}},
+        "started_at": STAMP,
+        "status": 200,
+        "response_headers": {"content-type": "application/json", "set-cookie": SECRET},
+        "response_body": {"Meta": {"Logs": [{"ID": "log-1"}]}, "Data": "<xml>Bixby</xml>"},
+    }
+    values.update(changes)
+    return Exchange(**values)
+
+
+def test_har_pages_per_scenario_and_redacted_entries() -> None:
+    exchanges = [exchange(), exchange(status=None, response_body=None, transport_error="timed out")]
+    archive = har.archive(
+        exchanges, [har.Page("Broad search", 0, 2), har.Page("empty", 2, 2)], masker()
+    )
+    log = archive["log"]
+    assert [p["title"] for p in log["pages"]] == ["Broad search"]
+    first, second = log["entries"]
+    assert first["pageref"] == second["pageref"] == "scenario_1"
+    assert json.loads(first["request"]["postData"]["text"]) == {
+        "Patient": {"Demographics": {"FirstName": "Xxxxxxx"}}
+    }
+    assert "Bixby" not in first["response"]["content"]["text"]
+    assert {"name": "set-cookie", "value": "***"} in first["response"]["headers"]
+    assert first["_redoxLogIds"] == ["log-1"]
+    assert second["response"]["status"] == 0 and second["response"]["statusText"] == "timed out"
+
+
+# --- leak scan and bundle --------------------------------------------------------------
+
+
+def test_leak_scan_reads_inside_the_single_file_report(tmp_path: Path) -> None:
+    hidden = base64.b64encode(f'{{"name": "Timothy", "key": "{SECRET}"}}'.encode()).decode()
+    (tmp_path / "index.html").write_text(f'<script>d("data/x.json","{hidden}")</script>')
+    found = {str(leak) for leak in leaks.scan(tmp_path, masker())}
+    assert found == {
+        "index.html (embedded data/x.json): contains a configured secret value",
+        "index.html (embedded data/x.json): contains a test patient's identifying value",
+    }
+
+
+def test_leak_scan_finds_keys_and_jwts_and_passes_clean_files(tmp_path: Path) -> None:
+    (tmp_path / "clean.json").write_text('{"Authorization": "Bearer ***", "name": "[patient]"}')
+    assert leaks.scan(tmp_path, masker()) == []
+    (tmp_path / "key.txt").write_text("-----BEGIN PRIVATE KEY-----\nMIIE")
+    (tmp_path / "jwt.txt").write_text("eyJhbGciOiJSUzM4NCJ9.eyJzdWIiOiJjbGllbnQifQ.c2lnbmF0dXJl")
+    assert {str(leak) for leak in leaks.scan(tmp_path, masker())} == {
+        "key.txt: contains a private key",
+        "jwt.txt: contains a JWT",
+    }
+
+
+def test_bundle_refuses_to_pack_a_leak_and_names_the_file(tmp_path: Path) -> None:
+    (tmp_path / "junit.xml").write_text(f"<failure message='{SECRET}'/>")
+    with pytest.raises(
+        LeakFound, match=r"junit\.xml: contains a configured secret value"
+    ) as caught:
+        make(tmp_path, masker())
+    assert SECRET not in str(caught.value)
+
+
+def test_bundle_says_what_is_missing(tmp_path: Path) -> None:
+    verdict.write(tmp_path, result_of([]))
+    with pytest.raises(Exception, match=r"allure-report/index\.html is missing \(`techval report`"):
+        make(tmp_path, masker())
+
+
+def test_summary_lists_each_step_with_log_ids() -> None:
+    passed = outcome("organization", "passed", "Create")
+    passed.log_ids = ["log-1", "log-2"]
+    text = summary(result_of([passed, outcome("patient_search", "failed", "Search")]))
+    assert "| 1. Organization record | ✅ passed | 1/1 | 2 |" in text
+    assert "| 2. Patient search | ❌ failed | 0/1 | 0 |" in text
+    assert "Redox log IDs: log-1, log-2" in text
+    assert "- no scenario of this step ran" in text
+
+
+# --- the HTML report -------------------------------------------------------------------
+
+
+def test_without_node_the_report_is_skipped_with_a_hint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    results = tmp_path / "allure-results"
+    results.mkdir()
+    (results / "x-result.json").write_text("{}")
+    monkeypatch.setattr(html, "allure3", lambda: None)
+    monkeypatch.setattr(html.shutil, "which", lambda name: None)
+    outcome = html.generate(results, tmp_path / "allure-report", name="r")
+    assert outcome.written is None
+    assert "Node.js is missing" in outcome.message and "techval report" in outcome.message
+
+
+def test_nothing_to_report_without_results(tmp_path: Path) -> None:
+    outcome = html.generate(tmp_path / "none", tmp_path / "out", name="r")
+    assert outcome.written is None and "no Allure results" in outcome.message
+
+
+def category(message: str) -> list[str]:
+    return [c["name"] for c in html.CATEGORIES if re.fullmatch(c["messageRegex"], message)]
+
+
+def test_categories_tell_the_four_kinds_of_failure_apart() -> None:
+    refused = exchange(status=500, response_body={"Meta": {"Errors": [{"Text": "boom"}]}})
+    with pytest.raises(CheckFailed) as redox_error:
+        succeeded(refused)
+    mismatch = exchange(violations=[Violation("$.Meta", "required field missing")])
+    with pytest.raises(CheckFailed) as schema_error:
+        answered(mismatch)
+    invalid = InvalidMessage("PatientSearch.Query: the message breaks its request schema, not sent")
+    timeout = TransportError("PatientSearch.Query: https://x/endpoint: timed out (ReadTimeout)")
+    assert category(f"techval.errors.CheckFailed: {redox_error.value}") == [
+        "Redox answered with an error"
+    ]
+    assert category(f"techval.errors.CheckFailed: {schema_error.value}") == [
+        "Response did not match schema"
+    ]
+    assert category(f"techval.errors.InvalidMessage: {invalid}") == [
+        "Your message is invalid (not sent)"
+    ]
+    assert category(f"techval.errors.TransportError: {timeout}") == [
+        "Could not connect / timed out"
+    ]

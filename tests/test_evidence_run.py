@@ -1,0 +1,242 @@
+"""The evidence of a whole run on the simulator: nothing secret or personal under reports/,
+the bundle and its manifest, the leak scan, and the HTML report as a browser shows it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import zipfile
+import zlib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from techval.evidence.leaks import embedded
+from tests.helpers import ROOT, RunResult, assert_evidence_agrees, run_techval, write_environment
+
+PLANTED_SECRET = "planted-secret-7d1e0c52a9b84f36"  # a test value
+PLANTED_NAME, PLANTED_SURNAME = "Zenobia", "Quartermaine"
+BROWSER = shutil.which("chromium") or shutil.which("google-chrome")
+PUSH_SCENARIO = "Push a new patient and a visit summary, then find both"
+
+
+def planted_patients(folder: Path) -> Path:
+    """The sample test patients, with test patient 1 renamed to the planted name."""
+    patients = yaml.safe_load((ROOT / "fixtures/test_patients.yaml").read_text())
+    patients["test patient 1"]["Demographics"] |= {
+        "FirstName": PLANTED_NAME,
+        "LastName": PLANTED_SURNAME,
+    }
+    path = folder / "planted_patients.yaml"
+    path.write_text(yaml.safe_dump(patients), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory: pytest.TempPathFactory) -> tuple[RunResult, Path]:
+    """The suite on the simulator with a legacy API secret (sent in the token request) and a
+    test patient whose name is sent in searches and comes back in answers and documents;
+    then `techval bundle`. Returns the run and the environment file."""
+    folder = tmp_path_factory.mktemp("planted")
+    config = write_environment(
+        folder,
+        auth={"method": "legacy", "api_key": "planted-api-key-0001", "secret": PLANTED_SECRET},
+        test_patients=str(planted_patients(folder)),
+    )
+    result = run_techval(["--config", str(config)], folder / "reports")
+    assert result.code == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    return result, config
+
+
+def bundle(reports: Path, config: Path) -> RunResult:
+    return run_techval(["--config", str(config)], reports, command="bundle")
+
+
+def every_text(folder: Path) -> dict[str, str]:
+    """Every file under `folder`, zip members and the report's embedded data included."""
+    texts = {}
+    for path in (p for p in folder.rglob("*") if p.is_file()):
+        if path.suffix == ".zip":
+            with zipfile.ZipFile(path) as archive:
+                for name in archive.namelist():
+                    texts[f"{path.name}!{name}"] = archive.read(name).decode("utf-8", "replace")
+        else:
+            texts[str(path)] = path.read_text(encoding="utf-8", errors="replace")
+    for name, text in list(texts.items()):
+        if name.endswith(".html"):
+            texts |= {f"{name}#{key}": value for key, value in embedded(text).items()}
+    return texts
+
+
+def test_planted_secret_and_patient_name_appear_nowhere_in_the_reports(
+    planted: tuple[RunResult, Path],
+) -> None:
+    result, config = planted
+    bundled = bundle(result.reports, config)
+    assert bundled.code == 0, bundled.stderr
+    texts = every_text(result.reports)
+    assert any(name.endswith(".zip!report.html") for name in texts)
+    assert any("PatientSearch.Query" in text for name, text in texts.items() if "#data" in name)
+    for needle in (PLANTED_SECRET, PLANTED_NAME, PLANTED_SURNAME):
+        assert [name for name, text in texts.items() if needle in text] == [], needle
+        assert needle not in result.stdout + result.stderr + bundled.stdout
+    # the structure stays readable: the masked name keeps its shape
+    har = json.loads((result.reports / "exchanges.har").read_text())
+    sent = [e["request"]["postData"]["text"] for e in har["log"]["entries"]]
+    assert any('"FirstName": "Xxxxxxx"' in text for text in sent)
+
+
+def test_bundle_holds_the_evidence_with_a_manifest_that_verifies(
+    planted: tuple[RunResult, Path],
+) -> None:
+    result, config = planted
+    bundled = bundle(result.reports, config)
+    (target,) = re.findall(r"evidence bundle (\S+\.zip)", bundled.stdout)
+    with zipfile.ZipFile(target) as archive:
+        files = {name: archive.read(name) for name in archive.namelist()}
+    assert set(files) == {
+        "report.html",
+        "summary.md",
+        "verdict.json",
+        "junit.xml",
+        "exchanges.har",
+        "SHA256SUMS",
+    }
+    for line in files["SHA256SUMS"].decode().splitlines():
+        digest, name = line.split("  ")
+        assert hashlib.sha256(files[name]).hexdigest() == digest, name
+    summary = files["summary.md"].decode()
+    verdict = assert_evidence_agrees(result.reports)
+    for step in verdict["steps"]:
+        assert f"| {step['number']}. {step['title']} | ✅ passed |" in summary
+        for scenario in step["scenarios"]:
+            assert all(log_id in summary for log_id in scenario["redox_log_ids"])
+    assert verdict["environment"]["environment"] in summary
+
+
+def test_leak_scan_fails_the_bundle_when_a_secret_is_planted_in_a_results_file(
+    planted: tuple[RunResult, Path], tmp_path: Path
+) -> None:
+    result, config = planted
+    reports = tmp_path / "reports"
+    shutil.copytree(result.reports, reports)
+    for old in reports.glob("*.zip"):
+        old.unlink()
+    victim = next((reports / "allure-results").glob("*-attachment.json"))
+    victim.write_text(victim.read_text() + f'{{"secret": "{PLANTED_SECRET}"}}')
+    failed = bundle(reports, config)
+    assert failed.code == 1
+    assert f"allure-results/{victim.name}: contains a configured secret value" in failed.stderr
+    assert PLANTED_SECRET not in failed.stderr
+    assert not list(reports.glob("*.zip"))
+
+
+def test_leak_scan_finds_a_patient_name_and_a_token_shape(
+    planted: tuple[RunResult, Path], tmp_path: Path
+) -> None:
+    result, config = planted
+    reports = tmp_path / "reports"
+    shutil.copytree(result.reports, reports)
+    (reports / "notes.txt").write_text(
+        f"{PLANTED_NAME} {PLANTED_SURNAME}; Authorization: Bearer abcdefghijklmnop1234"
+    )
+    failed = bundle(reports, config)
+    assert failed.code == 1
+    assert "notes.txt: contains a bearer token" in failed.stderr
+    assert "notes.txt: contains a test patient's identifying value" in failed.stderr
+
+
+def test_the_report_is_one_offline_file(planted: tuple[RunResult, Path]) -> None:
+    result, _ = planted
+    page = (result.reports / "allure-report/index.html").read_text()
+    assert "googletagmanager" not in page
+    assert not re.search(r"""<(script|link|img)[^>]+(src|href)=["']https?://""", page)
+    assert not re.search(r"""fetch\(["']https?://""", page)
+
+
+def chromium(*args: str) -> subprocess.CompletedProcess[bytes]:
+    profile = Path(os.environ.get("TMPDIR", "/tmp")) / f"techval-chromium-{os.getpid()}"
+    return subprocess.run(
+        [
+            str(BROWSER),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-quic",
+            "--no-first-run",
+            f"--user-data-dir={profile}",
+            "--virtual-time-budget=8000",
+            *args,
+        ],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def visible_text(dom: bytes) -> str:
+    body = re.sub(r"<script[\s\S]*?</script>", "", dom.decode("utf-8", "replace"))
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body))
+
+
+def distinct_bytes(png: Path) -> int:
+    """How varied the decoded pixels of a PNG are (a blank page has a handful of values)."""
+    data, chunks = png.read_bytes()[8:], []
+    while data:
+        length = int.from_bytes(data[:4], "big")
+        if data[4:8] == b"IDAT":
+            chunks.append(data[8 : 8 + length])
+        data = data[12 + length :]
+    return len(set(zlib.decompress(b"".join(chunks))))
+
+
+@pytest.mark.skipif(
+    BROWSER is None and not os.environ.get("TECHVAL_REQUIRE_BROWSER"),
+    reason="no Chromium on this machine (.ci/run installs it)",
+)
+def test_the_report_renders_steps_and_attachments_in_headless_chromium(
+    planted: tuple[RunResult, Path], tmp_path: Path
+) -> None:
+    assert BROWSER, "TECHVAL_REQUIRE_BROWSER is set but Chromium is not installed"
+    result, _ = planted
+    page = result.reports / "allure-report/index.html"
+    ids = json.loads((page.parent / "test-results.json").read_text())["byId"]
+    (push,) = [key for key, test in ids.items() if test["name"] == PUSH_SCENARIO]
+    url = page.resolve().as_uri()
+
+    total = json.loads((result.reports / "verdict.json").read_text())["counts"]["total"]
+    overview = visible_text(chromium("--dump-dom", url).stdout)
+    assert "Carequality tech validation (Redox onramp): harness-test" in overview
+    assert f"Passed {total}" in overview and "environment harness-test" in overview
+    scenario = visible_text(chromium("--dump-dom", f"{url}#{push}").stdout)
+    assert '"test patient 1" is pushed to the repository with a visit summary' in scenario
+    assert "4. Data-on-demand push" in scenario and "Redox documentation" in scenario
+    attachments = visible_text(chromium("--dump-dom", f"{url}#{push}/attachments").stdout)
+    assert re.search(
+        r"PatientAdmin\.NewPatient: HTTP 200 in \d+ ms, log [0-9a-f-]{36}", attachments
+    )
+    assert "ClinicalSummary.VisitPush: HTTP 200" in attachments
+
+    shot = tmp_path / "scenario.png"
+    chromium("--window-size=1400,1200", f"--screenshot={shot}", f"{url}#{push}")
+    assert shot.is_file() and distinct_bytes(shot) > 50
+
+
+def test_without_node_the_run_still_passes_and_says_how_to_get_the_html(tmp_path: Path) -> None:
+    config = write_environment(tmp_path)
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    result = run_techval(["--config", str(config)], tmp_path / "reports", PATH=str(empty))
+    assert result.code == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "HTML report not generated: Node.js is missing" in result.stdout
+    assert "`techval report`" in result.stdout
+    assert (tmp_path / "reports/verdict.json").is_file()
+    assert not (tmp_path / "reports/allure-report/index.html").exists()
