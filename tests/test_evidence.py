@@ -260,7 +260,7 @@ def test_without_node_the_report_is_skipped_with_a_hint(
     results.mkdir()
     (results / "x-result.json").write_text("{}")
     monkeypatch.setattr(html, "allure3", lambda: None)
-    monkeypatch.setattr(html.shutil, "which", lambda name: None)
+    monkeypatch.setattr("shutil.which", lambda name: None)
     outcome = html.generate(results, tmp_path / "allure-report", name="r")
     assert outcome.written is None
     assert "Node.js is missing" in outcome.message and "techval report" in outcome.message

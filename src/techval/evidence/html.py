@@ -16,12 +16,13 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from techval.evidence.validation_steps import EPIC
 from techval.paths import project_root
 
 # The four kinds of failure a reader must tell apart; matched on the failure message.
-CATEGORIES = [
+CATEGORIES: list[dict[str, Any]] = [
     {
         "name": "Your message is invalid (not sent)",
         "matchedStatuses": ["failed", "broken"],

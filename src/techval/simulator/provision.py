@@ -39,9 +39,7 @@ def ensure_private_key(path: Path, algorithm: str) -> None:
 
 
 def provision(settings: Settings, simulator: Simulator | None = None) -> Simulator:
-    simulator = simulator or Simulator(
-        settings.destinations, test_patients=settings.test_patients
-    )
+    simulator = simulator or Simulator(settings.destinations, test_patients=settings.test_patients)
     if settings.simulator:
         simulator.repository.delay = settings.simulator.repository_delay
     for organization in settings.organizations:  # the repository answers for these
