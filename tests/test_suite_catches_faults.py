@@ -3,12 +3,14 @@ right scenarios with a message that names the cause. A correct server passes eve
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from techval.evidence.leaks import embedded
 from techval.simulator import RunningSimulator, provision
 from techval.simulator.faults import named
 from tests.helpers import (
@@ -197,3 +199,21 @@ def test_server_lost_after_the_token_is_exit_2_not_a_failed_check(
     assert result.code == 2, result.stdout[-2000:]
     messages = set(result.cases().values())
     assert all("cannot reach (ConnectError)" in m for m in messages), messages
+
+
+@pytest.mark.parametrize(
+    ("fault", "category"),
+    [
+        ("server_error", "Redox answered with an error"),
+        ("wrong_type", "Response did not match schema"),
+    ],
+)
+def test_the_report_files_failures_under_their_category(
+    server: RunningSimulator, tmp_path: Path, fault: str, category: str
+) -> None:
+    result = run_against(server, tmp_path, fault)
+    page = (result.reports / "allure-report/index.html").read_text()
+    categories = json.loads(embedded(page)["widgets/categories.json"])
+    names = {node["name"] for node in categories["nodes"].values() if node["type"] == "category"}
+    assert names == {category}
+    assert "=== FAILURES ===" not in result.stdout  # one line per failure, as it happened

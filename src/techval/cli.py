@@ -118,6 +118,7 @@ def _pytest_args(args: argparse.Namespace, root: Path) -> list[str]:
         "--no-header",
         "--techval-progress",
         "--tb=short",  # the check's message names the cause; no argument values in reports
+        "-rN",  # the progress lines already list the failures
         f"--techval-reports={reports}",
         f"--rootdir={root}",
         f"--config-file={root / 'pyproject.toml'}",

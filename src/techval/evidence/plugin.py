@@ -204,6 +204,8 @@ class Evidence:
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         """Write the evidence before the run closes (the exchanges are still at hand)."""
+        if self.progress:  # each failure was shown as it happened; tracebacks are in the report
+            self.config.option.tbstyle = "no"
         folder = reports_dir(self.config)
         run = self.config.stash.get(RUN_KEY, None)
         if folder is None or run is None or _is_worker(self.config):
