@@ -7,6 +7,7 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -50,9 +51,9 @@ def server(tmp_path: Path) -> Iterator[RunningSimulator]:
     running.stop()
 
 
-def run_against(server: RunningSimulator, tmp_path: Path, *faults: str):
+def run_against(server: RunningSimulator, tmp_path: Path, *faults: str, **changes: Any):
     server.simulator.faults.extend(named(name) for name in faults)
-    config = write_environment(tmp_path, simulator=None, base_url=server.url)
+    config = write_environment(tmp_path, simulator=None, base_url=server.url, **changes)
     return run_techval(["--config", str(config)], tmp_path / "reports")
 
 
@@ -91,6 +92,11 @@ def test_conforming_server_passes_every_scenario(server: RunningSimulator, tmp_p
         ),
         ("malformed_json", EVERY, "the response is not JSON"),
         ("server_error", EVERY, "Redox answered HTTP 500"),
+        (
+            "oversized_response",
+            [RETRIEVE],
+            "DocumentGet: the response is over the 40,000,000 byte limit of a Redox message",
+        ),
         ("ignores_updates", [UPDATE, DEACTIVATE], "the directory does not reflect the record"),
         (
             "patient_without_identifiers",
@@ -217,3 +223,52 @@ def test_the_report_files_failures_under_their_category(
     names = {node["name"] for node in categories["nodes"].values() if node["type"] == "category"}
     assert names == {category}
     assert "=== FAILURES ===" not in result.stdout  # one line per failure, as it happened
+
+
+def attachment_names(node: dict[str, Any]) -> list[str]:
+    names = [a["name"] for a in node.get("attachments", [])]
+    for step in node.get("steps", []):
+        names += attachment_names(step)
+    return names
+
+
+@pytest.mark.parametrize(
+    ("fault", "retried"),
+    [
+        ("rate_limited_once", r"attempt 2, after HTTP 429, waited 1\.0 s"),
+        ("dropped_once", r"attempt 2, after HTTP 502, waited 0\.\d s"),
+        ("token_expires_early", r"attempt 2, after HTTP 401, with a new token"),
+    ],
+)
+def test_transient_faults_pass_with_the_retry_recorded(
+    server: RunningSimulator, tmp_path: Path, fault: str, retried: str
+) -> None:
+    result = run_against(server, tmp_path, fault)
+    assert result.code == 0, result.stdout[-3000:]
+    assert assert_evidence_agrees(result.reports)["verdict"] == "passed"
+    names = [n for r in result.allure_results() for n in attachment_names(r)]
+    assert [n for n in names if re.search(retried, n)], names
+    har = json.loads((result.reports / "exchanges.har").read_text())
+    statuses = [e["response"]["status"] for e in har["log"]["entries"]]
+    first_failure = {"rate_limited_once": 429, "dropped_once": 502, "token_expires_early": 401}
+    assert first_failure[fault] in statuses
+
+
+def test_slow_answers_are_timeouts_not_failed_checks(
+    server: RunningSimulator, tmp_path: Path
+) -> None:
+    result = run_against(server, tmp_path, "slow:1.5", timeouts={"read": 0.3})
+    assert result.code == 2, result.stdout[-3000:]
+    messages = set(result.cases().values())
+    assert all(re.search(r"/endpoint: timed out \(ReadTimeout\)", m) for m in messages), messages
+    verdict = assert_evidence_agrees(result.reports)
+    assert verdict["counts"]["broken"] == len(EVERY)
+
+
+def test_a_scenario_past_its_deadline_is_reported_as_timed_out(
+    server: RunningSimulator, tmp_path: Path
+) -> None:
+    result = run_against(server, tmp_path, "slow:0.3", timeouts={"scenario": 0.5})
+    assert result.code == 2, result.stdout[-3000:]
+    timed_out = [m for m in result.cases().values() if "deadline (0.5 s) passed" in m]
+    assert timed_out and all("timed out" in m for m in result.cases().values() if m)

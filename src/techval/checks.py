@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from techval.errors import CheckFailed
 from techval.exchange import Exchange
+from techval.rules import MAX_MESSAGE_BYTES
 
 
 def answered(exchange: Exchange) -> None:
     """The server answered with a JSON body that matches the schema it was checked against."""
+    if exchange.oversized:
+        raise CheckFailed(
+            f"{exchange.label}: the response is over the {MAX_MESSAGE_BYTES:,} byte limit of a "
+            "Redox message (not read further)"
+        )
     if not exchange.is_json:
         snippet = " ".join(exchange.response_text.split())[:80]
         raise CheckFailed(

@@ -9,6 +9,7 @@ and handed to the `on_exchange` callbacks (the report, the HAR log).
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -17,10 +18,10 @@ import httpx
 from techval import __version__, rules
 from techval.auth import TokenProvider, now_iso, token_provider
 from techval.config import Settings
-from techval.errors import InvalidMessage, TransportError
+from techval.errors import InvalidMessage, ScenarioTimeout, TransportError
 from techval.exchange import Exchange, timed_post
 from techval.redaction import Redactor
-from techval.schemas import ERROR_SCHEMA, SchemaRegistry, UnknownMessage
+from techval.schemas import ERROR_SCHEMA, SchemaRegistry, UnknownMessage, Violation
 
 ExchangeHook = Callable[[Exchange], None]
 
@@ -41,6 +42,7 @@ class RedoxClient:
         self.hooks: list[ExchangeHook] = list(on_exchange or [])
         self.exchanges: list[Exchange] = []
         self.pushed_documents: set[str] = set()  # VisitPush document IDs sent in this run
+        self.deadline: float | None = None  # time.monotonic() by which the scenario must end
         timeouts = settings.timeouts
         self.http = httpx.Client(
             timeout=httpx.Timeout(
@@ -100,18 +102,58 @@ class RedoxClient:
         return next((p for p, d in self.settings.destinations.items() if d == wanted), None)
 
     def send(self, message: dict[str, Any]) -> Exchange:
-        """Validate, send and record one message; the answer is checked by the caller."""
+        """Validate, send and record one message; the answer is checked by the caller.
+
+        A 401 renews the token once (it may have expired early); 429/502/503 are sent again
+        as the retry policy says; every attempt is recorded and reported."""
         name = self.check_request(message)
         if name == "ClinicalSummary.VisitPush":
             self.pushed_documents.add(str(message["Header"]["Document"]["ID"]))
         body = json.dumps(message, ensure_ascii=False).encode("utf-8")
-        exchange = self._post(name, body, message, attempt=1)
-        if exchange.status == 401:
-            self.auth.invalidate()  # the token may have expired early: renew once
-            exchange = self._post(name, body, message, attempt=2)
-        return exchange
+        attempt, reason, renewed = 1, None, False
+        while True:
+            exchange = self._post(name, body, message, attempt, reason)
+            if exchange.status == 401 and not renewed:
+                renewed = True
+                self.auth.invalidate()
+                reason = "after HTTP 401, with a new token"
+            else:
+                retry_after = exchange.response_headers.get("retry-after")
+                delay = self.settings.retries.delay(exchange.status, retry_after, attempt)
+                if delay is None:
+                    return exchange
+                self._wait(delay, name)
+                reason = f"after HTTP {exchange.status}, waited {delay:.1f} s"
+            attempt += 1
 
-    def _post(self, name: str, body: bytes, message: dict[str, Any], attempt: int) -> Exchange:
+    def _wait(self, seconds: float, name: str) -> None:
+        """Wait before a retry, unless that would pass the scenario's deadline."""
+        if self.deadline is not None and time.monotonic() + seconds > self.deadline:
+            raise ScenarioTimeout(f"{name}: {self.timed_out()}")
+        time.sleep(seconds)  # a backoff delay, not a poll: nothing to check before it ends
+
+    def timed_out(self) -> str:
+        return f"timed out: the scenario's deadline ({self.settings.timeouts.scenario:g} s) passed"
+
+    def _timeout(self, name: str) -> tuple[httpx.Timeout, bool]:
+        """The configured timeouts, with reading cut short by the scenario's deadline; and
+        whether it was cut."""
+        timeouts = self.settings.timeouts
+        read = timeouts.read
+        if self.deadline is not None:
+            remaining = self.deadline - time.monotonic()
+            if remaining <= 0:
+                raise ScenarioTimeout(f"{name}: {self.timed_out()}")
+            read = min(read, remaining)
+        timeout = httpx.Timeout(
+            connect=timeouts.connect, read=read, write=timeouts.write, pool=timeouts.connect
+        )
+        return timeout, read < timeouts.read
+
+    def _post(
+        self, name: str, body: bytes, message: dict[str, Any], attempt: int, reason: str | None
+    ) -> Exchange:
+        timeout, cut = self._timeout(name)
         headers = {
             "Authorization": f"Bearer {self.auth.token()}",
             "Content-Type": "application/json",
@@ -127,12 +169,23 @@ class RedoxClient:
             request_body=message,
             started_at=now_iso(),
             attempt=attempt,
+            retry_reason=reason,
         )
         try:
-            response = timed_post(self.http, exchange, self.endpoint, content=body, headers=headers)
+            response = timed_post(
+                self.http,
+                exchange,
+                self.endpoint,
+                max_bytes=rules.MAX_MESSAGE_BYTES,
+                content=body,
+                headers=headers,
+                timeout=timeout,
+            )
         except httpx.HTTPError:
             self._record(exchange)
             problem = exchange.transport_error or ""
+            if cut and problem.startswith("timed out"):
+                raise ScenarioTimeout(f"{name}: {self.timed_out()}") from None
             reason = problem if problem.startswith("timed out") else f"cannot reach ({problem})"
             raise TransportError(f"{name}: {self.endpoint}: {reason}") from None
         self._read_response(exchange, response, name)
@@ -141,6 +194,12 @@ class RedoxClient:
 
     def _read_response(self, exchange: Exchange, response: httpx.Response, name: str) -> None:
         exchange.response_headers = dict(response.headers.items())
+        if exchange.oversized:
+            exchange.schema = f"{name}.response"
+            exchange.violations = [
+                Violation("$", f"the response is over the {rules.MAX_MESSAGE_BYTES:,} byte limit")
+            ]
+            return
         exchange.response_text = response.text
         try:
             exchange.response_body = response.json()

@@ -20,6 +20,7 @@ import yaml
 from techval import destinations
 from techval.errors import ConfigError
 from techval.paths import project_root
+from techval.retries import RetryPolicy
 
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 SCHEMA_PATH = Path("schemas/config/environment.json")
@@ -101,6 +102,7 @@ class Timeouts:
     connect: float = 10.0
     read: float = 130.0  # Redox ends synchronous requests after about 120 s
     write: float = 30.0
+    scenario: float = 900.0  # one scenario, teardown included; data on demand polls for minutes
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,7 @@ class Settings:
     simulator: SimulatorSettings | None
     source: Path
     reports: ReportSettings = ReportSettings()
+    retries: RetryPolicy = field(default_factory=RetryPolicy)
 
     def with_base_url(self, base_url: str) -> Settings:
         """The same settings aimed at another server (used once the simulator has a port)."""
@@ -310,6 +313,7 @@ def _build(data: dict[str, Any], path: Path, root: Path) -> Settings:
         simulator=simulator,
         source=path,
         reports=reports,
+        retries=RetryPolicy(**data.get("retries", {})),
     )
 
 

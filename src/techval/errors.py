@@ -29,6 +29,10 @@ class TransportError(CouldNotRun):
     """The server could not be reached, or did not answer in time."""
 
 
+class ScenarioTimeout(TransportError):
+    """A scenario used up its total time (timeouts.scenario): reported as timed out."""
+
+
 class InvalidMessage(TechvalError):
     """An outgoing message breaks its request schema or a documented rule."""
 

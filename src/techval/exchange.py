@@ -29,6 +29,10 @@ class Exchange:
     schema: str | None = None  # the schema the response was checked against
     violations: list[Violation] = field(default_factory=list)
     attempt: int = 1
+    retry_reason: str | None = (
+        None  # why this attempt was made, e.g. "after HTTP 502, waited 0.4 s"
+    )
+    oversized: bool = False  # the body was longer than the limit and was not read to the end
 
     @property
     def is_json(self) -> bool:
@@ -67,7 +71,8 @@ class Exchange:
         if self.transport_error:
             return f"{self.label}: no answer ({self.transport_error})"
         logs = f", log {', '.join(self.log_ids)}" if self.log_ids else ""
-        return f"{self.label}: HTTP {self.status} in {self.duration_ms:.0f} ms{logs}"
+        retry = f" (attempt {self.attempt}, {self.retry_reason})" if self.retry_reason else ""
+        return f"{self.label}: HTTP {self.status} in {self.duration_ms:.0f} ms{logs}{retry}"
 
     def as_document(self) -> dict[str, Any]:
         """A JSON-ready view of the exchange, as attached to the report."""
@@ -76,6 +81,7 @@ class Exchange:
             "started_at": self.started_at,
             "duration_ms": round(self.duration_ms, 1),
             "attempt": self.attempt,
+            "retry_reason": self.retry_reason,
             "request": {
                 "method": self.method,
                 "url": self.url,
@@ -99,12 +105,28 @@ class Exchange:
         return json.dumps(self.as_document(), indent=2, ensure_ascii=False)
 
 
-def timed_post(http: httpx.Client, exchange: Exchange, url: str, **kwargs: Any) -> httpx.Response:
+def timed_post(
+    http: httpx.Client,
+    exchange: Exchange,
+    url: str,
+    *,
+    max_bytes: int | None = None,
+    **kwargs: Any,
+) -> httpx.Response:
     """POST and note on `exchange` how long it took and its status; when no answer comes back,
-    note why (`transport_error`, "timed out (...)" for a timeout) and re-raise the httpx error."""
+    note why (`transport_error`, "timed out (...)" for a timeout) and re-raise the httpx error.
+    A body longer than `max_bytes` is not read to the end: `exchange.oversized` is set and the
+    response keeps the first `max_bytes`."""
     start = time.perf_counter()
     try:
-        response = http.post(url, **kwargs)
+        with http.stream("POST", url, **kwargs) as response:
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if max_bytes is not None and len(body) > max_bytes:
+                    exchange.oversized = True
+                    break
+            status, headers, request = response.status_code, response.headers, response.request
     except httpx.TimeoutException as exc:
         exchange.transport_error = f"timed out ({type(exc).__name__})"
         raise
@@ -113,5 +135,5 @@ def timed_post(http: httpx.Client, exchange: Exchange, url: str, **kwargs: Any) 
         raise
     finally:
         exchange.duration_ms = (time.perf_counter() - start) * 1000
-    exchange.status = response.status_code
-    return response
+    exchange.status = status
+    return httpx.Response(status, headers=headers, content=bytes(body), request=request)

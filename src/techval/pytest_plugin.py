@@ -9,6 +9,7 @@ Exit codes: 0 every scenario passed, 1 a validation check failed, 2 the run coul
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Generator
 from typing import Any
 
@@ -108,6 +109,19 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         pytest.exit(f"techval: could not run: {exc}", returncode=2)
 
 
+def _start_clock(item: pytest.Item) -> None:
+    """Give the scenario (then its teardown) timeouts.scenario seconds in all."""
+    run = item.config.stash.get(RUN_KEY, None)
+    if run is not None and item.get_closest_marker(SCENARIO_MARK):
+        run.client.deadline = time.monotonic() + run.settings.timeouts.scenario
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+    _start_clock(item)
+    return (yield)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     run = item.config.stash.get(RUN_KEY, None)
@@ -118,8 +132,14 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
-    with _reporting(item):
-        return (yield)
+    _start_clock(item)
+    try:
+        with _reporting(item):
+            return (yield)
+    finally:
+        run = item.config.stash.get(RUN_KEY, None)
+        if run is not None:
+            run.client.deadline = None
 
 
 class _reporting:

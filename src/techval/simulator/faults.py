@@ -8,7 +8,10 @@ with `techval simulator --fault NAME` and from tests.
 
 from __future__ import annotations
 
+import itertools
 import json
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -131,6 +134,61 @@ def _drop_push(message: Message, proceed: Callable[[], Reply]) -> Reply:
 
 
 SERVER_ERROR_PAGE = "<html><body><h1>500 Internal Server Error</h1></body></html>"
+BAD_GATEWAY_PAGE = "<html><body><h1>502 Bad Gateway</h1></body></html>"
+SLOW_SECONDS = 3.0  # `slow`: beyond the read timeout the tests configure; `slow:SECONDS` to choose
+OVERSIZE = 40_000_000 + 1_000_000
+
+
+def once_per_event(reply: Callable[[], Reply]) -> Fault:
+    """Answer `reply()` to the first request of each (DataModel, EventType), then behave: a
+    transient failure that every validation step meets once."""
+    seen: set[tuple[str, str]] = set()
+    lock = threading.Lock()
+
+    def apply(message: Message, proceed: Callable[[], Reply]) -> Reply:
+        if message is None:
+            return proceed()
+        with lock:
+            first = event_of(message) not in seen
+            seen.add(event_of(message))
+        return reply() if first else proceed()
+
+    return apply
+
+
+def _rate_limited() -> Reply:
+    reply = text_reply(429, "Too Many Requests")
+    reply.headers["Retry-After"] = "1"
+    return reply
+
+
+def slow(seconds: float) -> Fault:
+    """Answer /endpoint requests only after `seconds` (the token endpoint stays fast)."""
+
+    def apply(message: Message, proceed: Callable[[], Reply]) -> Reply:
+        if message is not None:
+            time.sleep(seconds)  # the fault *is* the delay
+        return proceed()
+
+    return apply
+
+
+def expiring_tokens(every: int = 7) -> Fault:
+    """Every `every`-th /endpoint request is refused with 401, as when a token expires before
+    its announced lifetime; a client that renews its token and sends again goes on."""
+    count = itertools.count(1)
+
+    def apply(message: Message, proceed: Callable[[], Reply]) -> Reply:
+        if message is not None and next(count) % every == 0:
+            return text_reply(401, "Unauthorized")
+        return proceed()
+
+    return apply
+
+
+def _oversize(body: dict[str, Any]) -> None:
+    body["Data"] = str(body.get("Data", "")) + " " * OVERSIZE
+
 
 NAMED: dict[str, Callable[[], Fault]] = {
     "server_error": lambda: answer_with(text_reply(500, SERVER_ERROR_PAGE, "text/html")),
@@ -158,10 +216,24 @@ NAMED: dict[str, Callable[[], Fault]] = {
     "drops_patient_updates": lambda: on_events({("PatientAdmin", "PatientUpdate")}, _drop_push),
     "drops_merges": lambda: on_events({("PatientAdmin", "PatientMerge")}, _drop_push),
     "cda_not_xml": lambda: on_events({("Clinical Summary", "DocumentGet")}, edit_body(_not_xml)),
+    "rate_limited_once": lambda: once_per_event(_rate_limited),
+    "dropped_once": lambda: once_per_event(lambda: text_reply(502, BAD_GATEWAY_PAGE, "text/html")),
+    "slow": lambda: slow(SLOW_SECONDS),
+    "token_expires_early": expiring_tokens,
+    "oversized_response": lambda: on_events(
+        {("Clinical Summary", "DocumentGet")}, edit_body(_oversize)
+    ),
 }
 
 
 def named(name: str) -> Fault:
+    """A fault by name; `slow:SECONDS` chooses the delay of `slow`."""
+    base, _, argument = name.partition(":")
+    if base == "slow" and argument:
+        try:
+            return slow(float(argument))
+        except ValueError:
+            raise ValueError(f"fault {name!r}: expected slow:SECONDS, e.g. slow:140") from None
     try:
         return NAMED[name]()
     except KeyError:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 from techval.simulator.app import Simulator, too_large
 
@@ -11,6 +13,11 @@ CHUNK = 1 << 20
 
 
 class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that gave up (a timeout, Ctrl-C) is not the server's error."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
     daemon_threads = True
     allow_reuse_address = True
     simulator: Simulator
