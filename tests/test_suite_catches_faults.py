@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import re
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +19,7 @@ from techval.simulator import RunningSimulator, provision
 from techval.simulator.faults import named
 from tests.helpers import (
     CLIENT_SECRET,
+    ROOT,
     assert_evidence_agrees,
     run_techval,
     settings_for,
@@ -272,3 +276,35 @@ def test_a_scenario_past_its_deadline_is_reported_as_timed_out(
     assert result.code == 2, result.stdout[-3000:]
     timed_out = [m for m in result.cases().values() if "deadline (0.5 s) passed" in m]
     assert timed_out and all("timed out" in m for m in result.cases().values() if m)
+
+
+def test_ctrl_c_stops_the_run_and_the_reports_are_complete(
+    server: RunningSimulator, tmp_path: Path
+) -> None:
+    server.simulator.faults.append(named("slow:0.2"))
+    config = write_environment(tmp_path, simulator=None, base_url=server.url)
+    reports = tmp_path / "reports"
+    command = [sys.executable, "-m", "techval.cli", "run", "--config", str(config)]
+    with subprocess.Popen(
+        [*command, "--reports", str(reports)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as process:
+        assert process.stdout is not None
+        seen: list[str] = []
+        for line in process.stdout:  # the run is slow (0.2 s an answer): it ends long after
+            seen.append(line)
+            if line.startswith("[ 2/"):
+                break
+        process.send_signal(signal.SIGINT)
+        rest, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, "".join(seen) + rest + stderr
+    assert "interrupted: the reports hold what ran until then" in stderr
+    assert "Traceback" not in stderr
+    verdict = json.loads((reports / "verdict.json").read_text())
+    assert verdict["interrupted"] is True and verdict["counts"]["passed"] >= 2
+    for part in ("junit.xml", "exchanges.har", "allure-report/index.html"):
+        assert (reports / part).is_file(), part
+    assert not (reports / "history/latest.json").exists()  # an interrupted run is no baseline
