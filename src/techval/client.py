@@ -203,7 +203,7 @@ class RedoxClient:
         exchange.response_text = response.text
         try:
             exchange.response_body = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than Python parses
             exchange.response_body = None
             return
         if 200 <= response.status_code < 300 and not exchange.redox_errors:

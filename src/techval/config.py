@@ -210,10 +210,15 @@ def load_settings(
         where = f" line {mark.line + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or "not valid YAML"
         raise ConfigError(f"{path}:{where}: {problem}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to be an environment file") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of settings at the top level")
-    data = _substitute(raw, environ, path, ())
-    _validate(data, path, root)
+    try:
+        data = _substitute(raw, environ, path, ())
+        _validate(data, path, root)
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to be an environment file") from None
     return _build(data, path, root)
 
 

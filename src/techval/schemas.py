@@ -124,8 +124,10 @@ class SchemaRegistry:
         return self._validators[name]
 
     def validate(self, name: str, document: Any) -> list[Violation]:
-        errors = self.validator(name).iter_errors(document)
-        violations = {describe(e) for e in errors}
+        try:
+            violations = {describe(e) for e in self.validator(name).iter_errors(document)}
+        except RecursionError:  # a hostile or broken body: report it, do not crash on it
+            return [Violation("$", "nested too deeply to check")]
         return sorted(violations, key=lambda v: (v.path, v.message))
 
     def schema_for(self, message: Any, *, response: bool = False) -> str:
