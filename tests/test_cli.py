@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 from techval import cli, organization
 from techval.config import Settings
-from tests.helpers import run_techval, write_environment
+from tests.helpers import ROOT, run_techval, write_environment
 
 
 def test_unknown_environment_is_one_line_exit_2(tmp_path: Path) -> None:
@@ -110,3 +111,41 @@ def test_validate_reports_unreadable_files(tmp_path: Path, capsys) -> None:
     assert code == 1
     assert "broken.json: not JSON" in out and "no request schema for Foo.Bar" in out
     assert "absent.json: cannot read" in out
+
+
+def test_a_tag_expression_that_selects_nothing_is_a_clear_error(tmp_path: Path) -> None:
+    result = run_techval(["--tags", "organization and data_on_demand"], tmp_path)
+    assert result.code == 2
+    assert result.stderr.strip() == (
+        "techval: no scenario matches --tags 'organization and data_on_demand'"
+    )
+
+
+def test_a_features_folder_with_an_undefined_step_is_a_clear_error(tmp_path: Path) -> None:
+    features = tmp_path / "features"
+    features.mkdir()
+    source = (ROOT / "features/2_patient_search.feature").read_text()
+    (features / "search.feature").write_text(
+        source.replace(
+            "    Then the search finds the patient with a network patient ID\n",
+            "    Then the moon is blue\n",
+        )
+    )
+    result = run_techval(["--features", str(features)], tmp_path / "reports")
+    assert result.code == 2, result.stdout[-2000:]
+    assert re.fullmatch(
+        r"techval: could not run: no step definition matches "
+        r"features/search\.feature:\d+: Then the moon is blue",
+        result.stderr.strip(),
+    )
+    assert "Traceback" not in result.stderr
+    assert (tmp_path / "reports/verdict.json").is_file()  # the reports are still written
+
+
+def test_an_empty_features_folder_is_a_clear_error(tmp_path: Path) -> None:
+    result = run_techval(["--features", str(tmp_path)], tmp_path / "reports")
+    assert result.code == 2
+    assert (
+        result.stderr.strip()
+        == f"techval: could not run: --features: no .feature files in {tmp_path}"
+    )

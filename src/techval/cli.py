@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -35,18 +36,18 @@ def fail(message: str, code: int = 2) -> int:
     return code
 
 
-def known_tags(root: Path) -> set[str]:
+def known_tags(features: Path) -> set[str]:
     tags: set[str] = set()
-    for feature in (root / "features").rglob("*.feature"):
+    for feature in features.rglob("*.feature"):
         tags.update(TAG.findall(feature.read_text(encoding="utf-8")))
     return tags
 
 
-def check_tags(expression: str, root: Path) -> None:
+def check_tags(expression: str, features: Path) -> None:
     words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", expression)) - TAG_WORDS
-    unknown = sorted(words - known_tags(root))
+    unknown = sorted(words - known_tags(features))
     if unknown:
-        known = ", ".join(sorted(known_tags(root)))
+        known = ", ".join(sorted(known_tags(features)))
         raise CouldNotRun(f"--tags: unknown tag {unknown[0]!r}; the features use: {known}")
 
 
@@ -56,6 +57,12 @@ class _Handoff:
     def __init__(self, run: Run) -> None:
         self.run = run
         self.interrupted = False
+        self.undefined: list[str] = []  # "file:line: Keyword text" of steps nothing defines
+
+    def pytest_bdd_step_func_lookup_error(self, feature: Any, step: Any) -> None:
+        where = f"{feature.rel_filename}:{step.line_number}: {step.keyword} {step.name}"
+        if where not in self.undefined:
+            self.undefined.append(where)
 
     def pytest_keyboard_interrupt(self) -> None:
         self.interrupted = True
@@ -68,8 +75,11 @@ class _Handoff:
 def command_run(args: argparse.Namespace) -> int:
     root = project_root()
     try:
+        features = Path(args.features).resolve() if args.features else root / "features"
+        if not features.is_dir() or not any(features.rglob("*.feature")):
+            raise CouldNotRun(f"--features: no .feature files in {args.features or features}")
         if args.tags:
-            check_tags(args.tags, root)
+            check_tags(args.tags, features)
         settings = load_settings(args.env, args.config, root=root)
         run = start_run(settings, allow_production=args.allow_production)
     except CouldNotRun as exc:
@@ -81,6 +91,9 @@ def command_run(args: argparse.Namespace) -> int:
         run.close()
     reports = Path(args.reports)
     _finish_reports(reports, settings.name)
+    if handoff.undefined:
+        listed = "; ".join(handoff.undefined[:5])
+        return fail(f"could not run: no step definition matches {listed}")
     if handoff.interrupted:
         return fail("interrupted: the reports hold what ran until then", 130)
     if code == pytest.ExitCode.OK:
@@ -120,7 +133,8 @@ def _pytest_args(args: argparse.Namespace, root: Path) -> list[str]:
         "--tb=short",  # the check's message names the cause; no argument values in reports
         "-rN",  # the progress lines already list the failures
         f"--techval-reports={reports}",
-        f"--rootdir={root}",
+        # allure-pytest-bdd needs the features under the rootdir
+        f"--rootdir={os.path.commonpath([root, Path(args.features or root).resolve()])}",
         f"--config-file={root / 'pyproject.toml'}",
         # techval and httpx are imported before pytest starts here; nothing to rewrite in them.
         "-W",
@@ -134,6 +148,8 @@ def _pytest_args(args: argparse.Namespace, root: Path) -> list[str]:
     pytest_args += [f"--env-file={args.config}"] if args.config else []
     pytest_args += ["--allow-production"] if args.allow_production else []
     pytest_args += [f"-m={args.tags}"] if args.tags else []
+    if args.features:
+        pytest_args += ["-o", f"bdd_features_base_dir={Path(args.features).resolve()}"]
     return pytest_args + list(args.pytest_args)
 
 
@@ -231,6 +247,7 @@ def parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the validation scenarios")
     environment(run)
     run.add_argument("--tags", help="tag expression, e.g. 'organization and not slow'")
+    run.add_argument("--features", help="folder of .feature files (default: features/)")
     run.add_argument(
         "--allow-production",
         action="store_true",

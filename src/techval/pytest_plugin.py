@@ -14,6 +14,7 @@ from collections.abc import Callable, Generator
 from typing import Any
 
 import pytest
+from pytest_bdd.exceptions import StepDefinitionNotFoundError
 
 from techval.client import RedoxClient
 from techval.config import OrganizationProfile, Settings, load_settings
@@ -165,7 +166,8 @@ def pytest_runtest_makereport(
     """Count failures by kind: a check that failed, or a run that could not go on."""
     report = yield
     if report.failed and call.excinfo is not None and item.get_closest_marker(SCENARIO_MARK):
-        kind = "could_not_run" if isinstance(call.excinfo.value, CouldNotRun) else "checks"
+        could_not_run = isinstance(call.excinfo.value, CouldNotRun | StepDefinitionNotFoundError)
+        kind = "could_not_run" if could_not_run else "checks"
         item.config.stash[OUTCOMES_KEY][kind] += 1
     return report
 
