@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 NODE_STAMP := node_modules/.installed-stamp
 
-.PHONY: setup run report bundle test lint typecheck unit clean
+.PHONY: setup run report bundle bench test lint typecheck unit clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,11 +31,15 @@ report: setup
 bundle: setup
 	$(BIN)/techval bundle
 
+# Not a test: prints a table and writes reports/bench.json (see bench/bench.py).
+bench: setup
+	$(BIN)/python bench/bench.py
+
 test: lint typecheck unit
 
 lint: setup
-	$(BIN)/ruff check src steps tests conftest.py
-	$(BIN)/ruff format --check src steps tests conftest.py
+	$(BIN)/ruff check src steps tests bench conftest.py
+	$(BIN)/ruff format --check src steps tests bench conftest.py
 
 typecheck: setup
 	$(BIN)/mypy

@@ -110,6 +110,7 @@ class SimulatorSettings:
     start: bool = True
     port: int = 0
     repository_delay: float = 0.3
+    latency: float = 0.0  # seconds added to every /endpoint answer (benchmarks)
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except ConfigError as exc:
         raise pytest.UsageError(f"techval: {exc}") from None
     config.stash[OUTCOMES_KEY] = {"checks": 0, "could_not_run": 0}
+    config.addinivalue_line("markers", "xdist_group(name): run on one pytest-xdist worker")
 
 
 def provide_run(config: pytest.Config, run: Run) -> None:
@@ -68,6 +69,8 @@ def pytest_bdd_apply_tag(tag: str, function: Callable[..., Any]) -> bool | None:
     if tag == "per_organization":
         pytest.mark.usefixtures("organization_profile")(function)
         pytest.mark.per_organization(function)
+        # under pytest-xdist --dist loadgroup, one worker runs the whole record lifecycle
+        pytest.mark.xdist_group(name="organization")(function)
         return True
     return None
 

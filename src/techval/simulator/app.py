@@ -78,6 +78,7 @@ class Simulator:
         self.captured: list[CapturedRequest] = []
         self.faults: list[Fault] = list(faults or [])
         self.lock = threading.RLock()
+        self.latency = 0.0  # seconds each /endpoint answer takes on the wire (server.py)
 
     def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Reply:
         headers = {k.lower(): v for k, v in headers.items()}

@@ -42,6 +42,7 @@ def provision(settings: Settings, simulator: Simulator | None = None) -> Simulat
     simulator = simulator or Simulator(settings.destinations, test_patients=settings.test_patients)
     if settings.simulator:
         simulator.repository.delay = settings.simulator.repository_delay
+        simulator.latency = settings.simulator.latency
     for organization in settings.organizations:  # the repository answers for these
         simulator.repository.serve(organization.oid, organization.name, settings.oids.patient)
     auth = settings.auth

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -42,6 +43,8 @@ class _Handler(BaseHTTPRequestHandler):
             reply = too_large(simulator.max_message_bytes)
         else:
             body = self.rfile.read(length) if length else b""
+            if simulator.latency and self.path.startswith(("/endpoint", "/query")):
+                time.sleep(simulator.latency)  # a Redox round trip, outside the simulator's lock
             reply = simulator.handle(self.command, self.path, dict(self.headers.items()), body)
         self.send_response(reply.status)
         for name, value in reply.headers.items():
