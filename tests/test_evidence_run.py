@@ -57,6 +57,15 @@ def bundle(reports: Path, config: Path) -> RunResult:
     return run_techval(["--config", str(config)], reports, command="bundle")
 
 
+def copied(result: RunResult, folder: Path) -> Path:
+    """A copy of the run's reports without earlier bundles, to plant leaks into."""
+    reports = folder / "reports"
+    shutil.copytree(result.reports, reports)
+    for old in reports.glob("*.zip"):
+        old.unlink()
+    return reports
+
+
 def every_text(folder: Path) -> dict[str, str]:
     """Every file under `folder`, zip members and the report's embedded data included."""
     texts = {}
@@ -123,10 +132,7 @@ def test_leak_scan_fails_the_bundle_when_a_secret_is_planted_in_a_results_file(
     planted: tuple[RunResult, Path], tmp_path: Path
 ) -> None:
     result, config = planted
-    reports = tmp_path / "reports"
-    shutil.copytree(result.reports, reports)
-    for old in reports.glob("*.zip"):
-        old.unlink()
+    reports = copied(result, tmp_path)
     victim = next((reports / "allure-results").glob("*-attachment.json"))
     victim.write_text(victim.read_text() + f'{{"secret": "{PLANTED_SECRET}"}}')
     failed = bundle(reports, config)
@@ -140,8 +146,7 @@ def test_leak_scan_finds_a_patient_name_and_a_token_shape(
     planted: tuple[RunResult, Path], tmp_path: Path
 ) -> None:
     result, config = planted
-    reports = tmp_path / "reports"
-    shutil.copytree(result.reports, reports)
+    reports = copied(result, tmp_path)
     (reports / "notes.txt").write_text(
         f"{PLANTED_NAME} {PLANTED_SURNAME}; Authorization: Bearer abcdefghijklmnop1234"
     )
