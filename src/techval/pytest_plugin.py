@@ -122,14 +122,14 @@ def _start_clock(item: pytest.Item) -> None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+    run = item.config.stash.get(RUN_KEY, None)
+    item.stash[FIRST_EXCHANGE_KEY] = len(run.client.exchanges) if run else 0
     _start_clock(item)
     return (yield)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
-    run = item.config.stash.get(RUN_KEY, None)
-    item.stash[FIRST_EXCHANGE_KEY] = len(run.client.exchanges) if run else 0
     with _reporting(item):
         return (yield)
 

@@ -37,21 +37,16 @@ class RedactingFileLogger(AllureFileLogger):
     def report_attached_data(self, body: str | bytes, file_name: str) -> None:
         if isinstance(body, bytes):
             # techval attaches text only; what is not UTF-8 text is not written at all.
-            body = body.decode("utf-8", errors="replace") if _is_text(body) else ""
+            try:
+                body = body.decode("utf-8")
+            except UnicodeDecodeError:
+                body = ""
         super().report_attached_data(self._redactor().text(body), file_name)
 
     @allure_commons.hookimpl
     def report_attached_file(self, source: str, file_name: str) -> None:
         text = Path(source).read_text(encoding="utf-8", errors="replace")
         self.report_attached_data(text, file_name)
-
-
-def _is_text(data: bytes) -> bool:
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 def _steps(item: Any) -> list[Any]:

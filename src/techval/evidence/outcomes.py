@@ -36,10 +36,10 @@ class ScenarioOutcome:
         params = ", ".join(self.parameters.values())
         return self.name + (f" [{params}]" if params else "")
 
-    def record(self, report: pytest.TestReport, excinfo: Any, message: str) -> None:
+    def record(self, report: pytest.TestReport, assertion: bool, message: str) -> None:
         """Fold one phase's report (setup, call, teardown) into the status."""
         self.duration_s += report.duration
-        status = _status(report, excinfo)
+        status = _status(report, assertion)
         if status is None:
             return
         if report.when == "teardown":
@@ -63,13 +63,12 @@ class ScenarioOutcome:
         }
 
 
-def _status(report: pytest.TestReport, excinfo: Any) -> str | None:
+def _status(report: pytest.TestReport, assertion: bool) -> str | None:
     if report.skipped:
         return SKIPPED
     if report.passed:
         return PASSED if report.when == "call" else None
-    value = getattr(excinfo, "value", None)
-    return FAILED if isinstance(value, AssertionError) else BROKEN
+    return FAILED if assertion else BROKEN
 
 
 def first_line(text: str, limit: int = 300) -> str:

@@ -28,12 +28,11 @@ from techval.evidence.console import progress_line
 from techval.evidence.outcomes import ScenarioOutcome, first_line
 from techval.evidence.run_info import describe
 from techval.evidence.validation_steps import EPIC, step_for
-from techval.pytest_plugin import RUN_KEY, SCENARIO_MARK, SETTINGS_KEY
+from techval.pytest_plugin import FIRST_EXCHANGE_KEY, RUN_KEY, SCENARIO_MARK, SETTINGS_KEY
 from techval.redaction import Redactor
 from techval.run import redactor_for
 
 REDACTOR_KEY = pytest.StashKey[Redactor]()
-PAGE_START_KEY = pytest.StashKey[int]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -106,13 +105,6 @@ def pytest_bdd_before_scenario(request: pytest.FixtureRequest, feature: Any, sce
     allure.dynamic.label("validation_step", step.key)
 
 
-class _Excinfo:
-    """Stands for the exception when folding outcomes: only whether it was an assertion."""
-
-    def __init__(self, assertion: bool) -> None:
-        self.value = AssertionError() if assertion else Exception()
-
-
 class Evidence:
     """The per-run part: outcomes by node ID, progress lines, the files written at the end."""
 
@@ -139,12 +131,6 @@ class Evidence:
                 self.outcomes[item.nodeid] = outcome_for(item)
 
     @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, None, None]:
-        run = item.config.stash.get(RUN_KEY, None)
-        item.stash[PAGE_START_KEY] = len(run.client.exchanges) if run else 0
-        return (yield)
-
-    @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
@@ -168,7 +154,7 @@ class Evidence:
         }
         run = self.config.stash.get(RUN_KEY, None)
         if report.when == "teardown" and run is not None:
-            first = item.stash.get(PAGE_START_KEY, 0)
+            first = item.stash.get(FIRST_EXCHANGE_KEY, 0)
             techval["exchanges"] = [first, len(run.client.exchanges)]
             techval["log_ids"] = [i for e in run.client.exchanges[first:] for i in e.log_ids]
         report.techval = techval  # type: ignore[attr-defined]
@@ -179,7 +165,7 @@ class Evidence:
         techval = getattr(report, "techval", None)
         if outcome is None or not isinstance(techval, dict) or _is_worker(self.config):
             return
-        outcome.record(report, _Excinfo(bool(techval.get("assertion"))), techval["message"])
+        outcome.record(report, bool(techval["assertion"]), techval["message"])
         if report.when == "teardown":
             outcome.first_exchange, outcome.last_exchange = techval.get("exchanges", [0, 0])
             outcome.log_ids = list(techval.get("log_ids", []))
