@@ -53,6 +53,7 @@ def environment(**changes: Any) -> dict[str, Any]:
             "document": "2.16.840.1.113883.3.6147.458.99999.1.1.3.1",
         },
         "data_on_demand": {"attempts": 4, "deadline": 5, "interval": 0.05},
+        "location_query": {"attempts": 6, "deadline": 5, "interval": 0.05},
         "retries": {"attempts": 4, "backoff": 0.05, "backoff_max": 0.2},
         "organization": [dict(ORGANIZATION)],
     }

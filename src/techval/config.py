@@ -111,6 +111,7 @@ class SimulatorSettings:
     port: int = 0
     repository_delay: float = 0.3
     latency: float = 0.0  # seconds added to every /endpoint answer (benchmarks)
+    location_query_active: int = 1  # LocationQuery answers "Active" this often before "Success"
 
 
 @dataclass(frozen=True)
@@ -129,11 +130,29 @@ class Oids:
 
 
 @dataclass(frozen=True)
-class DataOnDemand:
+class Polling:
+    """How long to ask again for an answer Redox gives asynchronously."""
+
+    attempts: int
+    deadline: float  # seconds from the first attempt
+    interval: float  # seconds before the second attempt; doubles up to 10 s
+
+
+@dataclass(frozen=True)
+class DataOnDemand(Polling):
     attempts: int = 10
     deadline: float = 60.0
     interval: float = 2.0
     document_ids: str = "oid"
+
+
+@dataclass(frozen=True)
+class LocationQuery(Polling):
+    """The record locator fans out to the network: re-ask until task-status is Success."""
+
+    attempts: int = 20
+    deadline: float = 60.0
+    interval: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -147,6 +166,7 @@ class Settings:
     carequality: Carequality
     oids: Oids
     data_on_demand: DataOnDemand
+    location_query: LocationQuery
     test_patients: Path
     timeouts: Timeouts
     simulator: SimulatorSettings | None
@@ -314,6 +334,7 @@ def _build(data: dict[str, Any], path: Path, root: Path) -> Settings:
         carequality=(carequality := _carequality(data["carequality"], organizations, path)),
         oids=_oids(data["oids"], carequality.sender.oid, path),
         data_on_demand=DataOnDemand(**data.get("data_on_demand", {})),
+        location_query=LocationQuery(**data.get("location_query", {})),
         test_patients=root / data.get("test_patients", "fixtures/test_patients.yaml"),
         timeouts=timeouts,
         simulator=simulator,
