@@ -17,14 +17,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from techval import cda, documents, search, templates
+from techval import cda, documents, readback, search, templates
 from techval.client import RedoxClient
 from techval.config import Settings
+from techval.errors import CheckFailed
 from techval.exchange import Exchange
 from techval.messages import envelope
 from techval.patients import TestPatient
 from techval.reporting import Reporter
-from techval.waiting import poll
+from techval.waiting import Miss, poll
 
 # kind -> (LOINC code, LOINC name, title, HL7 ActCode encounter class, its name)
 VISIT_KINDS = {
@@ -45,6 +46,7 @@ VISIT_KINDS = {
     ),
 }
 GENDER = {"Male": "M", "Female": "F"}
+CONTACT_DETAILS = ("PhoneNumber", "EmailAddresses", "Address")
 
 
 @dataclass
@@ -54,7 +56,7 @@ class Pushed:
     patient: TestPatient
     identifiers: list[dict[str, str]]
     exchanges: list[Exchange] = field(default_factory=list)
-    document_id: str | None = None
+    document: dict[str, Any] | None = None  # the pushed Header.Document
     demographics: dict[str, Any] | None = None
     previous: list[dict[str, str]] = field(default_factory=list)
 
@@ -124,6 +126,11 @@ def changed_contact_details(patient: TestPatient) -> dict[str, Any]:
     phone["Mobile"] = f"+1608555{secrets.randbelow(10_000):04d}"
     demographics["PhoneNumber"] = phone
     return demographics
+
+
+def contact_details(demographics: dict[str, Any]) -> dict[str, Any]:
+    """What a search must answer after a PatientUpdate of these demographics' contact details."""
+    return {"Demographics": {k: demographics[k] for k in CONTACT_DETAILS if k in demographics}}
 
 
 def visit_push(
@@ -232,14 +239,16 @@ class Finder:
         self,
         patient: TestPatient,
         ids: list[dict[str, str]] | None = None,
-        expect: Callable[[dict[str, Any]], bool] = lambda match: True,
+        expect: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """The patient as your organization answers for them, once `expect` holds."""
+        """The patient as your organization answers for them, once the match holds what
+        `expect` says (readback.differences); found but different is said so, not "not found"."""
         what = f"{patient.alias!r} in your organization {self.settings.carequality.sender.name}"
 
-        def probe() -> dict[str, Any] | None:
+        def probe() -> dict[str, Any] | Miss | None:
             match = self._search(patient, ids)
-            return match if match is not None and expect(match) else None
+            problems = readback.differences(expect, match) if match is not None else []
+            return Miss(readback.describe(problems)) if problems else match
 
         result: dict[str, Any] = self._until(what, probe)
         return result
@@ -249,15 +258,31 @@ class Finder:
         what = f"the merged-away record of {patient.alias!r} to disappear"
         self._until(what, lambda: True if self._search(patient, ids) is None else None)
 
-    def document(self, ids: list[dict[str, str]], document_id: str) -> dict[str, Any]:
-        """The pushed document in your organization's document list."""
+    def document(self, ids: list[dict[str, str]], sent: dict[str, Any]) -> dict[str, Any]:
+        """The pushed document (`sent`: its Header.Document) in your organization's document
+        list, by ID. The list entry must hold the sent title and type code where it has them:
+        fields the list leaves out are fine, a present, different value fails at once (a
+        document with a new ID does not change once listed)."""
         location = own_location(self.settings, ids)
+        what = f"the pushed document {sent['ID']}"
+        # INFERRED: the type's display name may come from Redox's own code table: not compared
+        listed_as = {"Title": sent.get("Title"), "Type": {"Code": sent["TypeCode"]["Code"]}}
 
         def probe() -> dict[str, Any] | None:
             answer = self.client.send(documents.document_query(self.settings, location))
             if documents.reports_no_documents(answer):
                 return None
-            return next((d for d in documents.listed(answer) if d["ID"] == document_id), None)
+            found = next((d for d in documents.listed(answer) if d["ID"] == sent["ID"]), None)
+            if found is None:
+                return None
+            problems = [
+                d
+                for d in readback.differences(listed_as, found, "Documents[]")
+                if d.kind != "missing"
+            ]
+            if problems:
+                raise CheckFailed(f"{what}: found, but {readback.describe(problems)}")
+            return found
 
-        result: dict[str, Any] = self._until(f"the pushed document {document_id}", probe)
+        result: dict[str, Any] = self._until(what, probe)
         return result

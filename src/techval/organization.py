@@ -1,10 +1,11 @@
-"""Organization records in the Carequality directory: messages and the read-back comparison."""
+"""Organization records in the Carequality directory: messages and the read-back."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from typing import Any
 
+from techval import readback
 from techval.checks import refused_with, succeeded
 from techval.client import RedoxClient
 from techval.config import Address, Contact, OrganizationProfile, Settings
@@ -90,42 +91,6 @@ def find(organizations: Any, oid: str) -> dict[str, Any] | None:
     return None
 
 
-def _blank(value: Any) -> bool:
-    return value is None or value == "" or value == [] or value == {}
-
-
-def differences(expected: Any, actual: Any, path: str = "") -> list[str]:
-    """Where `actual` differs from `expected`, naming each field by its path.
-
-    Only what `expected` sets is compared, and null, empty and absent count as the same:
-    the directory may add fields of its own or drop empty ones.
-    """
-    if isinstance(expected, dict):
-        if _blank(actual) and all(_blank(v) for v in expected.values()):
-            return []
-        if not isinstance(actual, dict):
-            return [f"{path or '$'}: expected an object, the directory has {type(actual).__name__}"]
-        found = []
-        for key, value in expected.items():
-            found += differences(value, actual.get(key), f"{path}.{key}")
-        return found
-    if isinstance(expected, list):
-        if _blank(expected) and _blank(actual):
-            return []
-        if not isinstance(actual, list) or len(actual) != len(expected):
-            count = len(actual) if isinstance(actual, list) else 0
-            return [f"{path}: expected {len(expected)} entries, the directory has {count}"]
-        found = []
-        for index, (want, got) in enumerate(zip(expected, actual, strict=True)):
-            found += differences(want, got, f"{path}[{index}]")
-        return found
-    if _blank(expected) and _blank(actual):
-        return []
-    if expected != actual:
-        return [f"{path}: sent {expected!r}, the directory has {actual!r}"]
-    return []
-
-
 @dataclass
 class Write:
     """The exchanges of one change to the directory (two when an existing record was adopted)."""
@@ -158,10 +123,13 @@ def read_back(client: RedoxClient, settings: Settings, oid: str) -> tuple[Exchan
 
 
 def expect_record(found: dict[str, Any], profile: OrganizationProfile, *, active: bool) -> None:
+    """The directory's record holds what was sent (readback.differences: with Redox's tolerance
+    for nulls, order and added fields), each difference named by its path."""
     expected = record(profile, active=active)
     expected.pop("DestinationID")  # the directory may keep this one to itself
-    problems = differences(expected, found, "Organizations[]")
+    problems = readback.differences(expected, found, "Organizations[]")
     if problems:
         raise CheckFailed(
-            f"the directory does not reflect the record for {profile.oid}: " + "; ".join(problems)
+            f"the directory does not reflect the record for {profile.oid}: "
+            + readback.describe(problems)
         )
