@@ -2,8 +2,11 @@
 Feature: Patient search on Carequality
   Validation step 2. The vendor's system finds patients on the Carequality network through Redox:
   a broad search by demographics across the network (record locator), then the location query
-  for the organizations that hold records, and a search within one organization. Every step
-  carries the Carequality metadata built from the environment's organization.
+  for the organizations that hold records, and a search within one organization. The record
+  locator answers the location query asynchronously: it is asked again until it is done. The
+  organization a test patient's scenarios use is the one their test data names, else the first
+  the record locator lists. Every step carries the Carequality metadata built from the
+  environment's organization.
 
   Scenario: Broad search finds the patient and the organizations that hold records
     When "test patient 1" is searched across the network by demographics
@@ -13,7 +16,7 @@ Feature: Patient search on Carequality
 
   Scenario: Search within one organization finds the patient with that organization's identifiers
     Given "test patient 1" was located across the network
-    When the patient is searched within the first organization that holds records
+    When the patient is searched within the organization that holds their records
     Then the search finds the patient with that organization's identifiers
     And every request carried the Carequality metadata of the environment's organization
 

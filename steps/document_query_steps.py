@@ -17,15 +17,15 @@ class Retrieval:
 
 
 @given(
-    "the patient's documents were listed at the first organization that holds records",
+    "the patient's documents were listed at the organization that holds their records",
     target_fixture="document_list",
 )
 @when(
-    "the patient's documents are listed at the first organization that holds records",
+    "the patient's documents are listed at the organization that holds their records",
     target_fixture="document_list",
 )
 def list_documents(located, client, settings):
-    return client.send(documents.document_query(settings, located.first))
+    return client.send(documents.document_query(settings, located.chosen))
 
 
 @then("every listed document has an ID and a type")
@@ -36,7 +36,7 @@ def listed_with_id_and_type(document_list):
 @when("the first listed document is retrieved", target_fixture="retrieval")
 def retrieve_first(document_list, located, client, settings):
     first = documents.listed(document_list)[0]["ID"]
-    return Retrieval(first, client.send(documents.document_get(settings, located.first, first)))
+    return Retrieval(first, client.send(documents.document_get(settings, located.chosen, first)))
 
 
 @then("the document that was asked for comes back")
@@ -52,18 +52,18 @@ def well_formed_cda(retrieval):
 
 
 @when(
-    "the latest summary of the patient is requested from the first organization that holds records",
+    "the latest summary of the patient is requested from the organization that holds their records",
     target_fixture="summary_answer",
 )
 def request_summary(located, client, settings):
-    return client.send(documents.patient_query(settings, located.first))
+    return client.send(documents.patient_query(settings, located.chosen))
 
 
 @then("the summary names its document and is of the same patient")
 def summary_of_patient(summary_answer, located):
-    documents.summary(summary_answer, located.first)
+    documents.summary(summary_answer, located.chosen)
 
 
 @then("Redox answers that the organization holds no documents for the patient")
-def no_documents(document_list):
-    documents.expect_no_documents(document_list)
+def no_documents(document_list, located):
+    documents.expect_no_documents(document_list, located.patient)

@@ -27,34 +27,34 @@ def finds_patient(searched):
     "the location query lists the organizations that hold records, with the patient's "
     "identifiers there"
 )
-def lists_locations(client, settings, match, searched):
-    search.holders(client, settings, match, searched.patient)
+def lists_locations(client, settings, reporter, match, searched):
+    search.holders(client, settings, reporter, match, searched.patient)
 
 
 @then("the search answers no match, which is not an error")
 def no_match(searched):
-    search.no_match(searched.answer)
+    search.no_match(searched.answer, searched.patient)
 
 
 @given(parsers.parse('"{alias}" was located across the network'), target_fixture="located")
-def located(alias, client, settings, test_patients):
-    return search.locate(client, settings, patient(test_patients, alias))
+def located(alias, client, settings, reporter, test_patients):
+    return search.locate(client, settings, reporter, patient(test_patients, alias))
 
 
 @when(
-    "the patient is searched within the first organization that holds records",
+    "the patient is searched within the organization that holds their records",
     target_fixture="search_answer",
 )
 def narrow_search(located, client, settings):
     message = search.demographics_query(
-        settings, located.patient, organization_oid=located.first.organization_oid
+        settings, located.patient, organization_oid=located.chosen.organization_oid
     )
     return client.send(message)
 
 
 @then("the search finds the patient with that organization's identifiers")
 def finds_with_organization_identifiers(search_answer, located):
-    search.matched_at(search_answer, located.first)
+    search.matched_at(search_answer, located)
 
 
 @then("every request carried the Carequality metadata of the environment's organization")

@@ -139,7 +139,16 @@ def assert_evidence_agrees(reports: Path) -> dict[str, Any]:
     for step in verdict["steps"]:
         statuses = {s["status"] for s in step["scenarios"]}
         failed = bool(statuses & {"failed", "broken"})
+        none_ran = not statuses or (
+            statuses == {"skipped"} and not step["counts"]["not_applicable"]
+        )
         assert step["verdict"] == (
-            "failed" if failed else "passed" if statuses == {"passed"} else "skipped"
+            "failed"
+            if failed
+            else "skipped"
+            if none_ran
+            else "passed"
+            if statuses == {"passed"}
+            else "incomplete"
         )
     return verdict

@@ -16,6 +16,7 @@ from techval.errors import CheckFailed, ConfigError, InvalidMessage
 from techval.exchange import Exchange
 from techval.messages import carequality_extensions
 from techval.patients import load_patients, patient
+from techval.reporting import Reporter
 from techval.simulator import Simulator
 from techval.simulator.query_routes import NO_DOCUMENTS
 from tests.helpers import ROOT, in_process_client, settings_for
@@ -34,7 +35,9 @@ def send(simulator: Simulator, message: dict[str, Any]) -> tuple[int, Any]:
 
 def location(settings: Settings, simulator: Simulator, alias: str) -> search.Location:
     client = in_process_client(settings, simulator)
-    return search.locate(client, settings, patient(PATIENTS, alias)).first
+    return search.locate(
+        client, settings, Reporter(client.redactor), patient(PATIENTS, alias)
+    ).chosen
 
 
 @pytest.mark.parametrize(
@@ -216,7 +219,7 @@ def test_location_without_an_organization_oid_fails() -> None:
 
 def test_summary_of_another_patient_fails() -> None:
     where = search.Location("1.2.3", "Org", (("MRN-1", "1.2.3.2"),))
-    body = {
+    body: dict[str, Any] = {
         "Meta": {},
         "Header": {
             "Document": {"ID": "d"},
@@ -225,6 +228,25 @@ def test_summary_of_another_patient_fails() -> None:
     }
     with pytest.raises(CheckFailed, match="the summary is of another patient"):
         documents.summary(exchange(body, label="Clinical Summary.PatientQuery"), where)
+    # the same identifier with another IDType is another patient's too
+    body["Header"]["Patient"]["Identifiers"] = [{"ID": "MRN-1", "IDType": "1.2.3.9"}]
+    with pytest.raises(CheckFailed, match="the summary is of another patient"):
+        documents.summary(exchange(body, label="Clinical Summary.PatientQuery"), where)
+
+
+def test_summary_of_the_patient_passes_in_any_order_with_nulls() -> None:
+    where = search.Location("1.2.3", "Org", (("MRN-1", "1.2.3.2"), ("E-7", "1.2.3.4")))
+    identifiers = [
+        {"ID": None, "IDType": None},
+        {"ID": "X-1", "IDType": "1.2.3.5"},
+        {"IDType": "1.2.3.2", "ID": "MRN-1", "Type": None},
+    ]
+    body = {
+        "Meta": {},
+        "Header": {"Document": {"ID": "d"}, "Patient": {"Identifiers": identifiers}},
+    }
+    header = documents.summary(exchange(body, label="Clinical Summary.PatientQuery"), where)
+    assert header["Document"]["ID"] == "d"
 
 
 def test_empty_document_list_fails() -> None:
@@ -278,9 +300,12 @@ def search_answer(body: dict[str, Any]) -> Exchange:
 
 
 def test_a_match_for_someone_who_does_not_exist_fails() -> None:
-    search.no_match(search_answer({"Patient": {}}))
+    nobody = patient(PATIENTS, "unknown patient")
+    search.no_match(search_answer({"Patient": {}}), nobody)
     with pytest.raises(CheckFailed, match="a patient matched who does not exist"):
-        search.no_match(search_answer({"Patient": {"Identifiers": [{"ID": "1", "IDType": "x"}]}}))
+        search.no_match(
+            search_answer({"Patient": {"Identifiers": [{"ID": "1", "IDType": "x"}]}}), nobody
+        )
 
 
 def test_potential_matches_are_not_one_patient() -> None:
@@ -293,13 +318,15 @@ def test_potential_matches_are_not_one_patient() -> None:
 
 def test_match_within_an_organization_needs_its_identifiers() -> None:
     where = search.Location("1.2.3", "Org", (("MRN-1", "1.2.3.2"),))
+    located = search.Located(patient(PATIENTS, "test patient 1"), {}, (where,))
     search.matched_at(
-        search_answer({"Patient": {"Identifiers": [{"ID": "MRN-1", "IDType": "1.2.3.2"}]}}), where
+        search_answer({"Patient": {"Identifiers": [{"ID": "MRN-1", "IDType": "1.2.3.2"}]}}),
+        located,
     )
     with pytest.raises(CheckFailed, match="none of the identifiers the record locator listed"):
         search.matched_at(
             search_answer({"Patient": {"Identifiers": [{"ID": "MRN-9", "IDType": "1.2.3.2"}]}}),
-            where,
+            located,
         )
 
 
@@ -319,9 +346,12 @@ def test_metadata_carried_check_fails_on_other_metadata(test_settings: Settings)
 
 
 def test_no_documents_check_needs_redox_no_documents_answer() -> None:
-    documents.expect_no_documents(exchange({"Meta": {"Errors": [{"Text": NO_DOCUMENTS}]}}))
+    walter = patient(PATIENTS, "test patient without documents")
+    documents.expect_no_documents(exchange({"Meta": {"Errors": [{"Text": NO_DOCUMENTS}]}}), walter)
     with pytest.raises(CheckFailed, match="expected Redox's 'no documents' answer, got HTTP 200"):
-        documents.expect_no_documents(exchange({"Meta": {}, "Documents": [{"ID": "d"}]}))
+        documents.expect_no_documents(exchange({"Meta": {}, "Documents": []}), walter)
+    with pytest.raises(CheckFailed, match="expected Redox's 'no documents' answer, got HTTP 500"):
+        documents.expect_no_documents(exchange({"Meta": {}}, status=500), walter)
 
 
 def test_summary_without_a_document_fails() -> None:

@@ -8,11 +8,13 @@ import binascii
 import xml.etree.ElementTree as ET
 from typing import Any
 
+from techval import readback
 from techval.checks import answered, succeeded
 from techval.config import Settings
-from techval.errors import CheckFailed
+from techval.errors import CheckFailed, TestDataMismatch
 from techval.exchange import Exchange
 from techval.messages import envelope
+from techval.patients import TestPatient
 from techval.search import Location
 
 NO_DOCUMENTS = "could not find any documents"
@@ -117,20 +119,28 @@ def summary(exchange: Exchange, location: Location) -> dict[str, Any]:
     document = header.get("Document") or {}
     if not document.get("ID"):
         raise CheckFailed(f"{exchange.label}: $.Header.Document.ID: the summary names no document")
-    sent = {(i["ID"], i["IDType"]) for i in location.patient_identifiers}
-    got = {
-        (i.get("ID"), i.get("IDType"))
-        for i in ((header.get("Patient") or {}).get("Identifiers") or [])
-    }
-    if got and not sent & got:
+    # the same patient: one identifier in common (readback: order, nulls and added fields do
+    # not matter); the summary may carry fewer identifiers than the record locator listed
+    got = (header.get("Patient") or {}).get("Identifiers")
+    if not readback.blank(got) and not readback.matching(location.patient_identifiers, got):
         raise CheckFailed(
             f"{exchange.label}: $.Header.Patient.Identifiers: the summary is of another patient"
         )
     return dict(header)
 
 
-def expect_no_documents(exchange: Exchange) -> None:
-    """Redox's documented "no documents" answer, itself well-formed."""
+def expect_no_documents(exchange: Exchange, patient: TestPatient) -> None:
+    """Redox's documented "no documents" answer, itself well-formed. A well-formed list of
+    documents means the test data does not fit: this patient has documents there."""
+    if exchange.status == 200 and not exchange.redox_errors and not exchange.violations:
+        listed = exchange.response_body.get("Documents") or []
+        if listed:
+            raise TestDataMismatch(
+                patient.alias,
+                "organization",
+                f"{exchange.label} lists {len(listed)} document(s) for this patient at the "
+                "organization used, who should have none there",
+            )
     if not reports_no_documents(exchange):
         errors = "; ".join(exchange.redox_errors) or "without Meta.Errors"
         raise CheckFailed(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import jsonschema
 import yaml
@@ -16,9 +16,14 @@ from techval.paths import project_root
 
 @dataclass(frozen=True, repr=False)
 class TestPatient:
+    __test__: ClassVar[bool] = False  # not a test class, whatever pytest thinks of the name
+
     alias: str
     demographics: dict[str, Any]
     identifiers: list[dict[str, str]] = field(default_factory=list)
+    # the OID of the organization whose records and documents its scenarios use; None: the
+    # first organization the record locator lists
+    organization: str | None = None
 
     def __repr__(self) -> str:  # reports show the alias, never the person
         return f"TestPatient({self.alias!r})"
@@ -40,7 +45,12 @@ def load_patients(path: Path) -> dict[str, TestPatient]:
             f"{path}: {where}: {error.validator} rule broken ({error.validator_value})"
         )
     return {
-        alias: TestPatient(alias, entry["Demographics"], list(entry.get("Identifiers", [])))
+        alias: TestPatient(
+            alias,
+            entry["Demographics"],
+            list(entry.get("Identifiers", [])),
+            entry.get("organization"),
+        )
         for alias, entry in raw.items()
     }
 

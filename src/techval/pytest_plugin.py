@@ -14,11 +14,10 @@ from collections.abc import Callable, Generator
 from typing import Any
 
 import pytest
-from pytest_bdd.exceptions import StepDefinitionNotFoundError
 
 from techval.client import RedoxClient
 from techval.config import OrganizationProfile, Settings, load_settings
-from techval.errors import ConfigError, CouldNotRun
+from techval.errors import COULD_NOT_RUN, ConfigError, CouldNotRun, failure_kind
 from techval.evidence.validation_steps import STEPS, step_for
 from techval.exchange import Exchange
 from techval.patients import TestPatient, load_patients
@@ -169,7 +168,7 @@ def pytest_runtest_makereport(
     """Count failures by kind: a check that failed, or a run that could not go on."""
     report = yield
     if report.failed and call.excinfo is not None and item.get_closest_marker(SCENARIO_MARK):
-        could_not_run = isinstance(call.excinfo.value, CouldNotRun | StepDefinitionNotFoundError)
+        could_not_run = failure_kind(call.excinfo.value) == COULD_NOT_RUN
         kind = "could_not_run" if could_not_run else "checks"
         item.config.stash[OUTCOMES_KEY][kind] += 1
     return report

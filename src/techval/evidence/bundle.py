@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from techval.errors import CouldNotRun
+from techval.errors import TEST_DATA, CouldNotRun
 from techval.evidence import leaks, verdict
 from techval.redaction import Redactor
 
@@ -20,7 +20,7 @@ CONTENTS = {  # name in the zip: path under reports/
     "junit.xml": "junit.xml",
     "exchanges.har": "exchanges.har",
 }
-ICONS = {"passed": "✅", "failed": "❌", "broken": "❌", "skipped": "⏭️"}
+ICONS = {"passed": "✅", "failed": "❌", "broken": "❌", "skipped": "⏭️", "incomplete": "⚠️"}
 
 
 class LeakFound(CouldNotRun):
@@ -60,7 +60,12 @@ def summary(result: Mapping[str, Any]) -> str:
         for scenario in step["scenarios"]:
             params = ", ".join(f"{k}={v}" for k, v in scenario["parameters"].items())
             name = scenario["name"] + (f" [{params}]" if params else "")
-            lines.append(f"- {ICONS.get(scenario['status'], '')} {scenario['status']}: {name}")
+            status = (
+                "not applicable with this test data"
+                if scenario.get("kind") == TEST_DATA
+                else scenario["status"]
+            )
+            lines.append(f"- {ICONS.get(scenario['status'], '')} {status}: {name}")
             if scenario["message"]:
                 lines.append(f"  - {scenario['message']}")
             if scenario["redox_log_ids"]:

@@ -15,7 +15,8 @@ MARKS = {"passed": "PASS", "failed": "FAIL", "broken": "ERROR", "skipped": "SKIP
 def progress_line(outcome: ScenarioOutcome, done: int, total: int) -> str:
     step = BY_KEY.get(outcome.step or "")
     where = f"{step.label} > " if step else ""
-    line = f"[{done:>{len(str(total))}}/{total}] {MARKS.get(outcome.status or '', 'SKIP'):<5} "
+    mark = "N/A" if outcome.not_applicable else MARKS.get(outcome.status or "", "SKIP")
+    line = f"[{done:>{len(str(total))}}/{total}] {mark:<5} "
     line += f"{where}{outcome.title} ({outcome.duration_s:.1f} s)"
     if outcome.message:
         line += f"\n{' ' * (len(str(total)) * 2 + 4)}{outcome.message}"
@@ -23,16 +24,18 @@ def progress_line(outcome: ScenarioOutcome, done: int, total: int) -> str:
 
 
 def table(verdict: Mapping[str, Any]) -> str:
-    rows = [("Validation step", "Verdict", "Passed", "Failed", "Skipped")]
+    rows = [("Validation step", "Verdict", "Passed", "Failed", "Not applicable", "Skipped")]
     for step in verdict["steps"]:
         counts = step["counts"]
+        not_applicable = counts.get("not_applicable", 0)
         rows.append(
             (
                 f"{step['number']}. {step['title']}",
                 step["verdict"].upper(),
                 f"{counts['passed']}/{counts['total']}",
                 str(counts["failed"] + counts["broken"]),
-                str(counts["skipped"]),
+                str(not_applicable),
+                str(counts["skipped"] - not_applicable),
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
@@ -44,6 +47,11 @@ def table(verdict: Mapping[str, Any]) -> str:
     counts = verdict["counts"]
     overall = verdict["verdict"].upper() + (" (interrupted)" if verdict["interrupted"] else "")
     lines.append(f"Overall: {overall}: {counts['passed']} of {counts['total']} scenarios passed")
+    if counts.get("not_applicable"):
+        lines.append(
+            f"{counts['not_applicable']} scenario(s) not applicable with this test data: "
+            "each says which test patient and key to change"
+        )
     for label, key in (
         ("the last green run", "since_last_green"),
         ("the previous run", "since_previous"),

@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from techval.errors import NOT_APPLICABLE
 from techval.evidence.validation_steps import EPIC
 from techval.paths import project_root
 
-# The four kinds of failure a reader must tell apart; matched on the failure message.
+# The kinds of not-passing a reader must tell apart; matched on the message.
 CATEGORIES: list[dict[str, Any]] = [
     {
         "name": "Your message is invalid (not sent)",
@@ -37,6 +38,11 @@ CATEGORIES: list[dict[str, Any]] = [
         "name": "Response did not match schema",
         "matchedStatuses": ["failed", "broken"],
         "messageRegex": r"[\s\S]*(the response does not match|the response is not JSON)[\s\S]*",
+    },
+    {
+        "name": "Not applicable with this test data",
+        "matchedStatuses": ["skipped"],
+        "messageRegex": rf"[\s\S]*{NOT_APPLICABLE}[\s\S]*",
     },
     {
         "name": "Redox answered with an error",

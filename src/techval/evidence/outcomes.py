@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from techval.errors import TEST_DATA
+
 PASSED, FAILED, BROKEN, SKIPPED = "passed", "failed", "broken", "skipped"
 STATUSES = (PASSED, FAILED, BROKEN, SKIPPED)
 
@@ -25,6 +27,7 @@ class ScenarioOutcome:
     parameters: dict[str, str] = field(default_factory=dict)
     status: str | None = None  # None until the scenario ran
     message: str = ""  # the first line of the failure, redacted
+    kind: str | None = None  # what kind of not-passing (errors.failure_kind); None when passed
     first_exchange: int = 0
     last_exchange: int = 0
     log_ids: list[str] = field(default_factory=list)
@@ -36,7 +39,14 @@ class ScenarioOutcome:
         params = ", ".join(self.parameters.values())
         return self.name + (f" [{params}]" if params else "")
 
-    def record(self, report: pytest.TestReport, assertion: bool, message: str) -> None:
+    @property
+    def not_applicable(self) -> bool:
+        """Skipped because the test data does not fit the network (not a failure)."""
+        return self.status == SKIPPED and self.kind == TEST_DATA
+
+    def record(
+        self, report: pytest.TestReport, assertion: bool, message: str, kind: str | None = None
+    ) -> None:
         """Fold one phase's report (setup, call, teardown) into the status."""
         self.duration_s += report.duration
         status = _status(report, assertion)
@@ -44,12 +54,12 @@ class ScenarioOutcome:
             return
         if report.when == "teardown":
             if self.status in (None, PASSED) and status in (FAILED, BROKEN):
-                self.status, self.message = status, message
+                self.status, self.message, self.kind = status, message, kind
             return
         if self.status in (None, PASSED):
             self.status = status
             if status != PASSED:
-                self.message = message
+                self.message, self.kind = message, kind
 
     def as_document(self) -> dict[str, Any]:
         return {
@@ -57,6 +67,7 @@ class ScenarioOutcome:
             "feature": self.feature,
             "parameters": self.parameters,
             "status": self.status or SKIPPED,
+            "kind": self.kind,
             "message": self.message,
             "redox_log_ids": self.log_ids,
             "duration_s": round(self.duration_s, 3),

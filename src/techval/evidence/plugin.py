@@ -17,6 +17,7 @@ from typing import Any
 import allure
 import pytest
 
+from techval.errors import failure_kind
 from techval.evidence import har, verdict
 from techval.evidence.allure_files import (
     guard_results,
@@ -148,9 +149,11 @@ class Evidence:
         if call.excinfo is not None:
             text = first_line(str(call.excinfo.value)) or call.excinfo.typename
             message = masker.text(text)
+        error = getattr(call.excinfo, "value", None)
         techval: dict[str, Any] = {
-            "assertion": isinstance(getattr(call.excinfo, "value", None), AssertionError),
+            "assertion": isinstance(error, AssertionError),
             "message": message,
+            "kind": failure_kind(error),
         }
         run = self.config.stash.get(RUN_KEY, None)
         if report.when == "teardown" and run is not None:
@@ -165,7 +168,7 @@ class Evidence:
         techval = getattr(report, "techval", None)
         if outcome is None or not isinstance(techval, dict) or _is_worker(self.config):
             return
-        outcome.record(report, bool(techval["assertion"]), techval["message"])
+        outcome.record(report, bool(techval["assertion"]), techval["message"], techval.get("kind"))
         if report.when == "teardown":
             outcome.first_exchange, outcome.last_exchange = techval.get("exchanges", [0, 0])
             outcome.log_ids = list(techval.get("log_ids", []))

@@ -16,6 +16,8 @@ from techval.evidence.outcomes import BROKEN, FAILED, PASSED, SKIPPED, STATUSES,
 from techval.evidence.validation_steps import STEPS
 
 SCHEMA_VERSION = 1
+INCOMPLETE = "incomplete"
+NOT_APPLICABLE = "not_applicable"  # skipped because the test data does not fit the network
 
 
 def build(
@@ -43,7 +45,7 @@ def build(
             }
         )
     verdicts = {s["verdict"] for s in steps}
-    overall = FAILED if FAILED in verdicts else PASSED if verdicts == {PASSED} else "incomplete"
+    overall = FAILED if FAILED in verdicts else PASSED if verdicts == {PASSED} else INCOMPLETE
     return {
         "schema_version": SCHEMA_VERSION,
         "verdict": overall,
@@ -61,14 +63,18 @@ def _counts(outcomes: list[ScenarioOutcome]) -> dict[str, int]:
     for outcome in outcomes:
         counts[outcome.status or SKIPPED] += 1
     counts["total"] = len(outcomes)
+    counts[NOT_APPLICABLE] = sum(1 for o in outcomes if o.not_applicable)
     return counts
 
 
 def _step_verdict(counts: Mapping[str, int]) -> str:
-    """failed if any scenario failed or broke; passed only if every scenario passed."""
+    """failed if any scenario failed or broke; passed only if every scenario passed; skipped
+    if none ran; else incomplete (e.g. a scenario not applicable with this test data)."""
     if counts[FAILED] or counts[BROKEN]:
         return FAILED
-    return PASSED if counts["total"] and counts[PASSED] == counts["total"] else SKIPPED
+    if not counts["total"] or counts[SKIPPED] == counts["total"] > counts[NOT_APPLICABLE]:
+        return SKIPPED
+    return PASSED if counts[PASSED] == counts["total"] else INCOMPLETE
 
 
 def compare(current: Mapping[str, Any], earlier: Mapping[str, Any] | None) -> dict[str, Any]:
