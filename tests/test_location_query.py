@@ -52,6 +52,9 @@ def task_status_answers(*statuses: str | None, errors: list[str] | None = None) 
 
 
 def locate(settings: Settings, simulator: Simulator, who: TestPatient) -> tuple[Any, list]:
+    """Locate `who`; the simulator's own Active answers are switched off, so only the test's
+    task-status answers come before the complete one."""
+    simulator.location_query_active = 0
     client = in_process_client(settings, simulator)
     located = search.locate(client, settings, Reporter(client.redactor), who)
     return located, [e for e in client.exchanges if e.label == "PatientSearch.LocationQuery"]
@@ -69,6 +72,7 @@ def test_location_query_is_sent_again_while_active(
 def test_an_answer_without_task_status_is_complete(
     test_settings: Settings, simulator: Simulator
 ) -> None:
+    simulator.location_query_active = 0  # the first answer is the complete one
     simulator.faults.append(lambda message, proceed: _without_task_status(proceed()))
     located, sent = locate(test_settings, simulator, patient(PATIENTS, "test patient 1"))
     assert len(sent) == 1 and located.locations

@@ -25,7 +25,7 @@ from techval.exchange import Exchange
 from techval.messages import envelope
 from techval.patients import TestPatient
 from techval.reporting import Reporter
-from techval.waiting import Miss, poll
+from techval.waiting import Miss, poll_reported
 
 # kind -> (LOINC code, LOINC name, title, HL7 ActCode encounter class, its name)
 VISIT_KINDS = {
@@ -212,19 +212,7 @@ class Finder:
         self.client, self.settings, self.reporter = client, settings, reporter
 
     def _until(self, what: str, probe: Callable[[], Any]) -> Any:
-        limits = self.settings.data_on_demand
-
-        def attempt(number: int) -> Any:
-            with self.reporter.step(f"{what}: attempt {number} of {limits.attempts}"):
-                return probe()
-
-        return poll(
-            attempt,
-            what=what,
-            attempts=limits.attempts,
-            deadline=limits.deadline,
-            interval=limits.interval,
-        )
+        return poll_reported(self.reporter, what, self.settings.data_on_demand, probe)
 
     def _search(
         self, patient: TestPatient, ids: list[dict[str, str]] | None

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from typing import Any
 
 from techval.checks import succeeded
 from techval.client import RedoxClient
-from techval.config import Polling, Settings
+from techval.config import Settings
 from techval.errors import CheckFailed, TestDataMismatch
 from techval.exchange import Exchange
 from techval.messages import envelope
 from techval.patients import TestPatient
 from techval.reporting import Reporter
-from techval.waiting import poll
+from techval.waiting import poll_reported
 
-T = TypeVar("T")
 
 # What a demographic search sends: enough to match, nothing the network does not use.
 SEARCH_FIELDS = ("FirstName", "MiddleName", "LastName", "DOB", "Sex", "Address", "PhoneNumber")
@@ -211,22 +209,6 @@ def found(exchange: Exchange, patient: TestPatient) -> dict[str, Any]:
     return match
 
 
-def polled(reporter: Reporter, what: str, limits: Polling, probe: Callable[[], T | None]) -> T:
-    """`probe` until it returns a value, within `limits`; each attempt a step in the report."""
-
-    def attempt(number: int) -> T | None:
-        with reporter.step(f"{what}: attempt {number} of {limits.attempts}"):
-            return probe()
-
-    return poll(
-        attempt,
-        what=what,
-        attempts=limits.attempts,
-        deadline=limits.deadline,
-        interval=limits.interval,
-    )
-
-
 def location_answer(
     client: RedoxClient, settings: Settings, reporter: Reporter, network_patient: dict[str, str]
 ) -> Exchange:
@@ -238,7 +220,7 @@ def location_answer(
         return None if still_working(answer) else answer
 
     what = f"the record locator's answer (task-status {SUCCESS})"
-    return polled(reporter, what, settings.location_query, probe)
+    return poll_reported(reporter, what, settings.location_query, probe)
 
 
 def holders(

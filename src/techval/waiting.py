@@ -7,7 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from techval.config import Polling
 from techval.errors import CheckFailed
+from techval.reporting import Reporter
 
 T = TypeVar("T")
 MAX_INTERVAL = 10.0
@@ -67,4 +69,22 @@ def poll(
     raise CheckFailed(
         f"{what}: not found after {made} attempt{'s' if made != 1 else ''} "
         f"in {spent:.1f} s ({limits})"
+    )
+
+
+def poll_reported(
+    reporter: Reporter, what: str, limits: Polling, probe: Callable[[], T | Miss | None]
+) -> T:
+    """`poll` within an environment's limits, each attempt a step of its own in the report."""
+
+    def attempt(number: int) -> T | Miss | None:
+        with reporter.step(f"{what}: attempt {number} of {limits.attempts}"):
+            return probe()
+
+    return poll(
+        attempt,
+        what=what,
+        attempts=limits.attempts,
+        deadline=limits.deadline,
+        interval=limits.interval,
     )
