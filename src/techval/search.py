@@ -15,7 +15,6 @@ from techval.patients import TestPatient
 from techval.reporting import Reporter
 from techval.waiting import poll_reported
 
-
 # What a demographic search sends: enough to match, nothing the network does not use.
 SEARCH_FIELDS = ("FirstName", "MiddleName", "LastName", "DOB", "Sex", "Address", "PhoneNumber")
 

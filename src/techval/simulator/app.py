@@ -16,15 +16,16 @@ from typing import Any
 import yaml
 
 from techval.paths import project_root
-from techval.schemas import SchemaRegistry, UnknownMessage
 from techval.simulator import (  # noqa: F401 (each registers its routes)
     directory_routes,
     dod_routes,
     query_routes,
 )
+from techval.simulator.acceptance import MAX_MESSAGE_BYTES, missing_fields
 from techval.simulator.directory import Directory, DirectoryError
 from techval.simulator.faults import Fault
 from techval.simulator.network import Network
+from techval.simulator.record_locator import FanOut
 from techval.simulator.repository import Repository
 from techval.simulator.responses import (
     Reply,
@@ -35,7 +36,6 @@ from techval.simulator.responses import (
 from techval.simulator.routes import DESTINATION_NAMES, HANDLERS
 from techval.simulator.tokens import TokenIssuer
 
-MAX_MESSAGE_BYTES = 40_000_000  # Redox: 40 MB for API and Network Onramp traffic
 NO_SUBSCRIPTION = (
     "No subscriptions. Meta.Destinations needs to contain a destination from existing subscriptions"
 )
@@ -59,19 +59,18 @@ class Simulator:
         self,
         destinations: Mapping[str, str],
         *,
-        registry: SchemaRegistry | None = None,
         data_dir: Path | None = None,
         max_message_bytes: int = MAX_MESSAGE_BYTES,
         faults: list[Fault] | None = None,
         test_patients: Path | None = None,
     ) -> None:
         self.purposes = {dest_id: purpose for purpose, dest_id in destinations.items()}
-        self.registry = registry or SchemaRegistry()
         self.max_message_bytes = max_message_bytes
         self.tokens = TokenIssuer()
         data_dir = data_dir or project_root() / "fixtures" / "simulator"
         self.network = Network.load(data_dir, test_patients)
-        self.repository = Repository()
+        self.repository = Repository(folder=data_dir)
+        self.record_locator = FanOut(active=1)
         self.directory = Directory(
             (_load_yaml(data_dir / "directory.yaml") or []) + self.network.directory_records()
         )
@@ -79,6 +78,15 @@ class Simulator:
         self.faults: list[Fault] = list(faults or [])
         self.lock = threading.RLock()
         self.latency = 0.0  # seconds each /endpoint answer takes on the wire (server.py)
+
+    @property
+    def location_query_active(self) -> int:
+        """How often a LocationQuery is answered task-status Active before Success."""
+        return self.record_locator.active
+
+    @location_query_active.setter
+    def location_query_active(self, times: int) -> None:
+        self.record_locator.active = max(int(times), 0)
 
     def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Reply:
         headers = {k.lower(): v for k, v in headers.items()}
@@ -147,28 +155,13 @@ class Simulator:
         if purpose is None or handler is None:
             return errors_reply(400, meta, [error(NO_SUBSCRIPTION, module="Subscriptions")])
         name = DESTINATION_NAMES.get(purpose)
-        invalid = self._schema_errors(message, data_model, event_type)
+        invalid = missing_fields(message, data_model, event_type)
         if invalid:
-            return errors_reply(400, meta, invalid, name)
+            return errors_reply(400, meta, [error(text) for text in invalid], name)
         try:
             return handler(self, message, name or purpose)
         except DirectoryError as exc:
             return errors_reply(exc.status, meta, [exc.error], name)
-
-    def _schema_errors(
-        self, message: dict[str, Any], data_model: str, event_type: str
-    ) -> list[dict[str, Any]]:
-        try:
-            violations = self.registry.validate_message(message)
-        except UnknownMessage:
-            return [error(f"Unsupported event type {data_model}:{event_type}")]
-        where = f"in {data_model}:{event_type}"
-        return [
-            error(f"Required field missing - {v.path[2:]} {where}")
-            if v.message == "required field missing"
-            else error(f"Invalid field - {v.path[2:]} {v.message} {where}")
-            for v in violations
-        ]
 
 
 def _wrapped(

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from techval.simulator.responses import Reply, echo_meta, json_reply
 from techval.simulator.routes import handles
+from techval.simulator.shapes import DIRECTORY_RECORD, filled, reordered
 
 if TYPE_CHECKING:
     from techval.simulator.app import Simulator
@@ -23,6 +24,17 @@ def organization_update(sim: Simulator, message: dict[str, Any], name: str) -> R
     return json_reply(200, {"Meta": echo_meta(message["Meta"], name)})
 
 
+def as_answered(record: dict[str, Any]) -> dict[str, Any]:
+    """A directory record as the directory answers it: every field of the model (nulls for
+    the absent), identifiers, contacts and their e-mail addresses not in the order sent."""
+    answered: dict[str, Any] = filled(DIRECTORY_RECORD, record)
+    answered["Identifiers"] = reordered(answered["Identifiers"])
+    answered["Contacts"] = reordered(answered["Contacts"])
+    for contact in answered["Contacts"]:
+        contact["EmailAddresses"] = reordered(contact["EmailAddresses"])
+    return answered
+
+
 @handles("organization", "Organization", "Query")
 def organization_query(sim: Simulator, message: dict[str, Any], name: str) -> Reply:
     organizations, paging = sim.directory.query(message)
@@ -31,7 +43,7 @@ def organization_query(sim: Simulator, message: dict[str, Any], name: str) -> Re
         {
             "Meta": echo_meta(message["Meta"], name),
             "Directory": message.get("Directory", "Carequality"),
-            "Organizations": organizations,
+            "Organizations": [as_answered(o) for o in organizations],
             "Paging": paging,
         },
     )

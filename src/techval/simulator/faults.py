@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from techval.simulator.record_locator import ERROR, task_status
+from techval.simulator.repository import pushes_not_applied
 from techval.simulator.responses import Reply, echo_meta, error, json_reply, text_reply
 
 Message = dict[str, Any] | None
@@ -118,6 +120,19 @@ def _no_locations(body: dict[str, Any]) -> None:
     body["Patients"] = []
 
 
+def _location_error(body: dict[str, Any]) -> None:
+    """The record locator's fan-out failed: task-status Error and no organizations (10.1)."""
+    body["Meta"].setdefault("Extensions", {})["task-status"] = task_status(ERROR)
+    body["Patients"] = []
+
+
+def _not_applied(message: Message, proceed: Callable[[], Reply]) -> Reply:
+    """Handle the push as usual (checked, acknowledged with 200 and Meta.Logs, as Redox does)
+    but never apply it to the repository."""
+    with pushes_not_applied():
+        return proceed()
+
+
 PUSH_EVENTS = {
     ("PatientAdmin", "NewPatient"),
     ("PatientAdmin", "PatientUpdate"),
@@ -212,6 +227,10 @@ NAMED: dict[str, Callable[[], Fault]] = {
     "wrong_document": lambda: on_events(
         {("Clinical Summary", "DocumentGet")}, edit_body(_other_document)
     ),
+    "location_query_error": lambda: on_events(
+        {("PatientSearch", "LocationQuery")}, edit_body(_location_error)
+    ),
+    "ignores_patient_updates": lambda: on_events({("PatientAdmin", "PatientUpdate")}, _not_applied),
     "drops_pushes": lambda: _drop_push,
     "drops_patient_updates": lambda: on_events({("PatientAdmin", "PatientUpdate")}, _drop_push),
     "drops_merges": lambda: on_events({("PatientAdmin", "PatientMerge")}, _drop_push),

@@ -1,7 +1,7 @@
 """The simulated Carequality network: who holds records of which test patient, and documents.
 
-Loaded from fixtures/simulator/network.yaml; demographics come from the test patients file,
-so the simulator and the shipped test patients describe the same people.
+Loaded from fixtures/simulator/network.yaml; demographics come from the test patients file
+(read here, as data), so the simulator and the shipped test patients describe the same people.
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
-from techval.patients import load_patients
 
 
 @dataclass
@@ -30,7 +28,14 @@ class Holding:
 
     @property
     def identifier(self) -> dict[str, str]:
+        """The patient's ID under the organization's patient assigning authority (an MRN)."""
         return {"ID": self.patient_id, "IDType": str(self.organization["patient_id_type"])}
+
+    @property
+    def identifiers(self) -> list[dict[str, str]]:
+        """What the record locator lists for this organization (redox-api.md 10.1): the MRN,
+        then the ID typed by the organization OID, the one a client must pick; not first."""
+        return [self.identifier, {"ID": self.patient_id, "IDType": self.oid}]
 
 
 @dataclass
@@ -39,6 +44,7 @@ class NetworkPatient:
     demographics: dict[str, Any]
     network_id: dict[str, str]
     holdings: list[Holding]
+    identifiers: list[dict[str, str]] | None = None  # as pushed; None: each holding's own
 
     def at(self, oid: str) -> Holding | None:
         return next((h for h in self.holdings if h.oid == oid), None)
@@ -48,6 +54,24 @@ def _same(a: Any, b: Any) -> bool:
     return (
         isinstance(a, str) and isinstance(b, str) and a.strip().casefold() == b.strip().casefold()
     )
+
+
+def _keys(identifiers: Any) -> set[tuple[str, str]]:
+    return {
+        (str(i.get("ID")), str(i.get("IDType"))) for i in identifiers or [] if isinstance(i, dict)
+    }
+
+
+def read_test_patients(path: Path) -> dict[str, dict[str, Any]]:
+    """Alias -> demographics of a test patients file (aliases without demographics skipped)."""
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
+    if not isinstance(raw, dict):
+        raise ValueError(f"simulator: {path} holds no test patients by alias")
+    return {
+        str(alias): dict(entry["Demographics"])
+        for alias, entry in raw.items()
+        if isinstance(entry, dict) and isinstance(entry.get("Demographics"), dict)
+    }
 
 
 class Network:
@@ -71,13 +95,13 @@ class Network:
         if not path.is_file():
             return cls([], [], folder)
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        people = load_patients(test_patients or folder.parent / "test_patients.yaml")
+        people = read_test_patients(test_patients or folder.parent / "test_patients.yaml")
         organizations = raw["organizations"]
         by_oid = {str(o["oid"]): o for o in organizations}
         patients = [
             NetworkPatient(
                 alias=entry["alias"],
-                demographics=copy.deepcopy(people[entry["alias"]].demographics),
+                demographics=copy.deepcopy(people[entry["alias"]]),
                 network_id={"ID": entry["network_id"], "IDType": raw["record_locator_id_type"]},
                 holdings=[
                     Holding(
@@ -101,7 +125,7 @@ class Network:
                 "Identifiers": [{"ID": str(o["oid"]), "IDType": "OID"}],
                 "Type": {"System": None, "Value": o.get("type", "Connection")},
                 "PartOf": {"Identifier": {"Type": None, "System": None, "Value": None}},
-                "Contacts": [],
+                "Contacts": o.get("contacts") or [],
                 "Address": o.get("address"),
             }
             for o in self.organizations.values()
@@ -122,19 +146,28 @@ class Network:
                 found.append(patient)
         return found
 
-    def by_network_id(self, identifier: dict[str, Any]) -> NetworkPatient | None:
-        return next((p for p in self.patients if p.network_id["ID"] == identifier.get("ID")), None)
+    def by_network_id(self, identifiers: Any) -> NetworkPatient | None:
+        """The patient whose network ID (ID and IDType) is among `identifiers`."""
+        wanted = _keys(identifiers)
+        return next(
+            (p for p in self.patients if (p.network_id["ID"], p.network_id["IDType"]) in wanted),
+            None,
+        )
 
     def holding(
         self, oid: str, identifiers: list[dict[str, Any]]
     ) -> tuple[NetworkPatient, Holding] | None:
-        """The record an organization holds for any of these identifiers."""
-        wanted = {(i.get("ID"), i.get("IDType")) for i in identifiers}
+        """The record an organization holds for any of these identifiers (any it listed)."""
+        wanted = _keys(identifiers)
         for patient in self.patients:
             holding = patient.at(oid)
-            if holding and (holding.identifier["ID"], holding.identifier["IDType"]) in wanted:
+            if holding and _keys(self.identifiers_at(patient, holding)) & wanted:
                 return patient, holding
         return None
+
+    def identifiers_at(self, patient: NetworkPatient, holding: Holding) -> list[dict[str, str]]:
+        """The patient's identifiers as this organization answers them."""
+        return holding.identifiers
 
     def document_text(self, document: dict[str, Any]) -> str:
         name = str(document["file"])

@@ -43,6 +43,7 @@ def provision(settings: Settings, simulator: Simulator | None = None) -> Simulat
     if settings.simulator:
         simulator.repository.delay = settings.simulator.repository_delay
         simulator.latency = settings.simulator.latency
+        simulator.location_query_active = settings.simulator.location_query_active
     for organization in settings.organizations:  # the repository answers for these
         simulator.repository.serve(organization.oid, organization.name, settings.oids.patient)
     auth = settings.auth

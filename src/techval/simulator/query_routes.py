@@ -2,6 +2,8 @@
 organization) and clinical summary (DocumentQuery, DocumentGet, PatientQuery).
 
 Every step needs the Carequality metadata; without it the network answers 401 (redox-api.md 5.6).
+Answers are shaped like Redox's examples: explicit nulls, lists in the network's order rather
+than the one sent, the record locator answering "Active" before "Success" (10.1, 10.4).
 """
 
 from __future__ import annotations
@@ -9,11 +11,20 @@ from __future__ import annotations
 from functools import wraps
 from typing import TYPE_CHECKING, Any
 
-from techval.cda import section_texts
-from techval.rules import carequality_metadata
+from techval.simulator.acceptance import carequality_refusals
+from techval.simulator.clinical_documents import narratives
 from techval.simulator.network import Holding, Network, NetworkPatient
+from techval.simulator.record_locator import SUCCESS, task_status
 from techval.simulator.responses import Reply, echo_meta, error, errors_reply, json_reply
 from techval.simulator.routes import Handler, handles
+from techval.simulator.shapes import (
+    DEMOGRAPHICS,
+    LISTED_DOCUMENT,
+    LOCATION_ORGANIZATION,
+    SUMMARY_HEADER,
+    filled,
+    reordered,
+)
 
 if TYPE_CHECKING:
     from techval.simulator.app import Simulator
@@ -23,6 +34,7 @@ NO_DOCUMENTS = (
 )
 NOT_FOUND = "The file you're looking for isn't found."
 NO_ENDPOINT = "Repository URL and certificate are required. Review destination configuration."
+CDA_MIME_TYPE = "text/xml"  # DocumentGetResponse FileType in Redox's examples (10.4)
 
 
 def carequality(handler: Handler) -> Handler:
@@ -30,16 +42,9 @@ def carequality(handler: Handler) -> Handler:
 
     @wraps(handler)
     def checked(sim: Simulator, message: dict[str, Any], name: str) -> Reply:
-        missing = carequality_metadata(message)
-        if missing:
-            texts = [
-                error(
-                    f"Unauthorized: Carequality metadata missing - {v.path[2:]}",
-                    kind="query",
-                    module="Send",
-                )
-                for v in missing
-            ]
+        refusals = carequality_refusals(message)
+        if refusals:
+            texts = [error(text, kind="query", module="Send") for text in refusals]
             return errors_reply(401, message["Meta"], texts, name)
         return handler(sim, message, name)
 
@@ -50,49 +55,68 @@ def _answer(message: dict[str, Any], name: str, **body: Any) -> Reply:
     return json_reply(200, {"Meta": echo_meta(message["Meta"], name), **body})
 
 
+def _search_answer(message: dict[str, Any], name: str, **body: Any) -> Reply:
+    """A PatientSearch answer: Meta.IsIncomplete false, as in Redox's example (10.4)."""
+    meta = echo_meta(message["Meta"], name)
+    meta["IsIncomplete"] = False
+    return json_reply(200, {"Meta": meta, **body})
+
+
 def _patient(patient: NetworkPatient, identifiers: list[dict[str, str]]) -> dict[str, Any]:
-    return {"Identifiers": identifiers, "Demographics": patient.demographics}
+    return {"Identifiers": identifiers, "Demographics": filled(DEMOGRAPHICS, patient.demographics)}
 
 
 @handles("patient_search", "PatientSearch", "Query")
 @carequality
 def broad_search(sim: Simulator, message: dict[str, Any], name: str) -> Reply:
     """Record locator: the match carries the network patient ID (redox-api.md 4.2.2)."""
-    matches = sim.network.match(message["Patient"].get("Demographics") or {})
+    matches = sim.network.match((message.get("Patient") or {}).get("Demographics") or {})
     if len(matches) > 1:
-        return _answer(
+        return _search_answer(
             message,
             name,
             Patient={},
             PotentialMatches=[_patient(p, [p.network_id]) for p in matches],
         )
     if not matches:
-        return _answer(message, name, Patient={})
-    return _answer(message, name, Patient=_patient(matches[0], [matches[0].network_id]))
+        return _search_answer(message, name, Patient={})
+    return _search_answer(
+        message,
+        name,
+        Patient=_patient(matches[0], [matches[0].network_id]),
+        PotentialMatches=[],
+    )
+
+
+def _location(holding: Holding) -> dict[str, Any]:
+    organization = holding.organization
+    return {
+        "Identifiers": holding.identifiers,
+        "Organization": filled(
+            LOCATION_ORGANIZATION,
+            {
+                "Name": organization["name"],
+                "Identifiers": [{"ID": holding.oid, "IDType": "OID"}],
+                "Contacts": organization.get("contacts") or [],
+                "Address": organization.get("address"),
+            },
+        ),
+    }
 
 
 @handles("patient_search", "PatientSearch", "LocationQuery")
 @carequality
 def locate(sim: Simulator, message: dict[str, Any], name: str) -> Reply:
-    patient = sim.network.by_network_id(message["Patient"]["Identifiers"][0])
+    """Organizations holding records of the patient, found asynchronously (10.1)."""
+    identifiers = message["Patient"]["Identifiers"]
+    status, share = sim.record_locator.ask(identifiers[0] if identifiers else None)
+    patient = sim.network.by_network_id(identifiers)
     holdings = patient.holdings if patient else []
-    return _answer(
-        message,
-        name,
-        Patients=[
-            {
-                "Identifiers": [h.identifier],
-                "Organization": {
-                    "Name": h.organization["name"],
-                    "Aliases": [],
-                    "Identifiers": [{"ID": h.oid, "IDType": "OID"}],
-                    "Contacts": [],
-                    "Address": h.organization.get("address"),
-                },
-            }
-            for h in holdings
-        ],
-    )
+    if status != SUCCESS:
+        holdings = holdings[: int(len(holdings) * share)]
+    meta = echo_meta(message["Meta"], name)
+    meta.setdefault("Extensions", {})["task-status"] = task_status(status)
+    return json_reply(200, {"Meta": meta, "Patients": [_location(h) for h in holdings]})
 
 
 def source_for(sim: Simulator, oid: Any) -> Network | None:
@@ -121,16 +145,19 @@ def search_in_organization(sim: Simulator, message: dict[str, Any], name: str) -
     source = source_for(sim, oid)
     if source is None:
         return _no_endpoint(message, name)
-    patient = message["Patient"]
+    patient = message.get("Patient") or {}
     matches = source.match(patient.get("Demographics") or {}, oid)
     if patient.get("Identifiers"):  # an identifier search looks the record up directly
         held = source.holding(oid, patient["Identifiers"])
         matches = [held[0]] if held else []
     if not matches:
-        return _answer(message, name, Patient={})
+        return _search_answer(message, name, Patient={})
     holding = matches[0].at(oid)
     assert holding is not None
-    return _answer(message, name, Patient=_patient(matches[0], [holding.identifier]))
+    identifiers = source.identifiers_at(matches[0], holding)
+    return _search_answer(
+        message, name, Patient=_patient(matches[0], identifiers), PotentialMatches=[]
+    )
 
 
 Located = tuple[Network, NetworkPatient, Holding]
@@ -164,33 +191,44 @@ def _wanted(document: dict[str, Any], query: dict[str, Any]) -> bool:
     return not (start and day < str(start)[:10]) and not (end and day > str(end)[:10])
 
 
+def _listed(document: dict[str, Any]) -> dict[str, Any]:
+    header = ((document.get("push") or {}).get("Header") or {}).get("Document") or {}
+    visit = header.get("Visit") or {}
+    listed: dict[str, Any] = filled(
+        LISTED_DOCUMENT,
+        {
+            "ID": document["id"],
+            "Title": document["title"],
+            "DateTime": document["datetime"],
+            "Locale": header.get("Locale") or "US",
+            "Type": document["type"],
+            "Author": header.get("Author"),
+            "Visit": {
+                "ID": visit.get("VisitNumber"),
+                "StartDateTime": visit.get("StartDateTime"),
+                "EndDateTime": visit.get("EndDateTime"),
+            },
+            "Location": {"Department": (visit.get("Location") or {}).get("Department")},
+        },
+    )
+    return listed
+
+
 @handles("clinical_summary", "Clinical Summary", "DocumentQuery")
 @carequality
 def document_query(sim: Simulator, message: dict[str, Any], name: str) -> Reply:
     located = _located(sim, message, name)
     if isinstance(located, Reply):
         return located
-    _, _, holding = located
+    source, patient, holding = located
     documents = [d for d in holding.documents if _wanted(d, message.get("Document") or {})]
     if not documents:
         return _no_documents(message, name)
     return _answer(
         message,
         name,
-        Patient={"Identifiers": [holding.identifier]},
-        Documents=[
-            {
-                "ID": d["id"],
-                "Title": d["title"],
-                "DateTime": d["datetime"],
-                "Locale": "US",
-                "Type": d["type"],
-                "Author": {},
-                "Visit": {},
-                "Location": {},
-            }
-            for d in documents
-        ],
+        Patient={"Identifiers": source.identifiers_at(patient, holding)},
+        Documents=[_listed(d) for d in reordered(documents)],
     )
 
 
@@ -206,7 +244,7 @@ def document_get(sim: Simulator, message: dict[str, Any], name: str) -> Reply:
         message,
         name,
         Document={"ID": document["id"]},
-        FileType="XML",
+        FileType=CDA_MIME_TYPE,
         Data=source.document_text(document),
     )
 
@@ -222,21 +260,29 @@ def patient_query(sim: Simulator, message: dict[str, Any], name: str) -> Reply:
     if not holding.documents:
         return _no_documents(message, name)
     latest = max(holding.documents, key=lambda d: str(d["datetime"]))
+    pushed = ((latest.get("push") or {}).get("Header") or {}).get("Document") or {}
     kind = latest["type"]
-    header = {
-        "Document": {
-            "ID": latest["id"],
-            "Title": latest["title"],
-            "DateTime": latest["datetime"],
-            "Type": kind.get("Name"),
-            "Locale": "US",
-            "TypeCode": {
-                "Code": kind.get("Code"),
-                "CodeSystem": "2.16.840.1.113883.6.1",
-                "CodeSystemName": "LOINC",
-                "Name": kind.get("Name"),
+    header = filled(
+        SUMMARY_HEADER,
+        {
+            "Document": {
+                **pushed,
+                "ID": latest["id"],
+                "Title": latest["title"],
+                "DateTime": latest["datetime"],
+                "Type": kind.get("Name"),
+                "Locale": pushed.get("Locale") or "US",
+                "TypeCode": {
+                    "Code": kind.get("Code"),
+                    "CodeSystem": "2.16.840.1.113883.6.1",
+                    "CodeSystemName": "LOINC",
+                    "Name": kind.get("Name"),
+                },
+            },
+            "Patient": {
+                "Identifiers": source.identifiers_at(patient, holding),
+                "Demographics": patient.demographics,
             },
         },
-        "Patient": _patient(patient, [holding.identifier]),
-    }
-    return _answer(message, name, Header=header, **section_texts(source.document_text(latest)))
+    )
+    return _answer(message, name, Header=header, **narratives(source.document_text(latest)))

@@ -10,13 +10,31 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from techval.cda import render_visit_summary
+from techval.paths import project_root
+from techval.simulator.clinical_documents import filled_template, with_narratives
 from techval.simulator.network import Holding, Network, NetworkPatient
+from techval.simulator.shapes import reordered
+
+DOCUMENT_TYPE_CODESET = "http://hl7.org/fhir/ValueSet/c80-doc-typecodes"  # Redox example, 10.4
+TEMPLATE = Path("documents/visit-summary-template.xml")
+_acknowledge_only: ContextVar[bool] = ContextVar("acknowledge_only", default=False)
+
+
+@contextmanager
+def pushes_not_applied() -> Iterator[None]:
+    """Pushes handled inside are acknowledged as usual and never applied (a fault)."""
+    token = _acknowledge_only.set(True)
+    try:
+        yield
+    finally:
+        _acknowledge_only.reset(token)
 
 
 @dataclass
@@ -39,8 +57,13 @@ def _keys(identifiers: list[dict[str, Any]]) -> set[tuple[str, str]]:
 class Repository(Network):
     """Answers for the user's organizations: `organizations` maps OID -> organization entry."""
 
-    def __init__(self, delay: float = 0.0, clock: Callable[[], float] = time.monotonic) -> None:
-        super().__init__([], [], Path("."))
+    def __init__(
+        self,
+        delay: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+        folder: Path | None = None,
+    ) -> None:
+        super().__init__([], [], folder or project_root() / "fixtures" / "simulator")
         self.delay = delay
         self.clock = clock
         self.records: list[_Record] = []
@@ -52,6 +75,8 @@ class Repository(Network):
 
     # -- pushes ---------------------------------------------------------------------------
     def _later(self, change: Callable[[], None]) -> None:
+        if _acknowledge_only.get():
+            return
         self._pending.append(_Pending(self.clock() + self.delay, change))
 
     def _settle(self) -> None:
@@ -105,7 +130,7 @@ class Repository(Network):
                     "datetime": document.get("DateTime"),
                     "type": {
                         "Code": type_code.get("Code"),
-                        "Codeset": "LOINC",
+                        "Codeset": DOCUMENT_TYPE_CODESET,
                         "Name": type_code.get("Name"),
                     },
                     "push": copy.deepcopy(message),
@@ -131,6 +156,7 @@ class Repository(Network):
                     record.demographics,
                     dict(record.identifiers[0]),
                     holdings,
+                    copy.deepcopy(record.identifiers),
                 )
             )
         return found
@@ -146,14 +172,23 @@ class Repository(Network):
             "",
         )
 
+    def identifiers_at(self, patient: NetworkPatient, holding: Holding) -> list[dict[str, str]]:
+        """The identifiers pushed for the patient, not in the order they were pushed."""
+        return reordered(patient.identifiers or [holding.identifier])
+
     def document_text(self, document: dict[str, Any]) -> str:
-        """The CDA Redox would generate from the pushed visit summary."""
+        """The CDA Redox would generate from the pushed visit summary: its header, and the
+        pushed section narratives."""
         if document["id"] not in self._rendered:
             push = document["push"]
             header = push["Header"]
-            demographics = header["Patient"].get("Demographics") or {}
+            patient = header.get("Patient") or {}
+            demographics = patient.get("Demographics") or {}
+            identifier = self._patient_identifier(patient.get("Identifiers") or [])
             root, _, extension = str(document["id"]).partition("^")
-            self._rendered[document["id"]] = render_visit_summary(
+            organization_oid, organization = next(iter(self.organizations.items()), ("", {}))
+            text = filled_template(
+                self.folder / TEMPLATE,
                 {
                     "DOCUMENT_ROOT": root if extension else "2.25",
                     "DOCUMENT_EXTENSION": extension or root,
@@ -161,19 +196,28 @@ class Repository(Network):
                     .replace("-", "")
                     .replace(":", "")[:14]
                     + "+0000",
-                    "PATIENT_ID_ROOT": header["Patient"]["Identifiers"][0]["IDType"],
-                    "PATIENT_ID": header["Patient"]["Identifiers"][0]["ID"],
+                    "PATIENT_ID_ROOT": str(identifier.get("IDType", "")),
+                    "PATIENT_ID": str(identifier.get("ID", "")),
                     "GIVEN": str(demographics.get("FirstName", "")),
                     "FAMILY": str(demographics.get("LastName", "")),
                     "GENDER_CODE": {"Male": "M", "Female": "F"}.get(
                         str(demographics.get("Sex")), "UN"
                     ),
                     "BIRTH_TIME": str(demographics.get("DOB", "")).replace("-", ""),
-                    "ORG_OID": next(iter(self.organizations), ""),
-                    "ORG_NAME": next(iter(self.organizations.values()), {}).get("name", ""),
+                    "ORG_OID": organization_oid,
+                    "ORG_NAME": str(organization.get("name", "")),
                     "TYPE_CODE": str(document["type"]["Code"]),
                     "TYPE_NAME": str(document["type"]["Name"]),
                     "TITLE": str(document.get("title") or ""),
-                }
+                },
             )
+            self._rendered[document["id"]] = with_narratives(text, push)
         return self._rendered[document["id"]]
+
+    def _patient_identifier(self, identifiers: list[dict[str, Any]]) -> dict[str, Any]:
+        """The pushed identifier under one of the repository's patient OIDs (else the first)."""
+        oids = {str(o["patient_id_type"]) for o in self.organizations.values()}
+        return next(
+            (i for i in identifiers if str(i.get("IDType")) in oids),
+            identifiers[0] if identifiers else {},
+        )

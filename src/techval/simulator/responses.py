@@ -8,6 +8,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+# "Deprecated. Slated for removal on or after Nov. 1, 2022. Use Meta.Logs[].ID" (10.3)
+DEPRECATED_META = ("Message", "Transmission")
 SOURCE = {"ID": "7f0c1c63-9d0e-4c8a-9a51-3b2f6a7c1e01", "Name": "techval simulator source"}
 
 
@@ -32,8 +34,11 @@ def text_reply(status: int, text: str, content_type: str = "text/plain; charset=
 
 
 def echo_meta(request_meta: dict[str, Any], destination_name: str | None) -> dict[str, Any]:
-    """Meta as Redox returns it: the request's, with Logs, Source and Destinations[].Name filled."""
+    """Meta as Redox returns it: the request's, with Logs, Source and Destinations[].Name filled
+    and no deprecated Message or Transmission."""
     meta = copy.deepcopy(request_meta) if isinstance(request_meta, dict) else {}
+    for deprecated in DEPRECATED_META:
+        meta.pop(deprecated, None)
     meta["Logs"] = [{"ID": str(uuid.uuid4()), "AttemptID": str(uuid.uuid4())}]
     meta["Source"] = dict(SOURCE)
     destinations = meta.get("Destinations")
