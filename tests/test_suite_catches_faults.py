@@ -308,3 +308,34 @@ def test_ctrl_c_stops_the_run_and_the_reports_are_complete(
     for part in ("junit.xml", "exchanges.har", "allure-report/index.html"):
         assert (reports / part).is_file(), part
     assert not (reports / "history/latest.json").exists()  # an interrupted run is no baseline
+
+
+def _step_names(steps: list[dict[str, Any]]) -> Iterator[str]:
+    for step in steps:
+        yield step["name"]
+        yield from _step_names(step.get("steps") or [])
+
+
+def test_location_query_active_twice_then_success_is_three_reported_attempts(
+    server: RunningSimulator, tmp_path: Path
+) -> None:
+    server.simulator.location_query_active = 2
+    config = write_environment(tmp_path, simulator=None, base_url=server.url)
+    result = run_techval(
+        ["--config", str(config), "--tags", "patient_search"], tmp_path / "reports"
+    )
+    assert result.code == 0, result.stdout[-3000:]
+    (broad,) = [r for r in result.allure_results() if r["name"].startswith("Broad search")]
+    attempts = [n for n in _step_names(broad["steps"]) if "task-status Success): attempt" in n]
+    assert [a.rsplit(": ", 1)[1] for a in attempts] == [
+        "attempt 1 of 6",
+        "attempt 2 of 6",
+        "attempt 3 of 6",
+    ]
+    har = json.loads((result.reports / "exchanges.har").read_text())
+    statuses = [
+        json.loads(e["response"]["content"]["text"])["Meta"]["Extensions"]["task-status"]["string"]
+        for e in har["log"]["entries"]
+        if "LocationQuery" in e["comment"]
+    ]
+    assert statuses[:3] == ["Active", "Active", "Success"]
