@@ -117,7 +117,30 @@ def test_step_verdicts_from_scenario_statuses() -> None:
         "broken": 1,
         "skipped": 1,
         "total": 5,
+        "not_applicable": 0,
     }
+
+
+def test_a_scenario_not_applicable_with_the_test_data_makes_its_step_incomplete() -> None:
+    mismatch = outcome("document_query", "skipped", "no documents")
+    mismatch.kind = "test_data"
+    plain_skip = outcome("patient_search", "skipped")
+    result = result_of([outcome("document_query", "passed"), mismatch, plain_skip])
+    by_key = {s["key"]: s for s in result["steps"]}
+    assert by_key["document_query"]["verdict"] == "incomplete"
+    assert by_key["document_query"]["counts"]["not_applicable"] == 1
+    assert by_key["patient_search"]["verdict"] == "skipped"  # nothing of it ran
+    assert result["verdict"] == "incomplete"
+    only_mismatch = result_of([mismatch])
+    assert {s["key"]: s["verdict"] for s in only_mismatch["steps"]}["document_query"] == (
+        "incomplete"
+    )
+    table = console.table(result)
+    assert "INCOMPLETE" in table and "1 scenario(s) not applicable with this test data" in table
+    mismatch.status = "failed"  # a failure is never hidden behind a mismatch
+    assert {s["key"]: s["verdict"] for s in result_of([mismatch])["steps"]}["document_query"] == (
+        "failed"
+    )
 
 
 def test_only_every_step_passing_is_a_green_run() -> None:
