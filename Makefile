@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 NODE_STAMP := node_modules/.installed-stamp
 
-.PHONY: setup run report bundle bench test lint typecheck unit clean
+.PHONY: setup run report bundle bench test test-fast lint typecheck unit bytecode clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,12 @@ $(NODE_STAMP): package.json package-lock.json
 	  npm ci --no-audit --no-fund --loglevel=error && touch $(NODE_STAMP); \
 	else echo "techval: npm not found: install Node.js 20+ for the HTML report"; fi
 
-setup: $(STAMP) $(NODE_STAMP)
+# Where PYTHONDONTWRITEBYTECODE is set (as on CI machines) Python compiles every module of the
+# project again on each start; compileall writes the bytecode anyway (a no-op when up to date).
+bytecode: $(STAMP)
+	@$(BIN)/python -m compileall -q src steps tests bench conftest.py >/dev/null
+
+setup: $(STAMP) $(NODE_STAMP) bytecode
 
 run: setup
 	$(BIN)/techval run --env simulator
@@ -44,9 +49,15 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-# The harness's own tests; allure-pytest-bdd stays off (it breaks plain tests that report).
+# The harness's own tests, on two workers; allure-pytest-bdd stays off (it breaks plain tests
+# that report). WORKERS=0 runs them in one process.
+WORKERS ?= 2
 unit: setup
-	$(BIN)/python -m pytest tests -p no:allure_pytest_bdd
+	$(BIN)/python -m pytest tests -p no:allure_pytest_bdd -n $(WORKERS)
+
+# The edit loop: everything but the tests that start techval as a process.
+test-fast: setup
+	$(BIN)/python -m pytest tests -p no:allure_pytest_bdd -n $(WORKERS) -m "not whole_run"
 
 clean:
 	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache

@@ -106,11 +106,19 @@ class RunResult:
 
 
 def run_techval(
-    args: list[str], reports: Path, timeout: float = 120, command: str = "run", **env: str
+    args: list[str],
+    reports: Path,
+    timeout: float = 120,
+    command: str = "run",
+    *,
+    html: bool = False,
+    **env: str,
 ) -> RunResult:
-    """A `techval` command (`run` by default) in a subprocess, as a user would start it."""
+    """A `techval` command (`run` by default) in a subprocess, as a user would start it; a run
+    writes no HTML report unless the test reads it (`html=True`)."""
+    extra = ["--no-html"] if command == "run" and not html else []
     completed = subprocess.run(
-        [sys.executable, "-m", "techval.cli", command, "--reports", str(reports), *args],
+        [sys.executable, "-m", "techval.cli", command, "--reports", str(reports), *extra, *args],
         cwd=ROOT,
         capture_output=True,
         text=True,

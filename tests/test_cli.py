@@ -12,6 +12,8 @@ from techval import cli, organization
 from techval.config import Settings
 from tests.helpers import ROOT, run_techval, write_environment
 
+pytestmark = pytest.mark.whole_run  # starts techval as a process: not in make test-fast
+
 
 def test_unknown_environment_is_one_line_exit_2(tmp_path: Path) -> None:
     result = run_techval(["--env", "qa"], tmp_path)

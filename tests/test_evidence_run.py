@@ -19,6 +19,8 @@ import yaml
 from techval.evidence.leaks import embedded
 from tests.helpers import ROOT, RunResult, assert_evidence_agrees, run_techval, write_environment
 
+pytestmark = pytest.mark.whole_run  # starts techval as a process: not in make test-fast
+
 PLANTED_SECRET = "planted-secret-7d1e0c52a9b84f36"  # a test value
 PLANTED_NAME, PLANTED_SURNAME = "Zenobia", "Quartermaine"
 BROWSER = shutil.which("chromium") or shutil.which("google-chrome")
@@ -48,7 +50,7 @@ def planted(tmp_path_factory: pytest.TempPathFactory) -> tuple[RunResult, Path]:
         auth={"method": "legacy", "api_key": "planted-api-key-0001", "secret": PLANTED_SECRET},
         test_patients=str(planted_patients(folder)),
     )
-    result = run_techval(["--config", str(config)], folder / "reports")
+    result = run_techval(["--config", str(config)], folder / "reports", html=True)
     assert result.code == 0, result.stdout[-3000:] + result.stderr[-2000:]
     return result, config
 
@@ -239,7 +241,9 @@ def test_without_node_the_run_still_passes_and_says_how_to_get_the_html(tmp_path
     config = write_environment(tmp_path)
     empty = tmp_path / "bin"
     empty.mkdir()
-    result = run_techval(["--config", str(config)], tmp_path / "reports", PATH=str(empty))
+    result = run_techval(
+        ["--config", str(config)], tmp_path / "reports", html=True, PATH=str(empty)
+    )
     assert result.code == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "HTML report not generated: Node.js is missing" in result.stdout
     assert "`techval report`" in result.stdout

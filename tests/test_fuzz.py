@@ -5,6 +5,7 @@ ConfigError line; never another exception."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +15,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from techval import checks, organization
+from techval.client import RedoxClient
 from techval.config import Settings, load_settings
 from techval.errors import CheckFailed, ConfigError
-from techval.simulator import provision
+from techval.simulator import Simulator, provision
 from techval.simulator.faults import Message
 from techval.simulator.responses import Reply
 from tests.helpers import ROOT, environment, in_process_client, settings_for
@@ -41,21 +43,31 @@ FUZZ = settings(
 )
 
 
+@dataclass
+class Target:
+    """One simulator and client for every example: only the planted answer changes."""
+
+    settings: Settings
+    simulator: Simulator
+    client: RedoxClient
+
+
 @pytest.fixture(scope="module")
-def fuzz_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return settings_for(tmp_path_factory.mktemp("fuzz"))
-
-
-def answer(settings: Settings, status: int, body: bytes) -> None:
-    """Send an Organization.Query to a simulator answering `body`; check the answer."""
+def target(tmp_path_factory: pytest.TempPathFactory) -> Target:
+    settings = settings_for(tmp_path_factory.mktemp("fuzz"))
     simulator = provision(settings)
+    return Target(settings, simulator, in_process_client(settings, simulator))
+
+
+def answer(target: Target, status: int, body: bytes) -> None:
+    """Send an Organization.Query to a simulator answering `body`; check the answer."""
 
     def replace(message: Message, proceed: Any) -> Reply:
         return Reply(status, body, {"Content-Type": "application/json"}) if message else proceed()
 
-    simulator.faults.append(replace)
-    client = in_process_client(settings, simulator)
-    exchange = client.send(organization.query_message(settings, REDOX_GATEWAY))
+    target.simulator.faults[:] = [replace]
+    target.client.exchanges.clear()  # keep memory flat over hundreds of examples
+    exchange = target.client.send(organization.query_message(target.settings, REDOX_GATEWAY))
     try:
         checks.succeeded(exchange)
     except CheckFailed as failure:
@@ -66,9 +78,9 @@ def answer(settings: Settings, status: int, body: bytes) -> None:
 @FUZZ
 @given(body=JSON | REDOX_SHAPED, status=st.sampled_from([200, 400, 403, 500]))
 def test_any_json_answer_is_checked_without_crashing(
-    fuzz_settings: Settings, body: Any, status: int
+    target: Target, body: Any, status: int
 ) -> None:
-    answer(fuzz_settings, status, json.dumps(body).encode())
+    answer(target, status, json.dumps(body).encode())
 
 
 @FUZZ
@@ -79,9 +91,9 @@ def test_any_json_answer_is_checked_without_crashing(
 @example(body=b'{"a":' * 50_000 + b"1" + b"}" * 50_000)
 @example(body=json.dumps({"Meta": {"DataModel": "x" * 5_000_000}}).encode())
 def test_malformed_deep_and_huge_bodies_are_checked_without_crashing(
-    fuzz_settings: Settings, body: bytes
+    target: Target, body: bytes
 ) -> None:
-    answer(fuzz_settings, 200, body)
+    answer(target, 200, body)
 
 
 def write(folder: Path, document: Any) -> Path:

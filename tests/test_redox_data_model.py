@@ -25,6 +25,8 @@ from techval import templates
 from techval.simulator import RunningSimulator, provision
 from tests.helpers import ROOT, RunResult, run_techval, settings_for, write_environment
 
+pytestmark = pytest.mark.whole_run  # starts techval as a process: not in make test-fast
+
 if TYPE_CHECKING:
     from referencing._core import Resolver  # the type of Registry.resolver(); not re-exported
 

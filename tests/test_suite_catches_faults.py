@@ -26,6 +26,8 @@ from tests.helpers import (
     write_environment,
 )
 
+pytestmark = pytest.mark.whole_run  # starts techval as a process: not in make test-fast
+
 CREATE = "test_create_the_organization_record"
 UPDATE = "test_update_the_address_and_contacts_of_the_organization_record"
 DEACTIVATE = "test_deactivate_the_organization_record"
@@ -55,10 +57,12 @@ def server(tmp_path: Path) -> Iterator[RunningSimulator]:
     running.stop()
 
 
-def run_against(server: RunningSimulator, tmp_path: Path, *faults: str, **changes: Any):
+def run_against(
+    server: RunningSimulator, tmp_path: Path, *faults: str, html: bool = False, **changes: Any
+):
     server.simulator.faults.extend(named(name) for name in faults)
     config = write_environment(tmp_path, simulator=None, base_url=server.url, **changes)
-    return run_techval(["--config", str(config)], tmp_path / "reports")
+    return run_techval(["--config", str(config)], tmp_path / "reports", html=html)
 
 
 def outcome(result, scenario: str) -> str:
@@ -221,7 +225,7 @@ def test_server_lost_after_the_token_is_exit_2_not_a_failed_check(
 def test_the_report_files_failures_under_their_category(
     server: RunningSimulator, tmp_path: Path, fault: str, category: str
 ) -> None:
-    result = run_against(server, tmp_path, fault)
+    result = run_against(server, tmp_path, fault, html=True)
     page = (result.reports / "allure-report/index.html").read_text()
     categories = json.loads(embedded(page)["widgets/categories.json"])
     names = {node["name"] for node in categories["nodes"].values() if node["type"] == "category"}

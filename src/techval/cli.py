@@ -12,7 +12,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,8 @@ from techval.schemas import SchemaRegistry, UnknownMessage
 
 TAG = re.compile(r"@([A-Za-z_][A-Za-z0-9_]*)")
 TAG_WORDS = {"and", "or", "not"}
+NO_AUTOLOAD = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
+RUN_PLUGINS = ("pytest_bdd.plugin", "allure_pytest_bdd.plugin")  # what a run loads
 
 
 def fail(message: str, code: int = 2) -> int:
@@ -86,11 +88,12 @@ def command_run(args: argparse.Namespace) -> int:
         return fail(f"could not run: {exc}")
     handoff = _Handoff(run)
     try:
-        code = pytest.main(_pytest_args(args, root), plugins=[handoff])
+        with _only_the_plugins_a_run_needs():
+            code = pytest.main(_pytest_args(args, root), plugins=[handoff])
     finally:
         run.close()
     reports = Path(args.reports)
-    _finish_reports(reports, settings.name)
+    _finish_reports(reports, settings.name, html_report=not args.no_html)
     if handoff.undefined:
         listed = "; ".join(handoff.undefined[:5])
         return fail(f"could not run: no step definition matches {listed}")
@@ -107,16 +110,36 @@ def command_run(args: argparse.Namespace) -> int:
     return fail(f"could not run: pytest ended with exit code {int(code)}")
 
 
-def _finish_reports(reports: Path, environment: str) -> None:
+@contextlib.contextmanager
+def _only_the_plugins_a_run_needs() -> Iterator[None]:
+    """No pytest plugin loaded by entry point (Hypothesis, xdist, anyio: the harness's own test
+    tools would cost a second or more per run); `_pytest_args` names the ones a run uses."""
+    before = os.environ.get(NO_AUTOLOAD)
+    os.environ[NO_AUTOLOAD] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[NO_AUTOLOAD]
+        else:
+            os.environ[NO_AUTOLOAD] = before
+
+
+def _finish_reports(reports: Path, environment: str, *, html_report: bool = True) -> None:
     """After a run: the HTML report, then the verdict table and where the evidence is."""
-    outcome = html.generate(
-        reports / "allure-results", reports / "allure-report", name=html.report_name(environment)
-    )
     result = verdict.read(reports / "verdict.json")
     print()
     if result is not None:
         print(console.table(result))
-    print(f"techval: {outcome.message}")
+    if html_report:
+        outcome = html.generate(
+            reports / "allure-results",
+            reports / "allure-report",
+            name=html.report_name(environment),
+        )
+        print(f"techval: {outcome.message}")
+    else:
+        print("techval: no HTML report (--no-html); `techval report` writes it from the results")
     print(
         f"techval: verdict {reports / 'verdict.json'}, JUnit {reports / 'junit.xml'}, "
         f"HAR {reports / 'exchanges.har'}; `techval bundle` zips them for the validation request"
@@ -136,9 +159,10 @@ def _pytest_args(args: argparse.Namespace, root: Path) -> list[str]:
         # allure-pytest-bdd needs the features under the rootdir
         f"--rootdir={os.path.commonpath([root, Path(args.features or root).resolve()])}",
         f"--config-file={root / 'pyproject.toml'}",
-        # techval and httpx are imported before pytest starts here; nothing to rewrite in them.
-        "-W",
-        "ignore::pytest.PytestAssertRewriteWarning",
+        # Checks raise CheckFailed with their own messages: no assertion rewriting, which would
+        # recompile every plugin module on each run where bytecode is not cached.
+        "--assert=plain",
+        *(arg for plugin in RUN_PLUGINS for arg in ("-p", plugin)),
         f"--alluredir={reports / 'allure-results'}",
         "--clean-alluredir",
         f"--junitxml={reports / 'junit.xml'}",
@@ -255,6 +279,11 @@ def parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--reports", default="reports", help="folder for the reports (default: reports)"
+    )
+    run.add_argument(
+        "--no-html",
+        action="store_true",
+        help="skip the HTML report (verdict, JUnit, HAR and Allure results are still written)",
     )
     run.add_argument("pytest_args", nargs="*", help="extra pytest arguments, after --")
     run.set_defaults(handler=command_run)

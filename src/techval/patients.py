@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 import jsonschema
 import yaml
 
+from techval import yamlfile
 from techval.errors import ConfigError
 from techval.paths import project_root
 
@@ -31,7 +32,7 @@ class TestPatient:
 
 def load_patients(path: Path) -> dict[str, TestPatient]:
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yamlfile.load(path)
     except OSError as exc:
         raise ConfigError(f"test_patients: cannot read {path}: {exc.strerror}") from None
     except yaml.YAMLError:

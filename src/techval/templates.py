@@ -11,8 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-import yaml
-
+from techval import yamlfile
 from techval.errors import ConfigError
 from techval.paths import project_root
 
@@ -22,7 +21,7 @@ PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 def load(name: str) -> Any:
     path = project_root() / "fixtures" / "templates" / f"{name}.yaml"
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yamlfile.load(path)
     except OSError as exc:
         raise ConfigError(f"template {path}: {exc.strerror}") from None
 

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from techval import yamlfile
 from techval.paths import project_root
 from techval.simulator import (  # noqa: F401 (each registers its routes)
     directory_routes,
@@ -186,4 +185,4 @@ def _json_or_none(body: bytes) -> Any:
 
 
 def _load_yaml(path: Path) -> Any:
-    return yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
+    return yamlfile.load(path) if path.is_file() else None

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from techval import yamlfile
 
 
 @dataclass
@@ -64,7 +64,7 @@ def _keys(identifiers: Any) -> set[tuple[str, str]]:
 
 def read_test_patients(path: Path) -> dict[str, dict[str, Any]]:
     """Alias -> demographics of a test patients file (aliases without demographics skipped)."""
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
+    raw = yamlfile.load(path) if path.is_file() else None
     if not isinstance(raw, dict):
         raise ValueError(f"simulator: {path} holds no test patients by alias")
     return {
@@ -94,7 +94,7 @@ class Network:
         path = folder / "network.yaml"
         if not path.is_file():
             return cls([], [], folder)
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yamlfile.load(path)
         people = read_test_patients(test_patients or folder.parent / "test_patients.yaml")
         organizations = raw["organizations"]
         by_oid = {str(o["oid"]): o for o in organizations}

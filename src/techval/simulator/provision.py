@@ -33,7 +33,10 @@ def ensure_private_key(path: Path, algorithm: str) -> None:
         serialization.NoEncryption(),
     )
     path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another run (a parallel test worker) made it just now
+        return
     with os.fdopen(descriptor, "wb") as handle:
         handle.write(pem)
 
