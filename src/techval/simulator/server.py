@@ -61,6 +61,9 @@ class _Handler(BaseHTTPRequestHandler):
         """Silent: request lines may carry identifiers, and the harness records exchanges itself."""
 
 
+SHUTDOWN_POLL_S = 0.02
+
+
 class RunningSimulator:
     """A started server; `url` is its base URL, `stop()` shuts it down."""
 
@@ -72,7 +75,7 @@ class RunningSimulator:
         self.host, self.port = str(address[0]), int(address[1])
         self.url = f"http://{self.host}:{self.port}"
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="techval-simulator", daemon=True
+            target=self.serve_forever, name="techval-simulator", daemon=True
         )
 
     def start(self) -> RunningSimulator:
@@ -80,7 +83,9 @@ class RunningSimulator:
         return self
 
     def serve_forever(self) -> None:
-        self._server.serve_forever()
+        # socketserver polls for shutdown every 0.5 s by default: every run would wait that
+        # long to stop its simulator
+        self._server.serve_forever(poll_interval=SHUTDOWN_POLL_S)
 
     def stop(self) -> None:
         self._server.shutdown()
