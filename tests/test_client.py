@@ -119,7 +119,27 @@ def test_error_answer_is_checked_against_the_error_schema(test_settings: Setting
         checks.answered(exchange)
 
 
+def test_meta_errors_that_are_not_a_list_fail_the_check(test_settings: Settings) -> None:
+    exchange = send_query(test_settings, answer(200, b'{"Meta": {"Errors": true}}'))
+    assert exchange.redox_errors == ["True"] and exchange.schema == "common/error.response"
+    with pytest.raises(CheckFailed, match=r"Redox answered HTTP 200 with Meta.Errors: True"):
+        checks.succeeded(exchange)
+
+
 def test_exchange_document_is_json_ready(simulator: Simulator, test_settings: Settings) -> None:
     exchange = send_query(test_settings)
     document = exchange.as_document()
     assert document["response"]["status"] == 200 and document["redox_log_ids"] == exchange.log_ids
+
+
+def test_valid_messages_and_answers_are_checked_without_jsonschema(
+    test_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = in_process_client(test_settings)
+
+    def refuse(name: str) -> None:
+        raise AssertionError(f"{name}: a valid message went to jsonschema")
+
+    monkeypatch.setattr(client.registry, "validator", refuse)
+    exchange = client.send(organization.query_message(test_settings, REDOX_GATEWAY))
+    assert exchange.schema == "Organization.Query.response" and exchange.violations == []

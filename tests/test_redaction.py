@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from techval.errors import ConfigError
-from techval.redaction import MASK, PATIENT_MASK, Redactor, patient_values, shape
+from techval.redaction import MASK, PATIENT_MASK, SHORT_TEXT, Redactor, patient_values, shape
 from tests.helpers import settings_for
 
 PATIENT = {
@@ -105,3 +105,20 @@ def test_showing_patient_data_is_refused_outside_simulator_and_dev(
 def test_showing_patient_data_is_accepted_on_the_simulator(tmp_path: Path) -> None:
     settings = settings_for(tmp_path, reports={"mask_patient_data": False})
     assert not settings.reports.mask_patient_data
+
+
+def test_a_text_seen_before_is_masked_once_it_is_secret() -> None:
+    masking = redactor()
+    assert masking.text("token abcdef123456") == "token abcdef123456"
+    masking.add("abcdef123456")
+    assert masking.text("token abcdef123456") == f"token {MASK}"
+    masking.add_patient_value("Zanzibar")
+    assert masking.data({"Note": "from Zanzibar"}) == {"Note": f"from {PATIENT_MASK}"}
+
+
+def test_long_texts_are_masked_like_short_ones() -> None:
+    long = "x " * SHORT_TEXT + "client-secret-value-1 Timothy Bixby 2008-01-06 Bearer abc.def"
+    assert redactor().text(long) == "x " * SHORT_TEXT + (
+        f"{MASK} {PATIENT_MASK} {PATIENT_MASK} {PATIENT_MASK} Bearer {MASK}"
+    )
+    assert redactor().text("Timothy" * SHORT_TEXT) == "Timothy" * SHORT_TEXT  # not a word

@@ -48,6 +48,8 @@ class Exchange:
     def redox_errors(self) -> list[str]:
         """The texts of Meta.Errors, as Redox wrote them."""
         errors = self.meta.get("Errors") or []
+        if not isinstance(errors, list):  # a malformed answer: the error schema says so
+            errors = [errors]
         return [str(e.get("Text", e)) if isinstance(e, dict) else str(e) for e in errors]
 
     @property

@@ -3,22 +3,33 @@
 Schemas live in schemas/<DataModel>.<EventType>[.response].json, with shared pieces in
 schemas/common/. Validators are compiled once per schema. Violation texts never quote the
 offending value: a value may be patient data or a secret.
+
+Two validators per schema: jsonschema-rs (compiled Rust, some 100 times faster) says whether a
+message is valid; only an invalid one goes through jsonschema, whose errors make the
+Violations, so every text stays jsonschema's. jsonschema-rs is used only where it cannot judge
+differently: its copy of a schema has every $ref inlined and every pattern rewritten to mean
+what Python's re makes of it (`rust_pattern`); any other schema is left to jsonschema alone.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urljoin
 
 import jsonschema
+import jsonschema_rs
 from referencing import Registry, Resource
 
 from techval.paths import project_root
 
 ERROR_SCHEMA = "common/error.response"
+DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
 
 
 @dataclass(frozen=True)
@@ -85,12 +96,146 @@ def describe(error: jsonschema.ValidationError) -> Violation:
     return Violation(json_path(path), f"breaks the schema rule '{kind}'")
 
 
+# Python's \s in a str pattern: the characters str.isspace() accepts (a test compares them).
+# Rust's \s is another set: no U+001C-U+001F or U+0085, but U+FEFF.
+PYTHON_WHITESPACE = r"\t-\r\x1C-\x20\x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000"
+# Escaped, these are the same literal in both engines.
+_ESCAPED_LITERALS = frozenset(r".^$*+?()[]{}|\/-")
+_PART = re.compile(r"\\.?|\[\^?\]?|\{[0-9]+(,[0-9]*)?\}\+?|[*+?]\+|&&|--|~~|\(\?:?|.", re.DOTALL)
+# Keywords whose value is a schema, a list of schemas, or names (or patterns) to schemas.
+_SUBSCHEMA = frozenset(
+    {"additionalProperties", "propertyNames", "items", "contains", "not", "if", "then", "else"}
+    | {"unevaluatedItems", "unevaluatedProperties"}
+)
+_SUBSCHEMA_LIST = frozenset({"allOf", "anyOf", "oneOf", "prefixItems"})
+_SUBSCHEMA_MAP = frozenset({"properties", "dependentSchemas"})
+# Not followed by the inlining, or not asserted alike by the two (multipleOf: jsonschema's
+# float division refuses 0.07 as a multiple of 0.01, jsonschema-rs accepts it).
+_NOT_PORTED = frozenset(
+    {"$dynamicRef", "$recursiveRef", "contentEncoding", "contentMediaType", "multipleOf"}
+)
+
+
+class NotPortable(ValueError):
+    """jsonschema-rs could judge this schema or pattern differently from jsonschema."""
+
+
+def rust_pattern(pattern: str) -> str:
+    """`pattern` for jsonschema-rs, matching what Python's re.search matches. NotPortable for
+    syntax beyond the plain subset the schemas use: literals, classes, groups, alternation,
+    greedy and lazy quantifiers, escaped punctuation, \\s, ., ^ and a final $."""
+    parts = [m.group() for m in _PART.finditer(pattern)]
+    out: list[str] = []
+    in_class = False
+    for index, part in enumerate(parts):
+        if part.startswith("\\"):
+            if part == r"\s":
+                part = PYTHON_WHITESPACE if in_class else f"[{PYTHON_WHITESPACE}]"
+            elif part[1:] not in _ESCAPED_LITERALS:
+                raise NotPortable(pattern)
+        elif in_class:
+            # Rust reads [ inside a class as a nested class, && -- ~~ as set operations.
+            if part.startswith("[") or part in {"&&", "--", "~~"}:
+                raise NotPortable(pattern)
+            in_class = part != "]"
+        elif part.startswith("["):
+            if part.endswith("]"):
+                raise NotPortable(pattern)  # a leading ] is a literal in Python only
+            in_class = True
+        elif part == "$":
+            if index != len(parts) - 1:
+                raise NotPortable(pattern)
+            part = r"\n?\z"  # Python's $ also matches just before a final newline
+        elif part == ".":
+            part = r"[^\n]"
+        elif part in {"(?", "{", "}"} or (len(part) > 1 and part.endswith("+")):
+            raise NotPortable(pattern)  # lookarounds and flags; a bare brace; possessive
+        out.append(part)
+    if in_class:
+        raise NotPortable(pattern)
+    return "".join(out)
+
+
+class RustSchemas:
+    """Copies of the schemas of one folder for jsonschema-rs: every $ref inlined, as an allOf
+    entry so that its siblings still apply, every pattern rewritten by `rust_pattern`.
+    NotPortable where jsonschema-rs could judge differently: a recursive $ref (Rust would
+    overflow its stack on a deep message where jsonschema raises RecursionError), a keyword in
+    _NOT_PORTED, a pattern `rust_pattern` refuses."""
+
+    def __init__(self, resources: Mapping[str, Any]) -> None:
+        self.resources = resources  # documents by $id
+        self._inlined: dict[str, Any] = {}  # by absolute $ref: each is ported once
+
+    def port(self, schema: Any, base: str, within: frozenset[str] = frozenset()) -> Any:
+        """A copy of `schema`, read at URI `base`, inside the $refs `within` being inlined."""
+        if isinstance(schema, bool):
+            return schema
+        if not isinstance(schema, dict):
+            raise NotPortable(f"not a 2020-12 schema: {type(schema).__name__}")
+
+        def port(value: Any) -> Any:
+            return self.port(value, base, within)
+
+        ported: dict[str, Any] = {}
+        for key, value in schema.items():
+            if (
+                key in _NOT_PORTED
+                or (key == "$id" and urljoin(base, value) != base)  # a nested resource
+                or (key == "$schema" and value != DRAFT_2020_12)
+            ):
+                raise NotPortable(key)
+            if key == "$ref":
+                ported["allOf"] = [
+                    *ported.get("allOf", []),
+                    self._ref(urljoin(base, value), within),
+                ]
+            elif key == "pattern":
+                ported[key] = rust_pattern(value)
+            elif key == "patternProperties":
+                ported[key] = {rust_pattern(k): port(v) for k, v in value.items()}
+            elif key in _SUBSCHEMA_MAP:
+                ported[key] = {k: port(v) for k, v in value.items()}
+            elif key in _SUBSCHEMA_LIST:
+                ported[key] = [*ported.get(key, []), *(port(v) for v in value)]
+            elif key in _SUBSCHEMA:
+                ported[key] = port(value)
+            elif key not in {"$id", "$schema", "$defs"}:  # every use of $defs is inlined
+                ported[key] = value
+        return ported
+
+    def _ref(self, uri: str, within: frozenset[str]) -> Any:
+        if uri in within:
+            raise NotPortable(f"recursive $ref {uri}")
+        if uri not in self._inlined:  # ported without a cycle once: without one everywhere
+            document, _, pointer = uri.partition("#")
+            target = _resolve(self.resources, document, pointer)
+            self._inlined[uri] = self.port(target, document, within | {uri})
+        return self._inlined[uri]
+
+
+def _resolve(resources: Mapping[str, Any], document: str, pointer: str) -> Any:
+    """The subschema at a JSON Pointer fragment of a document; NotPortable when absent (an
+    anchor, a document outside the folder)."""
+    if pointer and not pointer.startswith("/"):
+        raise NotPortable(f"anchor {pointer}")
+    try:
+        node = resources[document]
+        for token in pointer.split("/")[1:] if pointer else []:
+            token = unquote(token).replace("~1", "/").replace("~0", "~")
+            node = node[int(token)] if isinstance(node, list) else node[token]
+    except (KeyError, IndexError, ValueError, TypeError):
+        raise NotPortable(f"cannot resolve {document}#{pointer}") from None
+    return node
+
+
 class SchemaRegistry:
     """All message schemas of one schemas/ folder, compiled on first use."""
 
     def __init__(self, folder: Path | None = None) -> None:
         self.folder = folder or project_root() / "schemas"
         self._validators: dict[str, jsonschema.protocols.Validator] = {}
+        self._fast: dict[str, jsonschema_rs.Validator | None] = {}
 
     @cached_property
     def _documents(self) -> dict[str, dict[str, Any]]:
@@ -109,21 +254,47 @@ class SchemaRegistry:
         ]
         return Registry().with_resources(resources)
 
+    @cached_property
+    def _rust(self) -> RustSchemas:
+        return RustSchemas({doc["$id"]: doc for doc in self._documents.values() if "$id" in doc})
+
     def names(self) -> list[str]:
         return [n for n in self._documents if "/" not in n]
 
     def validator(self, name: str) -> jsonschema.protocols.Validator:
         if name not in self._validators:
-            try:
-                schema = self._documents[name]
-            except KeyError:
-                raise UnknownMessage(f"no schema {name}.json in {self.folder}") from None
             self._validators[name] = jsonschema.Draft202012Validator(
-                schema, registry=self._registry
+                self._schema(name), registry=self._registry
             )
         return self._validators[name]
 
+    def _schema(self, name: str) -> dict[str, Any]:
+        try:
+            return self._documents[name]
+        except KeyError:
+            raise UnknownMessage(f"no schema {name}.json in {self.folder}") from None
+
+    def fast_validator(self, name: str) -> jsonschema_rs.Validator | None:
+        """The jsonschema-rs validator of a schema; None where it could judge differently
+        from jsonschema (see `RustSchemas`)."""
+        if name not in self._fast:
+            schema = self._schema(name)
+            try:
+                ported = self._rust.port(schema, schema.get("$id", ""))
+                self._fast[name] = jsonschema_rs.Draft202012Validator(
+                    ported, validate_formats=False, offline=True
+                )
+            except ValueError:  # NotPortable, or a pattern Rust cannot compile
+                self._fast[name] = None
+        return self._fast[name]
+
     def validate(self, name: str, document: Any) -> list[Violation]:
+        fast = self.fast_validator(name)
+        try:
+            if fast is not None and fast.is_valid(document):
+                return []
+        except ValueError:  # not JSON to Rust (a lone surrogate, a key not a string)
+            pass
         try:
             violations = {describe(e) for e in self.validator(name).iter_errors(document)}
         except RecursionError:  # a hostile or broken body: report it, do not crash on it
