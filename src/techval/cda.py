@@ -6,23 +6,15 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from xml.sax.saxutils import escape
 
+from techval import yamlfile
 from techval.paths import project_root
 
 HL7 = "{urn:hl7-org:v3}"
 TEMPLATE = "fixtures/simulator/documents/visit-summary-template.xml"
 # CDA section LOINC code -> the key of its narrative in Redox's Clinical Summary model.
-SECTION_TEXT = {
-    "48765-2": "AllergyText",
-    "11450-4": "ProblemsText",
-    "10160-0": "MedicationsText",
-    "8716-3": "VitalSignsText",
-    "18776-5": "PlanOfCareText",
-    "51847-2": "AssessmentText",
-    "47519-4": "ProceduresText",
-    "30954-2": "ResultText",
-    "29762-2": "SocialHistoryText",
-    "11369-6": "ImmunizationText",
-    "46240-8": "EncountersText",
+SECTION_TEXT: dict[str, str] = {
+    str(code): str(key)
+    for code, key in yamlfile.load(project_root() / "fixtures/cda_sections.yaml").items()
 }
 
 

@@ -12,29 +12,20 @@ from collections.abc import Mapping
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+from techval import yamlfile
+from techval.paths import project_root
+
 V3 = "urn:hl7-org:v3"
 NAMESPACES = {
     "": V3,
     "xsi": "http://www.w3.org/2001/XMLSchema-instance",
     "sdtc": "urn:hl7-org:sdtc",
 }
-# Section LOINC code -> the key of its narrative in Redox's Clinical Summary model (4.3.2, 4.3.6).
-NARRATIVE_KEYS = {
-    "48765-2": "AllergyText",
-    "11450-4": "ProblemsText",
-    "10160-0": "MedicationsText",
-    "8716-3": "VitalSignsText",
-    "18776-5": "PlanOfCareText",
-    "51847-2": "AssessmentText",
-    "47519-4": "ProceduresText",
-    "30954-2": "ResultText",
-    "29762-2": "SocialHistoryText",
-    "11369-6": "ImmunizationText",
-    "46240-8": "EncountersText",
-    "42348-3": "AdvanceDirectivesText",
-    "10157-6": "FamilyHistoryText",
-    "46264-8": "MedicalEquipmentText",
-    "48768-6": "InsurancesText",
+# Section LOINC code -> the key of its narrative in Redox's Clinical Summary model (4.3.2, 4.3.6):
+# shared data (fixtures/cda_sections.yaml), read here on the simulator's own account.
+NARRATIVE_KEYS: dict[str, str] = {
+    str(code): str(key)
+    for code, key in yamlfile.load(project_root() / "fixtures/cda_sections.yaml").items()
 }
 
 for _prefix, _uri in NAMESPACES.items():
