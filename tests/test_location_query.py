@@ -72,7 +72,6 @@ def test_location_query_is_sent_again_while_active(
 def test_an_answer_without_task_status_is_complete(
     test_settings: Settings, simulator: Simulator
 ) -> None:
-    simulator.location_query_active = 0  # the first answer is the complete one
     simulator.faults.append(lambda message, proceed: _without_task_status(proceed()))
     located, sent = locate(test_settings, simulator, patient(PATIENTS, "test patient 1"))
     assert len(sent) == 1 and located.locations

@@ -68,17 +68,14 @@ def matched(exchange: Exchange, patient: TestPatient | None = None) -> dict[str,
             f"{exchange.label}: {count} potential matches and no single "
             "patient; the test patient's demographics do not identify one person"
         )
-    patient_found = match
-    if not patient_found:
+    if not match:
         return None
-    identifiers = [
-        i for i in patient_found.get("Identifiers") or [] if i.get("ID") and i.get("IDType")
-    ]
+    identifiers = [i for i in match.get("Identifiers") or [] if i.get("ID") and i.get("IDType")]
     if not identifiers:
         raise CheckFailed(
             f"{exchange.label}: the matched patient has no identifiers (ID and IDType)"
         )
-    return dict(patient_found, Identifiers=identifiers)
+    return dict(match, Identifiers=identifiers)
 
 
 @dataclass(frozen=True)
