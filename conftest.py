@@ -1,8 +1,8 @@
 """Root conftest: only the plugin list (pytest allows pytest_plugins here alone)."""
 
 pytest_plugins = [
-    "techval.pytest_plugin",
-    "techval.evidence.plugin",
+    "techval.harness.pytest_plugin",
+    "techval.harness.evidence.plugin",
     "steps.organization_steps",
     "steps.patient_search_steps",
     "steps.document_query_steps",

@@ -40,13 +40,13 @@ import httpx
 import pytest
 import yaml
 
-from techval.auth import token_provider
 from techval.cli import _Handoff
-from techval.config import load_settings
-from techval.paths import project_root
-from techval.redaction import Redactor
-from techval.run import start_run
-from techval.schemas import SchemaRegistry
+from techval.core.auth import token_provider
+from techval.core.config import load_settings
+from techval.core.paths import project_root
+from techval.core.redaction import Redactor
+from techval.core.schemas import SchemaRegistry
+from techval.harness.run import start_run
 from techval.simulator import RunningSimulator, provision
 
 ROOT = project_root()
@@ -211,7 +211,7 @@ def validation(sent: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
     size = len(json.dumps(big).encode())
     settings = load_settings("simulator")
     run = start_run(settings)
-    from techval.exchange import Exchange
+    from techval.core.exchange import Exchange
 
     def validate_and_attach() -> None:
         run.client.check_request(big)

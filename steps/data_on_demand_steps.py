@@ -1,13 +1,13 @@
-"""Glue for features/4_data_on_demand.feature; the logic is in techval.dod."""
+"""Glue for features/4_data_on_demand.feature; the logic is in techval.validation.dod."""
 
 from __future__ import annotations
 
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from techval import checks, dod
-from techval.errors import CheckFailed
-from techval.patients import patient
+from techval.core.errors import CheckFailed
+from techval.validation import checks, dod
+from techval.validation.patients import patient
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Glue for features/3_document_query.feature; the logic is in techval.documents."""
+"""Glue for features/3_document_query.feature; the logic is in techval.validation.documents."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from pytest_bdd import given, then, when
 
-from techval import documents
-from techval.exchange import Exchange
+from techval.core.exchange import Exchange
+from techval.validation import documents
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Glue for features/1_organization.feature; the logic is in techval.organization."""
+"""Glue for features/1_organization.feature; the logic is in techval.validation.organization."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from collections.abc import Iterator
 import pytest
 from pytest_bdd import given, then, when
 
-from techval import checks, organization
-from techval.client import RedoxClient
-from techval.config import OrganizationProfile, Settings
-from techval.reporting import Reporter
+from techval.core.client import RedoxClient
+from techval.core.config import OrganizationProfile, Settings
+from techval.core.reporting import Reporter
+from techval.validation import checks, organization
 
 
 @pytest.fixture

@@ -1,12 +1,12 @@
-"""Glue for features/2_patient_search.feature; the logic is in techval.search."""
+"""Glue for features/2_patient_search.feature; the logic is in techval.validation.search."""
 
 from __future__ import annotations
 
 from pytest_bdd import given, parsers, then, when
 
-from techval import rules, search
-from techval.messages import carequality_extensions
-from techval.patients import patient
+from techval.validation import rules, search
+from techval.validation.messages import carequality_extensions
+from techval.validation.patients import patient
 
 
 @when(

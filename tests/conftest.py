@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from techval.config import Settings
+from techval.core.config import Settings
 from techval.simulator import Simulator, provision
 from tests.helpers import settings_for
 

@@ -13,10 +13,10 @@ from typing import Any
 
 import yaml
 
-from techval.client import RedoxClient
-from techval.config import Settings, load_settings
-from techval.redaction import Redactor
-from techval.schemas import SchemaRegistry
+from techval.core.client import RedoxClient
+from techval.core.config import Settings, load_settings
+from techval.core.redaction import Redactor
+from techval.core.schemas import SchemaRegistry
 from techval.simulator import Simulator, provision
 from techval.simulator.transport import simulator_transport
 

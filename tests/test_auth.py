@@ -11,11 +11,11 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from techval.auth import LegacyApiKey, OAuthClientCredentials
-from techval.config import Settings
-from techval.errors import AuthError, ConfigError
-from techval.exchange import Exchange
-from techval.redaction import Redactor
+from techval.core.auth import LegacyApiKey, OAuthClientCredentials
+from techval.core.config import Settings
+from techval.core.errors import AuthError, ConfigError
+from techval.core.exchange import Exchange
+from techval.core.redaction import Redactor
 from techval.simulator import provision
 from techval.simulator.provision import ensure_private_key
 from techval.simulator.transport import simulator_transport

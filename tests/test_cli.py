@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from techval import cli, organization
-from techval.config import Settings
+from techval import cli
+from techval.core.config import Settings
+from techval.validation import organization
 from tests.helpers import ROOT, run_techval, write_environment
 
 pytestmark = pytest.mark.whole_run  # starts techval as a process: not in make test-fast

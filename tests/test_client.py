@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from techval import checks, organization
-from techval.config import Settings
-from techval.errors import CheckFailed, InvalidMessage, TransportError
-from techval.exchange import Exchange
+from techval.core.config import Settings
+from techval.core.errors import CheckFailed, InvalidMessage, TransportError
+from techval.core.exchange import Exchange
 from techval.simulator import Simulator, faults, provision
 from techval.simulator.responses import Reply
+from techval.validation import checks, organization
 from tests.helpers import in_process_client, settings_for
 
 REDOX_GATEWAY = "2.16.840.1.113883.3.6147.458.2"

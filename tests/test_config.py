@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from techval import destinations
-from techval.config import load_settings
-from techval.errors import ConfigError
+from techval.core import destinations
+from techval.core.config import load_settings
+from techval.core.errors import ConfigError
 from tests.helpers import ROOT, environment, settings_for, write_environment
 
 

@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from techval import dod, rules, templates
-from techval.config import Settings
-from techval.errors import CheckFailed, ConfigError, InvalidMessage
-from techval.patients import load_patients, patient
-from techval.schemas import SchemaRegistry
+from techval.core.config import Settings
+from techval.core.errors import CheckFailed, ConfigError, InvalidMessage
+from techval.core.schemas import SchemaRegistry
 from techval.simulator.repository import Repository
-from techval.waiting import poll
+from techval.validation import dod, rules, templates
+from techval.validation.patients import load_patients, patient
+from techval.validation.waiting import poll
 from tests.helpers import ROOT, in_process_client, settings_for
 
 PATIENTS = load_patients(ROOT / "fixtures/test_patients.yaml")

@@ -11,16 +11,16 @@ from typing import Any
 import pytest
 from allure_commons import model2 as allure_model
 
-from techval.checks import answered, succeeded
-from techval.errors import CheckFailed, InvalidMessage, TransportError
-from techval.evidence import console, har, html, leaks, verdict
-from techval.evidence.allure_files import RedactingFileLogger, write_environment
-from techval.evidence.bundle import LeakFound, make, summary
-from techval.evidence.outcomes import ScenarioOutcome
-from techval.evidence.run_info import masked_id
-from techval.exchange import Exchange
-from techval.redaction import Redactor
-from techval.schemas import Violation
+from techval.core.errors import CheckFailed, InvalidMessage, TransportError
+from techval.core.exchange import Exchange
+from techval.core.redaction import Redactor
+from techval.core.schemas import Violation
+from techval.harness.evidence import console, har, html, leaks, verdict
+from techval.harness.evidence.allure_files import RedactingFileLogger, write_environment
+from techval.harness.evidence.bundle import LeakFound, make, summary
+from techval.harness.evidence.outcomes import ScenarioOutcome
+from techval.harness.evidence.run_info import masked_id
+from techval.validation.checks import answered, succeeded
 
 SECRET = "configured-secret-0123456789"  # a test value
 STAMP = "2026-11-21T10:00:00Z"
@@ -307,15 +307,15 @@ def test_categories_tell_the_four_kinds_of_failure_apart() -> None:
         answered(mismatch)
     invalid = InvalidMessage("PatientSearch.Query: the message breaks its request schema, not sent")
     timeout = TransportError("PatientSearch.Query: https://x/endpoint: timed out (ReadTimeout)")
-    assert category(f"techval.errors.CheckFailed: {redox_error.value}") == [
+    assert category(f"techval.core.errors.CheckFailed: {redox_error.value}") == [
         "Redox answered with an error"
     ]
-    assert category(f"techval.errors.CheckFailed: {schema_error.value}") == [
+    assert category(f"techval.core.errors.CheckFailed: {schema_error.value}") == [
         "Response did not match schema"
     ]
-    assert category(f"techval.errors.InvalidMessage: {invalid}") == [
+    assert category(f"techval.core.errors.InvalidMessage: {invalid}") == [
         "Your message is invalid (not sent)"
     ]
-    assert category(f"techval.errors.TransportError: {timeout}") == [
+    assert category(f"techval.core.errors.TransportError: {timeout}") == [
         "Could not connect / timed out"
     ]

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from techval.evidence.leaks import embedded
+from techval.harness.evidence.leaks import embedded
 from tests.helpers import ROOT, RunResult, assert_evidence_agrees, run_techval, write_environment
 
 pytestmark = pytest.mark.whole_run  # starts techval as a process: not in make test-fast

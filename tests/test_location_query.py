@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 
-from techval import documents, search
-from techval.config import Settings
-from techval.errors import CheckFailed, TestDataMismatch
-from techval.exchange import Exchange
-from techval.patients import TestPatient, load_patients, patient
-from techval.reporting import Reporter
+from techval.core.config import Settings
+from techval.core.errors import CheckFailed, TestDataMismatch
+from techval.core.exchange import Exchange
+from techval.core.reporting import Reporter
 from techval.simulator import Simulator
 from techval.simulator.responses import Reply, json_reply
+from techval.validation import documents, search
+from techval.validation.patients import TestPatient, load_patients, patient
 from tests.helpers import ROOT, in_process_client
 
 PATIENTS = load_patients(ROOT / "fixtures/test_patients.yaml")

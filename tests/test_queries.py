@@ -10,15 +10,15 @@ from typing import Any
 
 import pytest
 
-from techval import documents, rules, search
-from techval.config import Settings
-from techval.errors import CheckFailed, ConfigError, InvalidMessage
-from techval.exchange import Exchange
-from techval.messages import carequality_extensions
-from techval.patients import load_patients, patient
-from techval.reporting import Reporter
+from techval.core.config import Settings
+from techval.core.errors import CheckFailed, ConfigError, InvalidMessage
+from techval.core.exchange import Exchange
+from techval.core.reporting import Reporter
 from techval.simulator import Simulator
 from techval.simulator.query_routes import NO_DOCUMENTS
+from techval.validation import documents, rules, search
+from techval.validation.messages import carequality_extensions
+from techval.validation.patients import load_patients, patient
 from tests.helpers import ROOT, in_process_client, settings_for
 
 PATIENTS = load_patients(ROOT / "fixtures/test_patients.yaml")

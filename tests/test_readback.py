@@ -8,15 +8,15 @@ from typing import Any
 
 import pytest
 
-from techval import checks, dod, organization
-from techval.config import Settings
-from techval.errors import CheckFailed
-from techval.patients import load_patients, patient
-from techval.readback import Difference, describe, differences, matching
-from techval.reporting import Reporter
+from techval.core.config import Settings
+from techval.core.errors import CheckFailed
+from techval.core.reporting import Reporter
 from techval.simulator import provision
 from techval.simulator.faults import edit_body, named, on_events
-from techval.waiting import Miss, poll
+from techval.validation import checks, dod, organization
+from techval.validation.patients import load_patients, patient
+from techval.validation.readback import Difference, describe, differences, matching
+from techval.validation.waiting import Miss, poll
 from tests.helpers import ORGANIZATION, ROOT, in_process_client, settings_for
 
 PATIENTS = load_patients(ROOT / "fixtures/test_patients.yaml")

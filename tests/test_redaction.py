@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from techval.errors import ConfigError
-from techval.redaction import MASK, PATIENT_MASK, SHORT_TEXT, Redactor, patient_values, shape
+from techval.core.errors import ConfigError
+from techval.core.redaction import MASK, PATIENT_MASK, SHORT_TEXT, Redactor, patient_values, shape
 from tests.helpers import settings_for
 
 PATIENT = {

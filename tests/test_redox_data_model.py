@@ -21,8 +21,8 @@ import pytest
 from pydantic import BaseModel, ValidationError
 from referencing import Registry, Resource
 
-from techval import templates
 from techval.simulator import RunningSimulator, provision
+from techval.validation import templates
 from tests.helpers import ROOT, RunResult, run_techval, settings_for, write_environment
 
 pytestmark = pytest.mark.whole_run  # starts techval as a process: not in make test-fast

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from techval.retries import RetryPolicy, seconds
+from techval.core.retries import RetryPolicy, seconds
 
 
 def policy(**changes: Any) -> RetryPolicy:

@@ -16,10 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from techval import organization, search
-from techval.config import Settings
-from techval.patients import load_patients
-from techval.schemas import (
+from techval.core.config import Settings
+from techval.core.schemas import (
     DRAFT_2020_12,
     ERROR_SCHEMA,
     PYTHON_WHITESPACE,
@@ -31,6 +29,8 @@ from techval.schemas import (
     rust_pattern,
     schema_name,
 )
+from techval.validation import organization, search
+from techval.validation.patients import load_patients
 from tests.helpers import ROOT, in_process_client, settings_for
 
 REGISTRY = SchemaRegistry(ROOT / "schemas")

@@ -12,13 +12,13 @@ from typing import Any
 import httpx
 import pytest
 
-from techval import organization
-from techval.config import Settings
+from techval.core.config import Settings
 from techval.simulator import RunningSimulator, Simulator, provision
 from techval.simulator.acceptance import REQUIRED
 from techval.simulator.app import NO_SUBSCRIPTION
 from techval.simulator.faults import named
 from techval.simulator.routes import HANDLERS
+from techval.validation import organization
 from tests.helpers import ROOT, in_process_client, settings_for
 
 HEALTH_SYSTEM, HARNESS = "Simulated Health System", "Harness Test Clinic"
@@ -667,18 +667,18 @@ def test_ignores_patient_updates_fault(simulator: Simulator, test_settings: Sett
 # -- independence from the harness -----------------------------------------------------------
 
 FORBIDDEN = {
-    "techval.schemas",
-    "techval.rules",
-    "techval.cda",
-    "techval.checks",
-    "techval.patients",
-    "techval.search",
-    "techval.documents",
-    "techval.organization",
-    "techval.dod",
-    "techval.readback",
-    "techval.messages",
-    "techval.templates",
+    "techval.core.schemas",
+    "techval.validation.rules",
+    "techval.validation.cda",
+    "techval.validation.checks",
+    "techval.validation.patients",
+    "techval.validation.search",
+    "techval.validation.documents",
+    "techval.validation.organization",
+    "techval.validation.dod",
+    "techval.validation.readback",
+    "techval.validation.messages",
+    "techval.validation.templates",
 }
 
 
@@ -707,8 +707,8 @@ def test_the_simulator_imports_no_harness_decision() -> None:
 
 def test_the_forbidden_import_check_sees_an_import(tmp_path: Path) -> None:
     module = tmp_path / "m.py"
-    module.write_text("from techval import rules\nimport techval.cda as c\n")
-    assert {"techval.rules", "techval.cda"} <= _imports(module)
+    module.write_text("from techval.validation import rules\nimport techval.validation.cda as c\n")
+    assert {"techval.validation.rules", "techval.validation.cda"} <= _imports(module)
 
 
 def test_answers_conform_to_redox_own_models(simulator: Simulator, test_settings: Settings) -> None:

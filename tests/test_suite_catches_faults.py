@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from techval.evidence.leaks import embedded
+from techval.harness.evidence.leaks import embedded
 from techval.simulator import RunningSimulator, provision
 from techval.simulator.faults import named
 from tests.helpers import (

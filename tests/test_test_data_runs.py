@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from techval.evidence.bundle import summary
+from techval.harness.evidence.bundle import summary
 from techval.simulator import RunningSimulator, Simulator, provision
 from tests.helpers import ROOT, assert_evidence_agrees, run_techval, settings_for, write_environment
 

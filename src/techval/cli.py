@@ -19,13 +19,13 @@ from typing import Any
 import pytest
 
 from techval import __version__
-from techval.config import load_settings
-from techval.errors import CouldNotRun
-from techval.evidence import bundle, console, html, verdict
-from techval.paths import project_root
-from techval.pytest_plugin import provide_run
-from techval.run import Run, redactor_for, start_run
-from techval.schemas import SchemaRegistry, UnknownMessage
+from techval.core.config import load_settings
+from techval.core.errors import CouldNotRun
+from techval.core.paths import project_root
+from techval.core.schemas import SchemaRegistry, UnknownMessage
+from techval.harness.evidence import bundle, console, html, verdict
+from techval.harness.pytest_plugin import provide_run
+from techval.harness.run import Run, redactor_for, start_run
 
 TAG = re.compile(r"@([A-Za-z_][A-Za-z0-9_]*)")
 TAG_WORDS = {"and", "or", "not"}

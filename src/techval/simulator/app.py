@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from techval import yamlfile
-from techval.paths import project_root
+from techval.core import yamlfile
+from techval.core.paths import project_root
 from techval.simulator import (  # noqa: F401 (each registers its routes)
     directory_routes,
     dod_routes,

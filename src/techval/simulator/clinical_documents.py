@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from techval import yamlfile
-from techval.paths import project_root
+from techval.core import yamlfile
+from techval.core.paths import project_root
 
 V3 = "urn:hl7-org:v3"
 NAMESPACES = {

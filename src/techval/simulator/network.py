@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from techval import yamlfile
+from techval.core import yamlfile
 
 
 @dataclass

@@ -13,8 +13,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from techval.auth import load_signing_key
-from techval.config import Settings
+from techval.core.auth import load_signing_key
+from techval.core.config import Settings
 from techval.simulator.app import Simulator
 
 

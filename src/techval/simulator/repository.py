@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from techval.paths import project_root
+from techval.core.paths import project_root
 from techval.simulator.clinical_documents import filled_template, with_narratives
 from techval.simulator.network import Holding, Network, NetworkPatient
 from techval.simulator.shapes import reordered

@@ -1,0 +1,3 @@
+"""The layer everything stands on: configuration, errors, schemas, redaction, the HTTP client
+and its exchanges. Imports nothing else of techval.
+"""

@@ -1,0 +1,221 @@
+"""Access tokens for the Data Model API.
+
+OAuth client credentials with a signed JWT client assertion (RS384/ES384 with a private key and
+kid, HS384 with a client secret; redox-api.md 2.2-2.3), and the deprecated legacy API key +
+secret flow (2.1). Tokens are cached and renewed before they expire; `invalidate()` forces a
+renewal after a 401.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import httpx
+import jwt
+from cryptography.hazmat.primitives import serialization
+
+from techval.core.config import AuthSettings
+from techval.core.errors import AuthError, ConfigError
+from techval.core.exchange import Exchange, timed_post
+from techval.core.redaction import Redactor
+
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+ASSERTION_LIFETIME = 300  # seconds; SMART Backend Services caps it at five minutes
+RENEW_MARGIN = 60  # renew a token this many seconds before it expires
+
+
+class TokenProvider(Protocol):
+    def token(self) -> str: ...
+
+    def invalidate(self) -> None: ...
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def load_signing_key(settings: AuthSettings) -> Any:
+    """The key that signs client assertions: the private key, or the HS384 client secret."""
+    if settings.algorithm == "HS384":
+        return settings.client_secret
+    path = settings.private_key_file
+    if path is None:
+        raise ConfigError("auth.private_key_file: required for " + settings.algorithm)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"auth.private_key_file: cannot read {path}: {exc.strerror}") from None
+    try:
+        return serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError):
+        raise ConfigError(
+            f"auth.private_key_file: {path} is not an unencrypted PEM private key"
+        ) from None
+
+
+class _CachedToken:
+    """Shared caching and renewal; subclasses fetch."""
+
+    def __init__(
+        self,
+        settings: AuthSettings,
+        http: httpx.Client,
+        redactor: Redactor,
+        on_exchange: Callable[[Exchange], None],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.http = http
+        self.redactor = redactor
+        self.on_exchange = on_exchange
+        self.clock = clock
+        self._token: str | None = None
+        self._expires_at = 0.0
+        self.fetches = 0
+
+    def token(self) -> str:
+        if self._token is None or self.clock() >= self._expires_at - RENEW_MARGIN:
+            self._token, lifetime = self._fetch()
+            self._expires_at = self.clock() + lifetime
+            self.redactor.add(self._token)
+            self.fetches += 1
+        return self._token
+
+    def invalidate(self) -> None:
+        self._token = None
+
+    def _fetch(self) -> tuple[str, float]:
+        raise NotImplementedError
+
+    def _post(self, url: str, **kwargs: Any) -> dict[str, Any]:
+        """POST to a token endpoint, record the exchange with its secrets masked, parse JSON."""
+        sent = kwargs.get("data") or kwargs.get("json")
+        record = Exchange(
+            label="token",
+            method="POST",
+            url=url,
+            request_headers={},
+            request_body=self.redactor.data(sent),
+            started_at=now_iso(),
+        )
+        try:
+            response = timed_post(self.http, record, url, **kwargs)
+        except httpx.HTTPError:
+            self.on_exchange(record)
+            raise AuthError(
+                f"cannot reach the token endpoint {url}: {record.transport_error}"
+            ) from None
+        record.response_headers = self.redactor.headers(response.headers.items())
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        for key in ("access_token", "accessToken", "refreshToken"):
+            if isinstance(body, dict) and isinstance(body.get(key), str):
+                self.redactor.add(body[key])
+        record.response_body = self.redactor.data(body) if body is not None else None
+        record.response_text = self.redactor.text(response.text[:2000])
+        self.on_exchange(record)
+        if response.status_code != 200 or not isinstance(body, dict):
+            reason = ""
+            if isinstance(body, dict):
+                reason = " ".join(str(body.get(k, "")) for k in ("error", "error_description"))
+            else:
+                reason = self.redactor.text(response.text[:200])
+            raise AuthError(
+                f"the token endpoint {url} refused the credentials: "
+                f"HTTP {response.status_code} {reason.strip()}".rstrip()
+            )
+        return body
+
+
+class OAuthClientCredentials(_CachedToken):
+    """client_credentials grant with a signed JWT assertion; tokens live five minutes."""
+
+    def __init__(self, settings: AuthSettings, *args: Any, **kwargs: Any) -> None:
+        super().__init__(settings, *args, **kwargs)
+        self._key = load_signing_key(settings)
+
+    def client_assertion(self) -> str:
+        issued = int(self.clock())
+        claims = {
+            "iss": self.settings.client_id,
+            "sub": self.settings.client_id,
+            "aud": self.settings.token_url,
+            "iat": issued,
+            "exp": issued + ASSERTION_LIFETIME,
+            "jti": secrets.token_hex(16),
+        }
+        headers = {"typ": "JWT"}
+        if self.settings.algorithm != "HS384":
+            headers["kid"] = self.settings.key_id
+        return jwt.encode(claims, self._key, algorithm=self.settings.algorithm, headers=headers)
+
+    def _fetch(self) -> tuple[str, float]:
+        assertion = self.client_assertion()
+        self.redactor.add(assertion)
+        body = self._post(
+            self.settings.token_url,
+            data={
+                "grant_type": "client_credentials",
+                "client_assertion_type": ASSERTION_TYPE,
+                "client_assertion": assertion,
+            },
+        )
+        token = body.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise AuthError(f"the token endpoint {self.settings.token_url} sent no access_token")
+        lifetime = body.get("expires_in", ASSERTION_LIFETIME)
+        return token, float(lifetime) if isinstance(lifetime, int | float) else 300.0
+
+
+class LegacyApiKey(_CachedToken):
+    """The deprecated API key + secret flow; tokens live 24 hours and can be refreshed."""
+
+    _refresh_token: str | None = None
+
+    def _fetch(self) -> tuple[str, float]:
+        body: dict[str, Any] | None = None
+        if self._refresh_token:
+            try:
+                body = self._post(
+                    self.settings.refresh_url,
+                    json={"apiKey": self.settings.api_key, "refreshToken": self._refresh_token},
+                )
+            except AuthError:
+                body = None  # a refused refresh falls back to a fresh login
+        if body is None:
+            body = self._post(
+                self.settings.token_url,
+                json={"apiKey": self.settings.api_key, "secret": self.settings.secret},
+            )
+        token = body.get("accessToken")
+        if not isinstance(token, str) or not token:
+            raise AuthError(f"the token endpoint {self.settings.token_url} sent no accessToken")
+        refresh = body.get("refreshToken")
+        self._refresh_token = refresh if isinstance(refresh, str) else None
+        return token, _seconds_until(body.get("expires"), self.clock())
+
+
+def _seconds_until(expires: Any, now: float) -> float:
+    if isinstance(expires, str):
+        try:
+            moment = datetime.fromisoformat(expires.replace("Z", "+00:00"))
+            return max(moment.timestamp() - now, 0.0)
+        except ValueError:
+            pass
+    return 24 * 3600.0
+
+
+def token_provider(
+    settings: AuthSettings,
+    http: httpx.Client,
+    redactor: Redactor,
+    on_exchange: Callable[[Exchange], None],
+) -> TokenProvider:
+    provider_class = OAuthClientCredentials if settings.method == "jwt" else LegacyApiKey
+    return provider_class(settings, http, redactor, on_exchange)

@@ -1,0 +1,214 @@
+"""The one HTTP client of the harness: POST a Redox message to {base_url}/endpoint.
+
+Before sending, the message is validated against its request schema: a bad message is the
+user's mistake and is never sent. After the answer, the response is validated against its
+response schema (or the error schema for error answers), and the whole exchange is recorded
+and handed to the `on_exchange` callbacks (the report, the HAR log).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from techval import __version__
+from techval.core.auth import TokenProvider, now_iso, token_provider
+from techval.core.config import Settings
+from techval.core.errors import InvalidMessage, ScenarioTimeout, TransportError
+from techval.core.exchange import Exchange, timed_post
+from techval.core.redaction import Redactor
+from techval.core.schemas import ERROR_SCHEMA, SchemaRegistry, UnknownMessage, Violation
+from techval.validation import rules
+
+ExchangeHook = Callable[[Exchange], None]
+
+
+class RedoxClient:
+    def __init__(
+        self,
+        settings: Settings,
+        registry: SchemaRegistry,
+        redactor: Redactor,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        on_exchange: list[ExchangeHook] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.redactor = redactor
+        self.hooks: list[ExchangeHook] = list(on_exchange or [])
+        self.exchanges: list[Exchange] = []
+        self.pushed_documents: set[str] = set()  # VisitPush document IDs sent in this run
+        self.deadline: float | None = None  # time.monotonic() by which the scenario must end
+        timeouts = settings.timeouts
+        self.http = httpx.Client(
+            timeout=httpx.Timeout(
+                connect=timeouts.connect,
+                read=timeouts.read,
+                write=timeouts.write,
+                pool=timeouts.connect,
+            ),
+            transport=transport,
+            headers={"User-Agent": f"techval/{__version__}"},
+            follow_redirects=False,
+        )
+        self.auth: TokenProvider = token_provider(settings.auth, self.http, redactor, self._record)
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> RedoxClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.settings.base_url}/endpoint"
+
+    def _record(self, exchange: Exchange) -> None:
+        self.exchanges.append(exchange)
+        for hook in self.hooks:
+            hook(exchange)
+
+    def check_request(self, message: dict[str, Any]) -> str:
+        """The request schema name of `message`; InvalidMessage when it breaks that schema."""
+        try:
+            name = self.registry.schema_for(message)
+        except UnknownMessage as exc:
+            raise InvalidMessage(f"not sent: {exc}") from None
+        violations = self.registry.validate(name, message)
+        if violations:
+            listed = "; ".join(str(v) for v in violations)
+            raise InvalidMessage(
+                f"{name}: the message breaks its request schema, not sent: {listed}"
+            )
+        broken = rules.outgoing(
+            message, self.purpose_of(message), self.settings, self.pushed_documents
+        )
+        if broken:
+            listed = "; ".join(str(v) for v in broken)
+            raise InvalidMessage(f"{name}: the message breaks a Redox rule, not sent: {listed}")
+        return name
+
+    def purpose_of(self, message: dict[str, Any]) -> str | None:
+        """Which configured destination (by purpose) the message is addressed to."""
+        destinations = message.get("Meta", {}).get("Destinations") or [{}]
+        wanted = destinations[0].get("ID") if isinstance(destinations[0], dict) else None
+        return next((p for p, d in self.settings.destinations.items() if d == wanted), None)
+
+    def send(self, message: dict[str, Any]) -> Exchange:
+        """Validate, send and record one message; the answer is checked by the caller.
+
+        A 401 renews the token once (it may have expired early); 429/502/503 are sent again
+        as the retry policy says; every attempt is recorded and reported."""
+        name = self.check_request(message)
+        if name == "ClinicalSummary.VisitPush":
+            self.pushed_documents.add(str(message["Header"]["Document"]["ID"]))
+        body = json.dumps(message, ensure_ascii=False).encode("utf-8")
+        attempt, reason, renewed = 1, None, False
+        while True:
+            exchange = self._post(name, body, message, attempt, reason)
+            if exchange.status == 401 and not renewed:
+                renewed = True
+                self.auth.invalidate()
+                reason = "after HTTP 401, with a new token"
+            else:
+                retry_after = exchange.response_headers.get("retry-after")
+                delay = self.settings.retries.delay(exchange.status, retry_after, attempt)
+                if delay is None:
+                    return exchange
+                self._wait(delay, name)
+                reason = f"after HTTP {exchange.status}, waited {delay:.1f} s"
+            attempt += 1
+
+    def _wait(self, seconds: float, name: str) -> None:
+        """Wait before a retry, unless that would pass the scenario's deadline."""
+        if self.deadline is not None and time.monotonic() + seconds > self.deadline:
+            raise ScenarioTimeout(f"{name}: {self.timed_out()}")
+        time.sleep(seconds)  # a backoff delay, not a poll: nothing to check before it ends
+
+    def timed_out(self) -> str:
+        return f"timed out: the scenario's deadline ({self.settings.timeouts.scenario:g} s) passed"
+
+    def _timeout(self, name: str) -> tuple[httpx.Timeout, bool]:
+        """The configured timeouts, with reading cut short by the scenario's deadline; and
+        whether it was cut."""
+        timeouts = self.settings.timeouts
+        read = timeouts.read
+        if self.deadline is not None:
+            remaining = self.deadline - time.monotonic()
+            if remaining <= 0:
+                raise ScenarioTimeout(f"{name}: {self.timed_out()}")
+            read = min(read, remaining)
+        timeout = httpx.Timeout(
+            connect=timeouts.connect, read=read, write=timeouts.write, pool=timeouts.connect
+        )
+        return timeout, read < timeouts.read
+
+    def _post(
+        self, name: str, body: bytes, message: dict[str, Any], attempt: int, reason: str | None
+    ) -> Exchange:
+        timeout, cut = self._timeout(name)
+        headers = {
+            "Authorization": f"Bearer {self.auth.token()}",
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+        }
+        if self.settings.auth.source_id:
+            headers["Redox-Source-Id"] = self.settings.auth.source_id
+        exchange = Exchange(
+            label=name,
+            method="POST",
+            url=self.endpoint,
+            request_headers=self.redactor.headers(headers.items()),
+            request_body=message,
+            started_at=now_iso(),
+            attempt=attempt,
+            retry_reason=reason,
+        )
+        try:
+            response = timed_post(
+                self.http,
+                exchange,
+                self.endpoint,
+                max_bytes=rules.MAX_MESSAGE_BYTES,
+                content=body,
+                headers=headers,
+                timeout=timeout,
+            )
+        except httpx.HTTPError:
+            self._record(exchange)
+            problem = exchange.transport_error or ""
+            if cut and problem.startswith("timed out"):
+                raise ScenarioTimeout(f"{name}: {self.timed_out()}") from None
+            reason = problem if problem.startswith("timed out") else f"cannot reach ({problem})"
+            raise TransportError(f"{name}: {self.endpoint}: {reason}") from None
+        self._read_response(exchange, response, name)
+        self._record(exchange)
+        return exchange
+
+    def _read_response(self, exchange: Exchange, response: httpx.Response, name: str) -> None:
+        exchange.response_headers = dict(response.headers.items())
+        if exchange.oversized:
+            exchange.schema = f"{name}.response"
+            exchange.violations = [
+                Violation("$", f"the response is over the {rules.MAX_MESSAGE_BYTES:,} byte limit")
+            ]
+            return
+        exchange.response_text = response.text
+        try:
+            exchange.response_body = response.json()
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than Python parses
+            exchange.response_body = None
+            return
+        if 200 <= response.status_code < 300 and not exchange.redox_errors:
+            exchange.schema = f"{name}.response"
+        else:
+            exchange.schema = ERROR_SCHEMA
+        exchange.violations = self.registry.validate(exchange.schema, exchange.response_body)

@@ -1,0 +1,446 @@
+"""Environment files: load, fill ${VAR} placeholders, validate, and freeze into Settings.
+
+Every mistake is a ConfigError whose message names the file and the key path, so the run can
+stop with one line before any request is sent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from techval.core import destinations
+from techval.core.errors import ConfigError
+from techval.core.paths import project_root
+from techval.core.retries import RetryPolicy
+
+PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+SCHEMA_PATH = Path("schemas/config/environment.json")
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    method: str  # "jwt" or "legacy"
+    token_url: str
+    client_id: str = ""
+    algorithm: str = ""
+    private_key_file: Path | None = None
+    key_id: str = ""
+    client_secret: str = ""
+    api_key: str = ""
+    secret: str = ""
+    refresh_url: str = ""
+    source_id: str = ""
+
+    def secret_values(self) -> list[str]:
+        """The values that must never appear in a log, report or exception."""
+        values = [self.client_secret, self.secret, self.api_key]
+        if self.private_key_file and self.private_key_file.is_file():
+            values.append(self.private_key_file.read_text(encoding="utf-8", errors="replace"))
+        return [value for value in values if value]
+
+
+@dataclass(frozen=True)
+class Contact:
+    name: str
+    purpose: str | None = None
+    emails: tuple[str, ...] = ()
+    phone: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Address:
+    street: str | None = None
+    city: str | None = None
+    state: str | None = None
+    zip: str | None = None
+    county: str | None = None
+    country: str | None = None
+
+
+@dataclass(frozen=True, repr=False)
+class OrganizationProfile:
+    """One organization record under validation, as the user configured it."""
+
+    name: str
+    oid: str
+    type: str | None = None
+    part_of: str | None = None
+    aliases: tuple[str, ...] = ()
+    destination_id: str | None = None
+    address: Address = Address()
+    contacts: tuple[Contact, ...] = ()
+    update_address: Address = Address()
+    update_contacts: tuple[Contact, ...] = ()
+
+    def __repr__(self) -> str:  # what reports show as the scenario's parameter
+        return f"{self.name} ({self.oid})"
+
+
+@dataclass(frozen=True)
+class Carequality:
+    """Who asks, in which role and for what purpose: sent as Meta.Extensions on every query."""
+
+    user_id: str
+    sender: OrganizationProfile
+    user_role_code: str = "112247003"
+    user_role_display: str = "Medical Doctor"
+    purpose_code: str = "TREATMENT"
+    purpose_display: str = "Treatment"
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    connect: float = 10.0
+    read: float = 130.0  # Redox ends synchronous requests after about 120 s
+    write: float = 30.0
+    scenario: float = 900.0  # one scenario, teardown included; data on demand polls for minutes
+
+
+@dataclass(frozen=True)
+class SimulatorSettings:
+    start: bool = True
+    port: int = 0
+    repository_delay: float = 0.3
+    latency: float = 0.0  # seconds added to every /endpoint answer (benchmarks)
+    location_query_active: int = 1  # LocationQuery answers "Active" this often before "Success"
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    mask_patient_data: bool = True
+
+
+UNMASKABLE_ENVIRONMENTS = frozenset({"simulator", "dev"})  # their patients are test patients
+
+
+@dataclass(frozen=True)
+class Oids:
+    patient: str
+    document: str
+    arc: str
+
+
+@dataclass(frozen=True)
+class Polling:
+    """How long to ask again for an answer Redox gives asynchronously."""
+
+    attempts: int
+    deadline: float  # seconds from the first attempt
+    interval: float  # seconds before the second attempt; doubles up to 10 s
+
+
+@dataclass(frozen=True)
+class DataOnDemand(Polling):
+    attempts: int = 10
+    deadline: float = 60.0
+    interval: float = 2.0
+    document_ids: str = "oid"
+
+
+@dataclass(frozen=True)
+class LocationQuery(Polling):
+    """The record locator fans out to the network: re-ask until task-status is Success."""
+
+    attempts: int = 20
+    deadline: float = 60.0
+    interval: float = 1.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    name: str
+    base_url: str
+    production: bool
+    auth: AuthSettings
+    destinations: Mapping[str, str]
+    organizations: tuple[OrganizationProfile, ...]
+    carequality: Carequality
+    oids: Oids
+    data_on_demand: DataOnDemand
+    location_query: LocationQuery
+    test_patients: Path
+    timeouts: Timeouts
+    simulator: SimulatorSettings | None
+    source: Path
+    reports: ReportSettings = ReportSettings()
+    retries: RetryPolicy = field(default_factory=RetryPolicy)
+
+    def with_base_url(self, base_url: str) -> Settings:
+        """The same settings aimed at another server (used once the simulator has a port)."""
+        old = self.base_url
+
+        def moved(url: str) -> str:
+            if url.startswith("/"):
+                return base_url + url
+            return base_url + url[len(old) :] if old and url.startswith(old) else url
+
+        auth = replace(
+            self.auth,
+            token_url=moved(self.auth.token_url),
+            refresh_url=moved(self.auth.refresh_url),
+        )
+        return replace(self, base_url=base_url, auth=auth)
+
+    def destination(self, purpose: str) -> str:
+        try:
+            return self.destinations[purpose]
+        except KeyError:
+            raise ConfigError(
+                f"{self.source}: destinations.{purpose} is not set for environment '{self.name}'"
+            ) from None
+
+
+def environment_path(name: str, root: Path) -> Path:
+    """The file of a named environment; ConfigError listing the known names if there is none."""
+    folder = root / "environments"
+    path = folder / f"{name}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+        raise ConfigError(
+            f"unknown environment '{name}': no {path}; known: {', '.join(known) or 'none'}"
+        )
+    return path
+
+
+def load_settings(
+    env: str | None = None,
+    config_path: str | Path | None = None,
+    *,
+    root: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Load the environment named `env`, or the file `config_path`, into Settings."""
+    root = root or project_root()
+    environ = os.environ if environ is None else environ
+    path = _shown(Path(config_path) if config_path else environment_path(env or "simulator", root))
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise ConfigError(f"{path}:{where}: {problem}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to be an environment file") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+    try:
+        data = _substitute(raw, environ, path, ())
+        _validate(data, path, root)
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to be an environment file") from None
+    return _build(data, path, root)
+
+
+def _shown(path: Path) -> Path:
+    """The path as the user would write it: relative to the working directory when inside it."""
+    try:
+        return path.resolve().relative_to(Path.cwd())
+    except ValueError:
+        return path
+
+
+def _substitute(value: Any, environ: Mapping[str, str], path: Path, at: tuple[str, ...]) -> Any:
+    if isinstance(value, str):
+
+        def fill(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in environ:
+                raise ConfigError(f"{path}: {_dotted(at)}: environment variable {name} is not set")
+            return environ[name]
+
+        return PLACEHOLDER.sub(fill, value)
+    if isinstance(value, dict):
+        return {k: _substitute(v, environ, path, (*at, str(k))) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, environ, path, (*at, str(i))) for i, v in enumerate(value)]
+    return value
+
+
+def _dotted(at: tuple[str, ...] | list[Any]) -> str:
+    return ".".join(str(part) for part in at) or "(top level)"
+
+
+def _validate(data: dict[str, Any], path: Path, root: Path) -> None:
+    schema = json.loads((root / SCHEMA_PATH).read_text(encoding="utf-8"))
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+    if not errors:
+        return
+    # The deepest error is the most specific: a wrong value beats the branch it knocks out.
+    error = max(errors, key=lambda e: (len(e.absolute_path), e.validator != "required"))
+    detail = _describe(error)
+    raise ConfigError(f"{path}: {_dotted(list(error.absolute_path))}: {detail}")
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    if error.validator == "additionalProperties":
+        return f"unknown key ({error.message})"
+    if error.validator == "pattern":
+        return f"{error.instance!r} is not in the expected format"
+    return str(error.message)
+
+
+def _build(data: dict[str, Any], path: Path, root: Path) -> Settings:
+    production = bool(data.get("production", False))
+    simulator = None
+    if "simulator" in data:
+        sim = data["simulator"]
+        simulator = SimulatorSettings(**sim)
+    base_url = str(data.get("base_url", "")).rstrip("/")
+    if not base_url and not (simulator and simulator.start):
+        raise ConfigError(f"{path}: base_url: required unless the built-in simulator is started")
+    if production and simulator is not None:
+        raise ConfigError(f"{path}: simulator: a production environment cannot be simulated")
+    try:
+        resolved = destinations.resolve(data.get("destinations", {}), production)
+    except ValueError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    orgs = data["organization"]
+    orgs = orgs if isinstance(orgs, list) else [orgs]
+    oids = [org["oid"] for org in orgs]
+    duplicates = {oid for oid in oids if oids.count(oid) > 1}
+    if duplicates:
+        raise ConfigError(f"{path}: organization: OID {sorted(duplicates)[0]} is listed twice")
+    timeouts = Timeouts(**data.get("timeouts", {}))
+    reports = ReportSettings(**data.get("reports", {}))
+    simulated = simulator is not None and simulator.start
+    if not reports.mask_patient_data and (
+        production or not (simulated or data["name"] in UNMASKABLE_ENVIRONMENTS)
+    ):
+        raise ConfigError(
+            f"{path}: reports.mask_patient_data: false is only allowed for the simulator and "
+            f"dev environments, not '{data['name']}'"
+        )
+    organizations = tuple(_organization(org) for org in orgs)
+    return Settings(
+        name=data["name"],
+        base_url=base_url,
+        production=production,
+        auth=_auth(data["auth"], base_url, root),
+        destinations=resolved,
+        organizations=organizations,
+        carequality=(carequality := _carequality(data["carequality"], organizations, path)),
+        oids=_oids(data["oids"], carequality.sender.oid, path),
+        data_on_demand=DataOnDemand(**data.get("data_on_demand", {})),
+        location_query=LocationQuery(**data.get("location_query", {})),
+        test_patients=root / data.get("test_patients", "fixtures/test_patients.yaml"),
+        timeouts=timeouts,
+        simulator=simulator,
+        source=path,
+        reports=reports,
+        retries=RetryPolicy(**data.get("retries", {})),
+    )
+
+
+def _auth(raw: dict[str, Any], base_url: str, root: Path) -> AuthSettings:
+    method = raw["method"]
+    default_path = "/v2/auth/token" if method == "jwt" else "/auth/authenticate"
+
+    def absolute(url: str) -> str:
+        return base_url + url if url.startswith("/") else url
+
+    key_file = raw.get("private_key_file")
+    return AuthSettings(
+        method=method,
+        token_url=absolute(raw.get("token_url", default_path)),
+        refresh_url=absolute(raw.get("refresh_url", "/auth/refreshToken")),
+        client_id=raw.get("client_id", ""),
+        algorithm=raw.get("algorithm", ""),
+        private_key_file=(root / key_file) if key_file else None,
+        key_id=raw.get("key_id", ""),
+        client_secret=raw.get("client_secret", ""),
+        api_key=raw.get("api_key", ""),
+        secret=raw.get("secret", ""),
+        source_id=raw.get("source_id", ""),
+    )
+
+
+def _carequality(
+    raw: dict[str, Any], organizations: tuple[OrganizationProfile, ...], path: Path
+) -> Carequality:
+    sender_oid = raw.get("sender_oid", organizations[0].oid)
+    senders = [org for org in organizations if org.oid == sender_oid]
+    if not senders:
+        raise ConfigError(
+            f"{path}: carequality.sender_oid: {sender_oid} is not a configured organization"
+        )
+    role, purpose = raw.get("user_role", {}), raw.get("purpose_of_use", {})
+    defaults = Carequality(user_id="", sender=senders[0])
+    return Carequality(
+        user_id=raw["user_id"],
+        sender=senders[0],
+        user_role_code=role.get("code", defaults.user_role_code),
+        user_role_display=role.get("display", defaults.user_role_display),
+        purpose_code=purpose.get("code", defaults.purpose_code),
+        purpose_display=purpose.get("display", defaults.purpose_display),
+    )
+
+
+def _oids(raw: dict[str, str], organization_oid: str, path: Path) -> Oids:
+    """The data-on-demand OIDs, which must sit under the organization's arc (redox-api.md 5.1)."""
+    arc = raw.get("arc", ".".join(organization_oid.split(".")[:-2]))
+    for key in ("patient", "document"):
+        if not raw[key].startswith(arc + "."):
+            raise ConfigError(
+                f"{path}: oids.{key}: {raw[key]} is not under your organization arc {arc}"
+            )
+    return Oids(patient=raw["patient"], document=raw["document"], arc=arc)
+
+
+def _address(raw: Mapping[str, str] | None) -> Address:
+    return Address(**raw) if raw else Address()
+
+
+def _contacts(raw: list[dict[str, Any]] | None) -> tuple[Contact, ...]:
+    return tuple(
+        Contact(
+            name=c["name"],
+            purpose=c.get("purpose"),
+            emails=tuple(c.get("emails", ())),
+            phone=dict(c.get("phone", {})),
+        )
+        for c in raw or ()
+    )
+
+
+def _organization(raw: dict[str, Any]) -> OrganizationProfile:
+    address = _address(raw.get("address"))
+    contacts = _contacts(raw.get("contacts"))
+    update = raw.get("update", {})
+    # Without an explicit update block, the update check sets a recognisable variant of the
+    # configured values; they are restored when the check ends.
+    update_address = (
+        _address(update["address"])
+        if "address" in update
+        else replace(address, street=f"{address.street or ''} (techval update check)".strip())
+    )
+    update_contacts = (
+        _contacts(update["contacts"])
+        if "contacts" in update
+        else tuple(replace(c, name=f"{c.name} (techval update check)") for c in contacts)
+        or (Contact(name="techval update check", purpose="Technical"),)
+    )
+    return OrganizationProfile(
+        name=raw["name"],
+        oid=raw["oid"],
+        type=raw.get("type"),
+        part_of=raw.get("part_of"),
+        aliases=tuple(raw.get("aliases", ())),
+        destination_id=raw.get("destination_id"),
+        address=address,
+        contacts=contacts,
+        update_address=update_address,
+        update_contacts=update_contacts,
+    )

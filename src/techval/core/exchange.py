@@ -1,0 +1,141 @@
+"""The record of one HTTP exchange with Redox (or the simulator): what went out, what came back."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from techval.core.schemas import Violation
+
+
+@dataclass
+class Exchange:
+    label: str  # what the exchange was for, e.g. "Organization.New" or "token"
+    method: str
+    url: str
+    request_headers: dict[str, str]  # Authorization already masked
+    request_body: Any
+    started_at: str  # ISO 8601 UTC
+    status: int | None = None
+    response_headers: dict[str, str] = field(default_factory=dict)
+    response_text: str = ""
+    response_body: Any = None  # parsed JSON, or None when the body is not JSON
+    duration_ms: float = 0.0
+    transport_error: str | None = None  # set when no HTTP answer came back
+    schema: str | None = None  # the schema the response was checked against
+    violations: list[Violation] = field(default_factory=list)
+    attempt: int = 1
+    retry_reason: str | None = (
+        None  # why this attempt was made, e.g. "after HTTP 502, waited 0.4 s"
+    )
+    oversized: bool = False  # the body was longer than the limit and was not read to the end
+
+    @property
+    def is_json(self) -> bool:
+        return self.response_body is not None
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        body = self.response_body
+        meta = body.get("Meta") if isinstance(body, dict) else None
+        return meta if isinstance(meta, dict) else {}
+
+    @property
+    def redox_errors(self) -> list[str]:
+        """The texts of Meta.Errors, as Redox wrote them."""
+        errors = self.meta.get("Errors") or []
+        if not isinstance(errors, list):  # a malformed answer: the error schema says so
+            errors = [errors]
+        return [str(e.get("Text", e)) if isinstance(e, dict) else str(e) for e in errors]
+
+    @property
+    def log_ids(self) -> list[str]:
+        """Redox's IDs for this exchange (Meta.Logs[].ID, or the older Meta.Message.ID)."""
+        ids = [
+            str(log["ID"])
+            for log in self.meta.get("Logs") or []
+            if isinstance(log, dict) and log.get("ID") is not None
+        ]
+        message = self.meta.get("Message")
+        if not ids and isinstance(message, dict) and message.get("ID") is not None:
+            ids.append(str(message["ID"]))
+        return ids
+
+    def __repr__(self) -> str:  # tracebacks show what the exchange was, not its bodies
+        return f"<Exchange {self.summary()}>"
+
+    def summary(self) -> str:
+        """One line: what was sent and how it was answered."""
+        if self.transport_error:
+            return f"{self.label}: no answer ({self.transport_error})"
+        logs = f", log {', '.join(self.log_ids)}" if self.log_ids else ""
+        retry = f" (attempt {self.attempt}, {self.retry_reason})" if self.retry_reason else ""
+        return f"{self.label}: HTTP {self.status} in {self.duration_ms:.0f} ms{logs}{retry}"
+
+    def as_document(self) -> dict[str, Any]:
+        """A JSON-ready view of the exchange, as attached to the report."""
+        return {
+            "label": self.label,
+            "started_at": self.started_at,
+            "duration_ms": round(self.duration_ms, 1),
+            "attempt": self.attempt,
+            "retry_reason": self.retry_reason,
+            "request": {
+                "method": self.method,
+                "url": self.url,
+                "headers": self.request_headers,
+                "body": self.request_body,
+            },
+            "response": None
+            if self.status is None
+            else {
+                "status": self.status,
+                "headers": self.response_headers,
+                "body": self.response_body if self.is_json else self.response_text,
+            },
+            "transport_error": self.transport_error,
+            "redox_log_ids": self.log_ids,
+            "schema": self.schema,
+            "violations": [str(v) for v in self.violations],
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.as_document(), indent=2, ensure_ascii=False)
+
+
+def timed_post(
+    http: httpx.Client,
+    exchange: Exchange,
+    url: str,
+    *,
+    max_bytes: int | None = None,
+    **kwargs: Any,
+) -> httpx.Response:
+    """POST and note on `exchange` how long it took and its status; when no answer comes back,
+    note why (`transport_error`, "timed out (...)" for a timeout) and re-raise the httpx error.
+    A body longer than `max_bytes` is not read to the end: `exchange.oversized` is set and the
+    response keeps the first `max_bytes`."""
+    start = time.perf_counter()
+    try:
+        with http.stream("POST", url, **kwargs) as response:
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if max_bytes is not None and len(body) > max_bytes:
+                    exchange.oversized = True
+                    break
+            status, headers, request = response.status_code, response.headers, response.request
+    except httpx.TimeoutException as exc:
+        exchange.transport_error = f"timed out ({type(exc).__name__})"
+        raise
+    except httpx.HTTPError as exc:
+        exchange.transport_error = type(exc).__name__
+        raise
+    finally:
+        exchange.duration_ms = (time.perf_counter() - start) * 1000
+    exchange.status = status
+    return httpx.Response(status, headers=headers, content=bytes(body), request=request)

@@ -1,0 +1,128 @@
+"""The Allure results folder: every file goes through the redactor on its way to disk.
+
+allure-pytest-bdd writes results with allure_commons' AllureFileLogger. `guard_results`
+swaps it for a subclass that redacts each result (names, parameters, messages, traces) and
+each attachment before writing, so nothing unmasked ever reaches reports/, whoever produced
+it. Step parameters that are fixtures (the client, the settings...) are dropped: only values
+parsed from the Gherkin text are the step's parameters.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import allure_commons
+from allure_commons.logger import AllureFileLogger
+
+from techval.core.redaction import Redactor
+
+
+class RedactingFileLogger(AllureFileLogger):
+    def __init__(self, report_dir: str | Path, redactor: Callable[[], Redactor]) -> None:
+        super().__init__(report_dir, clean=False)
+        self._redactor = redactor
+
+    def _report_item(self, item: Any) -> None:
+        redactor = self._redactor()
+        for step in _steps(item):
+            step.parameters = [p for p in step.parameters if str(p.value) in (step.name or "")]
+        redact_strings(item, redactor)
+        super()._report_item(item)
+
+    @allure_commons.hookimpl
+    def report_attached_data(self, body: str | bytes, file_name: str) -> None:
+        if isinstance(body, bytes):
+            # techval attaches text only; what is not UTF-8 text is not written at all.
+            try:
+                body = body.decode("utf-8")
+            except UnicodeDecodeError:
+                body = ""
+        super().report_attached_data(self._redactor().text(body), file_name)
+
+    @allure_commons.hookimpl
+    def report_attached_file(self, source: str, file_name: str) -> None:
+        text = Path(source).read_text(encoding="utf-8", errors="replace")
+        self.report_attached_data(text, file_name)
+
+
+def _steps(item: Any) -> list[Any]:
+    found: list[Any] = []
+    for step in getattr(item, "steps", None) or []:
+        found.append(step)
+        found.extend(_steps(step))
+    return found
+
+
+def redact_strings(node: Any, redactor: Redactor, depth: int = 0) -> None:
+    """Redact, in place, every string held by an object tree of Allure model objects or
+    pytest failure representations (their attributes, lists and tuples of them)."""
+    if depth > 12 or not hasattr(node, "__dict__"):
+        return
+    for name, value in vars(node).items():
+        if isinstance(value, str):
+            object.__setattr__(node, name, redactor.text(value))
+        elif isinstance(value, list):
+            value[:] = [_redacted(v, redactor, depth) for v in value]
+        elif isinstance(value, tuple):
+            object.__setattr__(node, name, tuple(_redacted(v, redactor, depth) for v in value))
+        else:
+            redact_strings(value, redactor, depth + 1)
+
+
+def _redacted(value: Any, redactor: Redactor, depth: int) -> Any:
+    if isinstance(value, str):
+        return redactor.text(value)
+    if isinstance(value, tuple):
+        return tuple(_redacted(v, redactor, depth) for v in value)
+    redact_strings(value, redactor, depth + 1)
+    return value
+
+
+def guard_results(redactor: Callable[[], Redactor]) -> Callable[[], None]:
+    """Put the redacting logger in place of allure's; returns how to undo it (allure's own
+    clean-up at exit expects its logger to be registered)."""
+    manager = allure_commons.plugin_manager
+    original = next((p for p in manager.get_plugins() if type(p) is AllureFileLogger), None)
+    if original is None:
+        return lambda: None
+    name = manager.get_name(original)
+    manager.unregister(original)
+    guard = RedactingFileLogger(original._report_dir, redactor)
+    manager.register(guard)
+
+    def restore() -> None:
+        manager.unregister(guard)
+        manager.register(original, name)
+
+    return restore
+
+
+def write_environment(folder: Path, entries: Mapping[str, str]) -> None:
+    """environment.properties: the Environment / Metadata block of the report."""
+    lines = [f"{key}={' '.join(value.split())}" for key, value in entries.items()]
+    (folder / "environment.properties").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def write_executor(folder: Path, environ: Mapping[str, str] = os.environ) -> None:
+    """executor.json: who ran the suite (the CI build when there is one)."""
+    executor: dict[str, Any] = {"name": "techval", "type": "local"}
+    if environ.get("GITHUB_ACTIONS") == "true":
+        server = environ.get("GITHUB_SERVER_URL", "https://github.com")
+        repository, run_id = environ.get("GITHUB_REPOSITORY", ""), environ.get("GITHUB_RUN_ID", "")
+        workflow, number = (
+            environ.get("GITHUB_WORKFLOW", "CI"),
+            environ.get("GITHUB_RUN_NUMBER", ""),
+        )
+        url = f"{server}/{repository}/actions/runs/{run_id}"
+        executor = {
+            "name": "GitHub Actions",
+            "type": "github",
+            "buildName": f"{workflow} #{number}",
+            "buildUrl": url,
+            "reportName": "techval evidence",
+        }
+    (folder / "executor.json").write_text(json.dumps(executor, indent=2), encoding="utf-8")

@@ -1,0 +1,143 @@
+"""The HTML report: Allure 3 (npm, installed into the project by `make setup`) turns
+reports/allure-results into one self-contained reports/allure-report/index.html that opens
+from disk with no network. Allure 2 (`allure` on PATH, needs Java) is the fallback.
+
+Allure 3 reads its configuration from a file; techval writes one per run into the results'
+parent folder (categories, single-file, trend history under reports/history/). Allure 3.18
+embeds Google Analytics unconditionally (allure3#476), so the snippet is removed afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from techval.core.errors import NOT_APPLICABLE
+from techval.core.paths import project_root
+from techval.validation.catalogue import EPIC
+
+# The kinds of not-passing a reader must tell apart; matched on the message.
+CATEGORIES: list[dict[str, Any]] = [
+    {
+        "name": "Your message is invalid (not sent)",
+        "matchedStatuses": ["failed", "broken"],
+        "messageRegex": r"[\s\S]*(breaks its request schema|breaks a Redox rule|not sent)[\s\S]*",
+    },
+    {
+        "name": "Could not connect / timed out",
+        "matchedStatuses": ["failed", "broken"],
+        "messageRegex": r"[\s\S]*(cannot reach|timed out|could not run)[\s\S]*",
+    },
+    {
+        "name": "Response did not match schema",
+        "matchedStatuses": ["failed", "broken"],
+        "messageRegex": r"[\s\S]*(the response does not match|the response is not JSON)[\s\S]*",
+    },
+    {
+        "name": "Not applicable with this test data",
+        "matchedStatuses": ["skipped"],
+        "messageRegex": rf"[\s\S]*{NOT_APPLICABLE}[\s\S]*",
+    },
+    {
+        "name": "Redox answered with an error",
+        "matchedStatuses": ["failed", "broken"],
+        "messageRegex": r"[\s\S]*Redox answered HTTP[\s\S]*",
+    },
+]
+ANALYTICS = re.compile(
+    r"<script[^>]*googletagmanager\.com[^>]*></script>\s*<script>[\s\S]*?gtag\([\s\S]*?</script>"
+)
+TIMEOUT_S = 300
+
+
+@dataclass(frozen=True)
+class Outcome:
+    written: Path | None
+    message: str  # what to tell the user: where the report is, or how to get one
+
+
+def allure3() -> Path | None:
+    binary = project_root() / "node_modules" / ".bin" / "allure"
+    return binary if binary.is_file() and shutil.which("node") else None
+
+
+def generate(results: Path, output: Path, *, name: str) -> Outcome:
+    """Write output/index.html from `results`; never raises for a missing tool."""
+    if not results.is_dir() or not any(results.glob("*-result.json")):
+        return Outcome(None, f"no Allure results in {results}: nothing to report")
+    if allure3():
+        return _allure3(results, output, name)
+    if shutil.which("allure") and shutil.which("java"):
+        return _allure2(results, output)
+    return Outcome(
+        None,
+        "HTML report not generated: Node.js is missing. Install Node.js 20+ and run "
+        "`make setup`, then `techval report` (the results are in " + str(results) + ")",
+    )
+
+
+def _allure3(results: Path, output: Path, name: str) -> Outcome:
+    history = results.parent / "history"
+    history.mkdir(parents=True, exist_ok=True)
+    config = {
+        "name": name,
+        "output": str(output.resolve()),
+        "historyPath": str((history / "allure-history.jsonl").resolve()),
+        "plugins": {
+            "awesome": {
+                "options": {
+                    "singleFile": True,
+                    "reportName": name,
+                    "reportLanguage": "en",
+                    "groupBy": ["epic", "feature", "story"],
+                }
+            }
+        },
+        "categories": CATEGORIES,
+    }
+    config_file = results.parent / "allurerc.json"
+    config_file.write_text(json.dumps(config, indent=2), encoding="utf-8")
+    binary = allure3()
+    assert binary is not None
+    return _finish(
+        [str(binary), "generate", "-c", str(config_file.resolve()), str(results.resolve())],
+        output,
+    )
+
+
+def _allure2(results: Path, output: Path) -> Outcome:
+    command = ["allure", "generate", "--clean", "--single-file", "-o", str(output), str(results)]
+    return _finish(command, output, extra_env={"ALLURE_NO_ANALYTICS": "true"})
+
+
+def _finish(command: list[str], output: Path, extra_env: dict[str, str] | None = None) -> Outcome:
+    try:
+        done = subprocess.run(
+            command,
+            cwd=project_root(),
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT_S,
+            env={**os.environ, **(extra_env or {})},
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return Outcome(None, f"HTML report not generated: {command[0]}: {exc}")
+    page = output / "index.html"
+    if done.returncode != 0 or not page.is_file():
+        last = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+        return Outcome(
+            None, f"HTML report not generated: allure exited {done.returncode}: {last[0]}"
+        )
+    page.write_text(ANALYTICS.sub("", page.read_text(encoding="utf-8")), encoding="utf-8")
+    return Outcome(page, f"report: {page}")
+
+
+def report_name(environment: str) -> str:
+    return f"{EPIC}: {environment}"

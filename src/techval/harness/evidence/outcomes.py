@@ -1,0 +1,87 @@
+"""What happened to each scenario, in Allure's terms, gathered while pytest runs.
+
+Statuses follow allure-pytest-bdd so the verdict, the JUnit XML and the Allure results agree:
+a failed check (AssertionError) is `failed`, any other exception `broken`, a skip `skipped`;
+a setup error decides the status, and a teardown error only spoils a pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from techval.core.errors import TEST_DATA
+
+PASSED, FAILED, BROKEN, SKIPPED = "passed", "failed", "broken", "skipped"
+STATUSES = (PASSED, FAILED, BROKEN, SKIPPED)
+
+
+@dataclass
+class ScenarioOutcome:
+    nodeid: str
+    name: str
+    feature: str
+    step: str | None  # the validation step key, None for a scenario outside the four
+    parameters: dict[str, str] = field(default_factory=dict)
+    status: str | None = None  # None until the scenario ran
+    message: str = ""  # the first line of the failure, redacted
+    kind: str | None = None  # what kind of not-passing (errors.failure_kind); None when passed
+    first_exchange: int = 0
+    last_exchange: int = 0
+    log_ids: list[str] = field(default_factory=list)
+    duration_s: float = 0.0
+
+    @property
+    def title(self) -> str:
+        """The scenario's name with its parameters, as a person tells runs apart."""
+        params = ", ".join(self.parameters.values())
+        return self.name + (f" [{params}]" if params else "")
+
+    @property
+    def not_applicable(self) -> bool:
+        """Skipped because the test data does not fit the network (not a failure)."""
+        return self.status == SKIPPED and self.kind == TEST_DATA
+
+    def record(
+        self, report: pytest.TestReport, assertion: bool, message: str, kind: str | None = None
+    ) -> None:
+        """Fold one phase's report (setup, call, teardown) into the status."""
+        self.duration_s += report.duration
+        status = _status(report, assertion)
+        if status is None:
+            return
+        if report.when == "teardown":
+            if self.status in (None, PASSED) and status in (FAILED, BROKEN):
+                self.status, self.message, self.kind = status, message, kind
+            return
+        if self.status in (None, PASSED):
+            self.status = status
+            if status != PASSED:
+                self.message, self.kind = message, kind
+
+    def as_document(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "feature": self.feature,
+            "parameters": self.parameters,
+            "status": self.status or SKIPPED,
+            "kind": self.kind,
+            "message": self.message,
+            "redox_log_ids": self.log_ids,
+            "duration_s": round(self.duration_s, 3),
+        }
+
+
+def _status(report: pytest.TestReport, assertion: bool) -> str | None:
+    if report.skipped:
+        return SKIPPED
+    if report.passed:
+        return PASSED if report.when == "call" else None
+    return FAILED if assertion else BROKEN
+
+
+def first_line(text: str, limit: int = 300) -> str:
+    line = next((part.strip() for part in text.splitlines() if part.strip()), "")
+    return line if len(line) <= limit else line[: limit - 1] + "…"

@@ -1,0 +1,132 @@
+"""reports/verdict.json: the machine-readable outcome of a run, per validation step, and what
+changed since the previous run and since the last green one.
+
+reports/history/ carries state from run to run (CI keeps it between nightly jobs):
+latest.json (the previous verdict), last-green.json, and the Allure trend history.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from techval.harness.evidence.outcomes import (
+    BROKEN,
+    FAILED,
+    PASSED,
+    SKIPPED,
+    STATUSES,
+    ScenarioOutcome,
+)
+from techval.validation.catalogue import STEPS
+
+SCHEMA_VERSION = 1
+INCOMPLETE = "incomplete"
+NOT_APPLICABLE = "not_applicable"  # skipped because the test data does not fit the network
+
+
+def build(
+    outcomes: Iterable[ScenarioOutcome],
+    environment: Mapping[str, str],
+    *,
+    started_at: str,
+    finished_at: str,
+    interrupted: bool = False,
+) -> dict[str, Any]:
+    outcomes = list(outcomes)
+    steps = []
+    for step in STEPS:
+        mine = [o for o in outcomes if o.step == step.key]
+        counts = _counts(mine)
+        steps.append(
+            {
+                "key": step.key,
+                "number": step.number,
+                "title": step.title,
+                "verdict": _step_verdict(counts),
+                "counts": counts,
+                "doc_url": step.doc_url,
+                "scenarios": [o.as_document() for o in mine],
+            }
+        )
+    verdicts = {s["verdict"] for s in steps}
+    overall = FAILED if FAILED in verdicts else PASSED if verdicts == {PASSED} else INCOMPLETE
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "verdict": overall,
+        "interrupted": interrupted,
+        "started_at": started_at,
+        "finished_at": finished_at,
+        "environment": dict(environment),
+        "counts": _counts(outcomes),
+        "steps": steps,
+    }
+
+
+def _counts(outcomes: list[ScenarioOutcome]) -> dict[str, int]:
+    counts = dict.fromkeys(STATUSES, 0)
+    for outcome in outcomes:
+        counts[outcome.status or SKIPPED] += 1
+    counts["total"] = len(outcomes)
+    counts[NOT_APPLICABLE] = sum(1 for o in outcomes if o.not_applicable)
+    return counts
+
+
+def _step_verdict(counts: Mapping[str, int]) -> str:
+    """failed if any scenario failed or broke; passed only if every scenario passed; skipped
+    if none ran; else incomplete (e.g. a scenario not applicable with this test data)."""
+    if counts[FAILED] or counts[BROKEN]:
+        return FAILED
+    if not counts["total"] or counts[SKIPPED] == counts["total"] > counts[NOT_APPLICABLE]:
+        return SKIPPED
+    return PASSED if counts[PASSED] == counts["total"] else INCOMPLETE
+
+
+def compare(current: Mapping[str, Any], earlier: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Which steps regressed (passed then, not now) and recovered, against an earlier verdict."""
+    if not earlier:
+        return {"against": None, "regressed": [], "recovered": []}
+    before = {s["key"]: s["verdict"] for s in earlier.get("steps", [])}
+    regressed, recovered = [], []
+    for step in current["steps"]:
+        was = before.get(step["key"])
+        if was == PASSED and step["verdict"] == FAILED:
+            regressed.append(f"{step['number']}. {step['title']}")
+        if was == FAILED and step["verdict"] == PASSED:
+            recovered.append(f"{step['number']}. {step['title']}")
+    environment = earlier.get("environment", {})
+    return {
+        "against": {
+            "finished_at": earlier.get("finished_at"),
+            "git_revision": environment.get("git_revision"),
+            "verdict": earlier.get("verdict"),
+        },
+        "regressed": regressed,
+        "recovered": recovered,
+    }
+
+
+def read(path: Path) -> dict[str, Any] | None:
+    """A verdict file, or None when it is missing or unreadable (a first run)."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def write(reports: Path, verdict: dict[str, Any]) -> dict[str, Any]:
+    """Compare with the history, write verdict.json and move the history on."""
+    history = reports / "history"
+    history.mkdir(parents=True, exist_ok=True)
+    verdict["since_previous"] = compare(verdict, read(history / "latest.json"))
+    verdict["since_last_green"] = compare(verdict, read(history / "last-green.json"))
+    text = json.dumps(verdict, indent=2, ensure_ascii=False) + "\n"
+    (reports / "verdict.json").write_text(text, encoding="utf-8")
+    if not verdict["interrupted"]:
+        (history / "latest.json").write_text(text, encoding="utf-8")
+        if verdict["verdict"] == PASSED:
+            (history / "last-green.json").write_text(text, encoding="utf-8")
+    return verdict

@@ -1,0 +1,39 @@
+"""C-CDA documents: render the visit summary template, and read section narratives."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from xml.sax.saxutils import escape
+
+from techval.core import yamlfile
+from techval.core.paths import project_root
+
+HL7 = "{urn:hl7-org:v3}"
+TEMPLATE = "fixtures/simulator/documents/visit-summary-template.xml"
+# CDA section LOINC code -> the key of its narrative in Redox's Clinical Summary model.
+SECTION_TEXT: dict[str, str] = {
+    str(code): str(key)
+    for code, key in yamlfile.load(project_root() / "fixtures/cda_sections.yaml").items()
+}
+
+
+def render_visit_summary(values: Mapping[str, str]) -> str:
+    """The visit summary CDA with {{NAME}} placeholders replaced by XML-escaped values."""
+    text = (project_root() / TEMPLATE).read_text(encoding="utf-8")
+    for key, value in values.items():
+        text = text.replace("{{" + key + "}}", escape(value))
+    return text
+
+
+def section_texts(document: str) -> dict[str, str]:
+    """The narrative of each known section, keyed as in Redox's Clinical Summary model."""
+    sections: dict[str, str] = {}
+    root = ET.fromstring(document)  # noqa: S314 - the project's own documents
+    for section in root.iter(f"{HL7}section"):
+        code = section.find(f"{HL7}code")
+        key = SECTION_TEXT.get(code.get("code", "") if code is not None else "")
+        narrative = section.find(f"{HL7}text")
+        if key and narrative is not None:
+            sections[key] = " ".join(" ".join(narrative.itertext()).split())
+    return sections

@@ -1,0 +1,45 @@
+"""Checks on an answer from Redox. Each raises CheckFailed with a message naming the cause."""
+
+from __future__ import annotations
+
+from techval.core.errors import CheckFailed
+from techval.core.exchange import Exchange
+from techval.validation.rules import MAX_MESSAGE_BYTES
+
+
+def answered(exchange: Exchange) -> None:
+    """The server answered with a JSON body that matches the schema it was checked against."""
+    if exchange.oversized:
+        raise CheckFailed(
+            f"{exchange.label}: the response is over the {MAX_MESSAGE_BYTES:,} byte limit of a "
+            "Redox message (not read further)"
+        )
+    if not exchange.is_json:
+        snippet = " ".join(exchange.response_text.split())[:80]
+        raise CheckFailed(
+            f"{exchange.label}: the response is not JSON (HTTP {exchange.status}, "
+            f"{exchange.response_headers.get('content-type', 'no content-type')}): {snippet!r}"
+        )
+    if exchange.violations:
+        listed = "; ".join(str(v) for v in exchange.violations)
+        raise CheckFailed(
+            f"{exchange.label}: the response does not match {exchange.schema}.json: {listed}"
+        )
+
+
+def succeeded(exchange: Exchange) -> None:
+    """HTTP 2xx, no Meta.Errors, and a response that matches the message's response schema."""
+    if exchange.status is None or not 200 <= exchange.status < 300:
+        errors = "; ".join(exchange.redox_errors) or "no Meta.Errors in the body"
+        raise CheckFailed(f"{exchange.label}: Redox answered HTTP {exchange.status}: {errors}")
+    if exchange.redox_errors:
+        raise CheckFailed(
+            f"{exchange.label}: Redox answered HTTP {exchange.status} with Meta.Errors: "
+            + "; ".join(exchange.redox_errors)
+        )
+    answered(exchange)
+
+
+def refused_with(exchange: Exchange, status: int, text: str) -> bool:
+    """True when Redox refused with this status and an error text containing `text`."""
+    return exchange.status == status and any(text in error for error in exchange.redox_errors)

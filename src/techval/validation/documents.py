@@ -1,0 +1,150 @@
+"""Documents of a located patient: list (DocumentQuery), retrieve (DocumentGet), summary
+(PatientQuery), sent to the clinical summary destination with FacilityCode = the organization."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import xml.etree.ElementTree as ET
+from typing import Any
+
+from techval.core.config import Settings
+from techval.core.errors import CheckFailed, TestDataMismatch
+from techval.core.exchange import Exchange
+from techval.validation import readback
+from techval.validation.checks import answered, succeeded
+from techval.validation.messages import envelope
+from techval.validation.patients import TestPatient
+from techval.validation.search import Location
+
+NO_DOCUMENTS = "could not find any documents"
+CDA_ROOT = "{urn:hl7-org:v3}ClinicalDocument"
+
+
+def _query(settings: Settings, event_type: str, location: Location) -> dict[str, Any]:
+    message = envelope(
+        settings,
+        "Clinical Summary",
+        event_type,
+        "clinical_summary",
+        facility=location.organization_oid,
+    )
+    message["Patient"] = {"Identifiers": location.patient_identifiers}
+    return message
+
+
+def document_query(settings: Settings, location: Location) -> dict[str, Any]:
+    return _query(settings, "DocumentQuery", location)
+
+
+def patient_query(settings: Settings, location: Location) -> dict[str, Any]:
+    return _query(settings, "PatientQuery", location)
+
+
+def document_get(settings: Settings, location: Location, document_id: str) -> dict[str, Any]:
+    message = envelope(
+        settings,
+        "Clinical Summary",
+        "DocumentGet",
+        "clinical_summary",
+        facility=location.organization_oid,
+    )
+    message["Document"] = {"ID": document_id}
+    return message
+
+
+def reports_no_documents(exchange: Exchange) -> bool:
+    """Redox's documented "no documents" answer: HTTP 200 with that Meta.Errors text."""
+    return exchange.status == 200 and any(
+        NO_DOCUMENTS in e.casefold() for e in exchange.redox_errors
+    )
+
+
+def listed(exchange: Exchange) -> list[dict[str, Any]]:
+    """The documents of a DocumentQuery answer; each must have an ID and a type."""
+    succeeded(exchange)
+    documents = exchange.response_body["Documents"]
+    if not documents:
+        raise CheckFailed(f"{exchange.label}: the document list is empty")
+    for index, document in enumerate(documents):
+        kind = document.get("Type") or {}
+        if not (kind.get("Code") or kind.get("Name")):
+            raise CheckFailed(f"{exchange.label}: $.Documents[{index}].Type: no code or name")
+    return list(documents)
+
+
+def retrieved(exchange: Exchange, requested_id: str) -> str:
+    """The content of a DocumentGet answer, which must be the requested document."""
+    succeeded(exchange)
+    body = exchange.response_body
+    if body["Document"]["ID"] != requested_id:
+        raise CheckFailed(
+            f"{exchange.label}: $.Document.ID: another document came back than the one requested"
+        )
+    return str(body["Data"])
+
+
+def cda_text(data: str, file_type: str) -> str:
+    """The XML text of a CDA in DocumentGet Data: raw XML, or base64 for other file types."""
+    text = data.lstrip()
+    if text.startswith("<") or file_type.upper() == "XML":
+        return text
+    try:
+        return base64.b64decode(data, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return data
+
+
+def check_cda(exchange: Exchange, data: str) -> None:
+    """A CDA must be well-formed XML with a ClinicalDocument root in the HL7 v3 namespace."""
+    text = cda_text(data, str(exchange.response_body.get("FileType", "")))
+    try:
+        root = ET.fromstring(text)  # noqa: S314 - a document from the system under test
+    except ET.ParseError as exc:
+        line, column = exc.position
+        raise CheckFailed(
+            f"{exchange.label}: $.Data: the document is not well-formed XML "
+            f"(line {line}, column {column})"
+        ) from None
+    if root.tag != CDA_ROOT:
+        raise CheckFailed(
+            f"{exchange.label}: $.Data: the XML root is not an HL7 v3 ClinicalDocument"
+        )
+
+
+def summary(exchange: Exchange, location: Location) -> dict[str, Any]:
+    """A PatientQuery answer: the latest summary document, for the patient that was asked about."""
+    succeeded(exchange)
+    header = exchange.response_body.get("Header") or {}
+    document = header.get("Document") or {}
+    if not document.get("ID"):
+        raise CheckFailed(f"{exchange.label}: $.Header.Document.ID: the summary names no document")
+    # the same patient: one identifier in common (readback: order, nulls and added fields do
+    # not matter); the summary may carry fewer identifiers than the record locator listed
+    got = (header.get("Patient") or {}).get("Identifiers")
+    if not readback.blank(got) and not readback.matching(location.patient_identifiers, got):
+        raise CheckFailed(
+            f"{exchange.label}: $.Header.Patient.Identifiers: the summary is of another patient"
+        )
+    return dict(header)
+
+
+def expect_no_documents(exchange: Exchange, patient: TestPatient) -> None:
+    """Redox's documented "no documents" answer, itself well-formed. A well-formed list of
+    documents means the test data does not fit: this patient has documents there."""
+    if exchange.status == 200 and not exchange.redox_errors and not exchange.violations:
+        listed = exchange.response_body.get("Documents") or []
+        if listed:
+            raise TestDataMismatch(
+                patient.alias,
+                "organization",
+                f"{exchange.label} lists {len(listed)} document(s) for this patient at the "
+                "organization used, who should have none there",
+            )
+    if not reports_no_documents(exchange):
+        errors = "; ".join(exchange.redox_errors) or "without Meta.Errors"
+        raise CheckFailed(
+            f"{exchange.label}: expected Redox's 'no documents' answer, got HTTP "
+            f"{exchange.status} {errors}"
+        )
+    answered(exchange)

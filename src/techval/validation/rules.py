@@ -1,0 +1,226 @@
+"""Documented Redox/Carequality rules on outgoing messages, beyond what a schema can say.
+
+Each rule returns Violations; the client refuses to send a message that breaks one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from techval.core.config import Oids, Settings
+from techval.core.errors import CheckFailed
+from techval.core.exchange import Exchange
+from techval.core.schemas import Violation
+from techval.validation.messages import CAREQUALITY_PURPOSES
+
+OID = re.compile(r"^[0-2](\.(0|[1-9][0-9]*))+$")
+GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+REDOX_ARC = "2.16.840.1.113883.3.6147.458"
+LOINC = "2.16.840.1.113883.6.1"
+MAX_MESSAGE_BYTES = 40_000_000
+DOCUMENT_TYPES = {
+    "34133-9": "Continuity of Care Document",
+    "11506-3": "Progress note",
+    "18842-5": "Discharge summary",
+}
+# HL7 ActCode encounter classes -> kind of visit, and the document types that fit each.
+VISIT_KINDS = {
+    "AMB": "outpatient",
+    "EMER": "outpatient",
+    "IMP": "inpatient",
+    "ACUTE": "inpatient",
+    "NONAC": "inpatient",
+}
+ALLOWED_TYPES = {"outpatient": {"34133-9", "11506-3"}, "inpatient": {"34133-9", "18842-5"}}
+SNOMED = re.compile(r"^[1-9][0-9]{5,17}$")
+TREATMENT = "TREATMENT"
+
+
+def _value(extensions: dict[str, Any], key: str, kind: str) -> Any:
+    entry = extensions.get(key)
+    if not isinstance(entry, dict):
+        return None
+    value = entry.get(kind)
+    return value.get("code") if kind == "coding" and isinstance(value, dict) else value
+
+
+def carequality_metadata(message: dict[str, Any]) -> list[Violation]:
+    """The five Carequality metadata extensions, present and well-formed (redox-api.md 3.2).
+
+    Missing ones make the network answer 401 or XDSMissingHomeCommunityId.
+    """
+    meta = message.get("Meta") or {}
+    raw = meta.get("Extensions")
+    extensions: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    base = "$.Meta.Extensions"
+    found = [
+        Violation(f"{base}.{key}.string", "Carequality metadata missing")
+        for key in ("organization-name", "user-id")
+        if not isinstance(_value(extensions, key, "string"), str)
+        or not _value(extensions, key, "string")
+    ]
+    sender = _value(extensions, "sender-organization-id", "string")
+    if not isinstance(sender, str) or not OID.match(sender):
+        found.append(
+            Violation(
+                f"{base}.sender-organization-id.string",
+                "Carequality metadata missing or not an OID",
+            )
+        )
+    role = _value(extensions, "user-role", "coding")
+    if not isinstance(role, str) or not SNOMED.match(role):
+        found.append(
+            Violation(
+                f"{base}.user-role.coding.code",
+                "Carequality metadata missing or not a SNOMED CT code",
+            )
+        )
+    if _value(extensions, "purpose-of-use", "coding") != TREATMENT:
+        found.append(
+            Violation(
+                f"{base}.purpose-of-use.coding.code",
+                "Carequality metadata missing or not TREATMENT",
+            )
+        )
+    return found
+
+
+def test_flag(message: dict[str, Any], production: bool) -> list[Violation]:
+    """Meta.Test is true outside production, and not true in production (Redox examples)."""
+    test = (message.get("Meta") or {}).get("Test")
+    if not production and test is not True:
+        return [Violation("$.Meta.Test", "must be true outside production")]
+    if production and test is True:
+        return [Violation("$.Meta.Test", "must not be true in production")]
+    return []
+
+
+def size(message: dict[str, Any]) -> list[Violation]:
+    """Redox refuses messages over 40 MB (redox-api.md 5.8)."""
+    length = len(json.dumps(message, ensure_ascii=False).encode("utf-8"))
+    if length > MAX_MESSAGE_BYTES:
+        return [
+            Violation(
+                "$",
+                f"the message is {length / 1_000_000:.1f} MB; Redox accepts at most "
+                f"{MAX_MESSAGE_BYTES // 1_000_000} MB",
+            )
+        ]
+    return []
+
+
+def _with_patient_oid(identifiers: Any, patient_oid: str, path: str) -> list[Violation]:
+    if any(isinstance(i, dict) and i.get("IDType") == patient_oid for i in identifiers or []):
+        return []
+    return [Violation(path, f"no identifier has your patient OID {patient_oid} as IDType")]
+
+
+def _oid_types(identifiers: Any, arc: str, path: str) -> list[Violation]:
+    """Identifier types that are OIDs must be well-formed; Redox-arc ones must be yours."""
+    found = []
+    for index, identifier in enumerate(identifiers or []):
+        kind = str((identifier or {}).get("IDType", ""))
+        if kind[:1].isdigit() and not OID.match(kind):
+            found.append(Violation(f"{path}[{index}].IDType", "is not a valid OID"))
+        elif kind.startswith(REDOX_ARC + ".") and not kind.startswith(arc + "."):
+            found.append(
+                Violation(f"{path}[{index}].IDType", f"is not under your organization arc {arc}")
+            )
+    return found
+
+
+def document_id(value: Any, oids: Oids, pushed: set[str]) -> list[Violation]:
+    """A GUID, or your document OID ^ an ID; never one already pushed (redox-api.md 4.3.6)."""
+    path = "$.Header.Document.ID"
+    text = str(value or "")
+    root, caret, extension = text.partition("^")
+    if not GUID.match(text) and not (caret and extension):
+        return [Violation(path, "is neither a GUID nor an ID prefixed with your document OID")]
+    if caret and not OID.match(root):
+        return [Violation(path, "the prefix is not a valid OID")]
+    if caret and root != oids.document:
+        return [Violation(path, f"the prefix is not your document OID {oids.document}")]
+    if text in pushed:
+        return [
+            Violation(path, "was already pushed in this run: document IDs must be globally unique")
+        ]
+    return []
+
+
+def document_type(document: dict[str, Any], encounters: Any) -> list[Violation]:
+    """A LOINC document type that fits the kind of visit (redox-api.md 4.3.6)."""
+    type_code = document.get("TypeCode") or {}
+    code, path = type_code.get("Code"), "$.Header.Document.TypeCode"
+    if code not in DOCUMENT_TYPES:
+        return [
+            Violation(
+                f"{path}.Code",
+                "is not a document type Redox expects: "
+                + ", ".join(f"{c} {n}" for c, n in DOCUMENT_TYPES.items()),
+            )
+        ]
+    found = []
+    system = type_code.get("CodeSystem") or type_code.get("CodeSystemName")
+    if system not in {LOINC, "LOINC"}:
+        found.append(Violation(f"{path}.CodeSystem", "must be LOINC"))
+    first = (encounters or [{}])[0] or {}
+    encounter_class = str((first.get("Type") or {}).get("Code") or "")
+    kind = VISIT_KINDS.get(encounter_class)
+    if kind and code not in ALLOWED_TYPES[kind]:
+        found.append(
+            Violation(
+                f"{path}.Code",
+                f"{code} ({DOCUMENT_TYPES[code]}) does not fit an {kind} visit "
+                f"(Encounters[0].Type.Code {encounter_class})",
+            )
+        )
+    return found
+
+
+def data_on_demand(message: dict[str, Any], oids: Oids, pushed: set[str]) -> list[Violation]:
+    """What a push to the data-on-demand repository must get right (redox-api.md 4.3.6, 4.4)."""
+    meta = message.get("Meta") or {}
+    if meta.get("DataModel") == "PatientAdmin":
+        patient = message.get("Patient") or {}
+        found = _with_patient_oid(patient.get("Identifiers"), oids.patient, "$.Patient.Identifiers")
+        found += _oid_types(patient.get("Identifiers"), oids.arc, "$.Patient.Identifiers")
+        if "PreviousIdentifiers" in patient:
+            found += _with_patient_oid(
+                patient["PreviousIdentifiers"], oids.patient, "$.Patient.PreviousIdentifiers"
+            )
+        return found
+    header = message.get("Header") or {}
+    identifiers = (header.get("Patient") or {}).get("Identifiers")
+    document = header.get("Document") or {}
+    return [
+        *document_id(document.get("ID"), oids, pushed),
+        *document_type(document, message.get("Encounters")),
+        *_with_patient_oid(identifiers, oids.patient, "$.Header.Patient.Identifiers"),
+        *_oid_types(identifiers, oids.arc, "$.Header.Patient.Identifiers"),
+    ]
+
+
+def outgoing(
+    message: dict[str, Any], purpose: str | None, settings: Settings, pushed: set[str]
+) -> list[Violation]:
+    """Every rule that applies to a message bound for the destination of `purpose`."""
+    found = test_flag(message, settings.production) + size(message)
+    if purpose in CAREQUALITY_PURPOSES:
+        found += carequality_metadata(message)
+    if purpose == "data_on_demand":
+        found += data_on_demand(message, settings.oids, pushed)
+    return found
+
+
+def carried_metadata(exchanges: list[Exchange], expected: dict[str, Any]) -> None:
+    """Every Carequality request that was sent carried exactly the environment's metadata."""
+    sent = [e for e in exchanges if e.label.startswith(("PatientSearch.", "ClinicalSummary."))]
+    if not sent:
+        raise CheckFailed("no Carequality request was sent in this scenario")
+    for exchange in sent:
+        if (exchange.request_body.get("Meta") or {}).get("Extensions") != expected:
+            raise CheckFailed(
+                f"{exchange.label}: $.Meta.Extensions: not the environment's metadata"
+            )
