@@ -45,6 +45,7 @@ test: lint typecheck unit
 lint: setup
 	$(BIN)/ruff check src steps tests bench conftest.py
 	$(BIN)/ruff format --check src steps tests bench conftest.py
+	$(BIN)/lint-imports --no-cache
 
 typecheck: setup
 	$(BIN)/mypy

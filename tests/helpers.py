@@ -19,6 +19,7 @@ from techval.core.redaction import Redactor
 from techval.core.schemas import SchemaRegistry
 from techval.simulator import Simulator, provision
 from techval.simulator.transport import simulator_transport
+from techval.validation.rules import OutgoingRules
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIENT_SECRET = "test-client-secret-5f1d2a9c8e7b-0123456789abcdef0123456789"  # a test value
@@ -80,6 +81,7 @@ def in_process_client(settings: Settings, simulator: Simulator | None = None) ->
         SchemaRegistry(),
         Redactor(settings.auth.secret_values()),
         transport=simulator_transport(simulator),
+        outgoing=OutgoingRules(settings),
     )
 
 

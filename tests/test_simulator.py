@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import copy
 import json
 import xml.etree.ElementTree as ET
@@ -19,7 +18,7 @@ from techval.simulator.app import NO_SUBSCRIPTION
 from techval.simulator.faults import named
 from techval.simulator.routes import HANDLERS
 from techval.validation import organization
-from tests.helpers import ROOT, in_process_client, settings_for
+from tests.helpers import in_process_client, settings_for
 
 HEALTH_SYSTEM, HARNESS = "Simulated Health System", "Harness Test Clinic"
 
@@ -662,53 +661,6 @@ def test_ignores_patient_updates_fault(simulator: Simulator, test_settings: Sett
     assert post(simulator, update)[0] == 200
     mobile = _repository_search(simulator, test_settings)["Patient"]["Demographics"]
     assert mobile["PhoneNumber"]["Mobile"] == "+16085550123"  # without the fault it is applied
-
-
-# -- independence from the harness -----------------------------------------------------------
-
-FORBIDDEN = {
-    "techval.core.schemas",
-    "techval.validation.rules",
-    "techval.validation.cda",
-    "techval.validation.checks",
-    "techval.validation.patients",
-    "techval.validation.search",
-    "techval.validation.documents",
-    "techval.validation.organization",
-    "techval.validation.dod",
-    "techval.validation.readback",
-    "techval.validation.messages",
-    "techval.validation.templates",
-}
-
-
-def _imports(path: Path) -> set[str]:
-    names = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            names |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module)
-            names |= {f"{node.module}.{alias.name}" for alias in node.names}
-    return names
-
-
-def test_the_simulator_imports_no_harness_decision() -> None:
-    modules = sorted((ROOT / "src/techval/simulator").glob("*.py"))
-    assert len(modules) > 10
-    for module in modules:
-        used = {
-            name
-            for name in _imports(module)
-            if any(name == f or name.startswith(f + ".") for f in FORBIDDEN)
-        }
-        assert not used, (module.name, used)
-
-
-def test_the_forbidden_import_check_sees_an_import(tmp_path: Path) -> None:
-    module = tmp_path / "m.py"
-    module.write_text("from techval.validation import rules\nimport techval.validation.cda as c\n")
-    assert {"techval.validation.rules", "techval.validation.cda"} <= _imports(module)
 
 
 def test_answers_conform_to_redox_own_models(simulator: Simulator, test_settings: Settings) -> None:

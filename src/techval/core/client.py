@@ -10,21 +10,29 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
 
 from techval import __version__
 from techval.core.auth import TokenProvider, now_iso, token_provider
+from techval.core.clock import ScenarioClock
 from techval.core.config import Settings
 from techval.core.errors import InvalidMessage, ScenarioTimeout, TransportError
 from techval.core.exchange import Exchange, timed_post
 from techval.core.redaction import Redactor
+from techval.core.redox import MAX_MESSAGE_BYTES
 from techval.core.schemas import ERROR_SCHEMA, SchemaRegistry, UnknownMessage, Violation
-from techval.validation import rules
 
 ExchangeHook = Callable[[Exchange], None]
+# The documented rules a message must keep before it is sent, given the destination's purpose
+# (techval.validation.rules.OutgoingRules); the client knows schemas, not Redox's rules.
+OutgoingRules = Callable[[dict[str, Any], str | None], Sequence[Violation]]
+
+
+def no_rules(message: dict[str, Any], purpose: str | None) -> Sequence[Violation]:
+    return []
 
 
 class RedoxClient:
@@ -36,14 +44,16 @@ class RedoxClient:
         *,
         transport: httpx.BaseTransport | None = None,
         on_exchange: list[ExchangeHook] | None = None,
+        outgoing: OutgoingRules = no_rules,
+        clock: ScenarioClock | None = None,
     ) -> None:
         self.settings = settings
         self.registry = registry
         self.redactor = redactor
         self.hooks: list[ExchangeHook] = list(on_exchange or [])
         self.exchanges: list[Exchange] = []
-        self.pushed_documents: set[str] = set()  # VisitPush document IDs sent in this run
-        self.deadline: float | None = None  # time.monotonic() by which the scenario must end
+        self.outgoing = outgoing
+        self.clock = clock or ScenarioClock()
         timeouts = settings.timeouts
         self.http = httpx.Client(
             timeout=httpx.Timeout(
@@ -88,9 +98,7 @@ class RedoxClient:
             raise InvalidMessage(
                 f"{name}: the message breaks its request schema, not sent: {listed}"
             )
-        broken = rules.outgoing(
-            message, self.purpose_of(message), self.settings, self.pushed_documents
-        )
+        broken = self.outgoing(message, self.purpose_of(message))
         if broken:
             listed = "; ".join(str(v) for v in broken)
             raise InvalidMessage(f"{name}: the message breaks a Redox rule, not sent: {listed}")
@@ -108,8 +116,6 @@ class RedoxClient:
         A 401 renews the token once (it may have expired early); 429/502/503 are sent again
         as the retry policy says; every attempt is recorded and reported."""
         name = self.check_request(message)
-        if name == "ClinicalSummary.VisitPush":
-            self.pushed_documents.add(str(message["Header"]["Document"]["ID"]))
         body = json.dumps(message, ensure_ascii=False).encode("utf-8")
         attempt, reason, renewed = 1, None, False
         while True:
@@ -129,7 +135,8 @@ class RedoxClient:
 
     def _wait(self, seconds: float, name: str) -> None:
         """Wait before a retry, unless that would pass the scenario's deadline."""
-        if self.deadline is not None and time.monotonic() + seconds > self.deadline:
+        remaining = self.clock.remaining()
+        if remaining is not None and seconds > remaining:
             raise ScenarioTimeout(f"{name}: {self.timed_out()}")
         time.sleep(seconds)  # a backoff delay, not a poll: nothing to check before it ends
 
@@ -141,8 +148,8 @@ class RedoxClient:
         whether it was cut."""
         timeouts = self.settings.timeouts
         read = timeouts.read
-        if self.deadline is not None:
-            remaining = self.deadline - time.monotonic()
+        remaining = self.clock.remaining()
+        if remaining is not None:
             if remaining <= 0:
                 raise ScenarioTimeout(f"{name}: {self.timed_out()}")
             read = min(read, remaining)
@@ -177,7 +184,7 @@ class RedoxClient:
                 self.http,
                 exchange,
                 self.endpoint,
-                max_bytes=rules.MAX_MESSAGE_BYTES,
+                max_bytes=MAX_MESSAGE_BYTES,
                 content=body,
                 headers=headers,
                 timeout=timeout,
@@ -198,7 +205,7 @@ class RedoxClient:
         if exchange.oversized:
             exchange.schema = f"{name}.response"
             exchange.violations = [
-                Violation("$", f"the response is over the {rules.MAX_MESSAGE_BYTES:,} byte limit")
+                Violation("$", f"the response is over the {MAX_MESSAGE_BYTES:,} byte limit")
             ]
             return
         exchange.response_text = response.text

@@ -9,7 +9,6 @@ Exit codes: 0 every scenario passed, 1 a validation check failed, 2 the run coul
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable, Generator
 from typing import Any
 
@@ -116,7 +115,7 @@ def _start_clock(item: pytest.Item) -> None:
     """Give the scenario (then its teardown) timeouts.scenario seconds in all."""
     run = item.config.stash.get(RUN_KEY, None)
     if run is not None and item.get_closest_marker(SCENARIO_MARK):
-        run.client.deadline = time.monotonic() + run.settings.timeouts.scenario
+        run.client.clock.start(run.settings.timeouts.scenario)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -142,7 +141,7 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
     finally:
         run = item.config.stash.get(RUN_KEY, None)
         if run is not None:
-            run.client.deadline = None
+            run.client.clock.stop()
 
 
 class _reporting:

@@ -16,6 +16,7 @@ from techval.core.reporting import Reporter
 from techval.core.schemas import SchemaRegistry
 from techval.simulator import RunningSimulator, provision
 from techval.validation.patients import load_patients
+from techval.validation.rules import OutgoingRules
 
 
 @dataclass
@@ -54,7 +55,13 @@ def start_run(settings: Settings, *, allow_production: bool = False) -> Run:
         settings = settings.with_base_url(running.url)
     redactor = redactor_for(settings)
     reporter = Reporter(redactor)
-    client = RedoxClient(settings, SchemaRegistry(), redactor, on_exchange=[reporter.exchange])
+    client = RedoxClient(
+        settings,
+        SchemaRegistry(),
+        redactor,
+        on_exchange=[reporter.exchange],
+        outgoing=OutgoingRules(settings),
+    )
     run = Run(settings, client, reporter, running)
     try:
         client.auth.token()  # proves the credentials and that the server answers

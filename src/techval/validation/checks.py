@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from techval.core.errors import CheckFailed
 from techval.core.exchange import Exchange
-from techval.validation.rules import MAX_MESSAGE_BYTES
+from techval.core.redox import MAX_MESSAGE_BYTES
 
 
 def answered(exchange: Exchange) -> None:

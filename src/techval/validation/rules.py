@@ -12,6 +12,7 @@ from typing import Any
 from techval.core.config import Oids, Settings
 from techval.core.errors import CheckFailed
 from techval.core.exchange import Exchange
+from techval.core.redox import MAX_MESSAGE_BYTES
 from techval.core.schemas import Violation
 from techval.validation.messages import CAREQUALITY_PURPOSES
 
@@ -19,7 +20,6 @@ OID = re.compile(r"^[0-2](\.(0|[1-9][0-9]*))+$")
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 REDOX_ARC = "2.16.840.1.113883.3.6147.458"
 LOINC = "2.16.840.1.113883.6.1"
-MAX_MESSAGE_BYTES = 40_000_000
 DOCUMENT_TYPES = {
     "34133-9": "Continuity of Care Document",
     "11506-3": "Progress note",
@@ -212,6 +212,21 @@ def outgoing(
     if purpose == "data_on_demand":
         found += data_on_demand(message, settings.oids, pushed)
     return found
+
+
+class OutgoingRules:
+    """The rules for one run's messages, handed to the client; it remembers the VisitPush
+    document IDs that passed, so that a repeat in the same run is refused."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.pushed: set[str] = set()
+
+    def __call__(self, message: dict[str, Any], purpose: str | None) -> list[Violation]:
+        found = outgoing(message, purpose, self.settings, self.pushed)
+        if not found and (message.get("Meta") or {}).get("EventType") == "VisitPush":
+            self.pushed.add(str(message["Header"]["Document"]["ID"]))
+        return found
 
 
 def carried_metadata(exchanges: list[Exchange], expected: dict[str, Any]) -> None:

@@ -1,0 +1,71 @@
+"""The layers of ARCHITECTURE.md are import-linter contracts (pyproject.toml), run by make test;
+here: they hold, and breaking one fails them naming the import."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.helpers import ROOT
+
+LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
+
+
+def _lint(root: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache", str(root / "pyproject.toml")],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": f"{root / 'src'}{os.pathsep}{root}"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def _copy(tmp_path: Path) -> Path:
+    copy = tmp_path / "project"
+    ignore = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(ROOT / "src", copy / "src", ignore=ignore)
+    shutil.copytree(ROOT / "steps", copy / "steps", ignore=ignore)
+    shutil.copy(ROOT / "pyproject.toml", copy / "pyproject.toml")
+    return copy
+
+
+def test_the_layers_hold() -> None:
+    done = _lint(ROOT)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "broken" not in done.stdout.replace("0 broken", "")
+
+
+def _break(copy: Path, module: str, line: str) -> None:
+    path = copy / "src" / module
+    path.write_text(path.read_text(encoding="utf-8") + f"\n{line}\n", encoding="utf-8")
+
+
+def test_a_validation_module_importing_the_simulator_breaks_a_contract(tmp_path: Path) -> None:
+    copy = _copy(tmp_path)
+    _break(copy, "techval/validation/rules.py", "import techval.simulator.acceptance  # noqa")
+    done = _lint(copy)
+    assert done.returncode == 1
+    assert "only the harness and the cli start the simulator BROKEN" in done.stdout
+    assert "techval.validation.rules -> techval.simulator.acceptance" in done.stdout
+
+
+def test_core_importing_the_harness_breaks_the_layers(tmp_path: Path) -> None:
+    copy = _copy(tmp_path)
+    _break(copy, "techval/core/client.py", "import techval.harness.run  # noqa")
+    done = _lint(copy)
+    assert done.returncode == 1
+    assert "cli -> harness -> validation -> core BROKEN" in done.stdout
+
+
+def test_the_simulator_using_the_harness_checks_breaks_a_contract(tmp_path: Path) -> None:
+    copy = _copy(tmp_path)
+    _break(copy, "techval/simulator/app.py", "from techval.validation import checks  # noqa")
+    done = _lint(copy)
+    assert done.returncode == 1
+    assert "the simulator decides with its own code" in done.stdout
+    assert "techval.simulator.app -> techval.validation.checks" in done.stdout
