@@ -15,6 +15,7 @@ import yaml
 
 from techval.core.client import RedoxClient
 from techval.core.config import Settings, load_settings
+from techval.core.exchange import Exchange
 from techval.core.redaction import Redactor
 from techval.core.schemas import SchemaRegistry
 from techval.simulator import Simulator, provision
@@ -72,11 +73,21 @@ def settings_for(folder: Path, **changes: Any) -> Settings:
     return load_settings(config_path=write_environment(folder, **changes), root=ROOT)
 
 
-def in_process_client(settings: Settings, simulator: Simulator | None = None) -> RedoxClient:
+class RecordingClient(RedoxClient):
+    """A client that also keeps every exchange it made (the harness's client keeps none: its
+    exchanges go into the run's event stream)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.exchanges: list[Exchange] = []
+        self.hooks.append(self.exchanges.append)
+
+
+def in_process_client(settings: Settings, simulator: Simulator | None = None) -> RecordingClient:
     """A client talking to a provisioned simulator through httpx, without a socket."""
     simulator = simulator or provision(settings)
     settings = settings.with_base_url("http://simulator.test")
-    return RedoxClient(
+    return RecordingClient(
         settings,
         SchemaRegistry(),
         Redactor(settings.auth.secret_values()),

@@ -16,7 +16,12 @@ from techval.core.exchange import Exchange
 from techval.core.redaction import Redactor
 from techval.core.schemas import Violation
 from techval.harness.evidence import console, har, html, leaks, verdict
-from techval.harness.evidence.allure_files import RedactingFileLogger, write_environment
+from techval.harness.evidence.allure_files import (
+    RedactingFileLogger,
+    mark_category,
+    raised_class,
+    write_environment,
+)
 from techval.harness.evidence.bundle import LeakFound, make, summary
 from techval.harness.evidence.outcomes import ScenarioOutcome
 from techval.harness.evidence.run_info import masked_id
@@ -208,13 +213,27 @@ def exchange(**changes: Any) -> Exchange:
 
 def test_har_pages_per_scenario_and_redacted_entries() -> None:
     exchanges = [exchange(), exchange(status=None, response_body=None, transport_error="timed out")]
-    archive = har.archive(
-        exchanges, [har.Page("Broad search", 0, 2), har.Page("empty", 2, 2)], masker()
+    token = exchange(
+        label="token",
+        started_at="2026-01-01T00:00:00.000Z",
+        request_headers={"Content-Type": "application/x-www-form-urlencoded"},
+        request_body={"grant_type": "client_credentials", "client_assertion": SECRET},
     )
-    log = archive["log"]
+    scenarios = [outcome(None, None, "Broad search"), outcome(None, None, "empty")]
+    entries: list[tuple[str | None, dict[str, Any]]] = [(None, har.entry(token, masker()))]
+    entries += [(scenarios[0].nodeid, har.entry(e, masker())) for e in exchanges]
+    log = har.archive(scenarios, entries)["log"]
     assert [p["title"] for p in log["pages"]] == ["Broad search"]
-    first, second = log["entries"]
+    form, first, second = log["entries"]
+    assert "pageref" not in form  # the first token belongs to the run, not to a scenario
+    assert form["request"]["postData"]["mimeType"] == "application/x-www-form-urlencoded"
+    assert {"name": "client_assertion", "value": "***"} in form["request"]["postData"]["params"]
+    assert form["request"]["postData"]["text"] == (
+        "grant_type=client_credentials&client_assertion=***"
+    )
     assert first["pageref"] == second["pageref"] == "scenario_1"
+    assert first["request"]["postData"]["mimeType"] == "application/json"
+    assert {"name": "Authorization", "value": "Bearer ***"} in first["request"]["headers"]
     assert json.loads(first["request"]["postData"]["text"]) == {
         "Patient": {"Demographics": {"FirstName": "Xxxxxxx"}}
     }
@@ -294,8 +313,15 @@ def test_nothing_to_report_without_results(tmp_path: Path) -> None:
     assert outcome.written is None and "no Allure results" in outcome.message
 
 
-def category(message: str) -> list[str]:
-    return [c["name"] for c in html.CATEGORIES if re.fullmatch(c["messageRegex"], message)]
+def category(error: BaseException) -> list[str]:
+    """The report categories matching a result that ended with `error`, as the writer marks it
+    (allure-pytest-bdd's message is pytest's exconly(): "module.Class: text")."""
+    kind = type(error)
+    message = f"{kind.__module__}.{kind.__qualname__}: {error}"
+    result = allure_model.TestResult(statusDetails=allure_model.StatusDetails(message=message))
+    mark_category(result, raised_class(result))
+    trace = result.statusDetails.trace or ""
+    return [c["name"] for c in html.CATEGORIES if re.fullmatch(c["traceRegex"], trace)]
 
 
 def test_categories_tell_the_four_kinds_of_failure_apart() -> None:
@@ -307,15 +333,7 @@ def test_categories_tell_the_four_kinds_of_failure_apart() -> None:
         answered(mismatch)
     invalid = InvalidMessage("PatientSearch.Query: the message breaks its request schema, not sent")
     timeout = TransportError("PatientSearch.Query: https://x/endpoint: timed out (ReadTimeout)")
-    assert category(f"techval.core.errors.CheckFailed: {redox_error.value}") == [
-        "Redox answered with an error"
-    ]
-    assert category(f"techval.core.errors.CheckFailed: {schema_error.value}") == [
-        "Response did not match schema"
-    ]
-    assert category(f"techval.core.errors.InvalidMessage: {invalid}") == [
-        "Your message is invalid (not sent)"
-    ]
-    assert category(f"techval.core.errors.TransportError: {timeout}") == [
-        "Could not connect / timed out"
-    ]
+    assert category(redox_error.value) == ["Redox answered with an error"]
+    assert category(schema_error.value) == ["Response did not match schema"]
+    assert category(invalid) == ["Your message is invalid (not sent)"]
+    assert category(timeout) == ["Could not connect / timed out"]

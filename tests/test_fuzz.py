@@ -14,14 +14,13 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from techval.core.client import RedoxClient
 from techval.core.config import Settings, load_settings
 from techval.core.errors import CheckFailed, ConfigError
 from techval.simulator import Simulator, provision
 from techval.simulator.faults import Message
 from techval.simulator.responses import Reply
 from techval.validation import checks, organization
-from tests.helpers import ROOT, environment, in_process_client, settings_for
+from tests.helpers import ROOT, RecordingClient, environment, in_process_client, settings_for
 
 REDOX_GATEWAY = "2.16.840.1.113883.3.6147.458.2"
 SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
@@ -49,7 +48,7 @@ class Target:
 
     settings: Settings
     simulator: Simulator
-    client: RedoxClient
+    client: RecordingClient
 
 
 @pytest.fixture(scope="module")

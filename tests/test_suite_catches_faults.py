@@ -282,13 +282,15 @@ def test_a_scenario_past_its_deadline_is_reported_as_timed_out(
     assert timed_out and all("timed out" in m for m in result.cases().values() if m)
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 def test_ctrl_c_stops_the_run_and_the_reports_are_complete(
-    server: RunningSimulator, tmp_path: Path
+    server: RunningSimulator, tmp_path: Path, workers: int
 ) -> None:
     server.simulator.faults.append(named("slow:0.2"))
     config = write_environment(tmp_path, simulator=None, base_url=server.url)
     reports = tmp_path / "reports"
     command = [sys.executable, "-m", "techval.cli", "run", "--config", str(config)]
+    command += [f"--workers={workers}"]
     with subprocess.Popen(
         [*command, "--reports", str(reports)],
         cwd=ROOT,

@@ -24,6 +24,8 @@ from techval.core.errors import CouldNotRun
 from techval.core.paths import project_root
 from techval.core.schemas import SchemaRegistry, UnknownMessage
 from techval.harness.evidence import bundle, console, html, verdict
+from techval.harness.groups import parse_shard
+from techval.harness.merge import merge
 from techval.harness.pytest_plugin import provide_run
 from techval.harness.run import Run, redactor_for, start_run
 
@@ -59,12 +61,6 @@ class _Handoff:
     def __init__(self, run: Run) -> None:
         self.run = run
         self.interrupted = False
-        self.undefined: list[str] = []  # "file:line: Keyword text" of steps nothing defines
-
-    def pytest_bdd_step_func_lookup_error(self, feature: Any, step: Any) -> None:
-        where = f"{feature.rel_filename}:{step.line_number}: {step.keyword} {step.name}"
-        if where not in self.undefined:
-            self.undefined.append(where)
 
     def pytest_keyboard_interrupt(self) -> None:
         self.interrupted = True
@@ -82,27 +78,31 @@ def command_run(args: argparse.Namespace) -> int:
             raise CouldNotRun(f"--features: no .feature files in {args.features or features}")
         if args.tags:
             check_tags(args.tags, features)
+        if args.workers < 1:
+            raise CouldNotRun(f"--workers {args.workers}: give 1 or more")
+        if args.shard:
+            parse_shard(args.shard)
         settings = load_settings(args.env, args.config, root=root)
         run = start_run(settings, allow_production=args.allow_production)
     except CouldNotRun as exc:
         return fail(f"could not run: {exc}")
+    except ValueError as exc:
+        return fail(str(exc))
     handoff = _Handoff(run)
     try:
         with _only_the_plugins_a_run_needs():
-            code = pytest.main(_pytest_args(args, root), plugins=[handoff])
+            code = pytest.main(_pytest_args(args, root, run), plugins=[handoff])
     finally:
         run.close()
     reports = Path(args.reports)
-    _finish_reports(reports, settings.name, html_report=not args.no_html)
-    if handoff.undefined:
-        listed = "; ".join(handoff.undefined[:5])
-        return fail(f"could not run: no step definition matches {listed}")
+    result = _finish_reports(reports, settings.name, html_report=not args.no_html)
+    undefined = (result or {}).get("undefined_steps") or []
+    if undefined:
+        return fail(f"could not run: no step definition matches {'; '.join(undefined[:5])}")
     if handoff.interrupted:
         return fail("interrupted: the reports hold what ran until then", 130)
-    if code == pytest.ExitCode.OK:
-        return 0
-    if code == pytest.ExitCode.TESTS_FAILED:
-        return 1
+    if code in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, 2) and result is not None:
+        return verdict.exit_code(result)
     if code == pytest.ExitCode.NO_TESTS_COLLECTED:
         return fail(
             f"no scenario matches --tags {args.tags!r}" if args.tags else "no scenario found"
@@ -125,7 +125,9 @@ def _only_the_plugins_a_run_needs() -> Iterator[None]:
             os.environ[NO_AUTOLOAD] = before
 
 
-def _finish_reports(reports: Path, environment: str, *, html_report: bool = True) -> None:
+def _finish_reports(
+    reports: Path, environment: str, *, html_report: bool = True
+) -> dict[str, Any] | None:
     """After a run: the HTML report, then the verdict table and where the evidence is."""
     result = verdict.read(reports / "verdict.json")
     print()
@@ -144,9 +146,10 @@ def _finish_reports(reports: Path, environment: str, *, html_report: bool = True
         f"techval: verdict {reports / 'verdict.json'}, JUnit {reports / 'junit.xml'}, "
         f"HAR {reports / 'exchanges.har'}; `techval bundle` zips them for the validation request"
     )
+    return result
 
 
-def _pytest_args(args: argparse.Namespace, root: Path) -> list[str]:
+def _pytest_args(args: argparse.Namespace, root: Path, run: Run) -> list[str]:
     reports = Path(args.reports)
     pytest_args = [
         str(root / "steps"),
@@ -174,6 +177,14 @@ def _pytest_args(args: argparse.Namespace, root: Path) -> list[str]:
     pytest_args += [f"-m={args.tags}"] if args.tags else []
     if args.features:
         pytest_args += ["-o", f"bdd_features_base_dir={Path(args.features).resolve()}"]
+    pytest_args += [f"--techval-shard={args.shard}"] if args.shard else []
+    if args.workers > 1:
+        # Lifecycle groups stay on one worker (harness.parallel); the workers share the
+        # simulator this process started, as they would share one Redox environment.
+        pytest_args += ["-p", "xdist.plugin", "-p", "techval.harness.parallel"]
+        pytest_args += [f"--numprocesses={args.workers}", "--dist=loadscope"]
+        if run.simulator is not None:
+            pytest_args += [f"--techval-simulator-url={run.settings.base_url}"]
     return pytest_args + list(args.pytest_args)
 
 
@@ -186,6 +197,23 @@ def command_report(args: argparse.Namespace) -> int:
     )
     print(f"techval: {outcome.message}")
     return 0 if outcome.written else 2
+
+
+def command_merge(args: argparse.Namespace) -> int:
+    reports = Path(args.reports)
+    try:
+        result = merge([Path(folder) for folder in args.folders], reports)
+    except CouldNotRun as exc:
+        return fail(str(exc))
+    print(console.table(result))
+    if not args.no_html:
+        name = str(result.get("environment", {}).get("environment", "techval"))
+        outcome = html.generate(
+            reports / "allure-results", reports / "allure-report", name=html.report_name(name)
+        )
+        print(f"techval: {outcome.message}")
+    print(f"techval: merged {len(args.folders)} reports folders into {reports}")
+    return verdict.exit_code(result)
 
 
 def command_bundle(args: argparse.Namespace) -> int:
@@ -285,8 +313,30 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="skip the HTML report (verdict, JUnit, HAR and Allure results are still written)",
     )
+    run.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run scenarios in N processes; lifecycle groups stay together (default: 1)",
+    )
+    run.add_argument(
+        "--shard",
+        metavar="K/N",
+        help="run slice K of N of the suite (for a CI matrix; `techval merge` folds them)",
+    )
     run.add_argument("pytest_args", nargs="*", help="extra pytest arguments, after --")
     run.set_defaults(handler=command_run)
+
+    fold = commands.add_parser(
+        "merge", help="fold the reports of several runs (shards) into one reports folder"
+    )
+    fold.add_argument("folders", nargs="+", metavar="DIR", help="reports folders to merge")
+    fold.add_argument(
+        "--reports", default="reports", help="the merged reports folder (default: reports)"
+    )
+    fold.add_argument("--no-html", action="store_true", help="skip the HTML report")
+    fold.set_defaults(handler=command_merge)
 
     report = commands.add_parser("report", help="regenerate the HTML report from the results")
     report.add_argument("--reports", default="reports", help="the reports folder")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 import httpx
@@ -22,6 +22,7 @@ from techval.core.config import AuthSettings
 from techval.core.errors import AuthError, ConfigError
 from techval.core.exchange import Exchange, timed_post
 from techval.core.redaction import Redactor
+from techval.core.redox import timestamp
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ASSERTION_LIFETIME = 300  # seconds; SMART Backend Services caps it at five minutes
@@ -32,10 +33,6 @@ class TokenProvider(Protocol):
     def token(self) -> str: ...
 
     def invalidate(self) -> None: ...
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def load_signing_key(settings: AuthSettings) -> Any:
@@ -100,10 +97,10 @@ class _CachedToken:
             url=url,
             request_headers={},
             request_body=self.redactor.data(sent),
-            started_at=now_iso(),
+            started_at=timestamp(),
         )
         try:
-            response = timed_post(self.http, record, url, **kwargs)
+            response = timed_post(self.http, record, url, mask=self.redactor.headers, **kwargs)
         except httpx.HTTPError:
             self.on_exchange(record)
             raise AuthError(

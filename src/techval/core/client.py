@@ -16,13 +16,18 @@ from typing import Any
 import httpx
 
 from techval import __version__
-from techval.core.auth import TokenProvider, now_iso, token_provider
+from techval.core.auth import TokenProvider, token_provider
 from techval.core.clock import ScenarioClock
 from techval.core.config import Settings
-from techval.core.errors import InvalidMessage, ScenarioTimeout, TransportError
+from techval.core.errors import (
+    BreaksRedoxRule,
+    BreaksRequestSchema,
+    ScenarioTimeout,
+    TransportError,
+)
 from techval.core.exchange import Exchange, timed_post
 from techval.core.redaction import Redactor
-from techval.core.redox import MAX_MESSAGE_BYTES
+from techval.core.redox import MAX_MESSAGE_BYTES, timestamp
 from techval.core.schemas import ERROR_SCHEMA, SchemaRegistry, UnknownMessage, Violation
 
 ExchangeHook = Callable[[Exchange], None]
@@ -51,7 +56,6 @@ class RedoxClient:
         self.registry = registry
         self.redactor = redactor
         self.hooks: list[ExchangeHook] = list(on_exchange or [])
-        self.exchanges: list[Exchange] = []
         self.outgoing = outgoing
         self.clock = clock or ScenarioClock()
         timeouts = settings.timeouts
@@ -82,7 +86,6 @@ class RedoxClient:
         return f"{self.settings.base_url}/endpoint"
 
     def _record(self, exchange: Exchange) -> None:
-        self.exchanges.append(exchange)
         for hook in self.hooks:
             hook(exchange)
 
@@ -91,17 +94,17 @@ class RedoxClient:
         try:
             name = self.registry.schema_for(message)
         except UnknownMessage as exc:
-            raise InvalidMessage(f"not sent: {exc}") from None
+            raise BreaksRequestSchema(f"not sent: {exc}") from None
         violations = self.registry.validate(name, message)
         if violations:
             listed = "; ".join(str(v) for v in violations)
-            raise InvalidMessage(
+            raise BreaksRequestSchema(
                 f"{name}: the message breaks its request schema, not sent: {listed}"
             )
         broken = self.outgoing(message, self.purpose_of(message))
         if broken:
             listed = "; ".join(str(v) for v in broken)
-            raise InvalidMessage(f"{name}: the message breaks a Redox rule, not sent: {listed}")
+            raise BreaksRedoxRule(f"{name}: the message breaks a Redox rule, not sent: {listed}")
         return name
 
     def purpose_of(self, message: dict[str, Any]) -> str | None:
@@ -173,9 +176,9 @@ class RedoxClient:
             label=name,
             method="POST",
             url=self.endpoint,
-            request_headers=self.redactor.headers(headers.items()),
+            request_headers={},
             request_body=message,
-            started_at=now_iso(),
+            started_at=timestamp(),
             attempt=attempt,
             retry_reason=reason,
         )
@@ -184,6 +187,7 @@ class RedoxClient:
                 self.http,
                 exchange,
                 self.endpoint,
+                mask=self.redactor.headers,
                 max_bytes=MAX_MESSAGE_BYTES,
                 content=body,
                 headers=headers,

@@ -20,6 +20,7 @@ import yaml
 from techval.core import destinations
 from techval.core.errors import ConfigError
 from techval.core.paths import project_root
+from techval.core.redox import TREATMENT
 from techval.core.retries import RetryPolicy
 
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -93,7 +94,7 @@ class Carequality:
     sender: OrganizationProfile
     user_role_code: str = "112247003"
     user_role_display: str = "Medical Doctor"
-    purpose_code: str = "TREATMENT"
+    purpose_code: str = TREATMENT
     purpose_display: str = "Treatment"
 
 
@@ -110,7 +111,7 @@ class SimulatorSettings:
     start: bool = True
     port: int = 0
     repository_delay: float = 0.3
-    latency: float = 0.0  # seconds added to every /endpoint answer (benchmarks)
+    answer_delay: float = 0.0  # seconds every answer is held back, as a round trip (bench)
     location_query_active: int = 1  # LocationQuery answers "Active" this often before "Success"
 
 

@@ -6,9 +6,15 @@ check that failed (exit 1). `InvalidMessage` is a message the harness was about 
 breaks its own request schema: the user's mistake, reported without sending anything.
 `TestDataMismatch` is Redox answering well-formed and as documented, but the user's test data
 not fitting their network: the scenario is not applicable (skipped), never failed.
+
+Each kind of failure is a class, and each class names the report category it is filed under
+(`category`, inherited along the MRO): `category_of` files an error by its class, never by the
+words of its message, so rewording a message cannot move a failure to another category.
 """
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 import pytest
 
@@ -16,9 +22,13 @@ import pytest
 class TechvalError(Exception):
     """Base class of every error techval raises on purpose."""
 
+    category: ClassVar[str | None] = None  # the report category; None: Allure's default
+
 
 class CouldNotRun(TechvalError):
     """The run cannot go on; nothing about the system under test was proven."""
+
+    category = "Could not run"
 
 
 class ConfigError(CouldNotRun):
@@ -32,6 +42,8 @@ class AuthError(CouldNotRun):
 class TransportError(CouldNotRun):
     """The server could not be reached, or did not answer in time."""
 
+    category = "Could not connect / timed out"
+
 
 class ScenarioTimeout(TransportError):
     """A scenario used up its total time (timeouts.scenario): reported as timed out."""
@@ -40,9 +52,53 @@ class ScenarioTimeout(TransportError):
 class InvalidMessage(TechvalError):
     """An outgoing message breaks its request schema or a documented rule."""
 
+    category = "Your message is invalid (not sent)"
+
+
+class BreaksRequestSchema(InvalidMessage):
+    """An outgoing message has no request schema, or breaks it: not sent."""
+
+
+class BreaksRedoxRule(InvalidMessage):
+    """An outgoing message breaks a documented Redox rule (rules.outgoing): not sent."""
+
 
 class CheckFailed(AssertionError):
     """A conformance check failed. An AssertionError, so pytest and Allure report 'failed'."""
+
+    category: ClassVar[str | None] = "Conformance check failed"
+
+
+class SchemaMismatch(CheckFailed):
+    """The response is over the size limit, is not JSON, or does not match its schema."""
+
+    category = "Response did not match schema"
+
+
+class RedoxRefused(CheckFailed):
+    """Redox answered with an HTTP error status, Meta.Errors, or task-status Error."""
+
+    category = "Redox answered with an error"
+
+
+class NotFound(CheckFailed):
+    """A well-formed answer without what had to be there (a match, a record, a holder), or
+    polling that never saw what it waited for."""
+
+    category = "Expected result not found"
+
+
+class ReadbackMismatch(CheckFailed):
+    """A record was found again, but differs from what was written."""
+
+    category = "Record read back differs from what was sent"
+
+
+class WrongContent(CheckFailed):
+    """A well-formed answer whose content is wrong: another patient or document, a field
+    without the value it must have, a document that is not a CDA, an unexpected match."""
+
+    category = "Answer content is wrong"
 
 
 NOT_APPLICABLE = "Not applicable with this test data"
@@ -53,6 +109,7 @@ class TestDataMismatch(pytest.skip.Exception):  # type: ignore[name-defined,misc
     line naming the alias and the key of the test-patients file to change."""
 
     __test__ = False  # not a test class, whatever pytest thinks of the name
+    category: ClassVar[str | None] = NOT_APPLICABLE
 
     def __init__(self, alias: str, key: str, observed: str) -> None:
         self.alias, self.key = alias, key
@@ -87,3 +144,46 @@ def failure_kind(error: BaseException | None) -> str | None:
     if isinstance(error, CheckFailed | InvalidMessage):
         return CONFORMANCE
     return HARNESS_ERROR
+
+
+def category_of_class(kind: type[BaseException]) -> str | None:
+    """The report category of an exception class: the `category` its MRO gives it, for
+    techval's own errors; "Could not run" for a step without definition; else None."""
+    from pytest_bdd.exceptions import StepDefinitionNotFoundError
+
+    if issubclass(kind, TechvalError | CheckFailed | TestDataMismatch):
+        category: str | None = kind.category
+        return category
+    if issubclass(kind, StepDefinitionNotFoundError):
+        return CouldNotRun.category
+    return None
+
+
+def category_of(error: BaseException | None) -> str | None:
+    """The report category of an exception from a scenario, by its class (never its message);
+    None for none, a plain skip or a harness error (Allure files those by status)."""
+    return None if error is None else category_of_class(type(error))
+
+
+def categories() -> dict[str, list[str]]:
+    """Every category a techval error class names (subclasses included), in the order the
+    classes were defined, with the Allure statuses its classes are reported as."""
+    found: dict[str, list[str]] = {}
+    pending: list[type[BaseException]] = [TechvalError, CheckFailed, TestDataMismatch]
+    while pending:
+        kind = pending.pop(0)
+        category = category_of_class(kind)
+        if category is not None:
+            statuses = found.setdefault(category, [])
+            status = allure_status(kind)
+            if status not in statuses:
+                statuses.append(status)
+        pending[:0] = kind.__subclasses__()
+    return found
+
+
+def allure_status(kind: type[BaseException]) -> str:
+    """The status Allure gives a scenario that raised `kind` (allure_pytest_bdd.utils)."""
+    if issubclass(kind, pytest.skip.Exception):
+        return "skipped"
+    return "failed" if issubclass(kind, AssertionError) else "broken"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +18,7 @@ class Exchange:
     label: str  # what the exchange was for, e.g. "Organization.New" or "token"
     method: str
     url: str
-    request_headers: dict[str, str]  # Authorization already masked
+    request_headers: dict[str, str]  # as sent, secrets masked (timed_post fills them in)
     request_body: Any
     started_at: str  # ISO 8601 UTC
     status: int | None = None
@@ -107,28 +108,39 @@ class Exchange:
         return json.dumps(self.as_document(), indent=2, ensure_ascii=False)
 
 
+HeaderMask = Callable[[Iterable[tuple[str, str]]], dict[str, str]]
+
+
 def timed_post(
     http: httpx.Client,
     exchange: Exchange,
     url: str,
     *,
+    mask: HeaderMask,
     max_bytes: int | None = None,
     **kwargs: Any,
 ) -> httpx.Response:
-    """POST and note on `exchange` how long it took and its status; when no answer comes back,
-    note why (`transport_error`, "timed out (...)" for a timeout) and re-raise the httpx error.
-    A body longer than `max_bytes` is not read to the end: `exchange.oversized` is set and the
-    response keeps the first `max_bytes`."""
+    """POST and note on `exchange` the headers that really went out (masked by `mask`), how
+    long it took and its status; when no answer comes back, note why (`transport_error`,
+    "timed out (...)" for a timeout) and re-raise the httpx error. A body longer than
+    `max_bytes` is not read to the end: `exchange.oversized` is set and the response keeps the
+    first `max_bytes`."""
+    request = http.build_request("POST", url, **kwargs)
+    # as written on the wire, names in their own case (Headers.items() lowercases them)
+    exchange.request_headers = mask((k.decode(), v.decode()) for k, v in request.headers.raw)
     start = time.perf_counter()
     try:
-        with http.stream("POST", url, **kwargs) as response:
+        response = http.send(request, stream=True)
+        try:
             body = bytearray()
             for chunk in response.iter_bytes():
                 body += chunk
                 if max_bytes is not None and len(body) > max_bytes:
                     exchange.oversized = True
                     break
-            status, headers, request = response.status_code, response.headers, response.request
+            status, headers = response.status_code, response.headers
+        finally:
+            response.close()
     except httpx.TimeoutException as exc:
         exchange.transport_error = f"timed out ({type(exc).__name__})"
         raise

@@ -1,14 +1,15 @@
-"""pytest glue: options, the run's fixtures, per-organization scenarios, exit codes.
+"""pytest glue: options, the run's fixtures, per-organization scenarios, order and shards.
 
-Loaded from the root conftest.py. Options: --env NAME | --env-file PATH, --allow-production.
+Loaded from the root conftest.py. Options: --env NAME | --env-file PATH, --allow-production,
+--techval-shard K/N, --techval-simulator-url URL (set by `techval run` for its workers).
 (Not --config: pytest reads that as an abbreviation of its own --config-file.)
-Exit codes: 0 every scenario passed, 1 a validation check failed, 2 the run could not go on
-(bad config, refused credentials, unreachable server): see errors.py.
+Exit codes (set by the evidence plugin from the verdict): 0 every scenario passed, 1 a
+validation check failed, 2 the run could not go on (bad config, refused credentials,
+unreachable server): see errors.py.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Generator
 from typing import Any
 
@@ -16,17 +17,17 @@ import pytest
 
 from techval.core.client import RedoxClient
 from techval.core.config import OrganizationProfile, Settings, load_settings
-from techval.core.errors import COULD_NOT_RUN, ConfigError, CouldNotRun, failure_kind
+from techval.core.errors import ConfigError, CouldNotRun
 from techval.core.exchange import Exchange
 from techval.core.reporting import Reporter
+from techval.harness import groups
 from techval.harness.run import Run, start_run
 from techval.validation.catalogue import STEPS, step_for
 from techval.validation.patients import TestPatient, load_patients
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
 RUN_KEY = pytest.StashKey[Run]()
-OUTCOMES_KEY = pytest.StashKey[dict[str, int]]()
-FIRST_EXCHANGE_KEY = pytest.StashKey[int]()
+POSITION_KEY = pytest.StashKey[int]()
 SCENARIO_MARK = "techval_scenario"
 
 
@@ -43,6 +44,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="allow sending test data to an environment marked production: true",
     )
+    group.addoption(
+        "--techval-shard",
+        default=None,
+        metavar="K/N",
+        help="run slice K of N (lifecycle groups are never split)",
+    )
+    group.addoption(
+        "--techval-simulator-url",
+        default=None,
+        metavar="URL",
+        help="use this running simulator instead of starting one (techval run's workers)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -53,8 +66,12 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[SETTINGS_KEY] = load_settings(env, path)
     except ConfigError as exc:
         raise pytest.UsageError(f"techval: {exc}") from None
-    config.stash[OUTCOMES_KEY] = {"checks": 0, "could_not_run": 0}
-    config.addinivalue_line("markers", "xdist_group(name): run on one pytest-xdist worker")
+    shard = config.getoption("--techval-shard")
+    if shard:
+        try:
+            groups.parse_shard(shard)
+        except ValueError as exc:
+            raise pytest.UsageError(f"techval: {exc}") from None
 
 
 def provide_run(config: pytest.Config, run: Run) -> None:
@@ -67,33 +84,41 @@ def pytest_bdd_apply_tag(tag: str, function: Callable[..., Any]) -> bool | None:
     if tag == "per_organization":
         pytest.mark.usefixtures("organization_profile")(function)
         pytest.mark.per_organization(function)
-        # under pytest-xdist --dist loadgroup, one worker runs the whole record lifecycle
-        pytest.mark.xdist_group(name="organization")(function)
         return True
     return None
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower() or "organization"
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "organization_profile" in metafunc.fixturenames:
         organizations = metafunc.config.stash[SETTINGS_KEY].organizations
         metafunc.parametrize(
-            "organization_profile", organizations, ids=[_slug(o.name) for o in organizations]
+            "organization_profile", organizations, ids=[groups.slug(o.name) for o in organizations]
         )
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+@pytest.hookimpl(trylast=True)  # after -m and -k have deselected
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Run the scenarios in the order of the validation steps (pytest-bdd sorts features by
-    name); the sort is stable, so the order within a feature stays the file's."""
+    name; the sort is stable, so the order within a feature stays the file's); note each
+    one's place; with --techval-shard keep one deterministic slice."""
 
     def number(item: pytest.Item) -> int:
         step = step_for(marker.name for marker in item.iter_markers())
         return step.number if step else len(STEPS) + 1
 
     items.sort(key=number)
+    for position, item in enumerate(items):
+        item.stash[POSITION_KEY] = position
+    shard = config.getoption("--techval-shard")
+    if not shard:
+        return
+    k, n = groups.parse_shard(shard)
+    chosen = groups.shard_of([groups.group_for(item) for item in items], n)
+    kept = [item for item, s in zip(items, chosen, strict=True) if s == k - 1]
+    left = [item for item, s in zip(items, chosen, strict=True) if s != k - 1]
+    if left:
+        config.hook.pytest_deselected(items=left)
+    items[:] = kept
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -104,11 +129,21 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     ):
         return
     try:
-        config.stash[RUN_KEY] = start_run(
-            config.stash[SETTINGS_KEY], allow_production=config.getoption("--allow-production")
-        )
+        config.stash[RUN_KEY] = _start(config)
     except CouldNotRun as exc:
         pytest.exit(f"techval: could not run: {exc}", returncode=2)
+
+
+def _start(config: pytest.Config) -> Run:
+    return start_run(
+        config.stash[SETTINGS_KEY],
+        allow_production=config.getoption("--allow-production"),
+        simulator_url=config.getoption("--techval-simulator-url"),
+    )
+
+
+def current_run(config: pytest.Config) -> Run | None:
+    return config.stash.get(RUN_KEY, None)
 
 
 def _start_clock(item: pytest.Item) -> None:
@@ -121,7 +156,9 @@ def _start_clock(item: pytest.Item) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
     run = item.config.stash.get(RUN_KEY, None)
-    item.stash[FIRST_EXCHANGE_KEY] = len(run.client.exchanges) if run else 0
+    if run is not None and item.get_closest_marker(SCENARIO_MARK):
+        run.stream.scenario = item.nodeid
+        run.stream.emit("scenario_started", scenario=item.nodeid)
     _start_clock(item)
     return (yield)
 
@@ -142,6 +179,7 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
         run = item.config.stash.get(RUN_KEY, None)
         if run is not None:
             run.client.clock.stop()
+            run.stream.scenario = None
 
 
 class _reporting:
@@ -160,41 +198,18 @@ class _reporting:
             self.reporter.active = False
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(
-    item: pytest.Item, call: pytest.CallInfo[None]
-) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """Count failures by kind: a check that failed, or a run that could not go on."""
-    report = yield
-    if report.failed and call.excinfo is not None and item.get_closest_marker(SCENARIO_MARK):
-        could_not_run = failure_kind(call.excinfo.value) == COULD_NOT_RUN
-        kind = "could_not_run" if could_not_run else "checks"
-        item.config.stash[OUTCOMES_KEY][kind] += 1
-    return report
-
-
 @pytest.hookimpl(trylast=True)
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    config = session.config
-    run = config.stash.get(RUN_KEY, None)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    run = session.config.stash.get(RUN_KEY, None)
     if run is not None:
         run.close()
-    outcomes = config.stash.get(OUTCOMES_KEY, {})
-    if (
-        exitstatus == pytest.ExitCode.TESTS_FAILED
-        and outcomes.get("could_not_run")
-        and not outcomes.get("checks")
-    ):
-        session.exitstatus = 2  # nothing failed a check: the run could not go on
 
 
 @pytest.fixture(scope="session")
 def run(request: pytest.FixtureRequest) -> Run:
     config = request.config
     if RUN_KEY not in config.stash:
-        config.stash[RUN_KEY] = start_run(
-            config.stash[SETTINGS_KEY], allow_production=config.getoption("--allow-production")
-        )
+        config.stash[RUN_KEY] = _start(config)
     return config.stash[RUN_KEY]
 
 
@@ -221,9 +236,9 @@ def test_patients(settings: Settings) -> dict[str, TestPatient]:
 
 
 @pytest.fixture
-def scenario_exchanges(request: pytest.FixtureRequest, client: RedoxClient) -> list[Exchange]:
+def scenario_exchanges(run: Run) -> list[Exchange]:
     """The exchanges this scenario's steps have made so far."""
-    return client.exchanges[request.node.stash.get(FIRST_EXCHANGE_KEY, 0) :]
+    return run.current.exchanges
 
 
 @pytest.fixture

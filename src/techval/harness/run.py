@@ -1,4 +1,5 @@
-"""One validation run: its settings, the simulator when it has one, and the client.
+"""One validation run: its settings, the simulator when it has one, the client, and the
+event stream every exchange goes into.
 
 Starting a run is where "could not run" is decided: production guard, simulator start-up,
 and a first token request that proves the credentials and the server before any scenario.
@@ -6,14 +7,17 @@ and a first token request that proves the credentials and the server before any 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from techval.core.client import RedoxClient
 from techval.core.config import Settings
 from techval.core.errors import ConfigError
+from techval.core.exchange import Exchange
 from techval.core.redaction import Redactor, patient_values
 from techval.core.reporting import Reporter
 from techval.core.schemas import SchemaRegistry
+from techval.harness import events
+from techval.harness.evidence import har
 from techval.simulator import RunningSimulator, provision
 from techval.validation.patients import load_patients
 from techval.validation.rules import OutgoingRules
@@ -24,7 +28,17 @@ class Run:
     settings: Settings
     client: RedoxClient
     reporter: Reporter
+    stream: events.EventStream
     simulator: RunningSimulator | None = None
+    current: events.ScenarioExchanges = field(default_factory=events.ScenarioExchanges)
+
+    def __post_init__(self) -> None:
+        self.stream.subscribe(self.current)
+        self.stream.subscribe(self._attach)
+
+    def _attach(self, event: events.Event) -> None:
+        if event.kind == "exchange" and event.exchange is not None:
+            self.reporter.exchange(event.exchange)
 
     def close(self) -> None:
         self.client.close()
@@ -43,26 +57,42 @@ def redactor_for(settings: Settings) -> Redactor:
     )
 
 
-def start_run(settings: Settings, *, allow_production: bool = False) -> Run:
+def start_run(
+    settings: Settings, *, allow_production: bool = False, simulator_url: str | None = None
+) -> Run:
+    """`simulator_url`: a simulator already running for this run (the workers of
+    `techval run --workers N` share the one their controller started)."""
     if settings.production and not allow_production:
         raise ConfigError(
             f"{settings.name} is a production environment: refusing to send test data "
             "without --allow-production"
         )
     running = None
-    if settings.simulator and settings.simulator.start:
+    if simulator_url:
+        settings = settings.with_base_url(simulator_url)
+    elif settings.simulator and settings.simulator.start:
         running = RunningSimulator(provision(settings), port=settings.simulator.port).start()
         settings = settings.with_base_url(running.url)
     redactor = redactor_for(settings)
-    reporter = Reporter(redactor)
+    stream = events.EventStream()
+
+    def record(exchange: Exchange) -> None:
+        stream.emit(
+            "exchange",
+            exchange=exchange,
+            scenario=stream.scenario,
+            entry=har.entry(exchange, redactor),
+            log_ids=exchange.log_ids,
+        )
+
     client = RedoxClient(
         settings,
         SchemaRegistry(),
         redactor,
-        on_exchange=[reporter.exchange],
+        on_exchange=[record],
         outgoing=OutgoingRules(settings),
     )
-    run = Run(settings, client, reporter, running)
+    run = Run(settings, client, Reporter(redactor), stream, running)
     try:
         client.auth.token()  # proves the credentials and that the server answers
     except BaseException:

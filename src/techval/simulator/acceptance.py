@@ -2,7 +2,8 @@
 
 * required fields per event type: the rows of redox-api.md section 4 marked "Required (schema)";
 * the Carequality query metadata of section 3.2 (missing -> HTTP 401, section 5.6);
-* the 40 MB message limit of section 5.8.
+* the 40 MB message limit of section 5.8 (techval.core.redox.MAX_MESSAGE_BYTES, shared data;
+  app.py and server.py refuse a larger body).
 
 Refusal texts follow Redox's: "Required field missing - Device.ID in Device:New".
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-MAX_MESSAGE_BYTES = 40_000_000  # Redox: 40 MB for API and Network Onramp traffic
+from techval.core.redox import CAREQUALITY_EXTENSIONS
 
 # A path is dot-separated keys; "[]" after a key means every item of that array.
 _PATIENT_IDENTIFIERS = (
@@ -88,15 +89,9 @@ def missing_fields(message: dict[str, Any], data_model: str, event_type: str) ->
     return texts
 
 
-# The Carequality query metadata (redox-api.md 3.2): values are {"string": ...} or
-# {"coding": {"code": ...}}; client libraries differ on which (10.7), so either is taken.
-CAREQUALITY_EXTENSIONS = (
-    "organization-name",
-    "sender-organization-id",
-    "user-id",
-    "user-role",
-    "purpose-of-use",
-)
+# The Carequality query metadata (redox-api.md 3.2; its keys: techval.core.redox, shared data):
+# values are {"string": ...} or {"coding": {"code": ...}}; client libraries differ on which
+# (10.7), so either is taken.
 OID = re.compile(r"^[0-2](\.(0|[1-9][0-9]*))+$")
 
 

@@ -15,12 +15,13 @@ from typing import Any
 
 from techval.core import yamlfile
 from techval.core.paths import project_root
+from techval.core.redox import MAX_MESSAGE_BYTES
 from techval.simulator import (  # noqa: F401 (each registers its routes)
     directory_routes,
     dod_routes,
     query_routes,
 )
-from techval.simulator.acceptance import MAX_MESSAGE_BYTES, missing_fields
+from techval.simulator.acceptance import missing_fields
 from techval.simulator.directory import Directory, DirectoryError
 from techval.simulator.faults import Fault
 from techval.simulator.network import Network
@@ -62,6 +63,7 @@ class Simulator:
         max_message_bytes: int = MAX_MESSAGE_BYTES,
         faults: list[Fault] | None = None,
         test_patients: Path | None = None,
+        answer_delay: float = 0.0,
     ) -> None:
         self.purposes = {dest_id: purpose for purpose, dest_id in destinations.items()}
         self.max_message_bytes = max_message_bytes
@@ -76,7 +78,9 @@ class Simulator:
         self.captured: list[CapturedRequest] = []
         self.faults: list[Fault] = list(faults or [])
         self.lock = threading.RLock()
-        self.latency = 0.0  # seconds each /endpoint answer takes on the wire (server.py)
+        # Seconds every answer (token and /endpoint) is held back on the wire, as a round trip
+        # to Redox takes; server.py applies it outside the lock. Not in-process (transport.py).
+        self.answer_delay = answer_delay
 
     @property
     def location_query_active(self) -> int:

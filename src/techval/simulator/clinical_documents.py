@@ -12,10 +12,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from techval.core import yamlfile
+from techval.core import redox, yamlfile
 from techval.core.paths import project_root
 
-V3 = "urn:hl7-org:v3"
+V3 = redox.HL7_V3
 NAMESPACES = {
     "": V3,
     "xsi": "http://www.w3.org/2001/XMLSchema-instance",

@@ -15,7 +15,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from techval.simulator.record_locator import ERROR, task_status
+from techval.core.redox import ERROR, MAX_MESSAGE_BYTES, TASK_STATUS
+from techval.simulator.record_locator import task_status
 from techval.simulator.repository import pushes_not_applied
 from techval.simulator.responses import Reply, echo_meta, error, json_reply, text_reply
 
@@ -122,7 +123,7 @@ def _no_locations(body: dict[str, Any]) -> None:
 
 def _location_error(body: dict[str, Any]) -> None:
     """The record locator's fan-out failed: task-status Error and no organizations (10.1)."""
-    body["Meta"].setdefault("Extensions", {})["task-status"] = task_status(ERROR)
+    body["Meta"].setdefault("Extensions", {})[TASK_STATUS] = task_status(ERROR)
     body["Patients"] = []
 
 
@@ -151,7 +152,7 @@ def _drop_push(message: Message, proceed: Callable[[], Reply]) -> Reply:
 SERVER_ERROR_PAGE = "<html><body><h1>500 Internal Server Error</h1></body></html>"
 BAD_GATEWAY_PAGE = "<html><body><h1>502 Bad Gateway</h1></body></html>"
 SLOW_SECONDS = 3.0  # `slow`: beyond the read timeout the tests configure; `slow:SECONDS` to choose
-OVERSIZE = 40_000_000 + 1_000_000
+OVERSIZE = MAX_MESSAGE_BYTES + 1_000_000
 
 
 def once_per_event(reply: Callable[[], Reply]) -> Fault:

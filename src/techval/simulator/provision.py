@@ -45,7 +45,7 @@ def provision(settings: Settings, simulator: Simulator | None = None) -> Simulat
     simulator = simulator or Simulator(settings.destinations, test_patients=settings.test_patients)
     if settings.simulator:
         simulator.repository.delay = settings.simulator.repository_delay
-        simulator.latency = settings.simulator.latency
+        simulator.answer_delay = settings.simulator.answer_delay
         simulator.location_query_active = settings.simulator.location_query_active
     for organization in settings.organizations:  # the repository answers for these
         simulator.repository.serve(organization.oid, organization.name, settings.oids.patient)

@@ -11,10 +11,11 @@ from __future__ import annotations
 from functools import wraps
 from typing import TYPE_CHECKING, Any
 
+from techval.core.redox import LOINC, SUCCESS, TASK_STATUS
 from techval.simulator.acceptance import carequality_refusals
 from techval.simulator.clinical_documents import narratives
 from techval.simulator.network import Holding, Network, NetworkPatient
-from techval.simulator.record_locator import SUCCESS, task_status
+from techval.simulator.record_locator import task_status
 from techval.simulator.responses import Reply, echo_meta, error, errors_reply, json_reply
 from techval.simulator.routes import Handler, handles
 from techval.simulator.shapes import (
@@ -115,7 +116,7 @@ def locate(sim: Simulator, message: dict[str, Any], name: str) -> Reply:
     if status != SUCCESS:
         holdings = holdings[: int(len(holdings) * share)]
     meta = echo_meta(message["Meta"], name)
-    meta.setdefault("Extensions", {})["task-status"] = task_status(status)
+    meta.setdefault("Extensions", {})[TASK_STATUS] = task_status(status)
     return json_reply(200, {"Meta": meta, "Patients": [_location(h) for h in holdings]})
 
 
@@ -274,7 +275,7 @@ def patient_query(sim: Simulator, message: dict[str, Any], name: str) -> Reply:
                 "Locale": pushed.get("Locale") or "US",
                 "TypeCode": {
                     "Code": kind.get("Code"),
-                    "CodeSystem": "2.16.840.1.113883.6.1",
+                    "CodeSystem": LOINC,
                     "CodeSystemName": "LOINC",
                     "Name": kind.get("Name"),
                 },

@@ -11,8 +11,9 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-TASK_STATUS_URL = "https://api.redoxengine.com/extensions/task-status"
-ACTIVE, SUCCESS, ERROR = "Active", "Success", "Error"
+from techval.core.redox import ACTIVE, EXTENSION_URL, SUCCESS, TASK_STATUS
+
+TASK_STATUS_URL = EXTENSION_URL + TASK_STATUS
 
 
 def task_status(status: str) -> dict[str, str]:

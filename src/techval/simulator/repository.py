@@ -14,9 +14,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from techval.core import redox
 from techval.core.paths import project_root
 from techval.simulator.clinical_documents import filled_template, with_narratives
 from techval.simulator.network import Holding, Network, NetworkPatient
@@ -48,6 +50,15 @@ class _Record:
     identifiers: list[dict[str, str]]
     demographics: dict[str, Any]
     documents: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _cda_time(value: Any) -> str:
+    """A pushed ISO 8601 time as the CDA writes it; empty for one that is not a time."""
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return ""
+    return redox.cda_time(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
 
 
 def _keys(identifiers: list[dict[str, Any]]) -> set[tuple[str, str]]:
@@ -187,21 +198,20 @@ class Repository(Network):
             identifier = self._patient_identifier(patient.get("Identifiers") or [])
             root, _, extension = str(document["id"]).partition("^")
             organization_oid, organization = next(iter(self.organizations.items()), ("", {}))
+            encounters = push.get("Encounters") or [{}]
+            encounter = (encounters[0] or {}).get("Type") or {}
             text = filled_template(
                 self.folder / TEMPLATE,
                 {
-                    "DOCUMENT_ROOT": root if extension else "2.25",
+                    "DOCUMENT_ROOT": root if extension else redox.UUID_OID_ROOT,
                     "DOCUMENT_EXTENSION": extension or root,
-                    "EFFECTIVE_TIME": str(document.get("datetime") or "")
-                    .replace("-", "")
-                    .replace(":", "")[:14]
-                    + "+0000",
+                    "EFFECTIVE_TIME": _cda_time(document.get("datetime")),
                     "PATIENT_ID_ROOT": str(identifier.get("IDType", "")),
                     "PATIENT_ID": str(identifier.get("ID", "")),
                     "GIVEN": str(demographics.get("FirstName", "")),
                     "FAMILY": str(demographics.get("LastName", "")),
-                    "GENDER_CODE": {"Male": "M", "Female": "F"}.get(
-                        str(demographics.get("Sex")), "UN"
+                    "GENDER_CODE": redox.ADMINISTRATIVE_GENDER.get(
+                        str(demographics.get("Sex")), redox.UNKNOWN_GENDER
                     ),
                     "BIRTH_TIME": str(demographics.get("DOB", "")).replace("-", ""),
                     "ORG_OID": organization_oid,
@@ -209,6 +219,8 @@ class Repository(Network):
                     "TYPE_CODE": str(document["type"]["Code"]),
                     "TYPE_NAME": str(document["type"]["Name"]),
                     "TITLE": str(document.get("title") or ""),
+                    "ENCOUNTER_CLASS": str(encounter.get("Code") or ""),
+                    "ENCOUNTER_CLASS_NAME": str(encounter.get("Name") or ""),
                 },
             )
             self._rendered[document["id"]] = with_narratives(text, push)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -22,6 +21,7 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     simulator: Simulator
+    stopping: threading.Event  # set by RunningSimulator.stop(): no answer is held back then
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -43,9 +43,11 @@ class _Handler(BaseHTTPRequestHandler):
             reply = too_large(simulator.max_message_bytes)
         else:
             body = self.rfile.read(length) if length else b""
-            if simulator.latency and self.path.startswith(("/endpoint", "/query")):
-                time.sleep(simulator.latency)  # a Redox round trip, outside the simulator's lock
             reply = simulator.handle(self.command, self.path, dict(self.headers.items()), body)
+        if simulator.answer_delay:
+            # A round trip to Redox, held here: outside the simulator's lock, so concurrent
+            # clients wait at the same time; a stopping server lets its answers go at once.
+            self.server.stopping.wait(simulator.answer_delay)
         self.send_response(reply.status)
         for name, value in reply.headers.items():
             self.send_header(name, value)
@@ -71,6 +73,7 @@ class RunningSimulator:
         self.simulator = simulator
         self._server = _Server((host, port), _Handler)
         self._server.simulator = simulator
+        self._server.stopping = threading.Event()
         address = self._server.server_address
         self.host, self.port = str(address[0]), int(address[1])
         self.url = f"http://{self.host}:{self.port}"
@@ -88,5 +91,6 @@ class RunningSimulator:
         self._server.serve_forever(poll_interval=SHUTDOWN_POLL_S)
 
     def stop(self) -> None:
+        self._server.stopping.set()
         self._server.shutdown()
         self._server.server_close()

@@ -16,6 +16,7 @@ from urllib.parse import parse_qs
 
 import jwt
 
+from techval.core.redox import timestamp
 from techval.simulator.responses import Reply, json_reply, text_reply
 
 OAUTH_LIFETIME = 300  # seconds (Redox: "expires after 5 minutes")
@@ -156,7 +157,7 @@ class TokenIssuer:
             200,
             {
                 "accessToken": self._issue(LEGACY_LIFETIME),
-                "expires": expires.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                "expires": timestamp(expires),
                 "refreshToken": refresh,
             },
         )

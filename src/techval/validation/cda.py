@@ -6,10 +6,10 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from xml.sax.saxutils import escape
 
-from techval.core import yamlfile
+from techval.core import redox, yamlfile
 from techval.core.paths import project_root
 
-HL7 = "{urn:hl7-org:v3}"
+HL7 = f"{{{redox.HL7_V3}}}"
 TEMPLATE = "fixtures/simulator/documents/visit-summary-template.xml"
 # CDA section LOINC code -> the key of its narrative in Redox's Clinical Summary model.
 SECTION_TEXT: dict[str, str] = {
@@ -22,7 +22,7 @@ def render_visit_summary(values: Mapping[str, str]) -> str:
     """The visit summary CDA with {{NAME}} placeholders replaced by XML-escaped values."""
     text = (project_root() / TEMPLATE).read_text(encoding="utf-8")
     for key, value in values.items():
-        text = text.replace("{{" + key + "}}", escape(value))
+        text = text.replace("{{" + key + "}}", escape(value, {'"': "&quot;"}))  # attributes too
     return text
 
 

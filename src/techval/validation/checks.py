@@ -1,8 +1,9 @@
-"""Checks on an answer from Redox. Each raises CheckFailed with a message naming the cause."""
+"""Checks on an answer from Redox. Each raises a CheckFailed of its kind (SchemaMismatch,
+RedoxRefused) with a message naming the cause."""
 
 from __future__ import annotations
 
-from techval.core.errors import CheckFailed
+from techval.core.errors import RedoxRefused, SchemaMismatch
 from techval.core.exchange import Exchange
 from techval.core.redox import MAX_MESSAGE_BYTES
 
@@ -10,19 +11,19 @@ from techval.core.redox import MAX_MESSAGE_BYTES
 def answered(exchange: Exchange) -> None:
     """The server answered with a JSON body that matches the schema it was checked against."""
     if exchange.oversized:
-        raise CheckFailed(
+        raise SchemaMismatch(
             f"{exchange.label}: the response is over the {MAX_MESSAGE_BYTES:,} byte limit of a "
             "Redox message (not read further)"
         )
     if not exchange.is_json:
         snippet = " ".join(exchange.response_text.split())[:80]
-        raise CheckFailed(
+        raise SchemaMismatch(
             f"{exchange.label}: the response is not JSON (HTTP {exchange.status}, "
             f"{exchange.response_headers.get('content-type', 'no content-type')}): {snippet!r}"
         )
     if exchange.violations:
         listed = "; ".join(str(v) for v in exchange.violations)
-        raise CheckFailed(
+        raise SchemaMismatch(
             f"{exchange.label}: the response does not match {exchange.schema}.json: {listed}"
         )
 
@@ -31,9 +32,9 @@ def succeeded(exchange: Exchange) -> None:
     """HTTP 2xx, no Meta.Errors, and a response that matches the message's response schema."""
     if exchange.status is None or not 200 <= exchange.status < 300:
         errors = "; ".join(exchange.redox_errors) or "no Meta.Errors in the body"
-        raise CheckFailed(f"{exchange.label}: Redox answered HTTP {exchange.status}: {errors}")
+        raise RedoxRefused(f"{exchange.label}: Redox answered HTTP {exchange.status}: {errors}")
     if exchange.redox_errors:
-        raise CheckFailed(
+        raise RedoxRefused(
             f"{exchange.label}: Redox answered HTTP {exchange.status} with Meta.Errors: "
             + "; ".join(exchange.redox_errors)
         )

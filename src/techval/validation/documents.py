@@ -9,8 +9,9 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from techval.core.config import Settings
-from techval.core.errors import CheckFailed, TestDataMismatch
+from techval.core.errors import NotFound, RedoxRefused, TestDataMismatch, WrongContent
 from techval.core.exchange import Exchange
+from techval.core.redox import HL7_V3
 from techval.validation import readback
 from techval.validation.checks import answered, succeeded
 from techval.validation.messages import envelope
@@ -18,7 +19,7 @@ from techval.validation.patients import TestPatient
 from techval.validation.search import Location
 
 NO_DOCUMENTS = "could not find any documents"
-CDA_ROOT = "{urn:hl7-org:v3}ClinicalDocument"
+CDA_ROOT = f"{{{HL7_V3}}}ClinicalDocument"
 
 
 def _query(settings: Settings, event_type: str, location: Location) -> dict[str, Any]:
@@ -65,11 +66,11 @@ def listed(exchange: Exchange) -> list[dict[str, Any]]:
     succeeded(exchange)
     documents = exchange.response_body["Documents"]
     if not documents:
-        raise CheckFailed(f"{exchange.label}: the document list is empty")
+        raise NotFound(f"{exchange.label}: the document list is empty")
     for index, document in enumerate(documents):
         kind = document.get("Type") or {}
         if not (kind.get("Code") or kind.get("Name")):
-            raise CheckFailed(f"{exchange.label}: $.Documents[{index}].Type: no code or name")
+            raise WrongContent(f"{exchange.label}: $.Documents[{index}].Type: no code or name")
     return list(documents)
 
 
@@ -78,7 +79,7 @@ def retrieved(exchange: Exchange, requested_id: str) -> str:
     succeeded(exchange)
     body = exchange.response_body
     if body["Document"]["ID"] != requested_id:
-        raise CheckFailed(
+        raise WrongContent(
             f"{exchange.label}: $.Document.ID: another document came back than the one requested"
         )
     return str(body["Data"])
@@ -102,12 +103,12 @@ def check_cda(exchange: Exchange, data: str) -> None:
         root = ET.fromstring(text)  # noqa: S314 - a document from the system under test
     except ET.ParseError as exc:
         line, column = exc.position
-        raise CheckFailed(
+        raise WrongContent(
             f"{exchange.label}: $.Data: the document is not well-formed XML "
             f"(line {line}, column {column})"
         ) from None
     if root.tag != CDA_ROOT:
-        raise CheckFailed(
+        raise WrongContent(
             f"{exchange.label}: $.Data: the XML root is not an HL7 v3 ClinicalDocument"
         )
 
@@ -118,12 +119,12 @@ def summary(exchange: Exchange, location: Location) -> dict[str, Any]:
     header = exchange.response_body.get("Header") or {}
     document = header.get("Document") or {}
     if not document.get("ID"):
-        raise CheckFailed(f"{exchange.label}: $.Header.Document.ID: the summary names no document")
+        raise WrongContent(f"{exchange.label}: $.Header.Document.ID: the summary names no document")
     # the same patient: one identifier in common (readback: order, nulls and added fields do
     # not matter); the summary may carry fewer identifiers than the record locator listed
     got = (header.get("Patient") or {}).get("Identifiers")
     if not readback.blank(got) and not readback.matching(location.patient_identifiers, got):
-        raise CheckFailed(
+        raise WrongContent(
             f"{exchange.label}: $.Header.Patient.Identifiers: the summary is of another patient"
         )
     return dict(header)
@@ -143,7 +144,8 @@ def expect_no_documents(exchange: Exchange, patient: TestPatient) -> None:
             )
     if not reports_no_documents(exchange):
         errors = "; ".join(exchange.redox_errors) or "without Meta.Errors"
-        raise CheckFailed(
+        refused = exchange.redox_errors or not 200 <= (exchange.status or 0) < 300
+        raise (RedoxRefused if refused else WrongContent)(
             f"{exchange.label}: expected Redox's 'no documents' answer, got HTTP "
             f"{exchange.status} {errors}"
         )

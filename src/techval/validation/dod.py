@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from techval.core import redox
 from techval.core.client import RedoxClient
 from techval.core.config import Settings
-from techval.core.errors import CheckFailed
+from techval.core.errors import ReadbackMismatch
 from techval.core.exchange import Exchange
 from techval.core.reporting import Reporter
 from techval.validation import cda, documents, readback, search, templates
@@ -27,25 +28,6 @@ from techval.validation.messages import envelope
 from techval.validation.patients import TestPatient
 from techval.validation.waiting import Miss, poll_reported
 
-# kind -> (LOINC code, LOINC name, title, HL7 ActCode encounter class, its name)
-VISIT_KINDS = {
-    "summary": (
-        "34133-9",
-        "Summarization of Episode Note",
-        "Continuity of Care Document",
-        "AMB",
-        "ambulatory",
-    ),
-    "outpatient": ("11506-3", "Progress note", "Progress Note", "AMB", "ambulatory"),
-    "inpatient": (
-        "18842-5",
-        "Discharge summary",
-        "Discharge Summary",
-        "IMP",
-        "inpatient encounter",
-    ),
-}
-GENDER = {"Male": "M", "Female": "F"}
 CONTACT_DETAILS = ("PhoneNumber", "EmailAddresses", "Address")
 
 
@@ -133,6 +115,15 @@ def contact_details(demographics: dict[str, Any]) -> dict[str, Any]:
     return {"Demographics": {k: demographics[k] for k in CONTACT_DETAILS if k in demographics}}
 
 
+def visit_of(kind: str) -> tuple[str, redox.DocumentType]:
+    """The kind of visit a push of `kind` is and its document type, from the one table
+    (techval.core.redox.VISIT_KINDS): "summary" is the CCD of an outpatient visit, "outpatient"
+    and "inpatient" the summary of their own kind of visit."""
+    if kind == "summary":
+        return "outpatient", redox.CCD
+    return kind, redox.VISIT_KINDS[kind].document
+
+
 def visit_push(
     settings: Settings,
     patient: TestPatient,
@@ -142,35 +133,39 @@ def visit_push(
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """ClinicalSummary.VisitPush of a visit that just ended, with a new document ID."""
-    code, name, title, encounter_class, class_name = VISIT_KINDS[kind]
+    visit, document_type = visit_of(kind)
+    code, name, title = document_type.code, document_type.name, document_type.title
+    encounter_class = redox.VISIT_KINDS[visit].encounter_class
+    class_name = redox.VISIT_KINDS[visit].encounter_classes[encounter_class]
     end = (now or datetime.now(UTC)).replace(microsecond=0)
-    start = end - (timedelta(days=2) if encounter_class == "IMP" else timedelta(hours=1))
+    start = end - (timedelta(days=2) if visit == "inpatient" else timedelta(hours=1))
     organization = settings.carequality.sender
     document_id = new_document_id(settings)
     demographics = patient.demographics
     root, _, extension = document_id.partition("^")
     document = cda.render_visit_summary(
         {
-            "DOCUMENT_ROOT": root if extension else "2.25",
+            "DOCUMENT_ROOT": root if extension else redox.UUID_OID_ROOT,
             "DOCUMENT_EXTENSION": extension or root,
-            "EFFECTIVE_TIME": end.strftime("%Y%m%d%H%M%S+0000"),
+            "EFFECTIVE_TIME": redox.cda_time(end),
             "PATIENT_ID_ROOT": ids[0]["IDType"],
             "PATIENT_ID": ids[0]["ID"],
             "GIVEN": str(demographics.get("FirstName", "")),
             "FAMILY": str(demographics.get("LastName", "")),
-            "GENDER_CODE": GENDER.get(str(demographics.get("Sex")), "UN"),
+            "GENDER_CODE": redox.ADMINISTRATIVE_GENDER.get(
+                str(demographics.get("Sex")), redox.UNKNOWN_GENDER
+            ),
             "BIRTH_TIME": str(demographics.get("DOB", "")).replace("-", ""),
             "ORG_OID": organization.oid,
             "ORG_NAME": organization.name,
             "TYPE_CODE": code,
             "TYPE_NAME": name,
             "TITLE": title,
+            "ENCOUNTER_CLASS": encounter_class,
+            "ENCOUNTER_CLASS_NAME": class_name,
         }
     )
     sections = cda.section_texts(document)
-
-    def iso(moment: datetime) -> str:
-        return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
     message = envelope(settings, "Clinical Summary", "VisitPush", "data_on_demand")
     message.update(
@@ -182,8 +177,8 @@ def visit_push(
                 "type_code": code,
                 "type_name": name,
                 "visit_number": f"techval-{uuid.uuid4().hex[:12]}",
-                "visit_start": iso(start),
-                "visit_end": iso(end),
+                "visit_start": redox.timestamp(start),
+                "visit_end": redox.timestamp(end),
                 "organization_name": organization.name,
                 "organization_oid": organization.oid,
                 "patient_identifiers": ids,
@@ -269,7 +264,7 @@ class Finder:
                 if d.kind != "missing"
             ]
             if problems:
-                raise CheckFailed(f"{what}: found, but {readback.describe(problems)}")
+                raise ReadbackMismatch(f"{what}: found, but {readback.describe(problems)}")
             return found
 
         result: dict[str, Any] = self._until(what, probe)

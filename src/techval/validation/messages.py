@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from techval.core.auth import now_iso
 from techval.core.config import Settings
+from techval.core.redox import EXTENSION_URL, timestamp
 
 # Destinations that reach the Carequality network: every step to them carries the metadata.
 CAREQUALITY_PURPOSES = frozenset(
     {"patient_search", "organization_patient_search", "clinical_summary"}
 )
-EXTENSION_URL = "https://api.redoxengine.com/extensions/"
 
 
 def carequality_extensions(settings: Settings) -> dict[str, Any]:
@@ -50,7 +49,7 @@ def envelope(
     meta: dict[str, Any] = {
         "DataModel": data_model,
         "EventType": event_type,
-        "EventDateTime": now_iso(),
+        "EventDateTime": timestamp(),
         "Test": not settings.production,
         "Destinations": [{"ID": settings.destination(purpose)}],
     }

@@ -7,7 +7,7 @@ from typing import Any
 
 from techval.core.client import RedoxClient
 from techval.core.config import Address, Contact, OrganizationProfile, Settings
-from techval.core.errors import CheckFailed
+from techval.core.errors import NotFound, ReadbackMismatch
 from techval.core.exchange import Exchange
 from techval.validation import readback
 from techval.validation.checks import refused_with, succeeded
@@ -118,7 +118,7 @@ def read_back(client: RedoxClient, settings: Settings, oid: str) -> tuple[Exchan
     succeeded(exchange)
     found = find(exchange.response_body.get("Organizations"), oid)
     if found is None:
-        raise CheckFailed(f"Organization.Query: the directory returned no record with OID {oid}")
+        raise NotFound(f"Organization.Query: the directory returned no record with OID {oid}")
     return exchange, found
 
 
@@ -129,7 +129,7 @@ def expect_record(found: dict[str, Any], profile: OrganizationProfile, *, active
     expected.pop("DestinationID")  # the directory may keep this one to itself
     problems = readback.differences(expected, found, "Organizations[]")
     if problems:
-        raise CheckFailed(
+        raise ReadbackMismatch(
             f"the directory does not reflect the record for {profile.oid}: "
             + readback.describe(problems)
         )

@@ -12,30 +12,21 @@ from typing import Any
 from techval.core.config import Oids, Settings
 from techval.core.errors import CheckFailed
 from techval.core.exchange import Exchange
-from techval.core.redox import MAX_MESSAGE_BYTES
+from techval.core.redox import (
+    DOCUMENT_TYPES,
+    LOINC,
+    MAX_MESSAGE_BYTES,
+    TREATMENT,
+    VISIT_KINDS,
+    visit_kind,
+)
 from techval.core.schemas import Violation
 from techval.validation.messages import CAREQUALITY_PURPOSES
 
 OID = re.compile(r"^[0-2](\.(0|[1-9][0-9]*))+$")
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 REDOX_ARC = "2.16.840.1.113883.3.6147.458"
-LOINC = "2.16.840.1.113883.6.1"
-DOCUMENT_TYPES = {
-    "34133-9": "Continuity of Care Document",
-    "11506-3": "Progress note",
-    "18842-5": "Discharge summary",
-}
-# HL7 ActCode encounter classes -> kind of visit, and the document types that fit each.
-VISIT_KINDS = {
-    "AMB": "outpatient",
-    "EMER": "outpatient",
-    "IMP": "inpatient",
-    "ACUTE": "inpatient",
-    "NONAC": "inpatient",
-}
-ALLOWED_TYPES = {"outpatient": {"34133-9", "11506-3"}, "inpatient": {"34133-9", "18842-5"}}
 SNOMED = re.compile(r"^[1-9][0-9]{5,17}$")
-TREATMENT = "TREATMENT"
 
 
 def _value(extensions: dict[str, Any], key: str, kind: str) -> Any:
@@ -158,7 +149,7 @@ def document_type(document: dict[str, Any], encounters: Any) -> list[Violation]:
             Violation(
                 f"{path}.Code",
                 "is not a document type Redox expects: "
-                + ", ".join(f"{c} {n}" for c, n in DOCUMENT_TYPES.items()),
+                + ", ".join(f"{c} {t.name}" for c, t in DOCUMENT_TYPES.items()),
             )
         ]
     found = []
@@ -167,12 +158,12 @@ def document_type(document: dict[str, Any], encounters: Any) -> list[Violation]:
         found.append(Violation(f"{path}.CodeSystem", "must be LOINC"))
     first = (encounters or [{}])[0] or {}
     encounter_class = str((first.get("Type") or {}).get("Code") or "")
-    kind = VISIT_KINDS.get(encounter_class)
-    if kind and code not in ALLOWED_TYPES[kind]:
+    kind = visit_kind(encounter_class)
+    if kind and code not in VISIT_KINDS[kind].document_types:
         found.append(
             Violation(
                 f"{path}.Code",
-                f"{code} ({DOCUMENT_TYPES[code]}) does not fit an {kind} visit "
+                f"{code} ({DOCUMENT_TYPES[str(code)].name}) does not fit an {kind} visit "
                 f"(Encounters[0].Type.Code {encounter_class})",
             )
         )

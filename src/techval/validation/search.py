@@ -7,8 +7,9 @@ from typing import Any
 
 from techval.core.client import RedoxClient
 from techval.core.config import Settings
-from techval.core.errors import CheckFailed, TestDataMismatch
+from techval.core.errors import NotFound, RedoxRefused, TestDataMismatch, WrongContent
 from techval.core.exchange import Exchange
+from techval.core.redox import ACTIVE, ERROR, SUCCESS, TASK_STATUS
 from techval.core.reporting import Reporter
 from techval.validation.checks import succeeded
 from techval.validation.messages import envelope
@@ -20,8 +21,6 @@ SEARCH_FIELDS = ("FirstName", "MiddleName", "LastName", "DOB", "Sex", "Address",
 
 # The record locator answers LocationQuery asynchronously (redox-api.md 10.1, INFERRED from a
 # client of Redox's): re-send while Meta.Extensions.task-status.string is Active.
-TASK_STATUS = "task-status"
-ACTIVE, SUCCESS, ERROR = "Active", "Success", "Error"
 NOT_ON_NETWORK = (
     "the test-patients file says they are on this network, but a development network may not "
     "hold them: check their Demographics against your Carequality test data"
@@ -64,7 +63,7 @@ def matched(exchange: Exchange, patient: TestPatient | None = None) -> dict[str,
                 f"{exchange.label} answered {count} potential matches: several people on this "
                 "network share these demographics",
             )
-        raise CheckFailed(
+        raise NotFound(
             f"{exchange.label}: {count} potential matches and no single "
             "patient; the test patient's demographics do not identify one person"
         )
@@ -72,7 +71,7 @@ def matched(exchange: Exchange, patient: TestPatient | None = None) -> dict[str,
         return None
     identifiers = [i for i in match.get("Identifiers") or [] if i.get("ID") and i.get("IDType")]
     if not identifiers:
-        raise CheckFailed(
+        raise WrongContent(
             f"{exchange.label}: the matched patient has no identifiers (ID and IDType)"
         )
     return dict(match, Identifiers=identifiers)
@@ -102,7 +101,7 @@ def task_status(exchange: Exchange) -> str | None:
         return None
     value = status.get("string") if isinstance(status, dict) else None
     if value not in (ACTIVE, SUCCESS, ERROR):
-        raise CheckFailed(
+        raise WrongContent(
             f"{exchange.label}: $.Meta.Extensions.{TASK_STATUS}: not one of "
             f"{ACTIVE}, {SUCCESS}, {ERROR}"
         )
@@ -118,7 +117,7 @@ def still_working(exchange: Exchange) -> bool:
     status = task_status(exchange)
     if status == ERROR:
         errors = "; ".join(exchange.redox_errors)
-        raise CheckFailed(
+        raise RedoxRefused(
             f"{exchange.label}: the record locator answered task-status {ERROR}"
             + (f": {errors}" if errors else "")
         )
@@ -146,10 +145,10 @@ def locations(exchange: Exchange) -> list[Location]:
             None,
         )
         if not oid:
-            raise CheckFailed(f"{where}.Organization: no identifier with IDType OID")
+            raise WrongContent(f"{where}.Organization: no identifier with IDType OID")
         identifiers = tuple((i["ID"], i["IDType"]) for i in entry.get("Identifiers") or [])
         if not identifiers:
-            raise CheckFailed(f"{where}.Identifiers: the patient has no identifier there")
+            raise WrongContent(f"{where}.Identifiers: the patient has no identifier there")
         found.append(Location(oid, str(organization.get("Name") or oid), identifiers))
     return found
 
@@ -198,7 +197,7 @@ def found(exchange: Exchange, patient: TestPatient) -> dict[str, Any]:
     """The match of a search for a test patient who must be found."""
     match = matched(exchange, patient)
     if match is None:
-        raise CheckFailed(
+        raise NotFound(
             f"{exchange.label}: no match for {patient.alias!r}, who should be found "
             f"({NOT_ON_NETWORK})"
         )
@@ -230,7 +229,7 @@ def holders(
     answer = location_answer(client, settings, reporter, network_id(match))
     listed = locations(answer)
     if not listed:
-        raise CheckFailed(f"{answer.label}: no organization holds records of {patient.alias!r}")
+        raise NotFound(f"{answer.label}: no organization holds records of {patient.alias!r}")
     return listed
 
 
@@ -252,7 +251,7 @@ def same_identifiers(match: dict[str, Any], location: Location) -> bool:
 def no_match(exchange: Exchange, patient: TestPatient) -> None:
     """A search for someone who does not exist must answer a well-formed "no match"."""
     if matched(exchange, patient) is not None:
-        raise CheckFailed(f"{exchange.label}: a patient matched who does not exist")
+        raise WrongContent(f"{exchange.label}: a patient matched who does not exist")
 
 
 def matched_at(exchange: Exchange, located: Located) -> dict[str, Any]:
@@ -261,9 +260,9 @@ def matched_at(exchange: Exchange, located: Located) -> dict[str, Any]:
     location = located.chosen
     match = matched(exchange, located.patient)
     if match is None:
-        raise CheckFailed(f"{exchange.label}: no match within the organization that holds records")
+        raise NotFound(f"{exchange.label}: no match within the organization that holds records")
     if not same_identifiers(match, location):
-        raise CheckFailed(
+        raise WrongContent(
             f"{exchange.label}: $.Patient.Identifiers: none of the identifiers the record "
             "locator listed for this organization"
         )

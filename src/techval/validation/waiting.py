@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from techval.core.config import Polling
-from techval.core.errors import CheckFailed
+from techval.core.errors import NotFound, ReadbackMismatch
 from techval.core.reporting import Reporter
 
 T = TypeVar("T")
@@ -63,10 +63,10 @@ def poll(
             if len(misses) == made
             else f"{len(misses)} of {made} attempts"
         )
-        raise CheckFailed(
+        raise ReadbackMismatch(
             f"{what}: found on {times}, but {misses[-1].why} (after {spent:.1f} s; {limits})"
         )
-    raise CheckFailed(
+    raise NotFound(
         f"{what}: not found after {made} attempt{'s' if made != 1 else ''} "
         f"in {spent:.1f} s ({limits})"
     )

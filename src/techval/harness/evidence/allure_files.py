@@ -5,20 +5,34 @@ swaps it for a subclass that redacts each result (names, parameters, messages, t
 each attachment before writing, so nothing unmasked ever reaches reports/, whoever produced
 it. Step parameters that are fixtures (the client, the settings...) are dropped: only values
 parsed from the Gherkin text are the step's parameters.
+
+It also files each result under its report category: allure-pytest-bdd writes pytest's
+`excinfo.exconly()` as statusDetails.message, "package.module.Class: text" (Python's own
+formatting of the exception's type); `raised_class` resolves that class, `category_of_class`
+names its category (by the class's MRO), and `mark_category` ends statusDetails.trace with
+`category_marker(category)`, the line the report's categories match (html.CATEGORIES).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import allure_commons
 from allure_commons.logger import AllureFileLogger
+from allure_commons.model2 import StatusDetails, TestResult
 
+from techval.core.errors import category_of_class
 from techval.core.redaction import Redactor
+
+MARKER = "[techval category: {}]"
+_MARKER_LINE = re.compile(r"\n?\[techval category: [^\]\n]*\]\s*$")
+_TYPE_NAME = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*(?=:|$)")
 
 
 class RedactingFileLogger(AllureFileLogger):
@@ -30,7 +44,10 @@ class RedactingFileLogger(AllureFileLogger):
         redactor = self._redactor()
         for step in _steps(item):
             step.parameters = [p for p in step.parameters if str(p.value) in (step.name or "")]
+        raised = raised_class(item) if isinstance(item, TestResult) else None
         redact_strings(item, redactor)
+        if raised is not None:
+            mark_category(item, raised)
         super()._report_item(item)
 
     @allure_commons.hookimpl
@@ -47,6 +64,46 @@ class RedactingFileLogger(AllureFileLogger):
     def report_attached_file(self, source: str, file_name: str) -> None:
         text = Path(source).read_text(encoding="utf-8", errors="replace")
         self.report_attached_data(text, file_name)
+
+
+def category_marker(category: str) -> str:
+    """The last line of the trace of a result filed under `category` (what it matches on)."""
+    return MARKER.format(category)
+
+
+def raised_class(result: Any) -> type[BaseException] | None:
+    """The exception class an Allure result's statusDetails.message starts with, looked up
+    among the modules loaded (nothing is imported); None when there is none."""
+    details = getattr(result, "statusDetails", None)
+    message = getattr(details, "message", None)
+    found = _TYPE_NAME.match(message.split("\n", 1)[0]) if isinstance(message, str) else None
+    if found is None:
+        return None
+    parts = found.group().split(".")
+    for split in range(len(parts) - 1, 0, -1):
+        module = sys.modules.get(".".join(parts[:split]))
+        if module is None:
+            continue
+        value: Any = module
+        for name in parts[split:]:
+            value = getattr(value, name, None)
+        if isinstance(value, type) and issubclass(value, BaseException):
+            return value
+    return None
+
+
+def mark_category(result: Any, raised: BaseException | type[BaseException] | None) -> None:
+    """End the result's statusDetails.trace with the marker of the category of the exception
+    (or exception class) it ended with; a result without category is left unmarked."""
+    kind = type(raised) if isinstance(raised, BaseException) else raised
+    category = category_of_class(kind) if kind is not None else None
+    if category is None:
+        return
+    if result.statusDetails is None:
+        result.statusDetails = StatusDetails()
+    trace = _MARKER_LINE.sub("", result.statusDetails.trace or "").rstrip("\n")
+    marker = category_marker(category)
+    result.statusDetails.trace = f"{trace}\n\n{marker}" if trace else marker
 
 
 def _steps(item: Any) -> list[Any]:

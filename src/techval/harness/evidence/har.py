@@ -5,56 +5,64 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from techval import __version__
 from techval.core.exchange import Exchange
 from techval.core.redaction import Redactor
-
-
-@dataclass(frozen=True)
-class Page:
-    title: str
-    first: int  # index of its first exchange
-    last: int  # one past its last exchange
+from techval.harness.evidence.outcomes import ScenarioOutcome
 
 
 def archive(
-    exchanges: Sequence[Exchange], pages: Iterable[Page], redactor: Redactor
+    outcomes: Sequence[ScenarioOutcome], entries: Iterable[tuple[str | None, dict[str, Any]]]
 ) -> dict[str, Any]:
-    page_list = [p for p in pages if p.last > p.first]
-    owner: dict[int, str] = {}
-    har_pages = []
-    for number, page in enumerate(page_list, start=1):
-        page_id = f"scenario_{number}"
-        har_pages.append(
+    """The HAR of a run from its events: `entries` are (scenario node ID or None, entry) as
+    the exchange events carry them, already redacted; one page per scenario that sent
+    anything, in the suite's order; entries in the order they started."""
+    entries = sorted(entries, key=lambda pair: str(pair[1].get("startedDateTime", "")))
+    first: dict[str, str] = {}
+    for scenario, item in entries:
+        if scenario is not None:
+            first.setdefault(scenario, str(item.get("startedDateTime", "")))
+    page_of: dict[str, str] = {}
+    pages: list[dict[str, Any]] = []
+    for outcome in outcomes:
+        if outcome.nodeid not in first:
+            continue
+        page_of[outcome.nodeid] = f"scenario_{len(pages) + 1}"
+        pages.append(
             {
-                "id": page_id,
-                "title": redactor.text(page.title),
-                "startedDateTime": exchanges[page.first].started_at,
+                "id": page_of[outcome.nodeid],
+                "title": outcome.title,
+                "startedDateTime": first[outcome.nodeid],
                 "pageTimings": {},
             }
         )
-        owner.update(dict.fromkeys(range(page.first, page.last), page_id))
-    entries = [_entry(ex, owner.get(i), redactor) for i, ex in enumerate(exchanges)]
+    har_entries = []
+    for scenario, item in entries:
+        page = page_of.get(scenario or "")
+        har_entries.append({**item, "pageref": page} if page else dict(item))
     return {
         "log": {
             "version": "1.2",
             "creator": {"name": "techval", "version": __version__},
-            "pages": har_pages,
-            "entries": entries,
+            "pages": pages,
+            "entries": har_entries,
         }
     }
 
 
-def _entry(exchange: Exchange, page: str | None, redactor: Redactor) -> dict[str, Any]:
-    body = json.dumps(redactor.data(exchange.request_body), ensure_ascii=False)
+def entry(exchange: Exchange, redactor: Redactor) -> dict[str, Any]:
+    """One exchange as a HAR entry, redacted, with the headers and content type it was
+    really sent with (the token request is a form, the Redox messages JSON)."""
+    sent_type = _header(exchange.request_headers, "content-type") or "application/json"
+    post_data = _post_data(redactor.data(exchange.request_body), sent_type)
     if exchange.is_json:
         text = json.dumps(redactor.data(exchange.response_body), ensure_ascii=False)
     else:
         text = redactor.text(exchange.response_text)
-    entry: dict[str, Any] = {
+    har_entry: dict[str, Any] = {
         "startedDateTime": exchange.started_at,
         "time": round(exchange.duration_ms, 1),
         "request": {
@@ -64,9 +72,9 @@ def _entry(exchange: Exchange, page: str | None, redactor: Redactor) -> dict[str
             "cookies": [],
             "headers": _pairs(redactor.headers(exchange.request_headers.items())),
             "queryString": [],
-            "postData": {"mimeType": "application/json", "text": body},
+            "postData": post_data,
             "headersSize": -1,
-            "bodySize": len(body.encode()),
+            "bodySize": len(post_data["text"].encode()),
         },
         "response": {
             "status": exchange.status or 0,  # 0: no answer (HAR's convention)
@@ -89,9 +97,22 @@ def _entry(exchange: Exchange, page: str | None, redactor: Redactor) -> dict[str
         "_redoxLogIds": exchange.log_ids,
         "_violations": [str(v) for v in exchange.violations],
     }
-    if page:
-        entry["pageref"] = page
-    return entry
+    return har_entry
+
+
+def _header(headers: dict[str, str], name: str) -> str:
+    return next((value for key, value in headers.items() if key.lower() == name), "")
+
+
+def _post_data(body: Any, mime_type: str) -> dict[str, Any]:
+    if mime_type.startswith("application/x-www-form-urlencoded") and isinstance(body, dict):
+        pairs = [(str(k), str(v)) for k, v in body.items()]
+        return {
+            "mimeType": mime_type,
+            "params": [{"name": k, "value": v} for k, v in pairs],
+            "text": urlencode(pairs, safe="*"),
+        }
+    return {"mimeType": mime_type, "text": json.dumps(body, ensure_ascii=False)}
 
 
 def _pairs(headers: dict[str, str]) -> list[dict[str, str]]:

@@ -18,37 +18,29 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from techval.core.errors import NOT_APPLICABLE
+from techval.core.errors import categories
 from techval.core.paths import project_root
+from techval.harness.evidence.allure_files import category_marker
 from techval.validation.catalogue import EPIC
 
-# The kinds of not-passing a reader must tell apart; matched on the message.
+
+def _literal(text: str) -> str:
+    """`text` as a regular expression that means the same in Python, JavaScript and Java."""
+    return re.sub(r"([\\^$.|?*+()\[\]{}])", r"\\\1", text)
+
+
+# The kinds of not-passing a reader must tell apart, one per category an error class names
+# (techval.core.errors). Each matches the marker the results writer ends the trace with
+# (allure_files.mark_category), never the words of a message. Anchored and spanning the whole
+# trace: Allure 2 matches the whole text, Allure 3 searches it (unanchored, a leading [\s\S]*
+# would cost Allure 3 quadratic time on every long trace that does not match).
 CATEGORIES: list[dict[str, Any]] = [
     {
-        "name": "Your message is invalid (not sent)",
-        "matchedStatuses": ["failed", "broken"],
-        "messageRegex": r"[\s\S]*(breaks its request schema|breaks a Redox rule|not sent)[\s\S]*",
-    },
-    {
-        "name": "Could not connect / timed out",
-        "matchedStatuses": ["failed", "broken"],
-        "messageRegex": r"[\s\S]*(cannot reach|timed out|could not run)[\s\S]*",
-    },
-    {
-        "name": "Response did not match schema",
-        "matchedStatuses": ["failed", "broken"],
-        "messageRegex": r"[\s\S]*(the response does not match|the response is not JSON)[\s\S]*",
-    },
-    {
-        "name": "Not applicable with this test data",
-        "matchedStatuses": ["skipped"],
-        "messageRegex": rf"[\s\S]*{NOT_APPLICABLE}[\s\S]*",
-    },
-    {
-        "name": "Redox answered with an error",
-        "matchedStatuses": ["failed", "broken"],
-        "messageRegex": r"[\s\S]*Redox answered HTTP[\s\S]*",
-    },
+        "name": name,
+        "matchedStatuses": statuses,
+        "traceRegex": rf"^[\s\S]*{_literal(category_marker(name))}[\s\S]*$",
+    }
+    for name, statuses in categories().items()
 ]
 ANALYTICS = re.compile(
     r"<script[^>]*googletagmanager\.com[^>]*></script>\s*<script>[\s\S]*?gtag\([\s\S]*?</script>"

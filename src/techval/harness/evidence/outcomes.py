@@ -22,16 +22,58 @@ STATUSES = (PASSED, FAILED, BROKEN, SKIPPED)
 class ScenarioOutcome:
     nodeid: str
     name: str
-    feature: str
+    feature: str  # the feature's name
     step: str | None  # the validation step key, None for a scenario outside the four
     parameters: dict[str, str] = field(default_factory=dict)
+    feature_file: str = ""  # relative to the features folder, never a path of this machine
+    group: str | None = None  # its lifecycle group (harness.groups), None when independent
+    position: int = 0  # its place in the whole suite's order, so merged shards sort alike
     status: str | None = None  # None until the scenario ran
     message: str = ""  # the first line of the failure, redacted
     kind: str | None = None  # what kind of not-passing (errors.failure_kind); None when passed
-    first_exchange: int = 0
-    last_exchange: int = 0
     log_ids: list[str] = field(default_factory=list)
     duration_s: float = 0.0
+
+    def identity(self) -> dict[str, Any]:
+        """What is known before it runs, as the scenario_collected event carries it."""
+        return {
+            "scenario": self.nodeid,
+            "name": self.name,
+            "feature": self.feature,
+            "feature_file": self.feature_file,
+            "step": self.step,
+            "parameters": self.parameters,
+            "group": self.group,
+            "position": self.position,
+        }
+
+    @classmethod
+    def from_identity(cls, data: dict[str, Any]) -> ScenarioOutcome:
+        return cls(
+            str(data["scenario"]),
+            str(data.get("name", data["scenario"])),
+            str(data.get("feature", "")),
+            data.get("step"),
+            dict(data.get("parameters") or {}),
+            feature_file=str(data.get("feature_file", "")),
+            group=data.get("group"),
+            position=int(data.get("position") or 0),
+        )
+
+    def ending(self) -> dict[str, Any]:
+        """How it ended, as the scenario_finished event carries it."""
+        return {
+            "scenario": self.nodeid,
+            "status": self.status,
+            "kind": self.kind,
+            "message": self.message,
+            "duration_s": round(self.duration_s, 3),
+        }
+
+    def end(self, data: dict[str, Any]) -> None:
+        self.status, self.kind = data.get("status"), data.get("kind")
+        self.message = str(data.get("message") or "")
+        self.duration_s = float(data.get("duration_s") or 0.0)
 
     @property
     def title(self) -> str:
@@ -65,7 +107,9 @@ class ScenarioOutcome:
         return {
             "name": self.name,
             "feature": self.feature,
+            "feature_file": self.feature_file,
             "parameters": self.parameters,
+            "group": self.group,
             "status": self.status or SKIPPED,
             "kind": self.kind,
             "message": self.message,

@@ -1,16 +1,18 @@
 """pytest glue for the evidence: scenario outcomes, Allure labels, redaction of what pytest
-writes (console, JUnit), and at the end verdict.json, exchanges.har and the report's
-environment block. Loaded from the root conftest.py after techval.harness.pytest_plugin.
+writes (console, JUnit), the event file of this process, and at the end verdict.json,
+exchanges.har and the report's environment block, built from the events of every process.
+Loaded from the root conftest.py after techval.harness.pytest_plugin.
 
-Outcomes travel on the test reports (`report.techval`), so they are gathered the same way
-in one process and under pytest-xdist, where only the reports reach the controller.
+Every process appends its events to reports/events/<process>.jsonl (harness.events): the
+scenarios it collected, the ones it started, its exchanges. The process that sees the test
+reports (the only one, or the xdist controller, where the workers' reports arrive) folds each
+scenario's phases into its outcome and writes scenario_finished, then assembles the evidence.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Generator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ import pytest
 
 from techval.core.errors import failure_kind
 from techval.core.redaction import Redactor
+from techval.harness import events
 from techval.harness.evidence import har, verdict
 from techval.harness.evidence.allure_files import (
     guard_results,
@@ -26,10 +29,17 @@ from techval.harness.evidence.allure_files import (
     write_environment,
     write_executor,
 )
+from techval.harness.evidence.assemble import assemble
 from techval.harness.evidence.console import progress_line
 from techval.harness.evidence.outcomes import ScenarioOutcome, first_line
 from techval.harness.evidence.run_info import describe
-from techval.harness.pytest_plugin import FIRST_EXCHANGE_KEY, RUN_KEY, SCENARIO_MARK, SETTINGS_KEY
+from techval.harness.groups import group_for, template_of
+from techval.harness.pytest_plugin import (
+    POSITION_KEY,
+    SCENARIO_MARK,
+    SETTINGS_KEY,
+    current_run,
+)
 from techval.harness.run import redactor_for
 from techval.validation.catalogue import EPIC, step_for
 
@@ -57,7 +67,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def redactor(config: pytest.Config) -> Redactor:
     """The run's redactor once the run started (it learns tokens), a configured one before."""
-    run = config.stash.get(RUN_KEY, None)
+    run = current_run(config)
     if run is not None:
         return run.reporter.redactor
     if REDACTOR_KEY not in config.stash:
@@ -73,10 +83,11 @@ def reports_dir(config: pytest.Config) -> Path | None:
     return Path(alluredir).parent if alluredir else None
 
 
-def outcome_for(item: pytest.Item) -> ScenarioOutcome:
-    """What is known before the scenario runs: its names, step and parameters."""
-    doc = getattr(getattr(item, "obj", None), "__doc__", None) or item.name
-    feature, _, name = doc.partition(": ")
+def outcome_for(item: pytest.Item, masker: Redactor) -> ScenarioOutcome:
+    """What is known before the scenario runs: its names, step, parameters and group."""
+    template = template_of(item)
+    feature = template.feature if template is not None else None
+    name = template.name if template is not None else item.name
     callspec = getattr(item, "callspec", None)
     parameters: dict[str, str] = {}
     for key, value in (callspec.params if callspec is not None else {}).items():
@@ -88,7 +99,14 @@ def outcome_for(item: pytest.Item) -> ScenarioOutcome:
         name = name.replace(f"<{key}>", value)
     step = step_for(marker.name for marker in item.iter_markers())
     return ScenarioOutcome(
-        item.nodeid, name or doc, feature, step.key if step else None, parameters
+        item.nodeid,
+        masker.text(name),
+        masker.text(feature.name if feature is not None else ""),
+        step.key if step else None,
+        {key: masker.text(value) for key, value in parameters.items()},
+        feature_file=feature.rel_filename if feature is not None else "",
+        group=group_for(item),
+        position=item.stash.get(POSITION_KEY, 0),
     )
 
 
@@ -107,15 +125,31 @@ def pytest_bdd_before_scenario(request: pytest.FixtureRequest, feature: Any, sce
 
 
 class Evidence:
-    """The per-run part: outcomes by node ID, progress lines, the files written at the end."""
+    """The per-process part: this process's event file; in the reporting process the
+    outcomes by node ID, progress lines and the files written at the end."""
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
+        self.worker = hasattr(config, "workerinput")
         self.outcomes: dict[str, ScenarioOutcome] = {}
-        self.started_at = _now()
+        self.expected = 0  # scenarios to run, for the progress count
+        self.finished = 0
         self.progress = bool(config.getoption("--techval-progress"))
         self.unguard: Callable[[], None] = lambda: None
         self.interrupted = False
+        self.file: events.EventFile | None = None
+        folder = reports_dir(config)
+        if folder is not None:
+            if not self.worker:
+                events.clear(folder)  # the workers start after this, into a clean folder
+            process = config.workerinput["workerid"] if self.worker else "main"  # type: ignore[attr-defined]
+            self.file = events.EventFile(folder, process)
+
+    def _emit(self, kind: str, /, **data: Any) -> None:
+        """An event of this process that is not the run's (before it starts, or about
+        pytest itself), straight into the event file."""
+        if self.file is not None:
+            self.file(events.make(kind, **data))
 
     def pytest_keyboard_interrupt(self) -> None:
         self.interrupted = True
@@ -125,11 +159,39 @@ class Evidence:
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         self.unguard()
+        if self.file is not None:
+            self.file.close()
 
+    @pytest.hookimpl(tryfirst=True)  # before an xdist worker reports its collection
     def pytest_collection_finish(self, session: pytest.Session) -> None:
+        masker = redactor(self.config)
         for item in session.items:
             if item.get_closest_marker(SCENARIO_MARK):
-                self.outcomes[item.nodeid] = outcome_for(item)
+                outcome = outcome_for(item, masker)
+                self.outcomes[item.nodeid] = outcome
+                self._emit("scenario_collected", **outcome.identity())
+        self.expected = len(self.outcomes)
+
+    @pytest.hookimpl(optionalhook=True)  # an xdist hook: only when there are workers
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        self.expected = len(ids)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> None:
+        """The run has started (in a worker, at the end of collection): keep its events."""
+        run = current_run(self.config)
+        if run is not None and self.file is not None:
+            run.stream.subscribe(self.file, keep=True)
+            started: dict[str, Any] = {"process": self.file.path.stem}
+            if not self.worker:
+                started["environment"] = describe(run.settings)
+            run.stream.emit("run_started", **started)
+
+    def pytest_bdd_step_func_lookup_error(self, feature: Any, step: Any) -> None:
+        self._emit(
+            "undefined_step",
+            where=f"{feature.rel_filename}:{step.line_number}: {step.keyword} {step.name}",
+        )
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
@@ -155,32 +217,35 @@ class Evidence:
             "message": message,
             "kind": failure_kind(error),
         }
-        run = self.config.stash.get(RUN_KEY, None)
-        if report.when == "teardown" and run is not None:
-            first = item.stash.get(FIRST_EXCHANGE_KEY, 0)
-            techval["exchanges"] = [first, len(run.client.exchanges)]
-            techval["log_ids"] = [i for e in run.client.exchanges[first:] for i in e.log_ids]
+        if report.when == "setup":  # the controller of xdist workers learns the scenario here
+            techval["scenario"] = outcome_for(item, masker).identity()
         report.techval = techval  # type: ignore[attr-defined]
         return report
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        outcome = self.outcomes.get(report.nodeid)
         techval = getattr(report, "techval", None)
-        if outcome is None or not isinstance(techval, dict) or _is_worker(self.config):
+        if self.worker or not isinstance(techval, dict):
+            return
+        outcome = self.outcomes.get(report.nodeid)
+        if outcome is None and isinstance(techval.get("scenario"), dict):
+            outcome = self.outcomes[report.nodeid] = ScenarioOutcome.from_identity(
+                techval["scenario"]
+            )
+        if outcome is None:
             return
         outcome.record(report, bool(techval["assertion"]), techval["message"], techval.get("kind"))
         if report.when == "teardown":
-            outcome.first_exchange, outcome.last_exchange = techval.get("exchanges", [0, 0])
-            outcome.log_ids = list(techval.get("log_ids", []))
+            self.finished += 1
+            self._emit("scenario_finished", **outcome.ending())
             if self.progress:
                 self._progress(outcome)
 
     def _progress(self, outcome: ScenarioOutcome) -> None:
-        done = sum(1 for o in self.outcomes.values() if o.status is not None)
+        done = self.finished
         terminal = self.config.pluginmanager.get_plugin("terminalreporter")
         if terminal is not None:
             terminal.ensure_newline()
-            terminal.write_line(progress_line(outcome, done, len(self.outcomes)))
+            terminal.write_line(progress_line(outcome, done, max(self.expected, done)))
 
     def pytest_report_teststatus(self, report: pytest.TestReport) -> tuple[str, str, str] | None:
         """With --techval-progress the per-scenario lines replace pytest's dots and words."""
@@ -192,40 +257,32 @@ class Evidence:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        """Write the evidence before the run closes (the exchanges are still at hand)."""
+        """Assemble the evidence from every process's events, before the run closes."""
         if self.progress:  # each failure was shown as it happened; tracebacks are in the report
             self.config.option.tbstyle = "no"
         folder = reports_dir(self.config)
-        run = self.config.stash.get(RUN_KEY, None)
-        if folder is None or run is None or _is_worker(self.config):
+        if folder is None or self.worker or self.file is None:
             return
-        folder.mkdir(parents=True, exist_ok=True)
-        environment = describe(run.settings)
-        results = folder / "allure-results"
-        if results.is_dir():
-            write_environment(results, environment)
-            write_executor(results)
-        masker = redactor(self.config)
-        pages = [
-            har.Page(o.title, o.first_exchange, o.last_exchange) for o in self.outcomes.values()
-        ]
-        archive = har.archive(run.client.exchanges, pages, masker)
-        (folder / "exchanges.har").write_text(
-            json.dumps(archive, indent=1, ensure_ascii=False), encoding="utf-8"
-        )
-        result = verdict.build(
-            self.outcomes.values(),
-            environment,
-            started_at=self.started_at,
-            finished_at=_now(),
-            interrupted=self.interrupted,
-        )
-        verdict.write(folder, result)
+        self._emit("run_finished", interrupted=self.interrupted)
+        self.file.close()
+        result = write_evidence([folder], folder)
+        if result is not None and session.exitstatus in (0, 1):
+            session.exitstatus = verdict.exit_code(result)
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def _is_worker(config: pytest.Config) -> bool:
-    return hasattr(config, "workerinput")
+def write_evidence(sources: list[Path], folder: Path) -> dict[str, Any] | None:
+    """verdict.json, exchanges.har and the Allure environment block in `folder`, from the
+    events of the runs whose reports are in `sources` (one run, or shards being merged)."""
+    found = assemble(events.read(sources))
+    if not found.outcomes and not found.environment:
+        return None
+    folder.mkdir(parents=True, exist_ok=True)
+    results = folder / "allure-results"
+    if results.is_dir():
+        write_environment(results, found.environment)
+        write_executor(results)
+    archive = har.archive(found.outcomes, found.entries)
+    (folder / "exchanges.har").write_text(
+        json.dumps(archive, indent=1, ensure_ascii=False), encoding="utf-8"
+    )
+    return verdict.write(folder, verdict.from_events(found))

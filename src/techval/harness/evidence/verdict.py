@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from techval.core.errors import COULD_NOT_RUN
+from techval.harness.evidence.assemble import Assembled
 from techval.harness.evidence.outcomes import (
     BROKEN,
     FAILED,
@@ -34,6 +36,7 @@ def build(
     started_at: str,
     finished_at: str,
     interrupted: bool = False,
+    undefined_steps: Iterable[str] = (),
 ) -> dict[str, Any]:
     outcomes = list(outcomes)
     steps = []
@@ -61,8 +64,34 @@ def build(
         "finished_at": finished_at,
         "environment": dict(environment),
         "counts": _counts(outcomes),
+        "undefined_steps": list(undefined_steps),
         "steps": steps,
     }
+
+
+def from_events(assembled: Assembled) -> dict[str, Any]:
+    return build(
+        assembled.outcomes,
+        assembled.environment,
+        started_at=assembled.started_at,
+        finished_at=assembled.finished_at,
+        interrupted=assembled.interrupted,
+        undefined_steps=assembled.undefined_steps,
+    )
+
+
+def exit_code(verdict: Mapping[str, Any]) -> int:
+    """0 nothing failed; 1 a scenario failed a check (or the harness broke); 2 the only
+    failures are "could not run" (errors.failure_kind), or a step has no definition."""
+    kinds = {
+        scenario.get("kind")
+        for step in verdict.get("steps", [])
+        for scenario in step.get("scenarios", [])
+        if scenario.get("status") in (FAILED, BROKEN)
+    }
+    if kinds - {COULD_NOT_RUN}:
+        return 1
+    return 2 if kinds or verdict.get("undefined_steps") else 0
 
 
 def _counts(outcomes: list[ScenarioOutcome]) -> dict[str, int]:

@@ -1,0 +1,123 @@
+"""The run's event stream: what happened, in the order it happened, for whoever listens.
+
+Events: run_started, scenario_collected, scenario_started, exchange, scenario_finished,
+undefined_step, run_finished. In each process the run's `EventStream` hands every event to
+its subscribers (the Allure attachment of an exchange, the exchanges of the scenario in
+progress, the progress line, the event file). `EventFile` appends each event as one JSON
+line to reports/events/<process>.jsonl and flushes it, so a process that dies loses nothing
+it had reported; the verdict, the HAR and the console table are built afterwards from the
+files of every process (one, the xdist workers, or several shards: `techval merge`).
+
+Only redacted data goes into an event's `data`; the live Exchange rides along for
+in-process subscribers and is never written.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from techval.core.exchange import Exchange
+from techval.core.redox import timestamp
+
+EVENTS = "events"  # the folder under reports/
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: str
+    data: dict[str, Any]  # JSON-ready and redacted; what the event file keeps
+    exchange: Exchange | None = field(default=None, compare=False)
+
+
+Handler = Callable[[Event], None]
+
+
+def make(kind: str, exchange: Exchange | None = None, /, **data: Any) -> Event:
+    return Event(kind, {"event": kind, "at": timestamp(), **data}, exchange)
+
+
+class EventStream:
+    """One process's events. Events emitted before anything that keeps them subscribed (the
+    first token, fetched before pytest starts) wait in a backlog for the first `keep=True`
+    subscriber."""
+
+    def __init__(self) -> None:
+        self._handlers: list[Handler] = []
+        self._backlog: list[Event] | None = []
+        self.scenario: str | None = None  # node ID of the scenario in progress in this process
+
+    def subscribe(self, handler: Handler, *, keep: bool = False) -> None:
+        self._handlers.append(handler)
+        if keep and self._backlog is not None:
+            backlog, self._backlog = self._backlog, None
+            for event in backlog:
+                handler(event)
+
+    def emit(self, kind: str, /, exchange: Exchange | None = None, **data: Any) -> Event:
+        event = make(kind, exchange, **data)
+        if self._backlog is not None:
+            self._backlog.append(event)
+        for handler in list(self._handlers):
+            handler(event)
+        return event
+
+
+class ScenarioExchanges:
+    """The exchanges of the scenario in progress (the `scenario_exchanges` fixture)."""
+
+    def __init__(self) -> None:
+        self.exchanges: list[Exchange] = []
+
+    def __call__(self, event: Event) -> None:
+        if event.kind == "scenario_started":
+            self.exchanges = []
+        elif event.kind == "exchange" and event.exchange is not None:
+            self.exchanges.append(event.exchange)
+
+
+class EventFile:
+    """Appends this process's events to reports/events/<process>.jsonl, a line each."""
+
+    def __init__(self, reports: Path, process: str) -> None:
+        folder = reports / EVENTS
+        folder.mkdir(parents=True, exist_ok=True)
+        self.path = folder / f"{process}.jsonl"
+        self._file: IO[str] | None = self.path.open("a", encoding="utf-8")
+
+    def __call__(self, event: Event) -> None:
+        if self._file is not None:
+            self._file.write(json.dumps(event.data, ensure_ascii=False) + "\n")
+            self._file.flush()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def clear(reports: Path) -> None:
+    """A new run starts with no events of an earlier one."""
+    for path in (reports / EVENTS).glob("*.jsonl"):
+        path.unlink()
+
+
+def files(folders: Iterable[Path]) -> list[Path]:
+    return [path for folder in folders for path in sorted((folder / EVENTS).glob("*.jsonl"))]
+
+
+def read(folders: Iterable[Path]) -> Iterator[dict[str, Any]]:
+    """Every event of the runs whose reports are in `folders`, file by file. A line that is
+    not JSON (the last one of a process killed while writing it) is passed over."""
+    for path in files(folders):
+        with path.open(encoding="utf-8") as lines:
+            for line in lines:
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(event, dict) and isinstance(event.get("event"), str):
+                    yield event

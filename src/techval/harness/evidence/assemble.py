@@ -1,0 +1,74 @@
+"""A run's evidence from its event stream: the scenarios with their outcomes and log IDs, the
+HAR entries, the environment and the times. The same code serves one process, the xdist
+workers of `techval run --workers N`, and the shards folded together by `techval merge`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from techval.core.errors import HARNESS_ERROR
+from techval.harness.evidence.outcomes import BROKEN, ScenarioOutcome
+
+UNFINISHED = "did not finish: the process running it stopped"
+
+
+@dataclass
+class Assembled:
+    outcomes: list[ScenarioOutcome] = field(default_factory=list)
+    entries: list[tuple[str | None, dict[str, Any]]] = field(default_factory=list)
+    environment: dict[str, str] = field(default_factory=dict)
+    started_at: str = ""
+    finished_at: str = ""
+    interrupted: bool = False
+    undefined_steps: list[str] = field(default_factory=list)
+    runs: int = 0  # how many reporting processes' runs were folded in (shards)
+
+
+def assemble(stream: Iterable[dict[str, Any]]) -> Assembled:
+    found = Assembled()
+    scenarios: dict[str, ScenarioOutcome] = {}
+    started: set[str] = set()
+    finished: set[str] = set()
+    log_ids: dict[str, list[str]] = {}
+    finished_run, latest = False, ""
+    for event in stream:
+        kind, scenario = event["event"], event.get("scenario")
+        latest = max(latest, str(event.get("at", "")))
+        if kind == "run_started":
+            _run_started(found, event)
+        elif kind == "scenario_collected" and scenario not in scenarios:
+            scenarios[str(scenario)] = ScenarioOutcome.from_identity(event)
+        elif kind == "scenario_started":
+            started.add(str(scenario))
+        elif kind == "exchange" and isinstance(event.get("entry"), dict):
+            found.entries.append((scenario, event["entry"]))
+            log_ids.setdefault(str(scenario), []).extend(event.get("log_ids") or [])
+        elif kind == "scenario_finished" and scenario in scenarios:
+            scenarios[str(scenario)].end(event)
+            finished.add(str(scenario))
+        elif kind == "undefined_step" and event.get("where") not in found.undefined_steps:
+            found.undefined_steps.append(str(event.get("where")))
+        elif kind == "run_finished":
+            finished_run = True
+            found.finished_at = max(found.finished_at, str(event.get("at", "")))
+            found.interrupted = found.interrupted or bool(event.get("interrupted"))
+    if not finished_run:  # the reporting process itself was killed: what ran until then
+        found.finished_at, found.interrupted = latest, True
+    for nodeid, outcome in scenarios.items():
+        outcome.log_ids = log_ids.get(nodeid, [])
+        if nodeid in started and nodeid not in finished and not found.interrupted:
+            outcome.status, outcome.kind, outcome.message = BROKEN, HARNESS_ERROR, UNFINISHED
+    found.outcomes = sorted(scenarios.values(), key=lambda o: o.position)
+    return found
+
+
+def _run_started(found: Assembled, event: dict[str, Any]) -> None:
+    at = str(event.get("at", ""))
+    found.started_at = min(found.started_at, at) if found.started_at else at
+    environment = event.get("environment")
+    if isinstance(environment, dict) and environment:
+        found.runs += 1
+        if not found.environment:
+            found.environment = {str(k): str(v) for k, v in environment.items()}

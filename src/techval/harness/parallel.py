@@ -1,0 +1,42 @@
+"""`techval run --workers N`: a pytest-xdist scheduler that keeps each lifecycle group on one
+worker (loaded with -p by the CLI, only for runs with workers).
+
+The controller never collects; it learns the groups from the workers' scenario_collected
+events, which each worker writes (flushed) before it reports its collection to the controller,
+so they are on disk when the scheduler splits the work.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
+
+from techval.harness import events
+
+
+class GroupScheduling(LoadScopeScheduling):  # type: ignore[misc]
+    def __init__(self, config: pytest.Config, log: Any, reports: Path) -> None:
+        super().__init__(config, log)
+        self.reports = reports
+        self.groups: dict[str, str] | None = None
+
+    def _split_scope(self, nodeid: str) -> str:
+        if self.groups is None:
+            self.groups = {
+                str(e["scenario"]): str(e.get("group") or e["scenario"])
+                for e in events.read([self.reports])
+                if e["event"] == "scenario_collected"
+            }
+        # A test that is not a scenario (none in a run) is its own unit.
+        return self.groups.get(nodeid, nodeid)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> GroupScheduling | None:
+    from techval.harness.evidence.plugin import reports_dir
+
+    reports = reports_dir(config)
+    return GroupScheduling(config, log, reports) if reports is not None else None

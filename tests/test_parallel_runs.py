@@ -1,0 +1,198 @@
+"""One stream of evidence for the whole run: `techval run --workers N`, `--shard K/N` and
+`techval merge` give the same evidence as one serial run of the suite."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from techval.harness import events
+from techval.harness.evidence.assemble import UNFINISHED, assemble
+from techval.harness.groups import parse_shard, shard_of
+from tests.helpers import ROOT, RunResult, run_techval
+
+
+def scenarios(reports: Path) -> dict[tuple[str, str], dict[str, Any]]:
+    """(name, parameters) -> what the verdict says of the scenario, without its timing."""
+    result = json.loads((reports / "verdict.json").read_text())
+    found = {}
+    for step in result["steps"]:
+        for scenario in step["scenarios"]:
+            key = (scenario["name"], json.dumps(scenario["parameters"], sort_keys=True))
+            found[key] = {
+                k: scenario[k] for k in ("status", "kind", "message", "group", "feature_file")
+            } | {"step": step["key"], "log_ids": bool(scenario["redox_log_ids"])}
+            # (how many: the record locator answers a patient's first location query
+            # "Active", so two scenarios searching at once may each ask twice)
+    return found
+
+
+def junit(reports: Path) -> dict[str, str]:
+    outcome = {}
+    for case in ET.parse(reports / "junit.xml").iter("testcase"):
+        problem = next((c.tag for c in case if c.tag in ("failure", "error", "skipped")), "")
+        outcome[case.get("name", "")] = problem
+    return outcome
+
+
+def allure(reports: Path) -> list[tuple[str, str]]:
+    results = (reports / "allure-results").glob("*-result.json")
+    documents = [json.loads(path.read_text()) for path in results]
+    return sorted((d["name"] + str(d.get("parameters")), d["status"]) for d in documents)
+
+
+def table(result: RunResult) -> str:
+    return result.stdout[result.stdout.index("Validation step") :].split("techval:")[0]
+
+
+@pytest.fixture(scope="module")
+def serial(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
+    return run_techval([], tmp_path_factory.mktemp("serial") / "reports")
+
+
+@pytest.mark.whole_run
+def test_four_workers_give_the_evidence_of_a_serial_run(serial: RunResult, tmp_path: Path) -> None:
+    parallel = run_techval(["--workers", "4"], tmp_path / "reports")
+    assert parallel.code == serial.code == 0, parallel.stderr
+    assert len(list((parallel.reports / "events").glob("gw*.jsonl"))) == 4
+    assert scenarios(parallel.reports) == scenarios(serial.reports)
+    assert junit(parallel.reports) == junit(serial.reports)
+    assert allure(parallel.reports) == allure(serial.reports)
+    assert table(parallel) == table(serial)
+    har = json.loads((parallel.reports / "exchanges.har").read_text())["log"]
+    assert len(har["pages"]) == len(scenarios(serial.reports))  # every scenario sent something
+    pages = {page["id"] for page in har["pages"]}
+    assert {e["pageref"] for e in har["entries"] if "pageref" in e} == pages
+    tokens = [e for e in har["entries"] if "pageref" not in e]
+    assert len(tokens) == 5  # the controller's first token, then one per worker
+
+
+@pytest.mark.whole_run
+def test_lifecycle_groups_stay_on_one_worker(tmp_path: Path) -> None:
+    result = run_techval(["--workers", "3"], tmp_path / "reports")
+    assert result.code == 0, result.stderr
+    where: dict[str, set[str]] = {}
+    for path in (result.reports / "events").glob("gw*.jsonl"):
+        for line in path.read_text().splitlines():
+            event = json.loads(line)
+            if event["event"] == "scenario_started":
+                where.setdefault(event["scenario"], set()).add(path.stem)
+    groups: dict[str, set[str]] = {}
+    for event in events.read([result.reports]):
+        if event["event"] == "scenario_collected" and event["group"]:
+            groups.setdefault(event["group"], set()).update(where[event["scenario"]])
+    assert {"organization:techval-sample-clinic", "patient:test patient 2"} <= set(groups)
+    assert all(len(workers) == 1 for workers in groups.values()), groups
+
+
+@pytest.mark.whole_run
+def test_two_shards_merged_are_the_whole_suite(serial: RunResult, tmp_path: Path) -> None:
+    first = run_techval(["--shard", "1/2"], tmp_path / "shard-1")
+    second = run_techval(["--shard", "2/2"], tmp_path / "shard-2")
+    assert first.code == second.code == 0, first.stderr + second.stderr
+    one, two = scenarios(first.reports), scenarios(second.reports)
+    assert one and two and not set(one) & set(two)
+    groups_one = {s["group"] for s in one.values() if s["group"]}
+    groups_two = {s["group"] for s in two.values() if s["group"]}
+    assert not groups_one & groups_two  # no lifecycle group split between shards
+    merged = run_techval(
+        [str(first.reports), str(second.reports)], tmp_path / "merged", command="merge"
+    )
+    assert merged.code == 0, merged.stderr
+    assert scenarios(merged.reports) == scenarios(serial.reports)
+    assert junit(merged.reports) == junit(serial.reports)
+    assert allure(merged.reports) == allure(serial.reports)
+    assert table(merged) == table(serial)
+    assert (merged.reports / "allure-report/index.html").is_file()
+    har = json.loads((merged.reports / "exchanges.har").read_text())["log"]
+    assert len(har["pages"]) == len(one) + len(two)
+    bundled = run_techval([], merged.reports, command="bundle")
+    assert bundled.code == 0, bundled.stderr
+    assert "evidence bundle" in bundled.stdout
+
+
+@pytest.mark.whole_run
+def test_merge_refuses_what_is_not_a_run(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    result = run_techval([str(tmp_path / "empty")], tmp_path / "out", command="merge")
+    assert result.code == 2
+    assert result.stderr.strip() == (
+        f"techval: merge: {tmp_path / 'empty'}: no events/*.jsonl: not the reports of a run"
+    )
+
+
+@pytest.mark.whole_run
+def test_evidence_holds_no_path_of_this_machine(serial: RunResult) -> None:
+    for name in ("verdict.json", "exchanges.har", "junit.xml"):
+        assert str(ROOT) not in (serial.reports / name).read_text(), name
+    for path in (serial.reports / "allure-results").iterdir():
+        assert str(ROOT) not in path.read_text(errors="replace"), path.name
+
+
+@pytest.mark.whole_run
+def test_the_har_records_what_really_went_out(serial: RunResult) -> None:
+    entries = json.loads((serial.reports / "exchanges.har").read_text())["log"]["entries"]
+    token = next(e for e in entries if e["request"]["url"].endswith("/auth/token"))
+    headers = {h["name"].lower(): h["value"] for h in token["request"]["headers"]}
+    assert headers["content-type"] == "application/x-www-form-urlencoded"
+    assert token["request"]["postData"]["mimeType"] == "application/x-www-form-urlencoded"
+    assert "client_assertion=***" in token["request"]["postData"]["text"]
+    message = next(e for e in entries if e["request"]["url"].endswith("/endpoint"))
+    sent = {h["name"]: h["value"] for h in message["request"]["headers"]}
+    assert sent["Authorization"] == "Bearer ***" and sent["Content-Type"] == "application/json"
+    assert sent["User-Agent"].startswith("techval/")
+
+
+# -- the pieces, without a run -----------------------------------------------------------
+
+
+def test_shards_are_deterministic_balanced_and_keep_groups() -> None:
+    groups = ["org:a", "org:a", "org:a", None, None, "p:1", "p:1", None, "org:b", "org:b"]
+    chosen = shard_of(groups, 3)
+    assert chosen == shard_of(groups, 3)
+    for group in {g for g in groups if g}:
+        assert len({chosen[i] for i, g in enumerate(groups) if g == group}) == 1
+    sizes = [chosen.count(s) for s in range(3)]
+    assert max(sizes) - min(sizes) <= 1, sizes
+    assert sorted(set(shard_of(groups, 1))) == [0]
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [("3", "give K/N"), ("0/2", "between 1 and N"), ("3/2", "between 1 and N"), ("a/b", "K/N")],
+)
+def test_a_bad_shard_is_named(text: str, problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
+        parse_shard(text)
+
+
+def test_a_scenario_whose_process_died_is_broken_and_a_torn_line_is_skipped(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "events"
+    folder.mkdir()
+    lines = [
+        {"event": "run_started", "at": "2026-01-01T00:00:00.000Z", "environment": {"a": "b"}},
+        {"event": "scenario_collected", "at": "t", "scenario": "s1", "name": "one"},
+        {"event": "scenario_collected", "at": "t", "scenario": "s2", "name": "two"},
+        {"event": "scenario_started", "at": "t", "scenario": "s1"},
+        {"event": "run_finished", "at": "2026-01-01T00:00:09.000Z", "interrupted": False},
+    ]
+    text = "\n".join(json.dumps(line) for line in lines) + '\n{"event": "exch'
+    (folder / "main.jsonl").write_text(text)
+    found = assemble(events.read([tmp_path]))
+    first, second = found.outcomes
+    assert (first.status, first.message) == ("broken", UNFINISHED)
+    assert second.status is None  # never started: not run
+    assert not found.interrupted and found.finished_at.endswith("09.000Z")
+
+
+def test_a_run_without_its_end_is_interrupted(tmp_path: Path) -> None:
+    (tmp_path / "events").mkdir()
+    started = {"event": "run_started", "at": "2026-01-01T00:00:00.000Z", "environment": {}}
+    (tmp_path / "events" / "main.jsonl").write_text(json.dumps(started) + "\n")
+    assert assemble(events.read([tmp_path])).interrupted
