@@ -60,12 +60,8 @@ class _Handoff:
 
     def __init__(self, run: Run) -> None:
         self.run = run
-        self.interrupted = False
 
-    def pytest_keyboard_interrupt(self) -> None:
-        self.interrupted = True
-
-    @pytest.hookimpl(trylast=True)
+    @pytest.hookimpl(tryfirst=True)  # before the evidence plugin subscribes to its stream
     def pytest_configure(self, config: pytest.Config) -> None:
         provide_run(config, self.run)
 
@@ -99,7 +95,7 @@ def command_run(args: argparse.Namespace) -> int:
     undefined = (result or {}).get("undefined_steps") or []
     if undefined:
         return fail(f"could not run: no step definition matches {'; '.join(undefined[:5])}")
-    if handoff.interrupted:
+    if (result or {}).get("interrupted"):
         return fail("interrupted: the reports hold what ran until then", 130)
     if code in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, 2) and result is not None:
         return verdict.exit_code(result)

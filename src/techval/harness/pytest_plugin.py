@@ -21,12 +21,14 @@ from techval.core.errors import ConfigError, CouldNotRun
 from techval.core.exchange import Exchange
 from techval.core.reporting import Reporter
 from techval.harness import groups
+from techval.harness.events import EventStream
 from techval.harness.run import Run, start_run
 from techval.validation.catalogue import STEPS, step_for
 from techval.validation.patients import TestPatient, load_patients
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
 RUN_KEY = pytest.StashKey[Run]()
+STREAM_KEY = pytest.StashKey[EventStream]()
 POSITION_KEY = pytest.StashKey[int]()
 SCENARIO_MARK = "techval_scenario"
 
@@ -77,6 +79,14 @@ def pytest_configure(config: pytest.Config) -> None:
 def provide_run(config: pytest.Config, run: Run) -> None:
     """Hand an already started run to the plugin (the CLI starts it to report errors itself)."""
     config.stash[RUN_KEY] = run
+    config.stash[STREAM_KEY] = run.stream
+
+
+def stream_for(config: pytest.Config) -> EventStream:
+    """This process's event stream: the run's, or the one the run will use once started."""
+    if STREAM_KEY not in config.stash:
+        config.stash[STREAM_KEY] = EventStream()
+    return config.stash[STREAM_KEY]
 
 
 def pytest_bdd_apply_tag(tag: str, function: Callable[..., Any]) -> bool | None:
@@ -139,6 +149,7 @@ def _start(config: pytest.Config) -> Run:
         config.stash[SETTINGS_KEY],
         allow_production=config.getoption("--allow-production"),
         simulator_url=config.getoption("--techval-simulator-url"),
+        stream=stream_for(config),
     )
 
 

@@ -58,10 +58,15 @@ def redactor_for(settings: Settings) -> Redactor:
 
 
 def start_run(
-    settings: Settings, *, allow_production: bool = False, simulator_url: str | None = None
+    settings: Settings,
+    *,
+    allow_production: bool = False,
+    simulator_url: str | None = None,
+    stream: events.EventStream | None = None,
 ) -> Run:
     """`simulator_url`: a simulator already running for this run (the workers of
-    `techval run --workers N` share the one their controller started)."""
+    `techval run --workers N` share the one their controller started); `stream`: the
+    process's event stream, when its subscribers are already listening."""
     if settings.production and not allow_production:
         raise ConfigError(
             f"{settings.name} is a production environment: refusing to send test data "
@@ -74,7 +79,7 @@ def start_run(
         running = RunningSimulator(provision(settings), port=settings.simulator.port).start()
         settings = settings.with_base_url(running.url)
     redactor = redactor_for(settings)
-    stream = events.EventStream()
+    stream = stream or events.EventStream()
 
     def record(exchange: Exchange) -> None:
         stream.emit(

@@ -39,6 +39,7 @@ from techval.harness.pytest_plugin import (
     SCENARIO_MARK,
     SETTINGS_KEY,
     current_run,
+    stream_for,
 )
 from techval.harness.run import redactor_for
 from techval.validation.catalogue import EPIC, step_for
@@ -138,18 +139,16 @@ class Evidence:
         self.unguard: Callable[[], None] = lambda: None
         self.interrupted = False
         self.file: events.EventFile | None = None
+        self.stream = stream_for(config)
         folder = reports_dir(config)
         if folder is not None:
             if not self.worker:
                 events.clear(folder)  # the workers start after this, into a clean folder
             process = config.workerinput["workerid"] if self.worker else "main"  # type: ignore[attr-defined]
             self.file = events.EventFile(folder, process)
-
-    def _emit(self, kind: str, /, **data: Any) -> None:
-        """An event of this process that is not the run's (before it starts, or about
-        pytest itself), straight into the event file."""
-        if self.file is not None:
-            self.file(events.make(kind, **data))
+            self.stream.subscribe(self.file, keep=True)
+        if self.progress and not self.worker:
+            self.stream.subscribe(self._progress)
 
     def pytest_keyboard_interrupt(self) -> None:
         self.interrupted = True
@@ -169,7 +168,7 @@ class Evidence:
             if item.get_closest_marker(SCENARIO_MARK):
                 outcome = outcome_for(item, masker)
                 self.outcomes[item.nodeid] = outcome
-                self._emit("scenario_collected", **outcome.identity())
+                self.stream.emit("scenario_collected", **outcome.identity())
         self.expected = len(self.outcomes)
 
     @pytest.hookimpl(optionalhook=True)  # an xdist hook: only when there are workers
@@ -181,14 +180,13 @@ class Evidence:
         """The run has started (in a worker, at the end of collection): keep its events."""
         run = current_run(self.config)
         if run is not None and self.file is not None:
-            run.stream.subscribe(self.file, keep=True)
             started: dict[str, Any] = {"process": self.file.path.stem}
             if not self.worker:
                 started["environment"] = describe(run.settings)
-            run.stream.emit("run_started", **started)
+            self.stream.emit("run_started", **started)
 
     def pytest_bdd_step_func_lookup_error(self, feature: Any, step: Any) -> None:
-        self._emit(
+        self.stream.emit(
             "undefined_step",
             where=f"{feature.rel_filename}:{step.line_number}: {step.keyword} {step.name}",
         )
@@ -236,11 +234,12 @@ class Evidence:
         outcome.record(report, bool(techval["assertion"]), techval["message"], techval.get("kind"))
         if report.when == "teardown":
             self.finished += 1
-            self._emit("scenario_finished", **outcome.ending())
-            if self.progress:
-                self._progress(outcome)
+            self.stream.emit("scenario_finished", **outcome.ending())
 
-    def _progress(self, outcome: ScenarioOutcome) -> None:
+    def _progress(self, event: events.Event) -> None:
+        outcome = self.outcomes.get(str(event.data.get("scenario")))
+        if event.kind != "scenario_finished" or outcome is None:
+            return
         done = self.finished
         terminal = self.config.pluginmanager.get_plugin("terminalreporter")
         if terminal is not None:
@@ -263,7 +262,7 @@ class Evidence:
         folder = reports_dir(self.config)
         if folder is None or self.worker or self.file is None:
             return
-        self._emit("run_finished", interrupted=self.interrupted)
+        self.stream.emit("run_finished", interrupted=self.interrupted)
         self.file.close()
         result = write_evidence([folder], folder)
         if result is not None and session.exitstatus in (0, 1):
