@@ -19,7 +19,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -156,6 +156,21 @@ def guard_results(redactor: Callable[[], Redactor]) -> Callable[[], None]:
         manager.register(original, name)
 
     return restore
+
+
+def write_globals(folder: Path, attachments: Sequence[tuple[str, str, str, str]]) -> None:
+    """techval-globals.json: texts the Allure 3 report shows for the whole run (its global
+    attachments), given as (name, text, MIME type, file extension); already redacted."""
+    listed = []
+    for number, (name, text, mime_type, extension) in enumerate(attachments, start=1):
+        source = f"techval-global-{number}-attachment.{extension}"
+        (folder / source).write_text(text, encoding="utf-8")
+        listed.append({"name": name, "source": source, "type": mime_type})
+    target = folder / "techval-globals.json"
+    if listed:
+        target.write_text(json.dumps({"attachments": listed}, indent=2), encoding="utf-8")
+    else:
+        target.unlink(missing_ok=True)
 
 
 def write_environment(folder: Path, entries: Mapping[str, str]) -> None:

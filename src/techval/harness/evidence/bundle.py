@@ -12,7 +12,7 @@ from typing import Any
 
 from techval.core.errors import TEST_DATA, CouldNotRun
 from techval.core.redaction import Redactor
-from techval.harness.evidence import leaks, verdict
+from techval.harness.evidence import leaks, sections, verdict
 
 CONTENTS = {  # name in the zip: path under reports/
     "report.html": "allure-report/index.html",
@@ -76,6 +76,7 @@ def summary(result: Mapping[str, Any]) -> str:
     if comparison.get("against"):
         regressed = ", ".join(comparison["regressed"]) or "none"
         lines += ["", f"Regressed since the last green run: {regressed}"]
+    lines += sections.summary_lines(result)
     return "\n".join(lines) + "\n"
 
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from techval.harness.evidence.outcomes import ScenarioOutcome
+from techval.harness.evidence.sections import console_lines
 from techval.validation.catalogue import BY_KEY
 
 MARKS = {"passed": "PASS", "failed": "FAIL", "broken": "ERROR", "skipped": "SKIP"}
@@ -52,6 +53,7 @@ def table(verdict: Mapping[str, Any]) -> str:
             f"{counts['not_applicable']} scenario(s) not applicable with this test data: "
             "each says which test patient and key to change"
         )
+    lines += console_lines(verdict)
     for label, key in (
         ("the last green run", "since_last_green"),
         ("the previous run", "since_previous"),

@@ -22,12 +22,13 @@ import pytest
 from techval.core.errors import failure_kind
 from techval.core.redaction import Redactor
 from techval.harness import events
-from techval.harness.evidence import har, verdict
+from techval.harness.evidence import har, sections, verdict
 from techval.harness.evidence.allure_files import (
     guard_results,
     redact_strings,
     write_environment,
     write_executor,
+    write_globals,
 )
 from techval.harness.evidence.assemble import assemble
 from techval.harness.evidence.console import progress_line
@@ -284,4 +285,9 @@ def write_evidence(sources: list[Path], folder: Path) -> dict[str, Any] | None:
     (folder / "exchanges.har").write_text(
         json.dumps(archive, indent=1, ensure_ascii=False), encoding="utf-8"
     )
-    return verdict.write(folder, verdict.from_events(found))
+    result = verdict.from_events(found)
+    sections.apply_all(result, found, folder)
+    if results.is_dir():
+        shown = sections.attachments(result)
+        write_globals(results, [(a.name, a.text, a.mime_type, a.extension) for a in shown])
+    return verdict.write(folder, result)

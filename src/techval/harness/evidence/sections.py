@@ -1,0 +1,62 @@
+"""What a run's evidence holds besides its scenarios: each section (known failures, response
+drift, requirements, reproduction scripts) looks at the assembled events and the verdict,
+adds its own key to the verdict, may write its own files under reports/, and says what the
+summary, the console and the report show of it.
+
+A section is a module-level object with the `Section` methods, listed in `SECTIONS` in the
+order they apply (an earlier one's verdict key is there for a later one). The same sections
+apply after a run, and after `techval merge` to the merged events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from techval.harness.evidence.assemble import Assembled
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A text the report shows for the whole run (Allure 3's global attachments)."""
+
+    name: str
+    text: str
+    mime_type: str = "text/markdown"
+    extension: str = "md"
+
+
+class Section(Protocol):
+    def apply(self, result: dict[str, Any], found: Assembled, reports: Path) -> None:
+        """Add this section's key to `result` (the verdict) and write its own files."""
+
+    def summary(self, result: Mapping[str, Any]) -> list[str]:
+        """Markdown lines for summary.md (and the CI job summary); [] for nothing."""
+
+    def console(self, result: Mapping[str, Any]) -> list[str]:
+        """Lines under the console table; [] for nothing."""
+
+    def attachments(self, result: Mapping[str, Any]) -> list[Attachment]:
+        """What the report shows of it for the whole run."""
+
+
+SECTIONS: list[Section] = []
+
+
+def apply_all(result: dict[str, Any], found: Assembled, reports: Path) -> None:
+    for section in SECTIONS:
+        section.apply(result, found, reports)
+
+
+def summary_lines(result: Mapping[str, Any]) -> list[str]:
+    return [line for section in SECTIONS for line in section.summary(result)]
+
+
+def console_lines(result: Mapping[str, Any]) -> list[str]:
+    return [line for section in SECTIONS for line in section.console(result)]
+
+
+def attachments(result: Mapping[str, Any]) -> list[Attachment]:
+    return [item for section in SECTIONS for item in section.attachments(result)]
