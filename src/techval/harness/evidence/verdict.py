@@ -83,14 +83,12 @@ def from_events(assembled: Assembled) -> dict[str, Any]:
 def exit_code(verdict: Mapping[str, Any]) -> int:
     """0 nothing failed; 1 a scenario failed a check (or the harness broke); 2 the only
     failures are "could not run" (errors.failure_kind), or a step has no definition."""
-    kinds = {
-        scenario.get("kind")
-        for step in verdict.get("steps", [])
-        for scenario in step.get("scenarios", [])
-        if scenario.get("status") in (FAILED, BROKEN)
-    }
+    scenarios = [s for step in verdict.get("steps", []) for s in step.get("scenarios", [])]
+    kinds = {s.get("kind") for s in scenarios if s.get("status") in (FAILED, BROKEN)}
     if kinds - {COULD_NOT_RUN}:
         return 1
+    # not run because the environment stopped answering: skipped, and could-not-run
+    kinds |= {s.get("kind") for s in scenarios if s.get("kind") == COULD_NOT_RUN}
     return 2 if kinds or verdict.get("undefined_steps") else 0
 
 
