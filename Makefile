@@ -41,7 +41,7 @@ bench: setup
 	$(BIN)/python bench/bench.py
 
 # The suite with Redox-like timing on 1-8 workers, 4 shards and their merge (bench/bench.py,
-# section 5): about 8 minutes, so not part of `make bench`; other figures in bench.json stay.
+# section 5): about 9 minutes, so not part of `make bench`; other figures in bench.json stay.
 bench-scale: setup
 	$(BIN)/python bench/bench.py --scale
 

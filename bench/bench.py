@@ -15,10 +15,26 @@ from, each beside its baseline from the same run.
 3. the simulator under 16 concurrent keep-alive clients: requests per second, p50/p99;
 4. the suite under pytest-xdist with 200 ms added to every answer (a Redox round trip),
    the organization record lifecycle kept on one worker (--dist loadgroup).
+
+`--scale` (`make bench-scale`, about 9 minutes on 2 CPUs; not part of `make bench`) measures
+instead the scale section and keeps the figures of the other sections in bench.json:
+
+5. the suite with Redox-like timing (`simulator.answer_delay` 0.2 s on every answer, pushes
+   searchable after 5 s, data-on-demand polling from 5 s as against Redox dev), with 2 and with
+   20 configured organizations (a temporary environment file from environments/simulator.yaml,
+   the added organizations under the same arc), `techval run --no-html --workers N` for
+   N = 1, 2, 4, 8 against one shared simulator. Beside each row its critical path, the longest
+   chain of dependent exchanges and waits: the most, over the lifecycle groups, of the summed
+   durations of a group's scenarios (a scenario without a group is its own chain), from the
+   verdict.json of the 1-worker run; the goal is 8 workers within 1.5x of it. Then 4 shards
+   (`--shard K/4`, the 4 started at once as CI's matrix does, each with its own simulator)
+   and `techval merge` of their 4 folders (`--no-html`): the wall time of both, and of the
+   merge alone (goal: under 2 s).
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import copy
 import http.client
@@ -33,6 +49,7 @@ import tempfile
 import threading
 import time
 import tracemalloc
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +60,7 @@ import yaml
 from techval.cli import _Handoff
 from techval.core.auth import token_provider
 from techval.core.config import load_settings
+from techval.core.exchange import Exchange
 from techval.core.paths import project_root
 from techval.core.redaction import Redactor
 from techval.core.schemas import SchemaRegistry
@@ -129,6 +147,8 @@ def harness_overhead(folder: Path) -> tuple[dict[str, Any], list[tuple[str, dict
     """The suite in-process, timing every send; then the same bodies through plain httpx."""
     run = start_run(load_settings("simulator"))
     client, sends = run.client, []
+    recorded: list[Exchange] = []
+    client.hooks.append(recorded.append)  # every exchange, as the reports get them
     original = client.send
 
     def timed(message: dict[str, Any]) -> Any:
@@ -142,9 +162,7 @@ def harness_overhead(folder: Path) -> tuple[dict[str, Any], list[tuple[str, dict
     reports = folder / "inprocess"
     with contextlib.redirect_stdout(io.StringIO()):
         _run_pytest(reports, run)
-    sent = [
-        (e.label, e.request_body) for e in client.exchanges if e.label != "token" and e.attempt == 1
-    ]
+    sent = [(e.label, e.request_body) for e in recorded if e.label != "token" and e.attempt == 1]
 
     # The run's simulator stopped with the run: replay on a fresh one, provisioned the same way.
     settings = load_settings("simulator")
@@ -211,7 +229,6 @@ def validation(sent: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
     size = len(json.dumps(big).encode())
     settings = load_settings("simulator")
     run = start_run(settings)
-    from techval.core.exchange import Exchange
 
     def validate_and_attach() -> None:
         run.client.check_request(big)
@@ -276,7 +293,7 @@ def simulator_load(sent: list[tuple[str, dict[str, Any]]], clients: int = 16) ->
 
 def xdist_scaling(folder: Path, latency: float = 0.2) -> list[dict[str, Any]]:
     environment = yaml.safe_load((ROOT / "environments/simulator.yaml").read_text())
-    environment["simulator"]["latency"] = latency
+    environment["simulator"]["answer_delay"] = latency
     config = folder / "latency.yaml"
     config.write_text(yaml.safe_dump(environment))
     rows = []
@@ -310,33 +327,303 @@ def xdist_scaling(folder: Path, latency: float = 0.2) -> list[dict[str, Any]]:
     return rows
 
 
-def main() -> int:
+SCALE_WORKERS = (1, 2, 4, 8)
+SCALE_ORGANIZATIONS = (2, 20)
+SCALE_SHARDS = 4
+ANSWER_DELAY = 0.2  # s, a round trip to Redox
+PUSH_DELAY = 5.0  # s before a push is searchable
+# Polled as against Redox dev (environments/dev.yaml): the first retry after the push delay.
+PUSH_POLLING = {"attempts": 12, "deadline": 180, "interval": 5}
+
+
+def scale_environment(folder: Path, organizations: int) -> Path:
+    """environments/simulator.yaml with Redox-like timing and `organizations` organizations:
+    its own, then "Techval Bench Clinic N" (OIDs numbered on under the first one's arc)."""
+    environment = yaml.safe_load((ROOT / "environments/simulator.yaml").read_text())
+    environment["simulator"].update(answer_delay=ANSWER_DELAY, repository_delay=PUSH_DELAY)
+    environment["data_on_demand"] = dict(PUSH_POLLING)
+    listed = environment["organization"]
+    listed = listed if isinstance(listed, list) else [listed]
+    first = listed[0]
+    stem = first["oid"].rsplit(".", 1)[0]  # ....1.1.1 (organization OIDs end .1.<n>)
+    taken = {org["oid"] for org in listed}
+    added: list[dict[str, Any]] = []
+    number = 1
+    while len(listed) + len(added) < organizations:
+        number += 1
+        oid = f"{stem}.{number}"
+        if oid in taken:
+            continue
+        added.append(
+            {
+                "name": f"Techval Bench Clinic {number}",
+                "oid": oid,
+                "type": "Connection",
+                "part_of": first["oid"],
+                "address": {
+                    "street": f"{number} Bench St",
+                    "city": "Madison",
+                    "state": "WI",
+                    "zip": "53703",
+                    "country": "US",
+                },
+                "contacts": [
+                    {"purpose": "Technical", "name": "Jane Admin", "emails": ["it@clinic.example"]}
+                ],
+            }
+        )
+    environment["organization"] = [*listed, *added][:organizations]
+    path = folder / f"scale-{organizations}-organizations.yaml"
+    path.write_text(yaml.safe_dump(environment, sort_keys=False))
+    load_settings(config_path=path, root=ROOT)  # a mistake here, not in every run
+    return path
+
+
+def critical_path(verdict: dict[str, Any]) -> dict[str, Any]:
+    """The longest chain of dependent exchanges and waits in a run: the most, over lifecycle
+    groups, of the summed durations of a group's scenarios; a scenario with group null is a
+    chain of its own. `work_s` is the sum of all durations (what one worker does)."""
+    scenarios = [s for step in verdict["steps"] for s in step["scenarios"]]
+    chains: dict[str, float] = {}
+    for index, scenario in enumerate(scenarios):
+        group = scenario.get("group")
+        key = str(group) if group is not None else f"scenario {index}: {scenario['name']}"
+        chains[key] = chains.get(key, 0.0) + float(scenario.get("duration_s") or 0.0)
+    longest = max(chains, key=lambda key: chains[key], default="")
+    return {
+        "critical_path_s": round(chains.get(longest, 0.0), 2),
+        "longest": longest,
+        "chains": len(chains),
+        "scenarios": len(scenarios),
+        "work_s": round(sum(chains.values()), 2),
+        "grouped": any("group" in s for s in scenarios),
+    }
+
+
+class MissingCommand(Exception):
+    """The techval of this checkout cannot run the scale section."""
+
+
+def _check_scale_commands() -> None:
+    def usage(*command: str) -> str:
+        done = subprocess.run(
+            [*TECHVAL, *command, "--help"], cwd=ROOT, capture_output=True, text=True, check=False
+        )
+        return done.stdout if done.returncode == 0 else ""
+
+    run_usage = usage("run")
+    missing = [f"run {option}" for option in ("--workers", "--shard") if option not in run_usage]
+    missing += [] if "--reports" in usage("merge") else ["merge"]
+    if missing:
+        raise MissingCommand(
+            "the scale section needs `techval run --workers N`, `techval run --shard K/N` and "
+            f"`techval merge DIR... --reports OUT`; this techval lacks: {', '.join(missing)}"
+        )
+
+
+def _scale_run(config: Path, reports: Path, *args: str) -> dict[str, Any]:
+    start = time.perf_counter()
+    done = subprocess.run(
+        [*TECHVAL, "run", "--no-html", "--config", str(config), "--reports", str(reports), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return _outcome(time.perf_counter() - start, done, reports)
+
+
+def _outcome(
+    seconds: float, done: subprocess.CompletedProcess[str], reports: Path
+) -> dict[str, Any]:
+    result = json.loads(path.read_text()) if (path := reports / "verdict.json").is_file() else {}
+    row = {
+        "wall_s": round(seconds, 2),
+        "exit": done.returncode,
+        "verdict": result.get("verdict"),
+        "scenarios": result.get("counts", {}).get("total"),
+    }
+    if done.returncode not in (0, 1):  # could not run: say why
+        row["error"] = (done.stderr or done.stdout).strip().splitlines()[-1:]
+    return row
+
+
+def _shards_and_merge(config: Path, folder: Path) -> dict[str, Any]:
+    """The 4 shards started at once (as CI's matrix runs them, each with its own simulator),
+    then `techval merge` of their folders: the wall time of both, and of the merge alone."""
+    folders = [folder / f"shard-{k}" for k in range(1, SCALE_SHARDS + 1)]
+    start = time.perf_counter()
+    with ThreadPoolExecutor(SCALE_SHARDS) as pool:  # each thread times its own shard
+        shards = list(
+            pool.map(
+                lambda k: _scale_run(config, folders[k - 1], "--shard", f"{k}/{SCALE_SHARDS}"),
+                range(1, SCALE_SHARDS + 1),
+            )
+        )
+    shards_s = time.perf_counter() - start
+    merged = folder / "merged"
+    began = time.perf_counter()
+    done = subprocess.run(
+        [*TECHVAL, "merge", *map(str, folders), "--reports", str(merged), "--no-html"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    merge = _outcome(time.perf_counter() - began, done, merged)
+    return {
+        "shards": SCALE_SHARDS,
+        "concurrent": True,
+        "shards_s": round(shards_s, 2),
+        "merge_s": merge["wall_s"],
+        "wall_s": round(shards_s + merge["wall_s"], 2),
+        "merge_exit": merge["exit"],
+        "verdict": merge["verdict"],
+        "scenarios": merge["scenarios"],
+        "each_shard": shards,
+    }
+
+
+def scale(folder: Path) -> dict[str, Any]:
+    _check_scale_commands()
+    section: dict[str, Any] = {
+        "machine": machine(),
+        "answer_delay_s": ANSWER_DELAY,
+        "repository_delay_s": PUSH_DELAY,
+        "data_on_demand": PUSH_POLLING,
+        "organizations": {},
+    }
+    for count in SCALE_ORGANIZATIONS:
+        config = scale_environment(folder, count)
+        runs, chain = [], None
+        for workers in SCALE_WORKERS:
+            reports = folder / f"scale-{count}-w{workers}"
+            row = _scale_run(config, reports, "--workers", str(workers))
+            if workers == 1:
+                path = reports / "verdict.json"
+                chain = critical_path(json.loads(path.read_text())) if path.is_file() else None
+            runs.append({"workers": workers, **row})
+        section["organizations"][str(count)] = {
+            "critical_path": chain,
+            "runs": runs,
+            "sharded": _shards_and_merge(config, folder / f"scale-{count}-sharded"),
+        }
+    return section
+
+
+def scale_table(section: dict[str, Any]) -> list[tuple[str, str, str]]:
+    rows = []
+    for count, figures in section["organizations"].items():
+        chain = figures["critical_path"]
+        path = chain["critical_path_s"] if chain else None
+        for run in figures["runs"]:
+            ratio = f", {run['wall_s'] / path:.2f}x" if path else ""
+            rows.append(
+                (
+                    f"--workers {run['workers']}, {count} organizations",
+                    f"{run['wall_s']} s (exit {run['exit']}, {run['verdict']}), "
+                    f"critical path {path if path is not None else '?'} s{ratio}",
+                    "<= 1.5x critical path" if run["workers"] == max(SCALE_WORKERS) else "",
+                )
+            )
+        if chain:
+            rows.append(
+                (
+                    f"  critical path, {count} organizations",
+                    f"{chain['longest']} of {chain['chains']} chains "
+                    f"({chain['scenarios']} scenarios, {chain['work_s']} s of work)"
+                    + ("" if chain["grouped"] else "; verdict.json has no groups"),
+                    "",
+                )
+            )
+        sharded = figures["sharded"]
+        rows += [
+            (
+                f"{sharded['shards']} shards at once + merge, {count} organizations",
+                f"{sharded['wall_s']} s (shards {sharded['shards_s']} s: "
+                + ", ".join(str(shard["wall_s"]) for shard in sharded["each_shard"])
+                + f"; {sharded['scenarios']} scenarios merged, {sharded['verdict']})",
+                "",
+            ),
+            (
+                f"  techval merge of {sharded['shards']} shards, {count} organizations",
+                f"{sharded['merge_s']} s (exit {sharded['merge_exit']})",
+                "< 2 s",
+            ),
+        ]
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = _arguments().parse_args(argv)
+    out = ROOT / "reports" / "bench.json"
+    previous = _read_json(out)
     with tempfile.TemporaryDirectory() as temporary:
         folder = Path(temporary)
-        results: dict[str, Any] = {"machine": machine()}
-        results["fixed_cost"] = fixed_cost(folder)
-        results["suite"] = suite_end_to_end(folder)
-        results["overhead"], sent = harness_overhead(folder)
-        results["validation"] = validation(sent)
-        results["simulator_load"] = simulator_load(sent)
-        results["xdist_200ms"] = xdist_scaling(folder)
-    out = ROOT / "reports" / "bench.json"
+        if options.scale:  # the other sections' figures stay as the last `make bench` left them
+            try:
+                results = {**previous, "scale": scale(folder)}
+            except MissingCommand as exc:
+                print(f"bench: {exc}", file=sys.stderr)
+                return 2
+        else:
+            results = {"machine": machine()}
+            results["fixed_cost"] = fixed_cost(folder)
+            results["suite"] = suite_end_to_end(folder)
+            results["overhead"], sent = harness_overhead(folder)
+            results["validation"] = validation(sent)
+            results["simulator_load"] = simulator_load(sent)
+            results["xdist_200ms"] = xdist_scaling(folder)
+            if "scale" in previous:  # kept from the last `make bench-scale`
+                results["scale"] = previous["scale"]
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
-    print(table(results))
+    print(
+        _rows_table(_machine_row(results["scale"]["machine"]), *scale_table(results["scale"]))
+        if options.scale
+        else table(results)
+    )
     print(f"\nwritten: {out}")
     return 0
+
+
+def _arguments() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--scale",
+        action="store_true",
+        help="measure only the scale section (workers, shards, merge; about 9 minutes)",
+    )
+    return parser
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return document if isinstance(document, dict) else {}
+
+
+def _machine_row(m: dict[str, Any]) -> tuple[str, str, str]:
+    return (
+        "machine",
+        f"{m['cpus']} CPUs, {m['memory_gib']} GiB, {m['cpu']}, Python {m['python']}",
+        "",
+    )
+
+
+def _rows_table(*rows: tuple[str, str, str]) -> str:
+    width = max(len(a) for a, _, _ in rows)
+    value = max(len(b) for _, b, _ in rows)
+    return "\n".join(f"{a:<{width}}  {b:<{value}}  {c}".rstrip() for a, b, c in rows)
 
 
 def table(r: dict[str, Any]) -> str:
     m, s, o, v, load = r["machine"], r["suite"], r["overhead"], r["validation"], r["simulator_load"]
     f = r["fixed_cost"]
     rows = [
-        (
-            "machine",
-            f"{m['cpus']} CPUs, {m['memory_gib']} GiB, {m['cpu']}, Python {m['python']}",
-            "",
-        ),
+        _machine_row(m),
         (
             "techval run --tags organization --no-html",
             f"{f['run_organization_no_html_s']} s "
@@ -376,9 +663,7 @@ def table(r: dict[str, Any]) -> str:
         )
         for x in r["xdist_200ms"]
     ]
-    width = max(len(a) for a, _, _ in rows)
-    value = max(len(b) for _, b, _ in rows)
-    return "\n".join(f"{a:<{width}}  {b:<{value}}  {c}".rstrip() for a, b, c in rows)
+    return _rows_table(*rows)
 
 
 if __name__ == "__main__":
