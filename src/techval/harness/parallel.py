@@ -33,6 +33,19 @@ class GroupScheduling(LoadScopeScheduling):  # type: ignore[misc]
         # A test that is not a scenario (none in a run) is its own unit.
         return self.groups.get(nodeid, nodeid)
 
+    def _reschedule(self, node: Any) -> None:
+        """Give a worker its next unit only when it is down to its last test (which it keeps
+        until it knows what comes next): xdist's own rule (more than two pending) queues a
+        short scenario behind a long lifecycle while another worker sits idle."""
+        if node.shutting_down:
+            return
+        if not self.workqueue:
+            node.shutdown()
+            return
+        if self._pending_of(self.assigned_work[node]) > 1:
+            return
+        self._assign_work_unit(node)
+
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> GroupScheduling | None:
