@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from techval.core import destinations
-from techval.core.config import load_settings
+from techval.core import destinations, dotenv
+from techval.core.config import MissingVariables, load_settings
 from techval.core.errors import ConfigError
 from tests.helpers import ROOT, environment, settings_for, write_environment
 
@@ -21,7 +21,7 @@ def test_shipped_simulator_environment_loads() -> None:
 
 @pytest.mark.parametrize("name", ["dev", "staging", "production"])
 def test_shipped_live_environments_name_each_missing_variable(name: str) -> None:
-    with pytest.raises(ConfigError, match=r"auth\.client_id: environment variable REDOX_CLIENT_ID"):
+    with pytest.raises(MissingVariables, match=r"REDOX_CLIENT_ID \(auth\.client_id\)"):
         load_settings(name, root=ROOT, environ={})
 
 
@@ -143,3 +143,55 @@ def test_update_values_default_to_a_marked_variant(tmp_path: Path) -> None:
 def test_simulator_base_url_moves_token_url(tmp_path: Path) -> None:
     settings = settings_for(tmp_path).with_base_url("http://127.0.0.1:9999")
     assert settings.auth.token_url == "http://127.0.0.1:9999/v2/auth/token"
+
+
+def test_every_missing_variable_is_named_at_once(tmp_path: Path) -> None:
+    organization = dict(environment()["organization"][0], oid="${ORG_OID}", name="${ORG_NAME}")
+    path = write_environment(tmp_path, organization=[organization], name="${ORG_NAME}")
+    with pytest.raises(MissingVariables) as caught:
+        load_settings(config_path=path, root=ROOT, environ={})
+    assert caught.value.variables == {
+        "ORG_NAME": ["name", "organization.0.name"],
+        "ORG_OID": ["organization.0.oid"],
+    }
+    assert "2 environment variables are not set" in str(caught.value)
+
+
+def test_dot_env_fills_placeholders_and_real_variables_win(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(
+        "# a comment\n"
+        "export ORG_OID=2.16.840.1.113883.3.6147.458.1.1   # the OID\n"
+        "ORG_NAME='From dotenv # not a comment'\n"
+        "EMPTY=\n"
+    )
+    found = dotenv.environ_with(tmp_path, {"ORG_NAME": "From the environment"})
+    assert found["ORG_OID"] == "2.16.840.1.113883.3.6147.458.1.1"
+    assert found["ORG_NAME"] == "From the environment"
+    assert "EMPTY" not in found  # an empty value is still missing
+    assert dotenv.read(tmp_path / ".env")["ORG_NAME"] == "From dotenv # not a comment"
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("no equals sign\n", ":1: not a KEY=VALUE line"),
+        ('A="open\n', ":1: A: the quote is not closed"),
+    ],
+)
+def test_a_bad_dot_env_line_is_named(tmp_path: Path, text: str, problem: str) -> None:
+    (tmp_path / ".env").write_text(text)
+    with pytest.raises(ConfigError, match=problem):
+        dotenv.read(tmp_path / ".env")
+
+
+def test_load_settings_reads_the_project_dot_env(tmp_path: Path) -> None:
+    organization = dict(environment()["organization"][0], oid="${ORG_OID}")
+    folder = tmp_path / "project"
+    (folder / "environments").mkdir(parents=True)
+    write_environment(folder / "environments", organization=[organization])
+    (folder / "environments" / "environment.yaml").rename(folder / "environments" / "x.yaml")
+    (folder / ".env").write_text("ORG_OID=2.16.840.1.113883.3.6147.458.1.1\n")
+    for part in ("schemas", "fixtures"):
+        (folder / part).symlink_to(ROOT / part)
+    settings = load_settings("x", root=folder)
+    assert settings.organizations[0].oid == "2.16.840.1.113883.3.6147.458.1.1"

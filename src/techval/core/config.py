@@ -7,7 +7,6 @@ stop with one line before any request is sent.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -17,7 +16,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from techval.core import destinations
+from techval.core import destinations, dotenv
 from techval.core.errors import ConfigError
 from techval.core.paths import project_root
 from techval.core.redox import TREATMENT
@@ -219,9 +218,10 @@ def load_settings(
     root: Path | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Settings:
-    """Load the environment named `env`, or the file `config_path`, into Settings."""
+    """Load the environment named `env`, or the file `config_path`, into Settings; ${VAR}
+    from `environ` (default: the process's environment over the project's .env)."""
     root = root or project_root()
-    environ = os.environ if environ is None else environ
+    environ = dotenv.environ_with(root) if environ is None else environ
     path = _shown(Path(config_path) if config_path else environment_path(env or "simulator", root))
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
@@ -237,7 +237,10 @@ def load_settings(
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of settings at the top level")
     try:
-        data = _substitute(raw, environ, path, ())
+        missing: list[tuple[str, str]] = []
+        data = _substitute(raw, environ, (), missing)
+        if missing:
+            raise MissingVariables(path, missing)
         _validate(data, path, root)
     except RecursionError:
         raise ConfigError(f"{path}: nested too deeply to be an environment file") from None
@@ -252,20 +255,44 @@ def _shown(path: Path) -> Path:
         return path
 
 
-def _substitute(value: Any, environ: Mapping[str, str], path: Path, at: tuple[str, ...]) -> Any:
+class MissingVariables(ConfigError):
+    """Environment variables the file's ${VAR} placeholders need, all of them at once."""
+
+    def __init__(self, path: Path, missing: list[tuple[str, str]]) -> None:
+        self.path = path
+        self.variables: dict[str, list[str]] = {}  # variable -> the keys that use it
+        for name, key in missing:
+            self.variables.setdefault(name, []).append(key)
+        where = "(in the environment or .env)"
+        if len(self.variables) == 1:
+            ((name, keys),) = self.variables.items()
+            text = f"{path}: {', '.join(keys)}: environment variable {name} is not set {where}"
+        else:
+            listed = ", ".join(f"{n} ({', '.join(keys)})" for n, keys in self.variables.items())
+            text = f"{path}: {len(self.variables)} environment variables are not set {where}: "
+            text += listed
+        super().__init__(text)
+
+
+def _substitute(
+    value: Any, environ: Mapping[str, str], at: tuple[str, ...], missing: list[tuple[str, str]]
+) -> Any:
+    """`value` with ${VAR} filled in; each missing variable, with where it is used, is added
+    to `missing` so that all of them are reported together."""
     if isinstance(value, str):
 
         def fill(match: re.Match[str]) -> str:
             name = match.group(1)
             if name not in environ:
-                raise ConfigError(f"{path}: {_dotted(at)}: environment variable {name} is not set")
+                missing.append((name, _dotted(at)))
+                return ""
             return environ[name]
 
         return PLACEHOLDER.sub(fill, value)
     if isinstance(value, dict):
-        return {k: _substitute(v, environ, path, (*at, str(k))) for k, v in value.items()}
+        return {k: _substitute(v, environ, (*at, str(k)), missing) for k, v in value.items()}
     if isinstance(value, list):
-        return [_substitute(v, environ, path, (*at, str(i))) for i, v in enumerate(value)]
+        return [_substitute(v, environ, (*at, str(i)), missing) for i, v in enumerate(value)]
     return value
 
 

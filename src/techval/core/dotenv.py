@@ -1,0 +1,49 @@
+"""The `.env` file at the project root: KEY=VALUE lines the environment files' ${VAR}
+placeholders may read. Real environment variables win over it; an empty value counts as not
+set (a copied .env.example says what is still missing)."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from techval.core.errors import ConfigError
+
+LINE = re.compile(r"^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$")
+
+
+def read(path: Path) -> dict[str, str]:
+    """The variables of a .env file; {} when there is none. ConfigError names a bad line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    found: dict[str, str] = {}
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        match = LINE.match(line)
+        if match is None:
+            raise ConfigError(f"{path}:{number}: not a KEY=VALUE line")
+        name, value = match.group(1), match.group(2)
+        if value[:1] in ("'", '"'):
+            quote = value[0]
+            end = value.find(quote, 1)
+            if end < 0:
+                raise ConfigError(f"{path}:{number}: {name}: the quote is not closed")
+            value = value[1:end]
+        else:
+            value = re.split(r"\s+#", value, maxsplit=1)[0].strip()
+        if value:
+            found[name] = value
+    return found
+
+
+def environ_with(root: Path, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The process's environment over the project's .env (real variables win)."""
+    return {**read(root / ".env"), **(os.environ if environ is None else environ)}
