@@ -6,7 +6,7 @@ import pytest
 from pytest_bdd import given, parsers, then, when
 
 from techval.core.errors import CheckFailed
-from techval.validation import checks, dod
+from techval.validation import checks, dod, recommendations
 from techval.validation.patients import patient
 
 
@@ -82,11 +82,12 @@ def push_visit(kind, pushed, client, settings):
 
 
 @then("Redox acknowledges every push")
-def acknowledged(pushed):
+def acknowledged(pushed, reporter):
     for exchange in pushed.exchanges:
         checks.succeeded(exchange)
     if not pushed.exchanges:
         raise CheckFailed("nothing was pushed in this scenario")
+    recommendations.pushes(pushed.exchanges, reporter)
 
 
 @then("searching your own organization finds the patient under your patient OID")

@@ -10,7 +10,7 @@ from pytest_bdd import given, then, when
 from techval.core.client import RedoxClient
 from techval.core.config import OrganizationProfile, Settings
 from techval.core.reporting import Reporter
-from techval.validation import checks, organization
+from techval.validation import checks, organization, recommendations
 
 
 @pytest.fixture
@@ -36,7 +36,8 @@ def record_in_directory(client, settings, organization_profile):
 
 
 @when("the organization record is sent to the directory as new", target_fixture="write")
-def send_new_record(client, settings, organization_profile):
+def send_new_record(client, settings, organization_profile, reporter):
+    recommendations.parent_organization(settings, organization_profile, reporter)
     return organization.create_or_adopt(client, settings, organization_profile)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pytest_bdd import given, parsers, then, when
 
-from techval.validation import rules, search
+from techval.validation import recommendations, rules, search
 from techval.validation.messages import carequality_extensions
 from techval.validation.patients import patient
 
@@ -58,5 +58,6 @@ def finds_with_organization_identifiers(search_answer, located):
 
 
 @then("every request carried the Carequality metadata of the environment's organization")
-def carried_metadata(settings, scenario_exchanges):
+def carried_metadata(settings, scenario_exchanges, reporter):
     rules.carried_metadata(scenario_exchanges, carequality_extensions(settings))
+    recommendations.requesting_user(scenario_exchanges, reporter)

@@ -32,6 +32,7 @@ from techval.core.errors import (
     CouldNotRun,
     InvalidMessage,
     NotFound,
+    NotRun,
     ReadbackMismatch,
     RedoxRefused,
     ScenarioTimeout,
@@ -84,6 +85,7 @@ KINDS: list[tuple[type[BaseException], str | None, str | None, str]] = [
     (ConfigError, "Could not run", COULD_NOT_RUN, "broken"),
     (AuthError, "Could not run", COULD_NOT_RUN, "broken"),
     (TestDataMismatch, NOT_APPLICABLE, TEST_DATA, "skipped"),
+    (NotRun, "Not run: the environment stopped answering", COULD_NOT_RUN, "skipped"),
     (KeyError, None, HARNESS_ERROR, "broken"),
 ]
 

@@ -20,6 +20,7 @@ from techval.simulator.faults import named
 from tests.helpers import (
     CLIENT_SECRET,
     ROOT,
+    RunResult,
     assert_evidence_agrees,
     run_techval,
     settings_for,
@@ -63,6 +64,12 @@ def run_against(
     server.simulator.faults.extend(named(name) for name in faults)
     config = write_environment(tmp_path, simulator=None, base_url=server.url, **changes)
     return run_techval(["--config", str(config)], tmp_path / "reports", html=html)
+
+
+def scenarios_of(result: RunResult) -> list[dict[str, Any]]:
+    """The verdict's scenarios in the order they ran."""
+    verdict = json.loads((result.reports / "verdict.json").read_text())
+    return [s for step in verdict["steps"] for s in step["scenarios"]]
 
 
 def outcome(result, scenario: str) -> str:
@@ -171,8 +178,11 @@ def test_refused_token_stops_the_run_with_exit_2(server: RunningSimulator, tmp_p
     assert result.code == 2
     assert result.stderr.strip().splitlines() == [
         f"techval: could not run: the token endpoint {server.url}/v2/auth/token refused the "
-        "credentials: HTTP 401 invalid_client client refused"
+        f"credentials: HTTP 401 invalid_client client refused; {len(EVERY)} of {len(EVERY)} "
+        "scenarios not attempted (the reports list them)"
     ]
+    verdict = assert_evidence_agrees(result.reports)
+    assert verdict["counts"]["skipped"] == len(EVERY)  # every scenario accounted for
 
 
 def test_unreachable_server_stops_the_run_with_exit_2(tmp_path: Path) -> None:
@@ -181,7 +191,8 @@ def test_unreachable_server_stops_the_run_with_exit_2(tmp_path: Path) -> None:
     assert result.code == 2
     assert result.stderr.strip() == (
         "techval: could not run: cannot reach the token endpoint "
-        "http://127.0.0.1:9/v2/auth/token: ConnectError"
+        f"http://127.0.0.1:9/v2/auth/token: ConnectError; {len(EVERY)} of {len(EVERY)} "
+        "scenarios not attempted (the reports list them)"
     )
 
 
@@ -211,8 +222,11 @@ def test_server_lost_after_the_token_is_exit_2_not_a_failed_check(
     config = write_environment(tmp_path, simulator=None, base_url="http://127.0.0.1:9", auth=auth)
     result = run_techval(["--config", str(config)], tmp_path / "reports")
     assert result.code == 2, result.stdout[-2000:]
-    messages = set(result.cases().values())
-    assert all("cannot reach (ConnectError)" in m for m in messages), messages
+    assert "could not run: 3 requests in a row got no answer" in result.stderr  # fail fast
+    messages = [s["message"] for s in scenarios_of(result)]
+    reached = [m for m in messages if "cannot reach (ConnectError)" in m]
+    assert len(reached) == 3  # fail_fast.after: then no further scenario is attempted
+    assert all(m.startswith("not run: the environment stopped answering") for m in messages[3:])
 
 
 @pytest.mark.parametrize(
@@ -265,7 +279,9 @@ def test_transient_faults_pass_with_the_retry_recorded(
 def test_slow_answers_are_timeouts_not_failed_checks(
     server: RunningSimulator, tmp_path: Path
 ) -> None:
-    result = run_against(server, tmp_path, "slow:1.5", timeouts={"read": 0.3})
+    result = run_against(
+        server, tmp_path, "slow:1.5", timeouts={"read": 0.3}, fail_fast={"after": len(EVERY)}
+    )
     assert result.code == 2, result.stdout[-3000:]
     messages = set(result.cases().values())
     assert all(re.search(r"/endpoint: timed out \(ReadTimeout\)", m) for m in messages), messages

@@ -23,7 +23,8 @@ from techval.core.config import load_settings
 from techval.core.errors import CouldNotRun
 from techval.core.paths import project_root
 from techval.core.schemas import SchemaRegistry, UnknownMessage
-from techval.harness.evidence import bundle, console, html, verdict
+from techval.harness import doctor
+from techval.harness.evidence import baseline, bundle, console, html, verdict
 from techval.harness.groups import parse_shard
 from techval.harness.merge import merge
 from techval.harness.pytest_plugin import provide_run
@@ -33,6 +34,7 @@ TAG = re.compile(r"@([A-Za-z_][A-Za-z0-9_]*)")
 TAG_WORDS = {"and", "or", "not"}
 NO_AUTOLOAD = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
 RUN_PLUGINS = ("pytest_bdd.plugin", "allure_pytest_bdd.plugin")  # what a run loads
+BASELINE = f"{baseline.FILE} at the project root, or $TECHVAL_BASELINE"
 
 
 def fail(message: str, code: int = 2) -> int:
@@ -78,6 +80,7 @@ def command_run(args: argparse.Namespace) -> int:
             raise CouldNotRun(f"--workers {args.workers}: give 1 or more")
         if args.shard:
             parse_shard(args.shard)
+        baseline.check(args.baseline)  # a bad baseline file stops the run before it starts
         settings = load_settings(args.env, args.config, root=root)
         run = start_run(settings, allow_production=args.allow_production)
     except CouldNotRun as exc:
@@ -86,7 +89,7 @@ def command_run(args: argparse.Namespace) -> int:
         return fail(str(exc))
     handoff = _Handoff(run)
     try:
-        with _only_the_plugins_a_run_needs():
+        with _only_the_plugins_a_run_needs(), baseline.chosen(args.baseline):
             code = pytest.main(_pytest_args(args, root, run), plugins=[handoff])
     finally:
         run.close()
@@ -97,6 +100,8 @@ def command_run(args: argparse.Namespace) -> int:
         return fail(f"could not run: no step definition matches {'; '.join(undefined[:5])}")
     if (result or {}).get("interrupted"):
         return fail("interrupted: the reports hold what ran until then", 130)
+    if run.client.health.unreachable:
+        return fail(f"could not run: {run.client.health.unreachable}; {_not_run(result)}")
     if code in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, 2) and result is not None:
         return verdict.exit_code(result)
     if code == pytest.ExitCode.NO_TESTS_COLLECTED:
@@ -104,6 +109,12 @@ def command_run(args: argparse.Namespace) -> int:
             f"no scenario matches --tags {args.tags!r}" if args.tags else "no scenario found"
         )
     return fail(f"could not run: pytest ended with exit code {int(code)}")
+
+
+def _not_run(result: dict[str, Any] | None) -> str:
+    scenarios = [s for step in (result or {}).get("steps", []) for s in step["scenarios"]]
+    count = sum(1 for s in scenarios if str(s.get("message", "")).startswith("not run:"))
+    return f"{count} of {len(scenarios)} scenarios not attempted (the reports list them)"
 
 
 @contextlib.contextmanager
@@ -174,7 +185,7 @@ def _pytest_args(args: argparse.Namespace, root: Path, run: Run) -> list[str]:
     if args.features:
         pytest_args += ["-o", f"bdd_features_base_dir={Path(args.features).resolve()}"]
     pytest_args += [f"--techval-shard={args.shard}"] if args.shard else []
-    if args.workers > 1:
+    if args.workers > 1 and not run.client.health.unreachable:
         # Lifecycle groups stay on one worker (harness.parallel); the workers share the
         # simulator this process started, as they would share one Redox environment.
         pytest_args += ["-p", "xdist.plugin", "-p", "techval.harness.parallel"]
@@ -198,8 +209,10 @@ def command_report(args: argparse.Namespace) -> int:
 def command_merge(args: argparse.Namespace) -> int:
     reports = Path(args.reports)
     try:
-        result = merge([Path(folder) for folder in args.folders], reports)
-    except CouldNotRun as exc:
+        with baseline.chosen(args.baseline):
+            baseline.check()
+            result = merge([Path(folder) for folder in args.folders], reports)
+    except (CouldNotRun, baseline.BaselineError) as exc:
         return fail(str(exc))
     print(console.table(result))
     if not args.no_html:
@@ -223,6 +236,15 @@ def command_bundle(args: argparse.Namespace) -> int:
     except CouldNotRun as exc:
         return fail(str(exc))
     print(f"techval: evidence bundle {target}")
+    return 0
+
+
+def command_baseline(args: argparse.Namespace) -> int:
+    try:
+        line = baseline.write(Path(args.reports), args.baseline, days=args.days)
+    except (CouldNotRun, baseline.BaselineError) as exc:
+        return fail(str(exc))
+    print(f"techval: {line}")
     return 0
 
 
@@ -282,6 +304,17 @@ def command_simulator(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_doctor(args: argparse.Namespace) -> int:
+    found = doctor.diagnose(
+        args.env, args.config, allow_production=args.allow_production, root=project_root()
+    )
+    print(doctor.table(found))
+    code = doctor.exit_code(found)
+    verdicts = {0: "ready to run", 1: "a run would fail: see above", 2: "a run could not go on"}
+    print(f"\ntechval doctor: {verdicts[code]}")
+    return code
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="techval", description=__doc__.splitlines()[0])
     root.add_argument("--version", action="version", version=f"techval {__version__}")
@@ -321,6 +354,7 @@ def parser() -> argparse.ArgumentParser:
         metavar="K/N",
         help="run slice K of N of the suite (for a CI matrix; `techval merge` folds them)",
     )
+    run.add_argument("--baseline", metavar="PATH", help=f"known failures (default: {BASELINE})")
     run.add_argument("pytest_args", nargs="*", help="extra pytest arguments, after --")
     run.set_defaults(handler=command_run)
 
@@ -332,6 +366,7 @@ def parser() -> argparse.ArgumentParser:
         "--reports", default="reports", help="the merged reports folder (default: reports)"
     )
     fold.add_argument("--no-html", action="store_true", help="skip the HTML report")
+    fold.add_argument("--baseline", metavar="PATH", help=f"known failures (default: {BASELINE})")
     fold.set_defaults(handler=command_merge)
 
     report = commands.add_parser("report", help="regenerate the HTML report from the results")
@@ -344,6 +379,31 @@ def parser() -> argparse.ArgumentParser:
     environment(pack)
     pack.add_argument("--reports", default="reports", help="the reports folder")
     pack.set_defaults(handler=command_bundle)
+
+    known = commands.add_parser(
+        "baseline", help="write the last run's failures to the baseline as known failures"
+    )
+    known.add_argument("--reports", default="reports", help="the reports folder of the run")
+    known.add_argument("--baseline", metavar="PATH", help=f"the file (default: {BASELINE})")
+    known.add_argument(
+        "--days",
+        type=int,
+        default=baseline.DEFAULT_DAYS,
+        metavar="N",
+        help=f"each entry expires after N days (default: {baseline.DEFAULT_DAYS})",
+    )
+    known.set_defaults(handler=command_baseline)
+
+    preflight = commands.add_parser(
+        "doctor", help="check an environment before a run: every problem at once, with advice"
+    )
+    environment(preflight)
+    preflight.add_argument(
+        "--allow-production",
+        action="store_true",
+        help="also search for the test patients in a production environment",
+    )
+    preflight.set_defaults(handler=command_doctor)
 
     validate = commands.add_parser("validate", help="check JSON message files against the schemas")
     validate.add_argument("--response", action="store_true", help="check against response schemas")

@@ -72,6 +72,7 @@ class _CachedToken:
         self.clock = clock
         self._token: str | None = None
         self._expires_at = 0.0
+        self.timeout: httpx.Timeout | None = None  # for token requests; None: the client's
         self.fetches = 0
 
     def token(self) -> str:
@@ -100,6 +101,8 @@ class _CachedToken:
             started_at=timestamp(),
         )
         try:
+            if self.timeout is not None:
+                kwargs.setdefault("timeout", self.timeout)
             response = timed_post(self.http, record, url, mask=self.redactor.headers, **kwargs)
         except httpx.HTTPError:
             self.on_exchange(record)
@@ -213,6 +216,11 @@ def token_provider(
     http: httpx.Client,
     redactor: Redactor,
     on_exchange: Callable[[Exchange], None],
+    *,
+    timeout: httpx.Timeout | None = None,
 ) -> TokenProvider:
+    """`timeout`: for the token requests (timeouts.token), instead of the client's own."""
     provider_class = OAuthClientCredentials if settings.method == "jwt" else LegacyApiKey
-    return provider_class(settings, http, redactor, on_exchange)
+    provider = provider_class(settings, http, redactor, on_exchange)
+    provider.timeout = timeout
+    return provider

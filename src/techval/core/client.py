@@ -26,6 +26,7 @@ from techval.core.errors import (
     TransportError,
 )
 from techval.core.exchange import Exchange, timed_post
+from techval.core.health import Health
 from techval.core.redaction import Redactor
 from techval.core.redox import MAX_MESSAGE_BYTES, timestamp
 from techval.core.schemas import ERROR_SCHEMA, SchemaRegistry, UnknownMessage, Violation
@@ -58,6 +59,7 @@ class RedoxClient:
         self.hooks: list[ExchangeHook] = list(on_exchange or [])
         self.outgoing = outgoing
         self.clock = clock or ScenarioClock()
+        self.health = Health(settings.fail_fast)
         timeouts = settings.timeouts
         self.http = httpx.Client(
             timeout=httpx.Timeout(
@@ -70,7 +72,15 @@ class RedoxClient:
             headers={"User-Agent": f"techval/{__version__}"},
             follow_redirects=False,
         )
-        self.auth: TokenProvider = token_provider(settings.auth, self.http, redactor, self._record)
+        token_timeout = httpx.Timeout(
+            connect=timeouts.connect,
+            read=timeouts.token,
+            write=timeouts.write,
+            pool=timeouts.connect,
+        )
+        self.auth: TokenProvider = token_provider(
+            settings.auth, self.http, redactor, self._record, timeout=token_timeout
+        )
 
     def close(self) -> None:
         self.http.close()
@@ -86,6 +96,7 @@ class RedoxClient:
         return f"{self.settings.base_url}/endpoint"
 
     def _record(self, exchange: Exchange) -> None:
+        self.health.observe(exchange)
         for hook in self.hooks:
             hook(exchange)
 
@@ -147,10 +158,11 @@ class RedoxClient:
         return f"timed out: the scenario's deadline ({self.settings.timeouts.scenario:g} s) passed"
 
     def _timeout(self, name: str) -> tuple[httpx.Timeout, bool]:
-        """The configured timeouts, with reading cut short by the scenario's deadline; and
-        whether it was cut."""
+        """The configured timeouts (reads cut to the probe after a request got no answer), with
+        reading cut short by the scenario's deadline; and whether the deadline cut it."""
         timeouts = self.settings.timeouts
-        read = timeouts.read
+        allowed = self.health.read_timeout(timeouts.read)
+        read = allowed
         remaining = self.clock.remaining()
         if remaining is not None:
             if remaining <= 0:
@@ -159,7 +171,7 @@ class RedoxClient:
         timeout = httpx.Timeout(
             connect=timeouts.connect, read=read, write=timeouts.write, pool=timeouts.connect
         )
-        return timeout, read < timeouts.read
+        return timeout, read < allowed
 
     def _post(
         self, name: str, body: bytes, message: dict[str, Any], attempt: int, reason: str | None

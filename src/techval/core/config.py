@@ -103,6 +103,16 @@ class Timeouts:
     read: float = 130.0  # Redox ends synchronous requests after about 120 s
     write: float = 30.0
     scenario: float = 900.0  # one scenario, teardown included; data on demand polls for minutes
+    token: float = 30.0  # reading a token answer: the token endpoint answers at once or not
+
+
+@dataclass(frozen=True)
+class FailFast:
+    """When the environment counts as unreachable: `after` requests in a row with no HTTP
+    answer; after the first, reads wait only `probe_read` seconds until an answer comes."""
+
+    after: int = 3
+    probe_read: float = 15.0
 
 
 @dataclass(frozen=True)
@@ -169,6 +179,7 @@ class Settings:
     location_query: LocationQuery
     test_patients: Path
     timeouts: Timeouts
+    fail_fast: FailFast
     simulator: SimulatorSettings | None
     source: Path
     reports: ReportSettings = ReportSettings()
@@ -342,6 +353,7 @@ def _build(data: dict[str, Any], path: Path, root: Path) -> Settings:
     if duplicates:
         raise ConfigError(f"{path}: organization: OID {sorted(duplicates)[0]} is listed twice")
     timeouts = Timeouts(**data.get("timeouts", {}))
+    fail_fast = FailFast(**data.get("fail_fast", {}))
     reports = ReportSettings(**data.get("reports", {}))
     simulated = simulator is not None and simulator.start
     if not reports.mask_patient_data and (
@@ -365,6 +377,7 @@ def _build(data: dict[str, Any], path: Path, root: Path) -> Settings:
         location_query=LocationQuery(**data.get("location_query", {})),
         test_patients=root / data.get("test_patients", "fixtures/test_patients.yaml"),
         timeouts=timeouts,
+        fail_fast=fail_fast,
         simulator=simulator,
         source=path,
         reports=reports,

@@ -120,6 +120,16 @@ class TestDataMismatch(pytest.skip.Exception):  # type: ignore[name-defined,misc
         )
 
 
+class NotRun(pytest.skip.Exception):  # type: ignore[name-defined,misc]
+    """A scenario not attempted because the environment had stopped answering (fail fast):
+    a skip, of the kind could-not-run."""
+
+    category: ClassVar[str | None] = "Not run: the environment stopped answering"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"not run: the environment stopped answering: {reason}", pytrace=False)
+
+
 # The kinds of not-passing a reader must tell apart (and a fourth: the harness itself broke).
 CONFORMANCE, TEST_DATA, COULD_NOT_RUN, HARNESS_ERROR = (
     "conformance",
@@ -137,6 +147,8 @@ def failure_kind(error: BaseException | None) -> str | None:
         return None
     if isinstance(error, TestDataMismatch):
         return TEST_DATA
+    if isinstance(error, NotRun):
+        return COULD_NOT_RUN
     if isinstance(error, pytest.skip.Exception):
         return None
     if isinstance(error, CouldNotRun | StepDefinitionNotFoundError):
@@ -151,7 +163,7 @@ def category_of_class(kind: type[BaseException]) -> str | None:
     techval's own errors; "Could not run" for a step without definition; else None."""
     from pytest_bdd.exceptions import StepDefinitionNotFoundError
 
-    if issubclass(kind, TechvalError | CheckFailed | TestDataMismatch):
+    if issubclass(kind, TechvalError | CheckFailed | TestDataMismatch | NotRun):
         category: str | None = kind.category
         return category
     if issubclass(kind, StepDefinitionNotFoundError):
@@ -169,7 +181,7 @@ def categories() -> dict[str, list[str]]:
     """Every category a techval error class names (subclasses included), in the order the
     classes were defined, with the Allure statuses its classes are reported as."""
     found: dict[str, list[str]] = {}
-    pending: list[type[BaseException]] = [TechvalError, CheckFailed, TestDataMismatch]
+    pending: list[type[BaseException]] = [TechvalError, CheckFailed, TestDataMismatch, NotRun]
     while pending:
         kind = pending.pop(0)
         category = category_of_class(kind)

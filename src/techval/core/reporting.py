@@ -1,4 +1,5 @@
-"""Evidence in the Allure report: each exchange, redacted, under the step that sent it.
+"""Evidence in the Allure report: each exchange, redacted, under the step that sent it; and the
+findings of documented recommendations (SHOULD), which warn and never fail.
 
 allure-pytest-bdd fails a scenario when something is attached outside a running test (during
 fixture setup, for example), so attachments are made only while `Reporter.active` is set by
@@ -9,17 +10,22 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import allure
 
 from techval.core.exchange import Exchange
 from techval.core.redaction import Redactor
 
+# Told of each finding: the requirement's ID (fixtures/requirements.yaml) and the message,
+# already redacted. The run wires it to its event stream (a "finding" event).
+FindingHook = Callable[[str, str], object]
+
 
 class Reporter:
-    def __init__(self, redactor: Redactor) -> None:
+    def __init__(self, redactor: Redactor, on_finding: FindingHook | None = None) -> None:
         self.redactor = redactor
+        self.on_finding = on_finding
         self.active = False
 
     def exchange(self, exchange: Exchange) -> None:
@@ -32,6 +38,16 @@ class Reporter:
             name=self.redactor.text(exchange.summary()),
             attachment_type=allure.attachment_type.JSON,
         )
+
+    def finding(self, requirement_id: str, message: str) -> None:
+        """Record that a documented recommendation (a SHOULD requirement) was not followed:
+        a warning in the evidence, never a failure. Redacted before anyone sees it."""
+        text = self.redactor.text(message)
+        if self.on_finding is not None:
+            self.on_finding(requirement_id, text)
+        if self.active:
+            with allure.step(f"Warning ({requirement_id}, SHOULD): {text}"):
+                pass
 
     @contextlib.contextmanager
     def step(self, title: str) -> Iterator[None]:

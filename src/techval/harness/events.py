@@ -1,9 +1,10 @@
 """The run's event stream: what happened, in the order it happened, for whoever listens.
 
 Events: run_started, scenario_collected, scenario_started, exchange, scenario_finished,
-undefined_step, run_finished. In each process the run's `EventStream` hands every event to
-its subscribers (the Allure attachment of an exchange, the exchanges of the scenario in
-progress, the progress line, the event file). `EventFile` appends each event as one JSON
+undefined_step, run_finished, finding (a SHOULD requirement not followed: a warning). In
+each process the run's `EventStream` hands every event to its subscribers (the Allure
+attachment of an exchange, the exchanges of the scenario in progress, the progress line,
+the event file). `EventFile` appends each event as one JSON
 line to reports/events/<process>.jsonl and flushes it, so a process that dies loses nothing
 it had reported; the verdict, the HAR and the console table are built afterwards from the
 files of every process (one, the xdist workers, or several shards: `techval merge`).

@@ -17,7 +17,7 @@ import pytest
 
 from techval.core.client import RedoxClient
 from techval.core.config import OrganizationProfile, Settings, load_settings
-from techval.core.errors import ConfigError, CouldNotRun
+from techval.core.errors import ConfigError, CouldNotRun, NotRun
 from techval.core.exchange import Exchange
 from techval.core.reporting import Reporter
 from techval.harness import groups
@@ -172,6 +172,14 @@ def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
         run.stream.emit("scenario_started", scenario=item.nodeid)
     _start_clock(item)
     return (yield)
+
+
+@pytest.hookimpl(trylast=True)  # once allure-pytest-bdd has opened the scenario's result
+def pytest_bdd_before_scenario(request: pytest.FixtureRequest) -> None:
+    """Fail fast: no scenario is attempted once the environment stopped answering."""
+    run = request.config.stash.get(RUN_KEY, None)
+    if run is not None and run.client.health.unreachable:
+        raise NotRun(run.client.health.unreachable)
 
 
 @pytest.hookimpl(wrapper=True)

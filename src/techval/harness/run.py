@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 
 from techval.core.client import RedoxClient
 from techval.core.config import Settings
-from techval.core.errors import ConfigError
+from techval.core.errors import AuthError, ConfigError, TransportError
 from techval.core.exchange import Exchange
 from techval.core.redaction import Redactor, patient_values
 from techval.core.reporting import Reporter
 from techval.core.schemas import SchemaRegistry
 from techval.harness import events
-from techval.harness.evidence import har
+from techval.harness.evidence import drift, har
 from techval.simulator import RunningSimulator, provision
 from techval.validation.patients import load_patients
 from techval.validation.rules import OutgoingRules
@@ -88,6 +88,7 @@ def start_run(
             scenario=stream.scenario,
             entry=har.entry(exchange, redactor),
             log_ids=exchange.log_ids,
+            shape=drift.shape_of(exchange),
         )
 
     client = RedoxClient(
@@ -97,9 +98,18 @@ def start_run(
         on_exchange=[record],
         outgoing=OutgoingRules(settings),
     )
-    run = Run(settings, client, Reporter(redactor), stream, running)
+    reporter = Reporter(  # its findings (redacted by the reporter) go into the event stream
+        redactor,
+        on_finding=lambda requirement, message: stream.emit(
+            "finding", scenario=stream.scenario, requirement=requirement, message=message
+        ),
+    )
+    run = Run(settings, client, reporter, stream, running)
     try:
         client.auth.token()  # proves the credentials and that the server answers
+    except (AuthError, TransportError) as exc:
+        # Every scenario is then reported as not run, and the reports are complete.
+        client.health.stop(str(exc))
     except BaseException:
         run.close()
         raise

@@ -189,6 +189,41 @@ def slow(seconds: float) -> Fault:
     return apply
 
 
+SILENT_SECONDS = 10.0  # `silent_after`: how long an answer is held, beyond any test's timeout
+
+
+def silent_after(answered: int) -> Fault:
+    """Answer the first `answered` /endpoint requests, then hold every later answer (token
+    requests included) for SILENT_SECONDS: an environment that stops answering mid-run."""
+    count = itertools.count(1)
+    lock = threading.Lock()
+    fallen = threading.Event()
+
+    def apply(message: Message, proceed: Callable[[], Reply]) -> Reply:
+        if message is not None:
+            with lock:
+                if next(count) > answered:
+                    fallen.set()
+        if fallen.is_set():
+            time.sleep(SILENT_SECONDS)  # the fault *is* the silence
+        return proceed()
+
+    return apply
+
+
+def refuse_tokens_after(granted: int) -> Fault:
+    """Grant the first `granted` tokens, then refuse every token request with 401: the
+    credentials revoked mid-run."""
+    count = itertools.count(1)
+
+    def apply(message: Message, proceed: Callable[[], Reply]) -> Reply:
+        if message is None and next(count) > granted:
+            return _refuse_token(message, proceed)
+        return proceed()
+
+    return apply
+
+
 def expiring_tokens(every: int = 7) -> Fault:
     """Every `every`-th /endpoint request is refused with 401, as when a token expires before
     its announced lifetime; a client that renews its token and sends again goes on."""
@@ -200,6 +235,11 @@ def expiring_tokens(every: int = 7) -> Fault:
         return proceed()
 
     return apply
+
+
+def _extra_field(body: dict[str, Any]) -> None:
+    """A field the documentation does not have, as when Redox adds one without notice."""
+    body.setdefault("Meta", {})["Trace"] = {"Region": "us-east-1"}
 
 
 def _oversize(body: dict[str, Any]) -> None:
@@ -240,6 +280,7 @@ NAMED: dict[str, Callable[[], Fault]] = {
     "dropped_once": lambda: once_per_event(lambda: text_reply(502, BAD_GATEWAY_PAGE, "text/html")),
     "slow": lambda: slow(SLOW_SECONDS),
     "token_expires_early": expiring_tokens,
+    "extra_field": lambda: on_events({("PatientSearch", "Query")}, edit_body(_extra_field)),
     "oversized_response": lambda: on_events(
         {("Clinical Summary", "DocumentGet")}, edit_body(_oversize)
     ),
@@ -249,6 +290,11 @@ NAMED: dict[str, Callable[[], Fault]] = {
 def named(name: str) -> Fault:
     """A fault by name; `slow:SECONDS` chooses the delay of `slow`."""
     base, _, argument = name.partition(":")
+    counted = {"silent_after": silent_after, "token_refused_after": refuse_tokens_after}
+    if base in counted:
+        if not argument.isdigit():
+            raise ValueError(f"fault {name!r}: expected {base}:N, e.g. {base}:5")
+        return counted[base](int(argument))
     if base == "slow" and argument:
         try:
             return slow(float(argument))

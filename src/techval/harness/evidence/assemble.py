@@ -24,6 +24,8 @@ class Assembled:
     interrupted: bool = False
     undefined_steps: list[str] = field(default_factory=list)
     runs: int = 0  # how many reporting processes' runs were folded in (shards)
+    shapes: list[dict[str, Any]] = field(default_factory=list)  # answers' shapes (drift.py)
+    findings: list[dict[str, Any]] = field(default_factory=list)  # SHOULD: Reporter.finding
 
 
 def assemble(stream: Iterable[dict[str, Any]]) -> Assembled:
@@ -45,9 +47,13 @@ def assemble(stream: Iterable[dict[str, Any]]) -> Assembled:
         elif kind == "exchange" and isinstance(event.get("entry"), dict):
             found.entries.append((scenario, event["entry"]))
             log_ids.setdefault(str(scenario), []).extend(event.get("log_ids") or [])
+            if isinstance(event.get("shape"), dict):  # field paths and types, no values
+                found.shapes.append(event["shape"])
         elif kind == "scenario_finished" and scenario in scenarios:
             scenarios[str(scenario)].end(event)
             finished.add(str(scenario))
+        elif kind == "finding":
+            found.findings.append(event)
         elif kind == "undefined_step" and event.get("where") not in found.undefined_steps:
             found.undefined_steps.append(str(event.get("where")))
         elif kind == "run_finished":

@@ -1,5 +1,6 @@
 """`techval bundle`: one zip for the validation request. It holds the single-file report, a
-Markdown summary, verdict.json, the JUnit XML, the HAR of all exchanges and a SHA-256 manifest
+Markdown summary, verdict.json, the JUnit XML, the HAR of all exchanges, the reproduction
+scripts of the failed exchanges (reproduce/, when any) and a SHA-256 manifest
 (`sha256sum -c SHA256SUMS` checks it). The leak scan runs first; a leak stops the bundle."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 from techval.core.errors import TEST_DATA, CouldNotRun
 from techval.core.redaction import Redactor
-from techval.harness.evidence import leaks, sections, verdict
+from techval.harness.evidence import leaks, reproduce, sections, verdict
 
 CONTENTS = {  # name in the zip: path under reports/
     "report.html": "allure-report/index.html",
@@ -99,6 +100,7 @@ def make(reports: Path, redactor: Redactor) -> Path:
         )
         raise CouldNotRun(f"cannot bundle: {reports / missing[0]} is missing{hint}")
     files = {name: (reports / path).read_bytes() for name, path in CONTENTS.items()}
+    files |= reproduce.bundle_files(reports)  # reproduce/*: the failed exchanges as curl
     files["summary.md"] = summary(result).encode("utf-8")
     files["SHA256SUMS"] = "".join(
         f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in sorted(files.items())
@@ -107,5 +109,5 @@ def make(reports: Path, redactor: Redactor) -> Path:
     target = reports / f"techval-evidence-{result['environment'].get('environment')}-{stamp}.zip"
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name, data in files.items():
-            archive.writestr(name, data)
+            archive.writestr(reproduce.zip_member(name), data)
     return target

@@ -1,0 +1,107 @@
+"""`techval doctor`: the preflight names every problem at once, with one line of advice each,
+and exits as `techval run` would."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from techval.simulator import RunningSimulator, provision
+from techval.simulator.faults import named
+from tests.helpers import ROOT, settings_for, write_environment
+
+pytestmark = pytest.mark.whole_run
+DOD = "0b8a4a55-3c3e-4f3a-9d55-1c2b3d4e5f60"  # the test environment's repository destination
+
+
+def doctor(tmp_path: Path, *args: str) -> tuple[int, str, str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "techval.cli", "doctor", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    return done.returncode, done.stdout, done.stderr
+
+
+def test_dev_with_nothing_set_lists_every_missing_variable_at_once(tmp_path: Path) -> None:
+    code, out, err = doctor(tmp_path, "--env", "dev")
+    assert code == 2 and not err
+    needed = set(re.findall(r"\$\{([A-Z_]+)\}", (ROOT / "environments/dev.yaml").read_text()))
+    assert len(needed) == 15
+    for name in needed:
+        assert re.search(rf"^variable {name}\s+FAIL\s+not set; used by ", out, re.M), name
+    assert out.count("What to do:") == 1 and "set it in the environment or in .env" in out
+    assert out.rstrip().endswith("techval doctor: a run could not go on")
+
+
+def test_the_simulator_is_ready(tmp_path: Path) -> None:
+    code, out, _ = doctor(tmp_path)
+    assert code == 0, out
+    for check in ("environment file", "signing key", "token", "organization", "clinical_summary"):
+        assert re.search(rf"^{check}\s+ok\s", out, re.M), check
+    assert re.search(r"^test patient 'unknown patient'\s+ok\s+not found, as expected", out, re.M)
+    assert "techval doctor: ready to run" in out
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[RunningSimulator]:
+    running = RunningSimulator(provision(settings_for(tmp_path))).start()
+    yield running
+    running.stop()
+
+
+def test_refused_credentials_exit_2_naming_them(server: RunningSimulator, tmp_path: Path) -> None:
+    server.simulator.faults.append(named("token_refused"))
+    config = write_environment(tmp_path, simulator=None, base_url=server.url)
+    code, out, _ = doctor(tmp_path, "--config", str(config))
+    assert code == 2
+    assert re.search(r"^token\s+FAIL\s+the token endpoint .* refused the credentials", out, re.M)
+    assert "check auth.client_id, auth.client_secret, auth.token_url in" in out
+    assert not re.search(r"^organization\s", out, re.M)  # nothing is tried after the token
+
+
+def test_a_destination_that_is_not_a_subscription_is_explained(
+    server: RunningSimulator, tmp_path: Path
+) -> None:
+    unknown = "2f0c1d2e-3a4b-4c5d-8e6f-7a8b9c0d1e2f"
+    config = write_environment(
+        tmp_path,
+        simulator=None,
+        base_url=server.url,
+        destinations={
+            "data_on_demand": "0b8a4a55-3c3e-4f3a-9d55-1c2b3d4e5f60",
+            "organization": unknown,
+        },
+    )
+    code, out, _ = doctor(tmp_path, "--config", str(config))
+    assert code == 1
+    assert re.search(
+        r"^organization\s+FAIL\s+Organization.Query: Redox answered HTTP 400", out, re.M
+    )
+    assert f"destinations.organization ({unknown}) is not a subscription of your source" in out
+    assert re.search(r"^clinical_summary\s+ok", out, re.M)  # the others still answer
+
+
+def test_test_patients_not_on_the_network_are_named_with_the_key_to_change(
+    server: RunningSimulator, tmp_path: Path
+) -> None:
+    patients = tmp_path / "patients.yaml"
+    patients.write_text(
+        "test patient 1:\n  Demographics: {FirstName: Nobody, LastName: Known, DOB: '1901-01-01', "
+        "Sex: Female}\n"
+    )
+    config = write_environment(
+        tmp_path, simulator=None, base_url=server.url, test_patients=str(patients)
+    )
+    code, out, _ = doctor(tmp_path, "--config", str(config))
+    assert code == 1
+    assert re.search(r"^test patient 'test patient 1'\s+FAIL\s+not found on the network", out, re.M)
+    assert "change 'Demographics' of 'test patient 1' in the test-patients file" in out

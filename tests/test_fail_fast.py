@@ -1,0 +1,178 @@
+"""Fail fast: when the environment stops answering, the remaining scenarios are not attempted,
+they are reported as not run, the run exits 2 soon after the first failure, and every report
+is complete."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from techval.core.config import FailFast, Timeouts
+from techval.core.exchange import Exchange
+from techval.core.health import Health
+from techval.simulator import RunningSimulator, provision
+from techval.simulator.faults import named
+from tests.helpers import run_techval, settings_for, write_environment
+
+
+def exchange(label: str = "PatientSearch.Query", **changes: Any) -> Exchange:
+    values: dict[str, Any] = {
+        "label": label,
+        "method": "POST",
+        "url": "https://api.example/endpoint",
+        "request_headers": {},
+        "request_body": {},
+        "started_at": "2026-01-01T00:00:00.000Z",
+        "status": 200,
+    }
+    return Exchange(**(values | changes))
+
+
+def test_requests_in_a_row_without_an_answer_make_the_environment_unreachable() -> None:
+    health = Health(FailFast(after=3, probe_read=5))
+    assert health.read_timeout(130) == 130
+    health.observe(exchange(status=None, transport_error="timed out (ReadTimeout)"))
+    assert health.read_timeout(130) == 5  # after the first failure, reads wait for the probe only
+    health.observe(exchange(status=None, transport_error="ConnectError"))
+    assert health.unreachable is None
+    health.observe(exchange())  # an answer: the count starts again
+    assert health.failures == 0 and health.read_timeout(130) == 130
+    for _ in range(3):
+        health.observe(exchange("Organization.Query", status=None, transport_error="ConnectError"))
+    assert health.unreachable == (
+        "3 requests in a row got no answer (the last: Organization.Query: ConnectError)"
+    )
+
+
+def test_a_token_refused_after_one_was_granted_makes_it_unreachable() -> None:
+    health = Health(FailFast())
+    health.observe(exchange("token", status=401))  # the first token: start_run decides
+    assert health.unreachable is None
+    health.observe(exchange("token", status=200))
+    health.observe(exchange("token", status=401))
+    assert health.unreachable == "the token endpoint refused the credentials mid-run (HTTP 401)"
+
+
+def test_the_default_timeouts_give_up_on_a_silent_token_endpoint_quickly() -> None:
+    assert Timeouts().token <= 30 < Timeouts().read
+
+
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """A server that accepts connections and never answers."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            held.append(connection)
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    stop.set()
+    thread.join()
+    for connection in held:
+        connection.close()
+    listener.close()
+
+
+def _every_scenario(reports: Path) -> list[dict[str, Any]]:
+    result = json.loads((reports / "verdict.json").read_text())
+    return [s for step in result["steps"] for s in step["scenarios"]]
+
+
+def _complete(reports: Path) -> None:
+    for part in ("verdict.json", "junit.xml", "exchanges.har"):
+        assert (reports / part).is_file(), part
+    assert any((reports / "allure-results").glob("*-result.json"))
+
+
+@pytest.mark.whole_run
+def test_a_server_that_never_answers_ends_the_run_with_exit_2_and_every_scenario_not_run(
+    silent_server: str, tmp_path: Path
+) -> None:
+    """With the default timeouts: the first token gives up after timeouts.token."""
+    config = write_environment(tmp_path, simulator=None, base_url=silent_server)
+    started = time.monotonic()
+    result = run_techval(["--config", str(config)], tmp_path / "reports", timeout=110)
+    elapsed = time.monotonic() - started
+    assert result.code == 2, result.stderr
+    assert elapsed < 60, elapsed  # "well under two minutes" (the token timeout is 30 s)
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("techval: could not run: cannot reach the token endpoint")
+    scenarios = _every_scenario(result.reports)
+    assert len(scenarios) == 15  # the test environment has one organization
+    assert {(s["status"], s["kind"]) for s in scenarios} == {("skipped", "could_not_run")}
+    assert all(
+        s["message"].startswith("not run: the environment stopped answering: cannot reach")
+        for s in scenarios
+    )
+    _complete(result.reports)
+    junit = (result.reports / "junit.xml").read_text()
+    assert junit.count("<skipped") == 15
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[RunningSimulator]:
+    running = RunningSimulator(provision(settings_for(tmp_path))).start()
+    yield running
+    running.stop()
+
+
+FAST = {"connect": 1, "read": 1, "token": 1, "scenario": 60}
+
+
+@pytest.mark.whole_run
+def test_an_environment_that_falls_silent_mid_run_stops_the_run_soon(
+    server: RunningSimulator, tmp_path: Path
+) -> None:
+    server.simulator.faults.append(named("silent_after:8"))
+    config = write_environment(
+        tmp_path,
+        simulator=None,
+        base_url=server.url,
+        timeouts=FAST,
+        fail_fast={"after": 3, "probe_read": 0.3},
+    )
+    result = run_techval(["--config", str(config)], tmp_path / "reports", timeout=90)
+    assert result.code == 2, result.stdout + result.stderr
+    assert "could not run: 3 requests in a row got no answer" in result.stderr
+    scenarios = _every_scenario(result.reports)
+    statuses = [(s["status"], s["kind"]) for s in scenarios]
+    assert ("passed", None) in statuses  # what ran before the silence is kept
+    not_run = [s for s in scenarios if s["message"].startswith("not run: the environment")]
+    assert not_run and all(s["kind"] == "could_not_run" for s in not_run)
+    assert len(scenarios) == 15  # the test environment has one organization
+    _complete(result.reports)
+    durations = sorted(s["duration_s"] for s in scenarios)
+    assert durations[-1] < 5  # one read timeout, then probes of 0.3 s: no scenario waited long
+
+
+@pytest.mark.whole_run
+def test_credentials_revoked_mid_run_stop_the_run(server: RunningSimulator, tmp_path: Path) -> None:
+    server.simulator.faults += [named("token_expires_early"), named("token_refused_after:1")]
+    config = write_environment(tmp_path, simulator=None, base_url=server.url)
+    result = run_techval(["--config", str(config)], tmp_path / "reports")
+    assert result.code == 2, result.stdout + result.stderr
+    assert "the token endpoint refused the credentials mid-run (HTTP 401)" in result.stderr
+    scenarios = _every_scenario(result.reports)
+    assert any(s["message"].startswith("not run: the environment") for s in scenarios)
+    _complete(result.reports)

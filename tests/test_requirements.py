@@ -1,0 +1,416 @@
+"""Requirement traceability: the catalogue (fixtures/requirements.yaml) against the features and
+the code, the SHOULD findings, and the requirements section of the evidence."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from techval.core.exchange import Exchange
+from techval.core.redaction import Redactor
+from techval.core.reporting import Reporter
+from techval.harness.evidence import bundle, sections, verdict
+from techval.harness.evidence.assemble import Assembled, assemble
+from techval.harness.evidence.outcomes import ScenarioOutcome
+from techval.harness.evidence.requirements_section import COLUMNS, SECTION
+from techval.simulator import RunningSimulator, provision
+from techval.simulator.faults import named
+from techval.validation import recommendations, requirements
+from techval.validation.requirements import SHOULD, CatalogueError, parse
+from tests.helpers import ROOT, run_techval, settings_for, write_environment
+
+SCENARIO = re.compile(r"^\s*Scenario(?: Outline)?:\s*(.+?)\s*$")
+FINDING = re.compile(r"""\.finding\(\s*["']([A-Z]+-[0-9]+)["']""")
+
+
+def feature_scenarios() -> list[str]:
+    return [
+        match.group(1)
+        for path in sorted((ROOT / "features").glob("*.feature"))
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if (match := SCENARIO.match(line))
+    ]
+
+
+CATALOGUE = requirements.load()
+
+
+# ── the catalogue ─────────────────────────────────────────────────────────────────────────
+
+
+def test_every_scenario_named_exists_in_the_features() -> None:
+    known = set(feature_scenarios())
+    for requirement in CATALOGUE:
+        if requirement.every_scenario:
+            continue
+        unknown = [name for name in requirement.scenarios if name not in known]
+        assert not unknown, f"{requirement.id}: no such scenario in features/: {unknown}"
+
+
+def test_every_check_resolves_to_a_real_attribute() -> None:
+    for requirement in CATALOGUE:
+        for name in requirement.checks:
+            assert requirements.resolve(name) is not None, f"{requirement.id}: {name}"
+
+
+def test_every_scenario_of_the_features_is_linked_to_a_requirement_by_name() -> None:
+    linked = {name for r in CATALOGUE if not r.every_scenario for name in r.scenarios}
+    unlinked = [name for name in feature_scenarios() if name not in linked]
+    assert not unlinked, f"scenarios no requirement names: {unlinked}"
+
+
+def test_catalogue_ids_levels_and_sources() -> None:
+    ids = [r.id for r in CATALOGUE]
+    assert len(ids) == len(set(ids))
+    prefixes = {i.split("-")[0] for i in ids}
+    assert prefixes == {"API", "CQ", "ORG", "PS", "DQ", "DOD"}
+    assert {r.level for r in CATALOGUE} == {"SHALL", "SHOULD"}
+    pages = ("https://docs.redoxengine.com/", "https://developer.redoxengine.com/")
+    for requirement in CATALOGUE:
+        assert requirement.source.startswith((*pages, "docs/redox-facts.md")), requirement.id
+
+
+def test_every_finding_names_a_should_requirement_that_lists_its_observation() -> None:
+    """A finding in the code is for a SHOULD requirement of the catalogue, and each SHOULD
+    requirement names an observation in techval.validation.recommendations."""
+    levels = {r.id: r.level for r in CATALOGUE}
+    used = {
+        found
+        for path in (ROOT / "src/techval").rglob("*.py")
+        for found in FINDING.findall(path.read_text(encoding="utf-8"))
+    }
+    assert used, "no finding is recorded anywhere"
+    assert {levels.get(i) for i in used} == {SHOULD}, used
+    for requirement in CATALOGUE:
+        if requirement.level == SHOULD:
+            assert requirement.id in used, f"{requirement.id}: nothing records its finding"
+            assert any(
+                c.startswith("techval.validation.recommendations.") for c in requirement.checks
+            )
+
+
+def test_an_outline_is_named_as_in_its_feature_and_covers_each_example() -> None:
+    push = next(r for r in CATALOGUE if r.id == "DOD-11")
+    assert push.covers("Push the visit summary of an inpatient visit", {"kind": "inpatient"})
+    assert push.covers("Push a new patient and a visit summary, then find both")
+    assert not push.covers("Merge two records of a patient")
+    everything = next(r for r in CATALOGUE if r.every_scenario)
+    assert everything.covers("anything at all", {})
+
+
+GOOD = {
+    "id": "ORG-99",
+    "requirement": "A record is created",
+    "source": "https://docs.redoxengine.com/x",
+    "level": "SHALL",
+    "scenarios": ["Create the organization record"],
+    "checks": ["techval.validation.organization.new_message"],
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        ({"level": "MUST"}, "requirements.yaml: ORG-99: level: must be one of SHALL, SHOULD"),
+        ({"id": "org 1"}, "requirements.yaml: requirements[0]: id: must look like ORG-01"),
+        ({"scenarios": []}, "requirements.yaml: ORG-99: scenarios: must be a non-empty list"),
+        ({"scenarios": "some"}, "ORG-99: scenarios: must be a non-empty list (or 'all')"),
+        ({"checks": ["not dotted"]}, "ORG-99: checks[0]: 'not dotted' is not a dotted name"),
+        ({"requirement": "two\nlines"}, "ORG-99: requirement: must be one line"),
+        ({"source": ""}, "ORG-99: source: must be a non-empty string"),
+        ({"verified": True}, "ORG-99: verified: not a key of a requirement"),
+        ({"checks": None}, "ORG-99: checks: must be a non-empty list"),
+    ],
+)
+def test_a_broken_entry_is_one_line_naming_the_entry_and_key(
+    change: dict[str, Any], error: str
+) -> None:
+    entry = {**GOOD, **change}
+    with pytest.raises(CatalogueError) as raised:
+        parse({"requirements": [entry]}, "requirements.yaml")
+    assert error in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_a_missing_key_a_repeated_id_and_no_list_are_refused() -> None:
+    entry = {k: v for k, v in GOOD.items() if k != "source"}
+    with pytest.raises(CatalogueError, match=r"^c: ORG-99: source: missing$"):
+        parse({"requirements": [entry]}, "c")
+    with pytest.raises(CatalogueError, match=r"^c: ORG-99: id: used by another entry$"):
+        parse({"requirements": [GOOD, GOOD]}, "c")
+    with pytest.raises(CatalogueError, match=r"^c: requirements: must be a non-empty list$"):
+        parse({"requirement": []}, "c")
+
+
+def test_a_check_that_does_not_import_is_named(tmp_path: Path) -> None:
+    with pytest.raises(CatalogueError, match="techval.validation.rules has no 'nothing_here'"):
+        requirements.resolve("techval.validation.rules.nothing_here")
+    with pytest.raises(CatalogueError, match="no module of that name imports"):
+        requirements.resolve("nowhere.at_all")
+    broken = tmp_path / "requirements.yaml"
+    broken.write_text("requirements: [\n", encoding="utf-8")
+    with pytest.raises(CatalogueError, match=r"^requirements.yaml: not YAML \(line \d+\)$"):
+        requirements.load(broken)
+
+
+# ── findings: SHOULD observations, recorded and redacted, never failing ───────────────────
+
+
+def recording_reporter(secret: str = "s3cret-value-for-the-test") -> tuple[Reporter, list[Any]]:
+    found: list[tuple[str, str]] = []
+    reporter = Reporter(Redactor([secret]), on_finding=lambda r, m: found.append((r, m)))
+    return reporter, found
+
+
+def test_a_finding_reaches_the_hook_redacted_and_raises_nothing() -> None:
+    reporter, found = recording_reporter()
+    reporter.finding("CQ-06", "user-id s3cret-value-for-the-test is not a name")
+    assert found and found[0][0] == "CQ-06"
+    assert "s3cret-value-for-the-test" not in found[0][1]
+    Reporter(Redactor()).finding("CQ-06", "nobody listens: nothing happens")
+
+
+def push(label: str, body: dict[str, Any], meta: dict[str, Any]) -> Exchange:
+    return Exchange(
+        label, "POST", "http://x/endpoint", {}, body, "2026-01-01T00:00:00.000Z",
+        status=200, response_body={"Meta": meta},
+    )  # fmt: skip
+
+
+def test_observations_of_the_recommendations(tmp_path: Path) -> None:
+    reporter, found = recording_reporter()
+    oid = "2.16.840.1.113883.3.6147.458.99999.1.1.1.1"
+    organization: dict[str, Any] = {
+        "name": "Parent Clinic",
+        "oid": oid,
+        "type": "Connection",
+        "part_of": "2.16.840.1.113883.3.6147.458.99999",
+        "address": {"street": "1 Test Way", "city": "Madison", "state": "WI", "zip": "53703"},
+        "contacts": [{"purpose": "Technical", "name": "Pat Tester", "emails": ["p@x.example"]}],
+    }
+    child = {**organization, "name": "Child", "oid": oid[:-1] + "2", "part_of": oid}
+    settings = settings_for(tmp_path, organization=[organization, child])
+    parent, kid = settings.organizations
+    recommendations.parent_organization(settings, kid, reporter)
+    assert not found  # a child points to its parent
+    recommendations.parent_organization(settings, parent, reporter)
+    assert [r for r, _ in found] == ["ORG-06"] and "2.16.840.1.113883.3.6147.458.2" in found[0][1]
+
+    found.clear()
+    for user_id, is_name in [("Doolittle, John", True), ("svc_techval", False), ("12345", False)]:
+        assert recommendations.names_a_person(user_id) is is_name
+    query = {"Meta": {"Extensions": {"user-id": {"string": "batch-job-7"}}}}
+    sent = [push("PatientSearch.Query", query, {}), push("PatientSearch.Query", query, {})]
+    recommendations.requesting_user(sent, reporter)
+    assert [r for r, _ in found] == ["CQ-06"]  # once per user-id, not per request
+
+    found.clear()
+    logged = {"Logs": [{"ID": "5b1f1cde-0000-4000-8000-000000000001"}]}
+    recommendations.pushes(
+        [
+            push("PatientAdmin.NewPatient", {}, logged),
+            push("PatientAdmin.PatientUpdate", {}, {"Message": {"ID": 1234}}),
+            push(
+                "ClinicalSummary.VisitPush", {"Meta": {}, "Header": {}, "ProblemsText": ""}, logged
+            ),
+            push("ClinicalSummary.VisitPush", {"Header": {}, "ProblemsText": "Asthma"}, logged),
+        ],
+        reporter,
+    )
+    assert [r for r, _ in found] == ["DOD-10", "DOD-11"]
+    assert "only the deprecated Meta.Message.ID" in found[0][1]
+
+
+# ── the section, from hand-made events ────────────────────────────────────────────────────
+
+
+def outcome(nodeid: str, name: str, status: str | None, kind: str | None = None, **extra: Any):
+    found = ScenarioOutcome(nodeid, name, "feature", "data_on_demand", **extra)
+    found.status, found.kind, found.log_ids = status, kind, [f"log-{nodeid}"]
+    return found
+
+
+def test_the_section_from_a_hand_made_run(tmp_path: Path) -> None:
+    found = Assembled(
+        outcomes=[
+            outcome("a", "List the patient's documents", "passed"),
+            outcome("b", "Retrieve a listed document", "failed", "conformance"),
+            outcome(
+                "c", "Push the visit summary of an outpatient visit", "passed",
+                parameters={"kind": "outpatient"},
+            ),
+            outcome("d", "Push the visit summary of an inpatient visit", "passed",
+                    parameters={"kind": "inpatient"}),
+            outcome("e", "Summarize the patient", "broken", "could_not_run"),
+        ],
+        findings=[
+            {"event": "finding", "scenario": "d", "requirement": "DOD-11", "message": "thin"}
+        ],
+    )  # fmt: skip
+    result: dict[str, Any] = {"steps": []}
+    SECTION.apply(result, found, tmp_path)
+    rows = {row["id"]: row for row in result["requirements"]}
+    assert len(rows) == len(CATALOGUE)
+    assert rows["DQ-02"]["verdict"] == "passed"
+    assert rows["DQ-02"]["redox_log_ids"] == ["log-a"]
+    assert rows["DQ-03"]["verdict"] == rows["DQ-04"]["verdict"] == "failed"
+    assert rows["DQ-05"]["verdict"] == "incomplete"  # could not run: nothing was shown
+    assert rows["DQ-01"]["verdict"] == "failed"  # one of its scenarios failed a check
+    assert rows["DOD-11"]["verdict"] == "warning" and rows["DOD-11"]["findings"] == ["thin"]
+    assert rows["DOD-11"]["redox_log_ids"] == ["log-c", "log-d"]
+    assert rows["DOD-10"]["verdict"] == "passed"  # a SHOULD without findings
+    assert rows["ORG-01"]["verdict"] == "not_run"
+    assert result["warnings"] == [
+        {
+            "requirement": "DOD-11",
+            "level": "SHOULD",
+            "scenario": "Push the visit summary of an inpatient visit [inpatient]",
+            "message": "thin",
+        }
+    ]
+    with (tmp_path / "requirements.csv").open(encoding="utf-8", newline="") as file:
+        table = list(csv.reader(file))
+    assert tuple(table[0]) == COLUMNS
+    by_id = {line[0]: dict(zip(COLUMNS, line, strict=True)) for line in table[1:]}
+    assert list(by_id) == [r.id for r in CATALOGUE]
+    assert by_id["ORG-01"]["verdict"] == by_id["ORG-01"]["redox_log_ids"] == ""  # empty row
+    assert by_id["ORG-01"]["requirement"] and by_id["ORG-01"]["source"]
+    assert by_id["DOD-11"]["verdict"] == "warning"
+    assert by_id["DOD-11"]["redox_log_ids"] == "log-c log-d"
+
+    tally: dict[str, int] = {}
+    for row in rows.values():
+        tally[row["verdict"]] = tally.get(row["verdict"], 0) + 1
+    assert tally["warning"] == tally["incomplete"] == 1 and tally["failed"] > 4
+    assert SECTION.console(result) == [
+        f"Requirements: {tally['passed']} passed, {tally['failed']} failed, 1 warning, "
+        f"{tally['not_run']} not checked in this run, 1 incomplete (requirements.csv)"
+    ]
+    summary = SECTION.summary(result)
+    assert "## Requirements" in summary
+    assert "| Requirement | Level | Verdict | Scenarios run | Redox log IDs |" in summary
+    assert any(line.startswith("| DOD-11: ") and "⚠️ warning" in line for line in summary)
+    assert any(line.startswith("| ORG-01: ") and "| SHALL |  |" in line for line in summary)
+    assert any("DOD-11 (Push the visit summary of an inpatient visit" in x for x in summary)
+    (attachment,) = SECTION.attachments(result)
+    assert attachment.name == "Requirements" and attachment.mime_type == "text/markdown"
+    assert "| DQ-03: " in attachment.text
+    # a SHOULD finding never changes the exit code: only the scenarios' kinds do
+    passing = {"steps": [{"scenarios": [{"status": "passed", "kind": None}]}], **result}
+    assert verdict.exit_code(passing) == 0
+
+
+def test_finding_events_are_assembled() -> None:
+    found = assemble(
+        [
+            {"event": "run_started", "at": "1", "environment": {"environment": "x"}},
+            {"event": "finding", "scenario": None, "requirement": "CQ-06", "message": "m"},
+            {"event": "run_finished", "at": "2"},
+        ]
+    )
+    assert [f["requirement"] for f in found.findings] == ["CQ-06"]
+
+
+def test_the_section_is_registered_in_order() -> None:
+    """baseline, drift, requirements, reproduction: those of them that are registered."""
+    order = ["baseline", "drift", "requirements_section", "reproduce"]
+    names = [type(s).__module__.rsplit(".", 1)[-1] for s in sections.SECTIONS]
+    assert "requirements_section" in names
+    present = [name for name in order if name in names]
+    assert [name for name in names if name in order] == present
+
+
+# ── whole runs ────────────────────────────────────────────────────────────────────────────
+
+
+def read_csv(reports: Path) -> dict[str, dict[str, str]]:
+    with (reports / "requirements.csv").open(encoding="utf-8", newline="") as file:
+        return {row["id"]: row for row in csv.DictReader(file)}
+
+
+@pytest.mark.whole_run
+def test_a_whole_run_lists_every_requirement_with_a_verdict(tmp_path: Path) -> None:
+    result = run_techval([], tmp_path / "reports")
+    assert result.code == 0, result.stderr
+    rows = read_csv(result.reports)
+    assert list(rows) == [r.id for r in CATALOGUE]
+    assert {row["verdict"] for row in rows.values()} == {"passed"}
+    assert all(row["redox_log_ids"] for row in rows.values())
+    assert re.search(
+        rf"^Requirements: {len(CATALOGUE)} passed, 0 failed, 0 warnings, 0 not checked in this "
+        r"run \(requirements.csv\)$",
+        result.stdout,
+        re.MULTILINE,
+    )
+    document = json.loads((result.reports / "verdict.json").read_text())
+    assert len(document["requirements"]) == len(CATALOGUE) and document["warnings"] == []
+    summary = bundle.summary(document)  # what `techval bundle` writes as summary.md
+    assert "## Requirements" in summary and "| DOD-07: " in summary
+    results = result.reports / "allure-results"
+    listed = json.loads((results / "techval-globals.json").read_text())["attachments"]
+    mine = next(a for a in listed if a["name"] == "Requirements")
+    assert mine["type"] == "text/markdown"
+    assert "| ORG-01: " in (results / mine["source"]).read_text()
+
+
+@pytest.mark.whole_run
+def test_a_tagged_run_shows_the_other_requirements_as_empty_rows(tmp_path: Path) -> None:
+    result = run_techval(["--tags", "organization"], tmp_path / "reports")
+    assert result.code == 0, result.stderr
+    rows = read_csv(result.reports)
+    assert list(rows) == [r.id for r in CATALOGUE]
+    assert rows["ORG-03"]["verdict"] == "passed" and rows["API-01"]["verdict"] == "passed"
+    for key in ("PS-01", "DQ-01", "DOD-01", "CQ-01"):
+        assert rows[key]["verdict"] == rows[key]["scenarios"] == rows[key]["redox_log_ids"] == ""
+        assert rows[key]["requirement"]
+
+
+@pytest.mark.whole_run
+def test_should_findings_are_warnings_and_do_not_fail_the_run(tmp_path: Path) -> None:
+    config = write_environment(tmp_path, carequality={"user_id": "svc_techval"})
+    result = run_techval(["--config", str(config), "--tags", "patient_search"], tmp_path / "r")
+    assert result.code == 0, result.stderr
+    rows = read_csv(result.reports)
+    assert rows["CQ-06"]["verdict"] == "warning" and rows["CQ-06"]["redox_log_ids"]
+    assert rows["CQ-01"]["verdict"] == "passed"
+    assert "1 warning," in result.stdout
+    document = json.loads((result.reports / "verdict.json").read_text())
+    step = next(s for s in document["steps"] if s["key"] == "patient_search")
+    assert step["verdict"] == "passed"  # the other steps did not run (--tags): incomplete
+    assert {w["requirement"] for w in document["warnings"]} == {"CQ-06"}
+    assert "svc_techval" in document["warnings"][0]["message"]
+    assert any(
+        name.startswith("Warning (CQ-06, SHOULD): ")
+        for scenario in result.allure_results()
+        for name in step_names(scenario)
+    )
+
+
+def step_names(node: dict[str, Any]) -> list[str]:
+    """The names of every step under an Allure result, nested ones included."""
+    return [n for step in node.get("steps", []) for n in [step["name"], *step_names(step)]]
+
+
+@pytest.mark.whole_run
+def test_a_failed_check_fails_the_requirements_of_its_scenario(tmp_path: Path) -> None:
+    server = RunningSimulator(provision(settings_for(tmp_path))).start()
+    try:
+        server.simulator.faults.append(named("cda_not_xml"))
+        config = write_environment(tmp_path, simulator=None, base_url=server.url)
+        result = run_techval(
+            ["--config", str(config), "--tags", "document_query"], tmp_path / "reports"
+        )
+    finally:
+        server.stop()
+    assert result.code == 1, result.stdout[-2000:]
+    rows = read_csv(result.reports)
+    assert rows["DQ-04"]["verdict"] == rows["DQ-03"]["verdict"] == "failed"
+    assert rows["DQ-04"]["scenarios"] == "Retrieve a listed document"
+    assert rows["DQ-02"]["verdict"] == rows["DQ-05"]["verdict"] == "passed"
+    assert rows["ORG-01"]["verdict"] == ""
+    line = next(x for x in result.stdout.splitlines() if x.startswith("Requirements: "))
+    assert " 0 failed" not in line and "not checked in this run" in line
