@@ -116,8 +116,10 @@ def test_bundle_holds_the_evidence_with_a_manifest_that_verifies(
         "verdict.json",
         "junit.xml",
         "exchanges.har",
+        "requirements.csv",
         "SHA256SUMS",
     }
+    assert files["requirements.csv"] == (result.reports / "requirements.csv").read_bytes()
     for line in files["SHA256SUMS"].decode().splitlines():
         digest, name = line.split("  ")
         assert hashlib.sha256(files[name]).hexdigest() == digest, name

@@ -1,5 +1,6 @@
 """`techval bundle`: one zip for the validation request. It holds the single-file report, a
-Markdown summary, verdict.json, the JUnit XML, the HAR of all exchanges, the reproduction
+Markdown summary, verdict.json, the JUnit XML, the HAR of all exchanges, requirements.csv
+(each requirement with its verdict and Redox log IDs), the reproduction
 scripts of the failed exchanges (reproduce/, when any) and a SHA-256 manifest
 (`sha256sum -c SHA256SUMS` checks it). The leak scan runs first; a leak stops the bundle."""
 
@@ -20,6 +21,9 @@ CONTENTS = {  # name in the zip: path under reports/
     "verdict.json": "verdict.json",
     "junit.xml": "junit.xml",
     "exchanges.har": "exchanges.har",
+}
+WHEN_WRITTEN = {  # parts an older or partial run may not have written
+    "requirements.csv": "requirements.csv",
 }
 ICONS = {"passed": "✅", "failed": "❌", "broken": "❌", "skipped": "⏭️", "incomplete": "⚠️"}
 
@@ -100,6 +104,11 @@ def make(reports: Path, redactor: Redactor) -> Path:
         )
         raise CouldNotRun(f"cannot bundle: {reports / missing[0]} is missing{hint}")
     files = {name: (reports / path).read_bytes() for name, path in CONTENTS.items()}
+    files |= {
+        name: (reports / path).read_bytes()
+        for name, path in WHEN_WRITTEN.items()
+        if (reports / path).is_file()
+    }
     files |= reproduce.bundle_files(reports)  # reproduce/*: the failed exchanges as curl
     files["summary.md"] = summary(result).encode("utf-8")
     files["SHA256SUMS"] = "".join(
