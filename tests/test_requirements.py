@@ -408,7 +408,18 @@ def test_a_failed_check_fails_the_requirements_of_its_scenario(tmp_path: Path) -
         server.stop()
     assert result.code == 1, result.stdout[-2000:]
     rows = read_csv(result.reports)
-    assert rows["DQ-04"]["verdict"] == rows["DQ-03"]["verdict"] == "failed"
+    # The failure is pinned to the check that raised it: the CDA check (DQ-04) fails; the
+    # other SHALL of the same scenario (DQ-03) is not disproven, only not shown to the end.
+    assert rows["DQ-04"]["verdict"] == "failed"
+    assert rows["DQ-03"]["verdict"] == "incomplete"
+    verdict = json.loads((result.reports / "verdict.json").read_text())
+    (retrieve,) = [
+        s
+        for step in verdict["steps"]
+        for s in step["scenarios"]
+        if s["name"] == "Retrieve a listed document"
+    ]
+    assert retrieve["raised_at"] == "techval.validation.documents.check_cda"
     assert rows["DQ-04"]["scenarios"] == "Retrieve a listed document"
     assert rows["DQ-02"]["verdict"] == rows["DQ-05"]["verdict"] == "passed"
     assert rows["ORG-01"]["verdict"] == ""

@@ -31,6 +31,7 @@ class ScenarioOutcome:
     status: str | None = None  # None until the scenario ran
     message: str = ""  # the first line of the failure, redacted
     kind: str | None = None  # what kind of not-passing (errors.failure_kind); None when passed
+    raised_at: str | None = None  # the techval function that raised it, e.g. "...checks.succeeded"
     log_ids: list[str] = field(default_factory=list)
     duration_s: float = 0.0
 
@@ -67,12 +68,14 @@ class ScenarioOutcome:
             "status": self.status,
             "kind": self.kind,
             "message": self.message,
+            "raised_at": self.raised_at,
             "duration_s": round(self.duration_s, 3),
         }
 
     def end(self, data: dict[str, Any]) -> None:
         self.status, self.kind = data.get("status"), data.get("kind")
         self.message = str(data.get("message") or "")
+        self.raised_at = data.get("raised_at")
         self.duration_s = float(data.get("duration_s") or 0.0)
 
     @property
@@ -87,7 +90,12 @@ class ScenarioOutcome:
         return self.status == SKIPPED and self.kind == TEST_DATA
 
     def record(
-        self, report: pytest.TestReport, assertion: bool, message: str, kind: str | None = None
+        self,
+        report: pytest.TestReport,
+        assertion: bool,
+        message: str,
+        kind: str | None = None,
+        raised_at: str | None = None,
     ) -> None:
         """Fold one phase's report (setup, call, teardown) into the status."""
         self.duration_s += report.duration
@@ -97,11 +105,12 @@ class ScenarioOutcome:
         if report.when == "teardown":
             if self.status in (None, PASSED) and status in (FAILED, BROKEN):
                 self.status, self.message, self.kind = status, message, kind
+                self.raised_at = raised_at
             return
         if self.status in (None, PASSED):
             self.status = status
             if status != PASSED:
-                self.message, self.kind = message, kind
+                self.message, self.kind, self.raised_at = message, kind, raised_at
 
     def as_document(self) -> dict[str, Any]:
         return {
@@ -113,6 +122,7 @@ class ScenarioOutcome:
             "status": self.status or SKIPPED,
             "kind": self.kind,
             "message": self.message,
+            "raised_at": self.raised_at,
             "redox_log_ids": self.log_ids,
             "duration_s": round(self.duration_s, 3),
         }

@@ -126,6 +126,18 @@ def pytest_bdd_before_scenario(request: pytest.FixtureRequest, feature: Any, sce
     allure.dynamic.label("validation_step", step.key)
 
 
+def raised_at(excinfo: pytest.ExceptionInfo[BaseException] | None) -> str | None:
+    """The innermost techval function (outside the harness) the exception came from, as
+    "module.qualified_name": which check failed, for the requirements it verifies."""
+    if excinfo is None:
+        return None
+    for entry in reversed(excinfo.traceback):
+        module = str(entry.frame.f_globals.get("__name__", ""))
+        if module.startswith("techval.") and not module.startswith("techval.harness"):
+            return f"{module}.{entry.frame.code.raw.co_qualname}"
+    return None
+
+
 class Evidence:
     """The per-process part: this process's event file; in the reporting process the
     outcomes by node ID, progress lines and the files written at the end."""
@@ -215,6 +227,7 @@ class Evidence:
             "assertion": isinstance(error, AssertionError),
             "message": message,
             "kind": failure_kind(error),
+            "raised_at": raised_at(call.excinfo),
         }
         if report.when == "setup":  # the controller of xdist workers learns the scenario here
             techval["scenario"] = outcome_for(item, masker).identity()
@@ -232,7 +245,13 @@ class Evidence:
             )
         if outcome is None:
             return
-        outcome.record(report, bool(techval["assertion"]), techval["message"], techval.get("kind"))
+        outcome.record(
+            report,
+            bool(techval["assertion"]),
+            techval["message"],
+            techval.get("kind"),
+            techval.get("raised_at"),
+        )
         if report.when == "teardown":
             self.finished += 1
             self.stream.emit("scenario_finished", **outcome.ending())

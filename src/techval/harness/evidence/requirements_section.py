@@ -11,7 +11,8 @@ test data ran but showed nothing):
   (could not run, harness error, not applicable; or a SHOULD whose scenario failed);
 * not_run: no linked scenario ran in this run (e.g. `--tags`): an empty row in the CSV.
 
-A failed scenario fails every SHALL requirement linked to it; its message (in the verdict and
+A failed scenario fails the SHALL requirement whose check raised it (`raised_at`), or every
+SHALL linked to it when that check belongs to no requirement; its message (in the verdict and
 the report) says which check. Writes reports/requirements.csv; puts `requirements` and
 `warnings` into the verdict; the exit code still follows only the scenarios' kinds.
 """
@@ -19,7 +20,7 @@ the report) says which check. Writes reports/requirements.csv; puts `requirement
 from __future__ import annotations
 
 import csv
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,13 +44,27 @@ def _ran(outcome: ScenarioOutcome) -> bool:
     return outcome.status in (PASSED, FAILED, BROKEN) or outcome.kind == TEST_DATA
 
 
-def _verdict(requirement: Requirement, ran: Sequence[ScenarioOutcome], findings: int) -> str:
+def _checked_by(requirement: Requirement, raised_at: str) -> bool:
+    return any(raised_at == c or raised_at.startswith(c + ".") for c in requirement.checks)
+
+
+def _verdict(
+    requirement: Requirement,
+    ran: Sequence[ScenarioOutcome],
+    findings: int,
+    pinned: Callable[[str | None], bool],
+) -> str:
+    """A failed scenario fails the requirement whose check raised it; when the raising check
+    belongs to no requirement (or is unknown), every SHALL the scenario verifies fails."""
     if requirement.level == SHOULD and findings:
         return WARNING
     if not ran:
         return NOT_RUN
     failed = [o for o in ran if o.status in (FAILED, BROKEN) and o.kind == CONFORMANCE]
-    if failed and requirement.level != SHOULD:
+    mine = [
+        o for o in failed if not pinned(o.raised_at) or _checked_by(requirement, str(o.raised_at))
+    ]
+    if mine and requirement.level != SHOULD:
         return FAILED
     return PASSED if all(o.status == PASSED for o in ran) else INCOMPLETE
 
@@ -77,12 +92,16 @@ def evaluate(
     levels = {r.id: r.level for r in catalogue}
     for warning in warnings:
         warning["level"] = levels.get(warning["requirement"])
+
+    def pinned(raised: str | None) -> bool:
+        return raised is not None and any(_checked_by(r, raised) for r in catalogue)
+
     rows = []
     for requirement in catalogue:
         linked = [o for o in found.outcomes if requirement.covers(o.name, o.parameters)]
         ran = [o for o in linked if _ran(o)]
         mine = [w for w in warnings if w["requirement"] == requirement.id]
-        verdict = _verdict(requirement, ran, len(mine))
+        verdict = _verdict(requirement, ran, len(mine), pinned)
         rows.append(
             {
                 "id": requirement.id,
