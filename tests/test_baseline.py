@@ -18,9 +18,9 @@ from techval.harness.evidence import baseline, console, verdict
 from techval.harness.evidence.assemble import Assembled
 from techval.harness.evidence.bundle import summary
 from techval.harness.evidence.outcomes import ScenarioOutcome
-from techval.simulator import RunningSimulator, provision
+from techval.simulator import RunningSimulator
 from techval.simulator.faults import named
-from tests.helpers import run_techval, settings_for, write_environment
+from tests.helpers import run_techval, write_environment
 
 DAY = "2026-11-21"
 STAMP = f"{DAY}T10:00:00.000Z"
@@ -380,39 +380,37 @@ def test_a_file_broken_after_the_run_started_is_reported_not_applied(
 
 
 @pytest.mark.whole_run
-def test_a_known_failure_passes_the_gate_until_it_expires(tmp_path: Path) -> None:
-    server = RunningSimulator(provision(settings_for(tmp_path))).start()
-    try:
-        server.simulator.faults.append(named("wrong_document"))
-        config = write_environment(tmp_path, simulator=None, base_url=server.url)
-        path = tmp_path / "baseline.yaml"
-        args = ["--config", str(config), "--tags", "document_query", "--baseline", str(path)]
-        reports = tmp_path / "reports"
+def test_a_known_failure_passes_the_gate_until_it_expires(
+    server: RunningSimulator, tmp_path: Path
+) -> None:
+    server.simulator.faults.append(named("wrong_document"))
+    config = write_environment(tmp_path, simulator=None, base_url=server.url)
+    path = tmp_path / "baseline.yaml"
+    args = ["--config", str(config), "--tags", "document_query", "--baseline", str(path)]
+    reports = tmp_path / "reports"
 
-        first = run_techval(args, reports)
-        assert first.code == 1, first.stdout[-2000:] + first.stderr[-2000:]
-        written = run_techval(["--baseline", str(path)], reports, command="baseline")
-        assert written.code == 0, written.stderr
-        (listed,) = baseline.load(path)["harness-test"]
-        assert listed.scenario == "Retrieve a listed document" and listed.kind == CONFORMANCE
+    first = run_techval(args, reports)
+    assert first.code == 1, first.stdout[-2000:] + first.stderr[-2000:]
+    written = run_techval(["--baseline", str(path)], reports, command="baseline")
+    assert written.code == 0, written.stderr
+    (listed,) = baseline.load(path)["harness-test"]
+    assert listed.scenario == "Retrieve a listed document" and listed.kind == CONFORMANCE
 
-        again = run_techval(args, reports)
-        assert again.code == 0, again.stdout[-2000:] + again.stderr[-2000:]
-        assert "1 known failure (baseline): Retrieve a listed document" in again.stdout
-        result = json.loads((reports / "verdict.json").read_text())
-        assert result["verdict"] == "failed"  # still honest
-        assert [e["scenario"] for e in result["baseline"]["known"]] == [listed.scenario]
-        assert "## Known failures (baseline)" in summary(result)
+    again = run_techval(args, reports)
+    assert again.code == 0, again.stdout[-2000:] + again.stderr[-2000:]
+    assert "1 known failure (baseline): Retrieve a listed document" in again.stdout
+    result = json.loads((reports / "verdict.json").read_text())
+    assert result["verdict"] == "failed"  # still honest
+    assert [e["scenario"] for e in result["baseline"]["known"]] == [listed.scenario]
+    assert "## Known failures (baseline)" in summary(result)
 
-        text = path.read_text(encoding="utf-8")
-        path.write_text(text.replace(str(listed.expires), "2020-01-01"), encoding="utf-8")
-        expired = run_techval(args, reports)
-        assert expired.code == 1, expired.stdout[-2000:]
-        assert "1 baseline entry expired, counted as failing" in expired.stdout
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace(str(listed.expires), "2020-01-01"), encoding="utf-8")
+    expired = run_techval(args, reports)
+    assert expired.code == 1, expired.stdout[-2000:]
+    assert "1 baseline entry expired, counted as failing" in expired.stdout
 
-        server.simulator.faults.clear()
-        fixed = run_techval(args, reports)
-        assert fixed.code == 0
-        assert "1 baselined scenario now passing: Retrieve a listed document" in fixed.stdout
-    finally:
-        server.stop()
+    server.simulator.faults.clear()
+    fixed = run_techval(args, reports)
+    assert fixed.code == 0
+    assert "1 baselined scenario now passing: Retrieve a listed document" in fixed.stdout

@@ -6,14 +6,13 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from techval.simulator import RunningSimulator, provision
+from techval.simulator import RunningSimulator
 from techval.simulator.faults import named
-from tests.helpers import ROOT, settings_for, write_environment
+from tests.helpers import ROOT, write_environment
 
 pytestmark = pytest.mark.whole_run
 DOD = "0b8a4a55-3c3e-4f3a-9d55-1c2b3d4e5f60"  # the test environment's repository destination
@@ -49,13 +48,6 @@ def test_the_simulator_is_ready(tmp_path: Path) -> None:
         assert re.search(rf"^{check}\s+ok\s", out, re.M), check
     assert re.search(r"^test patient 'unknown patient'\s+ok\s+not found, as expected", out, re.M)
     assert "techval doctor: ready to run" in out
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[RunningSimulator]:
-    running = RunningSimulator(provision(settings_for(tmp_path))).start()
-    yield running
-    running.stop()
 
 
 def test_refused_credentials_exit_2_naming_them(server: RunningSimulator, tmp_path: Path) -> None:

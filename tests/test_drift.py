@@ -16,9 +16,9 @@ from techval.harness.evidence import console, drift, verdict
 from techval.harness.evidence.assemble import Assembled, assemble
 from techval.harness.evidence.bundle import summary
 from techval.harness.evidence.outcomes import ScenarioOutcome
-from techval.simulator import RunningSimulator, provision
+from techval.simulator import RunningSimulator
 from techval.simulator.faults import named
-from tests.helpers import run_techval, settings_for, write_environment
+from tests.helpers import run_techval, write_environment
 
 STAMP = "2026-11-21T10:00:00.000Z"
 SEARCH = "PatientSearch.Query HTTP 2xx"
@@ -229,30 +229,28 @@ def test_many_drifted_fields_are_cut_short_in_the_console(tmp_path: Path) -> Non
 
 
 @pytest.mark.whole_run
-def test_an_answer_that_gained_a_field_passes_and_is_listed_under_drift(tmp_path: Path) -> None:
-    server = RunningSimulator(provision(settings_for(tmp_path))).start()
-    try:
-        config = write_environment(tmp_path, simulator=None, base_url=server.url)
-        args = ["--config", str(config), "--tags", "patient_search"]
-        reports = tmp_path / "reports"
-        first = run_techval(args, reports)
-        assert first.code == 0, first.stdout[-2000:] + first.stderr[-2000:]
-        assert json.loads((reports / "verdict.json").read_text())["drift"]["against"] is None
-        events = (reports / "events" / "main.jsonl").read_text().splitlines()
-        shapes = [json.loads(line).get("shape") for line in events if '"exchange"' in line]
-        assert any(s and s["answer"] == SEARCH for s in shapes)
+def test_an_answer_that_gained_a_field_passes_and_is_listed_under_drift(
+    server: RunningSimulator, tmp_path: Path
+) -> None:
+    config = write_environment(tmp_path, simulator=None, base_url=server.url)
+    args = ["--config", str(config), "--tags", "patient_search"]
+    reports = tmp_path / "reports"
+    first = run_techval(args, reports)
+    assert first.code == 0, first.stdout[-2000:] + first.stderr[-2000:]
+    assert json.loads((reports / "verdict.json").read_text())["drift"]["against"] is None
+    events = (reports / "events" / "main.jsonl").read_text().splitlines()
+    shapes = [json.loads(line).get("shape") for line in events if '"exchange"' in line]
+    assert any(s and s["answer"] == SEARCH for s in shapes)
 
-        server.simulator.faults.append(named("extra_field"))
-        second = run_techval(args, reports)
-        assert second.code == 0, second.stdout[-2000:] + second.stderr[-2000:]
-        result = json.loads((reports / "verdict.json").read_text())
-        assert result["drift"]["added"] == [
-            {"answer": SEARCH, "path": "$.Meta.Trace", "type": "object"},
-            {"answer": SEARCH, "path": "$.Meta.Trace.Region", "type": "string"},
-        ]
-        assert result["drift"]["removed"] == result["drift"]["changed"] == []
-        assert "Response drift since the last green run" in second.stdout
-        assert f"+ {SEARCH}: $.Meta.Trace.Region (string)" in second.stdout
-        assert "## Response drift" in summary(result)
-    finally:
-        server.stop()
+    server.simulator.faults.append(named("extra_field"))
+    second = run_techval(args, reports)
+    assert second.code == 0, second.stdout[-2000:] + second.stderr[-2000:]
+    result = json.loads((reports / "verdict.json").read_text())
+    assert result["drift"]["added"] == [
+        {"answer": SEARCH, "path": "$.Meta.Trace", "type": "object"},
+        {"answer": SEARCH, "path": "$.Meta.Trace.Region", "type": "string"},
+    ]
+    assert result["drift"]["removed"] == result["drift"]["changed"] == []
+    assert "Response drift since the last green run" in second.stdout
+    assert f"+ {SEARCH}: $.Meta.Trace.Region (string)" in second.stdout
+    assert "## Response drift" in summary(result)

@@ -17,9 +17,9 @@ import pytest
 from techval.core.config import FailFast, Timeouts
 from techval.core.exchange import Exchange
 from techval.core.health import Health
-from techval.simulator import RunningSimulator, provision
+from techval.simulator import RunningSimulator
 from techval.simulator.faults import named
-from tests.helpers import run_techval, settings_for, write_environment
+from tests.helpers import run_techval, write_environment
 
 
 def exchange(label: str = "PatientSearch.Query", **changes: Any) -> Exchange:
@@ -131,13 +131,6 @@ def test_a_server_that_never_answers_ends_the_run_with_exit_2_and_every_scenario
     _complete(result.reports)
     junit = (result.reports / "junit.xml").read_text()
     assert junit.count("<skipped") == 15
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[RunningSimulator]:
-    running = RunningSimulator(provision(settings_for(tmp_path))).start()
-    yield running
-    running.stop()
 
 
 FAST = {"connect": 1, "read": 1, "token": 1, "scenario": 60}

@@ -379,35 +379,33 @@ def test_the_bundle_carries_the_scripts_in_its_manifest(tmp_path: Path) -> None:
 
 
 @pytest.mark.whole_run
-def test_a_script_of_a_failed_run_gets_the_same_status_from_the_server(tmp_path: Path) -> None:
-    server = RunningSimulator(provision(settings_for(tmp_path))).start()
-    try:
-        server.simulator.faults.append(named("server_error"))
-        config = write_environment(tmp_path, simulator=None, base_url=server.url)
-        run = run_techval(["--config", str(config), "--tags", "organization"], tmp_path / "r")
-        assert run.code == 1, run.stdout[-2000:]
-        assert "reproduce: reports/reproduce/ (3 scripts)" in run.stdout
-        result = json.loads((run.reports / "verdict.json").read_text())
-        scripts = result["reproduction"]["scripts"]
-        assert [s["status"] for s in scripts] == [500, 500, 500]
-        folder = run.reports / "reproduce"
-        assert leaks.scan(run.reports, Redactor([CLIENT_SECRET])) == []
+def test_a_script_of_a_failed_run_gets_the_same_status_from_the_server(
+    server: RunningSimulator, tmp_path: Path
+) -> None:
+    server.simulator.faults.append(named("server_error"))
+    config = write_environment(tmp_path, simulator=None, base_url=server.url)
+    run = run_techval(["--config", str(config), "--tags", "organization"], tmp_path / "r")
+    assert run.code == 1, run.stdout[-2000:]
+    assert "reproduce: reports/reproduce/ (3 scripts)" in run.stdout
+    result = json.loads((run.reports / "verdict.json").read_text())
+    scripts = result["reproduction"]["scripts"]
+    assert [s["status"] for s in scripts] == [500, 500, 500]
+    folder = run.reports / "reproduce"
+    assert leaks.scan(run.reports, Redactor([CLIENT_SECRET])) == []
 
-        env = {k: v for k, v in os.environ.items() if not k.startswith("REDOX_")}
-        env |= {"REDOX_CLIENT_ID": "harness-test-client", "REDOX_CLIENT_SECRET": CLIENT_SECRET}
-        env["REDOX_BASE_URL"] = server.url  # the recorded default: the same server
-        token = run_script(folder / "get-token.sh", env)
-        assert token.returncode == 0, token.stderr
-        env["REDOX_TOKEN"] = token.stdout.strip()
-        for item in scripts:
-            done = run_script(folder / item["script"], env)
-            assert (done.returncode, done.stdout) == (0, f"{item['status']}\n"), done.stderr
-        stem = scripts[0]["script"].removesuffix(".sh")  # the answer: where it was run
-        assert "500 Internal Server Error" in (run.reports / f"{stem}.response").read_text()
-        # the token is really sent: the server without its fault accepts it, not another one
-        server.simulator.faults.clear()
-        assert run_script(folder / scripts[0]["script"], env).stdout == "200\n"
-        wrong = run_script(folder / scripts[0]["script"], env, REDOX_TOKEN="not-a-token")
-        assert wrong.stdout == "401\n"
-    finally:
-        server.stop()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REDOX_")}
+    env |= {"REDOX_CLIENT_ID": "harness-test-client", "REDOX_CLIENT_SECRET": CLIENT_SECRET}
+    env["REDOX_BASE_URL"] = server.url  # the recorded default: the same server
+    token = run_script(folder / "get-token.sh", env)
+    assert token.returncode == 0, token.stderr
+    env["REDOX_TOKEN"] = token.stdout.strip()
+    for item in scripts:
+        done = run_script(folder / item["script"], env)
+        assert (done.returncode, done.stdout) == (0, f"{item['status']}\n"), done.stderr
+    stem = scripts[0]["script"].removesuffix(".sh")  # the answer: where it was run
+    assert "500 Internal Server Error" in (run.reports / f"{stem}.response").read_text()
+    # the token is really sent: the server without its fault accepts it, not another one
+    server.simulator.faults.clear()
+    assert run_script(folder / scripts[0]["script"], env).stdout == "200\n"
+    wrong = run_script(folder / scripts[0]["script"], env, REDOX_TOKEN="not-a-token")
+    assert wrong.stdout == "401\n"

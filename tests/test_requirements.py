@@ -18,7 +18,7 @@ from techval.harness.evidence import bundle, sections, verdict
 from techval.harness.evidence.assemble import Assembled, assemble
 from techval.harness.evidence.outcomes import ScenarioOutcome
 from techval.harness.evidence.requirements_section import COLUMNS, SECTION
-from techval.simulator import RunningSimulator, provision
+from techval.simulator import RunningSimulator
 from techval.simulator.faults import named
 from techval.validation import recommendations, requirements
 from techval.validation.requirements import SHOULD, CatalogueError, parse
@@ -396,16 +396,14 @@ def step_names(node: dict[str, Any]) -> list[str]:
 
 
 @pytest.mark.whole_run
-def test_a_failed_check_fails_the_requirements_of_its_scenario(tmp_path: Path) -> None:
-    server = RunningSimulator(provision(settings_for(tmp_path))).start()
-    try:
-        server.simulator.faults.append(named("cda_not_xml"))
-        config = write_environment(tmp_path, simulator=None, base_url=server.url)
-        result = run_techval(
-            ["--config", str(config), "--tags", "document_query"], tmp_path / "reports"
-        )
-    finally:
-        server.stop()
+def test_a_failed_check_fails_the_requirements_of_its_scenario(
+    server: RunningSimulator, tmp_path: Path
+) -> None:
+    server.simulator.faults.append(named("cda_not_xml"))
+    config = write_environment(tmp_path, simulator=None, base_url=server.url)
+    result = run_techval(
+        ["--config", str(config), "--tags", "document_query"], tmp_path / "reports"
+    )
     assert result.code == 1, result.stdout[-2000:]
     rows = read_csv(result.reports)
     # The failure is pinned to the check that raised it: the CDA check (DQ-04) fails; the

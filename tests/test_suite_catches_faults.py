@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from techval.harness.evidence.leaks import embedded
-from techval.simulator import RunningSimulator, provision
+from techval.simulator import RunningSimulator
 from techval.simulator.faults import named
 from tests.helpers import (
     CLIENT_SECRET,
@@ -23,7 +23,6 @@ from tests.helpers import (
     RunResult,
     assert_evidence_agrees,
     run_techval,
-    settings_for,
     write_environment,
 )
 
@@ -48,14 +47,6 @@ ORGANIZATION = [CREATE, UPDATE, DEACTIVATE]
 LOCATED = [NARROW, LIST, RETRIEVE, SUMMARY, NO_DOCUMENTS]  # scenarios that start by locating
 DATA_ON_DEMAND = [PUSH, CONTACT, MERGE, OUTPATIENT, INPATIENT]
 EVERY = [*ORGANIZATION, BROAD, NO_MATCH, *LOCATED, *DATA_ON_DEMAND]
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[RunningSimulator]:
-    """A simulator on a real port, provisioned for the test environment's credentials."""
-    running = RunningSimulator(provision(settings_for(tmp_path))).start()
-    yield running
-    running.stop()
 
 
 def run_against(

@@ -14,3 +14,19 @@ LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 def load(path: Path) -> Any:
     """The YAML document in `path`; yaml.YAMLError when it is not YAML, OSError when unreadable."""
     return yaml.load(path.read_text(encoding="utf-8"), Loader=LOADER)  # noqa: S506 - a safe loader
+
+
+class Unreadable(Exception):
+    """Why a YAML file could not be read, in a few words ("not YAML (line 3)")."""
+
+
+def read(path: Path) -> Any:
+    """`load`, with the two ways it fails as one Unreadable naming the line when known."""
+    try:
+        return load(path)
+    except OSError as exc:
+        raise Unreadable(f"cannot be read ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" (line {mark.line + 1})" if mark is not None else ""
+        raise Unreadable(f"not YAML{line}") from None

@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from techval.core import yamlfile
 from techval.core.paths import project_root
 
@@ -137,13 +135,9 @@ def load(path: Path | None = None) -> tuple[Requirement, ...]:
 @functools.cache
 def _load(path: Path) -> tuple[Requirement, ...]:
     try:
-        document = yamlfile.load(path)
-    except OSError as exc:
-        raise CatalogueError(f"{path.name}: cannot be read ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" (line {mark.line + 1})" if mark is not None else ""
-        raise CatalogueError(f"{path.name}: not YAML{line}") from None
+        document = yamlfile.read(path)
+    except yamlfile.Unreadable as exc:
+        raise CatalogueError(f"{path.name}: {exc}") from None
     return parse(document, path.name)
 
 

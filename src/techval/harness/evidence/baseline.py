@@ -135,13 +135,9 @@ def load(path: Path, name: str | None = None) -> dict[str, list[Entry]]:
 
 def _load(path: Path) -> dict[str, list[Entry]]:
     try:
-        document = yamlfile.load(path)
-    except OSError as exc:
-        raise BaselineError(f"cannot read ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise BaselineError(f"not YAML{where}") from None
+        document = yamlfile.read(path)
+    except yamlfile.Unreadable as exc:
+        raise BaselineError(str(exc)) from None
     if document is None:
         return {}
     if not isinstance(document, dict) or set(document) - {"environments"}:
