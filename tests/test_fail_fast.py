@@ -51,13 +51,25 @@ def test_requests_in_a_row_without_an_answer_make_the_environment_unreachable() 
     )
 
 
-def test_a_token_refused_after_one_was_granted_makes_it_unreachable() -> None:
+def test_a_wait_cut_by_the_scenarios_own_deadline_says_nothing_of_the_environment() -> None:
+    health = Health(FailFast(after=2))
+    cut = exchange(status=None, transport_error="timed out (ReadTimeout)", cut_short=True)
+    for _ in range(3):
+        health.observe(cut)
+    assert health.failures == 0 and health.unreachable is None
+    health.observe(exchange(status=None, transport_error="ConnectError"))
+    health.observe(cut)  # neither counts nor resets
+    health.observe(exchange(status=None, transport_error="ConnectError"))
+    assert health.unreachable is not None
+
+
+def test_token_answers_are_judged_by_the_client_not_one_by_one() -> None:
+    """A refused refresh that the legacy flow recovers with a login must not stop the run:
+    only the token provider's final refusal does (RedoxClient._token)."""
     health = Health(FailFast())
-    health.observe(exchange("token", status=401))  # the first token: start_run decides
-    assert health.unreachable is None
     health.observe(exchange("token", status=200))
     health.observe(exchange("token", status=401))
-    assert health.unreachable == "the token endpoint refused the credentials mid-run (HTTP 401)"
+    assert health.unreachable is None
 
 
 def test_the_default_timeouts_give_up_on_a_silent_token_endpoint_quickly() -> None:
@@ -168,7 +180,33 @@ def test_credentials_revoked_mid_run_stop_the_run(server: RunningSimulator, tmp_
     config = write_environment(tmp_path, simulator=None, base_url=server.url)
     result = run_techval(["--config", str(config)], tmp_path / "reports")
     assert result.code == 2, result.stdout + result.stderr
-    assert "the token endpoint refused the credentials mid-run (HTTP 401)" in result.stderr
+    assert (
+        "mid-run, the token endpoint" in result.stderr
+        and "refused the credentials" in result.stderr
+    )
     scenarios = _every_scenario(result.reports)
     assert any(s["message"].startswith("not run: the environment") for s in scenarios)
+    _complete(result.reports)
+
+
+@pytest.mark.whole_run
+def test_with_workers_the_reason_is_said_once_and_the_exit_is_2(
+    server: RunningSimulator, tmp_path: Path
+) -> None:
+    server.simulator.faults.append(named("silent_after:8"))
+    config = write_environment(
+        tmp_path,
+        simulator=None,
+        base_url=server.url,
+        timeouts=FAST,
+        fail_fast={"after": 2, "probe_read": 0.3},
+    )
+    result = run_techval(
+        ["--config", str(config), "--workers", "2"], tmp_path / "reports", timeout=90
+    )
+    assert result.code == 2, result.stdout[-2000:] + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "could not run: 2 requests in a row got no answer" in lines[0]
+    verdict = json.loads((result.reports / "verdict.json").read_text())
+    assert verdict["stopped"] and verdict["counts"]["total"] == 15
     _complete(result.reports)

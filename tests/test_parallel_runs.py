@@ -87,6 +87,8 @@ def test_lifecycle_groups_stay_on_one_worker(tmp_path: Path) -> None:
             groups.setdefault(event["group"], set()).update(where[event["scenario"]])
     assert {"organization:techval-sample-clinic", "patient:test patient 2"} <= set(groups)
     assert all(len(workers) == 1 for workers in groups.values()), groups
+    # ... and the work is spread: xdist's own loadscope would put the one module on one worker
+    assert len({worker for workers in where.values() for worker in workers}) >= 2, where
 
 
 @pytest.mark.whole_run

@@ -100,15 +100,23 @@ def command_run(args: argparse.Namespace) -> int:
         return fail(f"could not run: no step definition matches {'; '.join(undefined[:5])}")
     if (result or {}).get("interrupted"):
         return fail("interrupted: the reports hold what ran until then", 130)
-    if run.client.health.unreachable:
-        return fail(f"could not run: {run.client.health.unreachable}; {_not_run(result)}")
     if code in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, 2) and result is not None:
-        return verdict.exit_code(result)
+        return _exit(result)
     if code == pytest.ExitCode.NO_TESTS_COLLECTED:
         return fail(
             f"no scenario matches --tags {args.tags!r}" if args.tags else "no scenario found"
         )
     return fail(f"could not run: pytest ended with exit code {int(code)}")
+
+
+def _exit(result: dict[str, Any]) -> int:
+    """The exit code of a run (or a merge) from its verdict; when the environment stopped
+    answering, one line says why, in whichever process it was seen."""
+    code = verdict.exit_code(result)
+    for reason in (result.get("stopped") or [])[:1]:  # one line, from whichever process saw it
+        what = "could not run" if code == 2 else "the environment stopped answering"
+        fail(f"{what}: {reason}; {_not_run(result)}", code)
+    return code
 
 
 def _not_run(result: dict[str, Any] | None) -> str:
@@ -222,7 +230,9 @@ def command_merge(args: argparse.Namespace) -> int:
         )
         print(f"techval: {outcome.message}")
     print(f"techval: merged {len(args.folders)} reports folders into {reports}")
-    return verdict.exit_code(result)
+    if result.get("interrupted"):
+        return fail("interrupted: a run merged here did not finish (its reports end early)", 130)
+    return _exit(result)
 
 
 def command_bundle(args: argparse.Namespace) -> int:

@@ -30,6 +30,8 @@ RENEW_MARGIN = 60  # renew a token this many seconds before it expires
 
 
 class TokenProvider(Protocol):
+    fetches: int  # tokens granted so far
+
     def token(self) -> str: ...
 
     def invalidate(self) -> None: ...

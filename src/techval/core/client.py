@@ -20,6 +20,7 @@ from techval.core.auth import TokenProvider, token_provider
 from techval.core.clock import ScenarioClock
 from techval.core.config import Settings
 from techval.core.errors import (
+    AuthError,
     BreaksRedoxRule,
     BreaksRequestSchema,
     ScenarioTimeout,
@@ -178,7 +179,7 @@ class RedoxClient:
     ) -> Exchange:
         timeout, cut = self._timeout(name)
         headers = {
-            "Authorization": f"Bearer {self.auth.token()}",
+            "Authorization": f"Bearer {self._token()}",
             "Content-Type": "application/json",
             "Accept": "application/json",
         }
@@ -206,15 +207,26 @@ class RedoxClient:
                 timeout=timeout,
             )
         except httpx.HTTPError:
-            self._record(exchange)
             problem = exchange.transport_error or ""
-            if cut and problem.startswith("timed out"):
+            exchange.cut_short = cut and problem.startswith("timed out")
+            self._record(exchange)
+            if exchange.cut_short:
                 raise ScenarioTimeout(f"{name}: {self.timed_out()}") from None
             reason = problem if problem.startswith("timed out") else f"cannot reach ({problem})"
             raise TransportError(f"{name}: {self.endpoint}: {reason}") from None
         self._read_response(exchange, response, name)
         self._record(exchange)
         return exchange
+
+    def _token(self) -> str:
+        """The token; a refusal after one was granted in this run stops it (fail fast)."""
+        granted = self.auth.fetches > 0
+        try:
+            return self.auth.token()
+        except AuthError as exc:
+            if granted:
+                self.health.stop(f"mid-run, {exc}")
+            raise
 
     def _read_response(self, exchange: Exchange, response: httpx.Response, name: str) -> None:
         exchange.response_headers = dict(response.headers.items())

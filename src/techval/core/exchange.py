@@ -34,6 +34,7 @@ class Exchange:
         None  # why this attempt was made, e.g. "after HTTP 502, waited 0.4 s"
     )
     oversized: bool = False  # the body was longer than the limit and was not read to the end
+    cut_short: bool = False  # the scenario's own deadline ended the wait (not the environment)
 
     @property
     def is_json(self) -> bool:

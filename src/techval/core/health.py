@@ -1,8 +1,10 @@
 """Whether the environment still answers (fail fast).
 
 Every exchange the client records passes through `Health.observe`: requests in a row that got
-no HTTP answer (refused connection, timeout) or a token refused after one was granted make the
-environment unreachable, and the harness attempts no further scenario. After the first request
+no HTTP answer (refused connection, timeout) make the environment unreachable, and the harness
+attempts no further scenario; so does a token refused after one was granted (the client calls
+`stop` when the token provider finally gives up, after its own renewal and fallbacks). A wait
+cut short by the scenario's own deadline says nothing about the environment. After the first request
 without an answer, reads wait only `fail_fast.probe_read` seconds until an answer comes, so a
 silent environment is recognised within about one read timeout of the first failure.
 """
@@ -18,9 +20,10 @@ class Health:
         self.fail_fast = fail_fast
         self.failures = 0  # requests in a row without an HTTP answer
         self.unreachable: str | None = None  # why no further scenario is attempted
-        self._granted = False  # a token was granted in this run
 
     def observe(self, exchange: Exchange) -> None:
+        if exchange.cut_short:
+            return
         if exchange.transport_error:
             self.failures += 1
             if self.failures >= self.fail_fast.after and self.unreachable is None:
@@ -30,13 +33,6 @@ class Health:
                 )
             return
         self.failures = 0
-        if exchange.label == "token":
-            if exchange.status == 200:
-                self._granted = True
-            elif self._granted and self.unreachable is None:
-                self.unreachable = (
-                    f"the token endpoint refused the credentials mid-run (HTTP {exchange.status})"
-                )
 
     def stop(self, reason: str) -> None:
         """The environment is unreachable for a reason seen elsewhere (the first token)."""

@@ -179,7 +179,15 @@ def pytest_bdd_before_scenario(request: pytest.FixtureRequest) -> None:
     """Fail fast: no scenario is attempted once the environment stopped answering."""
     run = request.config.stash.get(RUN_KEY, None)
     if run is not None and run.client.health.unreachable:
+        stopped(run)
         raise NotRun(run.client.health.unreachable)
+
+
+def stopped(run: Run) -> None:
+    """Say once in the event stream why this process attempts no further scenario."""
+    if run.client.health.unreachable and not run.stop_told:
+        run.stop_told = True
+        run.stream.emit("run_stopped", reason=run.client.health.unreachable)
 
 
 @pytest.hookimpl(wrapper=True)

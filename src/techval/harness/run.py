@@ -31,6 +31,7 @@ class Run:
     stream: events.EventStream
     simulator: RunningSimulator | None = None
     current: events.ScenarioExchanges = field(default_factory=events.ScenarioExchanges)
+    stop_told: bool = False  # the run_stopped event was emitted
 
     def __post_init__(self) -> None:
         self.stream.subscribe(self.current)

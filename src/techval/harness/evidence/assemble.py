@@ -23,6 +23,7 @@ class Assembled:
     finished_at: str = ""
     interrupted: bool = False
     undefined_steps: list[str] = field(default_factory=list)
+    stopped: list[str] = field(default_factory=list)  # why a process stopped (fail fast)
     runs: int = 0  # how many reporting processes' runs were folded in (shards)
     shapes: list[dict[str, Any]] = field(default_factory=list)  # answers' shapes (drift.py)
     findings: list[dict[str, Any]] = field(default_factory=list)  # SHOULD: Reporter.finding
@@ -34,7 +35,7 @@ def assemble(stream: Iterable[dict[str, Any]]) -> Assembled:
     started: set[str] = set()
     finished: set[str] = set()
     log_ids: dict[str, list[str]] = {}
-    finished_run, latest = False, ""
+    finished_run, finished_runs, latest = False, 0, ""
     for event in stream:
         kind, scenario = event["event"], event.get("scenario")
         latest = max(latest, str(event.get("at", "")))
@@ -54,14 +55,19 @@ def assemble(stream: Iterable[dict[str, Any]]) -> Assembled:
             finished.add(str(scenario))
         elif kind == "finding":
             found.findings.append(event)
+        elif kind == "run_stopped" and event.get("reason") not in found.stopped:
+            found.stopped.append(str(event.get("reason")))
         elif kind == "undefined_step" and event.get("where") not in found.undefined_steps:
             found.undefined_steps.append(str(event.get("where")))
         elif kind == "run_finished":
             finished_run = True
+            finished_runs += 1
             found.finished_at = max(found.finished_at, str(event.get("at", "")))
             found.interrupted = found.interrupted or bool(event.get("interrupted"))
     if not finished_run:  # the reporting process itself was killed: what ran until then
         found.finished_at, found.interrupted = latest, True
+    if finished_runs < found.runs:  # merged shards: one of them was killed
+        found.interrupted = True
     for nodeid, outcome in scenarios.items():
         outcome.log_ids = log_ids.get(nodeid, [])
         if nodeid in started and nodeid not in finished and not found.interrupted:

@@ -40,6 +40,7 @@ from techval.harness.pytest_plugin import (
     SCENARIO_MARK,
     SETTINGS_KEY,
     current_run,
+    stopped,
     stream_for,
 )
 from techval.harness.run import redactor_for
@@ -280,6 +281,9 @@ class Evidence:
         if self.progress:  # each failure was shown as it happened; tracebacks are in the report
             self.config.option.tbstyle = "no"
         folder = reports_dir(self.config)
+        run = current_run(self.config)
+        if run is not None:
+            stopped(run)  # the environment fell during the last scenario: say so all the same
         if folder is None or self.worker or self.file is None:
             return
         self.stream.emit("run_finished", interrupted=self.interrupted)

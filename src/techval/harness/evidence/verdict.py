@@ -38,6 +38,7 @@ def build(
     finished_at: str,
     interrupted: bool = False,
     undefined_steps: Iterable[str] = (),
+    stopped: Iterable[str] = (),
 ) -> dict[str, Any]:
     outcomes = list(outcomes)
     steps = []
@@ -66,6 +67,7 @@ def build(
         "environment": dict(environment),
         "counts": _counts(outcomes),
         "undefined_steps": list(undefined_steps),
+        "stopped": list(stopped),  # why the environment counted as unreachable (fail fast)
         "steps": steps,
     }
 
@@ -78,6 +80,7 @@ def from_events(assembled: Assembled) -> dict[str, Any]:
         finished_at=assembled.finished_at,
         interrupted=assembled.interrupted,
         undefined_steps=assembled.undefined_steps,
+        stopped=assembled.stopped,
     )
 
 
