@@ -3,6 +3,7 @@ and exits as `techval run` would."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -97,3 +98,35 @@ def test_test_patients_not_on_the_network_are_named_with_the_key_to_change(
     assert code == 1
     assert re.search(r"^test patient 'test patient 1'\s+FAIL\s+not found on the network", out, re.M)
     assert "change 'Demographics' of 'test patient 1' in the test-patients file" in out
+
+
+def test_production_gets_no_patient_query_without_allow_production(
+    server: RunningSimulator, tmp_path: Path
+) -> None:
+    config = write_environment(
+        tmp_path,
+        simulator=None,
+        base_url=server.url,
+        production=True,
+        destinations={"data_on_demand": DOD},
+    )
+    code, out, _ = doctor(tmp_path, "--config", str(config))
+    sent = [
+        json.loads(r.body).get("Meta", {})
+        for r in server.simulator.captured
+        if r.path == "/endpoint"
+    ]
+    assert [(m.get("DataModel"), m.get("EventType")) for m in sent] == [("Organization", "Query")]
+    for check in ("organization_patient_search", "clinical_summary", "test patients"):
+        assert re.search(rf"^{check}\s+skipped\s+production", out, re.M), check
+    assert code == 1  # the simulator is not subscribed to production destinations: explained
+    assert "is not a subscription of your source" in out
+
+
+def test_a_broken_test_patients_file_is_one_line(tmp_path: Path) -> None:
+    patients = tmp_path / "patients.yaml"
+    patients.write_text("test patient 1: [unclosed\n")
+    config = write_environment(tmp_path, test_patients=str(patients))
+    code, out, err = doctor(tmp_path, "--config", str(config))
+    assert code == 2 and "Traceback" not in out + err
+    assert re.search(r"^environment file\s+FAIL\s+test_patients: .* is not valid YAML", out, re.M)

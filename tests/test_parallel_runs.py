@@ -112,6 +112,12 @@ def test_two_shards_merged_are_the_whole_suite(serial: RunResult, tmp_path: Path
     assert (merged.reports / "allure-report/index.html").is_file()
     har = json.loads((merged.reports / "exchanges.har").read_text())["log"]
     assert len(har["pages"]) == len(one) + len(two)
+    twice = run_techval(
+        [str(first.reports), str(first.reports)], tmp_path / "twice", command="merge"
+    )
+    assert (
+        twice.code == 2 and "both hold" in twice.stderr and "the same shard twice" in twice.stderr
+    )
     bundled = run_techval([], merged.reports, command="bundle")
     assert bundled.code == 0, bundled.stderr
     assert "evidence bundle" in bundled.stdout

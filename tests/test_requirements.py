@@ -304,6 +304,24 @@ def test_the_section_from_a_hand_made_run(tmp_path: Path) -> None:
     assert verdict.exit_code(passing) == 0
 
 
+def test_a_failure_is_pinned_only_to_a_requirement_its_scenario_verifies(tmp_path: Path) -> None:
+    """A check that belongs to another step's requirement (here the patient search's) does
+    not pin the failure: every SHALL the scenario verifies fails then, none is let off."""
+    elsewhere = outcome(
+        "a", "Retrieve a listed document", "failed", "conformance",
+        raised_at="techval.validation.search.matched",
+    )
+    pinned = outcome(
+        "b", "Summarize the patient", "failed", "conformance",
+        raised_at="techval.validation.documents.summary",
+    )  # fmt: skip
+    result: dict[str, Any] = {"steps": []}
+    SECTION.apply(result, Assembled(outcomes=[elsewhere, pinned]), tmp_path)
+    rows = {row["id"]: row for row in result["requirements"]}
+    assert rows["DQ-03"]["verdict"] == rows["DQ-04"]["verdict"] == "failed"
+    assert rows["DQ-05"]["verdict"] == "failed"  # pinned: documents.summary is DQ-05's check
+
+
 def test_finding_events_are_assembled() -> None:
     found = assemble(
         [

@@ -18,7 +18,13 @@ from typing import Any
 
 from techval.core.auth import load_signing_key
 from techval.core.config import MissingVariables, Settings, load_settings
-from techval.core.errors import CheckFailed, CouldNotRun, TechvalError, TestDataMismatch
+from techval.core.errors import (
+    CheckFailed,
+    ConfigError,
+    CouldNotRun,
+    TechvalError,
+    TestDataMismatch,
+)
 from techval.core.exchange import Exchange
 from techval.harness.run import Run, start_run
 from techval.validation import documents, organization, search
@@ -72,8 +78,10 @@ def diagnose(
         return found
     try:
         run = start_run(settings, allow_production=True)  # nothing is pushed; patients guarded
+    except ConfigError as exc:  # e.g. the test-patients file, read when the run starts
+        return [*found, Finding("environment file", FAIL, str(exc), "fix what it names", 2)]
     except TechvalError as exc:
-        return [*found, Finding("token", FAIL, str(exc), "see the line above", 2)]
+        return [*found, Finding("start", FAIL, str(exc), "the run could not start", 2)]
     try:
         found += _with_run(run, allow_production=allow_production)
     finally:
@@ -109,6 +117,7 @@ def _with_run(run: Run, *, allow_production: bool) -> list[Finding]:
     found = [Finding("token", OK, f"granted by {settings.auth.token_url}")]
     probes: list[tuple[str, Callable[[], Exchange], Callable[[Exchange], None]]] = []
     own = settings.organizations[0].oid
+    guarded = settings.production and not allow_production
     probes.append(
         ("organization", lambda: _send(run, organization.query_message(settings, own)), succeeded)
     )
@@ -131,6 +140,11 @@ def _with_run(run: Run, *, allow_production: bool) -> list[Finding]:
         )
     )
     for purpose, send, check in probes:
+        if guarded and purpose != "organization":  # a patient search or query: no test data
+            found.append(
+                Finding(purpose, SKIP, "production: not probed without --allow-production")
+            )
+            continue
         found.append(_probe(purpose, settings, send, check))
     found.append(
         Finding(
@@ -139,7 +153,7 @@ def _with_run(run: Run, *, allow_production: bool) -> list[Finding]:
             "only pushes go there: `techval run` checks it (validation step 4)",
         )
     )
-    if settings.production and not allow_production:
+    if guarded:
         found.append(
             Finding(
                 "test patients",

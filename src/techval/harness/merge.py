@@ -40,15 +40,26 @@ def _check(sources: list[Path], out: Path) -> None:
     if not sources:
         raise CouldNotRun("merge: name the reports folders to merge")
     names: dict[str, Path] = {}
+    ran_in: dict[str, Path] = {}  # scenario node ID -> the folder whose run collected it
     for source in sources:
         if source.resolve() == out.resolve():
             raise CouldNotRun(f"merge: {source} is also --reports: merge into a new folder")
         if not events.files([source]):
             raise CouldNotRun(f"merge: {source}: no events/*.jsonl: not the reports of a run")
+        mine: dict[str, str] = {}
         for event in events.read([source]):
             environment = event.get("environment")
             if event["event"] == "run_started" and isinstance(environment, dict):
                 names.setdefault(str(environment.get("environment")), source)
+            if event["event"] == "scenario_collected":
+                mine[str(event.get("scenario"))] = str(event.get("name", ""))
+        for scenario, name in mine.items():  # (a run's workers all collect the same)
+            if scenario in ran_in:
+                raise CouldNotRun(
+                    f"merge: {ran_in[scenario]} and {source} both hold {name!r}: the same "
+                    "shard twice, or shards of different splits"
+                )
+            ran_in[scenario] = source
     if len(names) > 1:
         listed = ", ".join(f"{name} ({path})" for name, path in names.items())
         raise CouldNotRun(f"merge: the reports come from different environments: {listed}")

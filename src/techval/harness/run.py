@@ -73,6 +73,7 @@ def start_run(
             f"{settings.name} is a production environment: refusing to send test data "
             "without --allow-production"
         )
+    redactor_for(settings)  # reads the test patients first: a bad file is one line, not a trace
     running = None
     if simulator_url:
         settings = settings.with_base_url(simulator_url)

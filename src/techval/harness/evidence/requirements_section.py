@@ -52,7 +52,7 @@ def _verdict(
     requirement: Requirement,
     ran: Sequence[ScenarioOutcome],
     findings: int,
-    pinned: Callable[[str | None], bool],
+    pinned: Callable[[ScenarioOutcome], bool],
 ) -> str:
     """A failed scenario fails the requirement whose check raised it; when the raising check
     belongs to no requirement (or is unknown), every SHALL the scenario verifies fails."""
@@ -61,9 +61,7 @@ def _verdict(
     if not ran:
         return NOT_RUN
     failed = [o for o in ran if o.status in (FAILED, BROKEN) and o.kind == CONFORMANCE]
-    mine = [
-        o for o in failed if not pinned(o.raised_at) or _checked_by(requirement, str(o.raised_at))
-    ]
+    mine = [o for o in failed if not pinned(o) or _checked_by(requirement, str(o.raised_at))]
     if mine and requirement.level != SHOULD:
         return FAILED
     return PASSED if all(o.status == PASSED for o in ran) else INCOMPLETE
@@ -93,8 +91,13 @@ def evaluate(
     for warning in warnings:
         warning["level"] = levels.get(warning["requirement"])
 
-    def pinned(raised: str | None) -> bool:
-        return raised is not None and any(_checked_by(r, raised) for r in catalogue)
+    def pinned(outcome: ScenarioOutcome) -> bool:
+        """Whether the check that failed `outcome` belongs to a requirement the scenario
+        verifies: then only that requirement fails."""
+        raised = outcome.raised_at
+        return raised is not None and any(
+            _checked_by(r, raised) and r.covers(outcome.name, outcome.parameters) for r in catalogue
+        )
 
     rows = []
     for requirement in catalogue:
