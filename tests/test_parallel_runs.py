@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,9 @@ import pytest
 from techval.harness import events
 from techval.harness.evidence.assemble import UNFINISHED, assemble
 from techval.harness.groups import parse_shard, shard_of
-from tests.helpers import ROOT, RunResult, run_techval
+from techval.simulator import RunningSimulator
+from techval.simulator.faults import named
+from tests.helpers import ROOT, RunResult, run_techval, write_environment
 
 
 def scenarios(reports: Path) -> dict[tuple[str, str], dict[str, Any]]:
@@ -204,3 +207,21 @@ def test_a_run_without_its_end_is_interrupted(tmp_path: Path) -> None:
     started = {"event": "run_started", "at": "2026-01-01T00:00:00.000Z", "environment": {}}
     (tmp_path / "events" / "main.jsonl").write_text(json.dumps(started) + "\n")
     assert assemble(events.read([tmp_path])).interrupted
+
+
+@pytest.mark.whole_run
+def test_a_failed_runs_evidence_holds_no_path_of_this_machine(
+    server: RunningSimulator, tmp_path: Path
+) -> None:
+    """Tracebacks name files: the project's relative, Python's as <python>/."""
+    server.simulator.faults += [named("server_error")]
+    config = write_environment(tmp_path, simulator=None, base_url=server.url)
+    result = run_techval(["--config", str(config)], tmp_path / "reports")
+    assert result.code == 1
+    machine = [str(ROOT), sys.prefix, sys.base_prefix, str(Path.home())]
+    for path in result.reports.rglob("*"):
+        if path.is_file():
+            text = path.read_text(errors="replace")
+            assert not [m for m in machine if m in text], path.relative_to(result.reports)
+    traces = " ".join(p.read_text() for p in (result.reports / "allure-results").glob("*.json"))
+    assert "<python>/" in traces  # the traces still name Python's files, as <python>/...

@@ -4,6 +4,7 @@ that shows test patients' data in the simulator and dev environments only."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,7 +25,7 @@ PATIENT = {
 }
 
 
-def redactor(**kwargs: bool) -> Redactor:
+def redactor(**kwargs: Any) -> Redactor:
     return Redactor(["client-secret-value-1"], patient_values([PATIENT]), **kwargs)
 
 
@@ -122,3 +123,17 @@ def test_long_texts_are_masked_like_short_ones() -> None:
         f"{MASK} {PATIENT_MASK} {PATIENT_MASK} {PATIENT_MASK} Bearer {MASK}"
     )
     assert redactor().text("Timothy" * SHORT_TEXT) == "Timothy" * SHORT_TEXT  # not a word
+
+
+def test_paths_of_this_machine_are_shown_relative() -> None:
+    masker = redactor(
+        machine_paths=[("/home/me/project/", ""), ("/usr/lib/python3.11/", "<python>/")]
+    )
+    trace = (
+        'File "/home/me/project/src/techval/x.py", line 3\n'
+        'File "/usr/lib/python3.11/site-packages/_pytest/fixtures.py", line 1074'
+    )
+    assert masker.text(trace) == (
+        'File "src/techval/x.py", line 3\nFile "<python>/site-packages/_pytest/fixtures.py", '
+        "line 1074"
+    )

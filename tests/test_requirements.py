@@ -308,7 +308,10 @@ def test_a_failure_is_pinned_only_to_a_requirement_its_scenario_verifies(tmp_pat
     """A check that belongs to another step's requirement (here the patient search's) does
     not pin the failure: every SHALL the scenario verifies fails then, none is let off."""
     elsewhere = outcome(
-        "a", "Retrieve a listed document", "failed", "conformance",
+        "a",
+        "Retrieve a listed document",
+        "failed",
+        "conformance",
         raised_at="techval.validation.search.matched",
     )
     pinned = outcome(

@@ -117,6 +117,7 @@ class TestDataMismatch(pytest.skip.Exception):  # type: ignore[name-defined,misc
             f"{NOT_APPLICABLE}: {alias!r}: {observed}; change {key!r} of {alias!r} in the "
             "test-patients file",
             pytrace=False,
+            _use_item_location=True,  # the scenario's place, not a path of this machine
         )
 
 
@@ -127,7 +128,11 @@ class NotRun(pytest.skip.Exception):  # type: ignore[name-defined,misc]
     category: ClassVar[str | None] = "Not run: the environment stopped answering"
 
     def __init__(self, reason: str) -> None:
-        super().__init__(f"not run: the environment stopped answering: {reason}", pytrace=False)
+        super().__init__(
+            f"not run: the environment stopped answering: {reason}",
+            pytrace=False,
+            _use_item_location=True,  # the scenario's place, not a path of this machine
+        )
 
 
 # The kinds of not-passing a reader must tell apart (and a fourth: the harness itself broke).

@@ -91,8 +91,12 @@ class Redactor:
         patient_values: Iterable[str] = (),
         *,
         mask_patient_data: bool = True,
+        machine_paths: Iterable[tuple[str, str]] = (),
     ) -> None:
         self.mask_patient_data = mask_patient_data
+        # (prefix, shown as): folders of this machine that tracebacks name, so that no
+        # evidence file carries them (the project becomes relative, Python "<python>/")
+        self._paths = [(prefix, shown) for prefix, shown in machine_paths if prefix]
         self._secrets: set[str] = set()
         self._patient_values: set[str] = set()
         self._secret_pattern: re.Pattern[str] | None = None
@@ -145,6 +149,9 @@ class Redactor:
         return masked
 
     def _text(self, value: str) -> str:
+        for prefix, shown in self._paths:
+            if prefix in value:
+                value = value.replace(prefix, shown)
         # A test before each replacing pass: most texts contain nothing to mask.
         secret = self._secret_pattern
         if secret is not None and _mentions(value, self._secrets, secret):

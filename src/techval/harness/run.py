@@ -7,12 +7,16 @@ and a first token request that proves the credentials and the server before any 
 
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from techval.core.client import RedoxClient
 from techval.core.config import Settings
 from techval.core.errors import AuthError, ConfigError, TransportError
 from techval.core.exchange import Exchange
+from techval.core.paths import project_root
 from techval.core.redaction import Redactor, patient_values
 from techval.core.reporting import Reporter
 from techval.core.schemas import SchemaRegistry
@@ -55,7 +59,17 @@ def redactor_for(settings: Settings) -> Redactor:
         settings.auth.secret_values(),
         patient_values({"d": p.demographics, "i": p.identifiers} for p in patients),
         mask_patient_data=settings.reports.mask_patient_data,
+        machine_paths=machine_paths(),
     )
+
+
+def machine_paths() -> list[tuple[str, str]]:
+    """The folders of this machine a traceback may name, longest first, and how to show them."""
+    folders = {str(project_root()) + os.sep: ""}
+    for prefix in {sys.prefix, sys.base_prefix, sys.exec_prefix}:
+        folders.setdefault(prefix.rstrip(os.sep) + os.sep, "<python>/")
+    folders.setdefault(str(Path.home()) + os.sep, "~/")
+    return sorted(folders.items(), key=lambda item: -len(item[0]))
 
 
 def start_run(
