@@ -195,3 +195,20 @@ def test_load_settings_reads_the_project_dot_env(tmp_path: Path) -> None:
         (folder / part).symlink_to(ROOT / part)
     settings = load_settings("x", root=folder)
     assert settings.organizations[0].oid == "2.16.840.1.113883.3.6147.458.1.1"
+
+
+def test_dot_env_quotes_escapes_and_what_follows_them(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text('A="abc\\"def"\nB="l1\\nl2"\nC=\'x\\n\'\nD="q"   # a comment\n')
+    assert dotenv.read(tmp_path / ".env") == {"A": 'abc"def', "B": "l1\nl2", "C": "x\\n", "D": "q"}
+    (tmp_path / ".env").write_text('A="abc" trailing\n')
+    with pytest.raises(ConfigError, match=":1: A: text after the closing quote"):
+        dotenv.read(tmp_path / ".env")
+
+
+def test_an_empty_variable_is_not_set_and_does_not_hide_dot_env(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("ORG_OID=2.16.840.1.113883.3.6147.458.1.1\n")
+    assert dotenv.environ_with(tmp_path, {"ORG_OID": ""})["ORG_OID"].startswith("2.16")
+    organization = dict(environment()["organization"][0], oid="${ORG_OID}")
+    path = write_environment(tmp_path, organization=[organization])
+    with pytest.raises(MissingVariables, match="ORG_OID"):
+        load_settings(config_path=path, root=ROOT, environ={"ORG_OID": ""})

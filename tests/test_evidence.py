@@ -123,7 +123,21 @@ def test_step_verdicts_from_scenario_statuses() -> None:
         "skipped": 1,
         "total": 5,
         "not_applicable": 0,
+        "could_not_run": 0,
+        "could_not_run_failed": 0,
     }
+
+
+def test_a_scenario_that_could_not_run_leaves_its_step_incomplete_not_failed() -> None:
+    timed_out = outcome("patient_search", "broken")
+    timed_out.kind = "could_not_run"
+    not_run = outcome("patient_search", "skipped")
+    not_run.kind = "could_not_run"
+    result = result_of([outcome("patient_search", "passed"), timed_out, not_run])
+    step = next(s for s in result["steps"] if s["key"] == "patient_search")
+    assert step["verdict"] == "incomplete" and result["verdict"] == "incomplete"
+    assert step["counts"]["could_not_run"] == 2 and step["counts"]["could_not_run_failed"] == 1
+    assert verdict.exit_code(result) == 2
 
 
 def test_a_scenario_not_applicable_with_the_test_data_makes_its_step_incomplete() -> None:

@@ -188,8 +188,8 @@ def test_a_scenario_whose_process_died_is_broken_and_a_torn_line_is_skipped(
     folder.mkdir()
     lines = [
         {"event": "run_started", "at": "2026-01-01T00:00:00.000Z", "environment": {"a": "b"}},
-        {"event": "scenario_collected", "at": "t", "scenario": "s1", "name": "one"},
-        {"event": "scenario_collected", "at": "t", "scenario": "s2", "name": "two"},
+        {"event": "scenario_collected", "at": "t", "scenario": "s1", "name": "one", **PLACE},
+        {"event": "scenario_collected", "at": "t", "scenario": "s2", "name": "two", **PLACE},
         {"event": "scenario_started", "at": "t", "scenario": "s1"},
         {"event": "run_finished", "at": "2026-01-01T00:00:09.000Z", "interrupted": False},
     ]
@@ -200,6 +200,37 @@ def test_a_scenario_whose_process_died_is_broken_and_a_torn_line_is_skipped(
     assert (first.status, first.message) == ("broken", UNFINISHED)
     assert second.status is None  # never started: not run
     assert not found.interrupted and found.finished_at.endswith("09.000Z")
+
+
+PLACE: dict[str, Any] = {"parameters": {}, "position": 0, "group": None}
+
+
+@pytest.mark.parametrize(
+    ("event", "problem"),
+    [
+        ({"event": "scenario_collected", "name": "x", "parameters": {}, "position": 0}, "scenario"),
+        ({"event": "scenario_collected", "scenario": "s", "name": "x", "parameters": ["a"],
+          "position": 0}, "parameters"),
+        ({"event": "scenario_collected", "scenario": "s", "name": "x", "parameters": {},
+          "position": "first"}, "position"),
+        ({"event": "exchange", "scenario": None, "entry": "text", "log_ids": []}, "entry"),
+        ([1, 2], None),
+    ],
+)  # fmt: skip
+def test_an_event_file_techval_did_not_write_is_one_line_naming_file_and_line(
+    tmp_path: Path, event: Any, problem: str | None
+) -> None:
+    (tmp_path / "events").mkdir()
+    started = {"event": "run_started", "at": "t", "environment": {"environment": "x"}}
+    lines = [json.dumps(started), json.dumps(event)]
+    (tmp_path / "events" / "main.jsonl").write_text("\n".join(lines) + "\n")
+    with pytest.raises(events.BadEvents) as caught:
+        list(events.read([tmp_path]))
+    where = f"{tmp_path / 'events' / 'main.jsonl'}:2: "
+    expected = (
+        f"{event['event']}: {problem} is missing or wrong" if problem else "not a techval event"
+    )
+    assert str(caught.value) == where + expected
 
 
 def test_a_run_without_its_end_is_interrupted(tmp_path: Path) -> None:

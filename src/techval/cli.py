@@ -88,6 +88,8 @@ def command_run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         return fail(str(exc))
     handoff = _Handoff(run)
+    # a run that ends before its evidence (a pytest usage error) must not show the last one's
+    (Path(args.reports) / "verdict.json").unlink(missing_ok=True)
     try:
         with _only_the_plugins_a_run_needs(), baseline.chosen(args.baseline):
             code = pytest.main(_pytest_args(args, root, run), plugins=[handoff])

@@ -294,7 +294,7 @@ def _substitute(
 
         def fill(match: re.Match[str]) -> str:
             name = match.group(1)
-            if name not in environ:
+            if not environ.get(name):  # an empty value is not a value
                 missing.append((name, _dotted(at)))
                 return ""
             return environ[name]

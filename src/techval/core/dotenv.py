@@ -32,11 +32,9 @@ def read(path: Path) -> dict[str, str]:
             raise ConfigError(f"{path}:{number}: not a KEY=VALUE line")
         name, value = match.group(1), match.group(2)
         if value[:1] in ("'", '"'):
-            quote = value[0]
-            end = value.find(quote, 1)
-            if end < 0:
-                raise ConfigError(f"{path}:{number}: {name}: the quote is not closed")
-            value = value[1:end]
+            value, rest = _quoted(value, f"{path}:{number}: {name}")
+            if rest.strip() and not rest.lstrip().startswith("#"):
+                raise ConfigError(f"{path}:{number}: {name}: text after the closing quote")
         else:
             value = re.split(r"\s+#", value, maxsplit=1)[0].strip()
         if value:
@@ -44,6 +42,27 @@ def read(path: Path) -> dict[str, str]:
     return found
 
 
+def _quoted(value: str, where: str) -> tuple[str, str]:
+    """A quoted value and what follows it. Single quotes are literal; in double quotes \\,
+    \" and \n are escapes (as shells and docker compose read them)."""
+    quote, index = value[0], 1
+    text: list[str] = []
+    while index < len(value):
+        char = value[index]
+        if char == quote:
+            return "".join(text), value[index + 1 :]
+        if quote == '"' and char == "\\" and index + 1 < len(value):
+            following = value[index + 1]
+            text.append({"n": "\n", '"': '"', "\\": "\\"}.get(following, "\\" + following))
+            index += 2
+            continue
+        text.append(char)
+        index += 1
+    raise ConfigError(f"{where}: the quote is not closed")
+
+
 def environ_with(root: Path, environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The process's environment over the project's .env (real variables win)."""
-    return {**read(root / ".env"), **(os.environ if environ is None else environ)}
+    """The process's environment over the project's .env: a real variable wins, unless it is
+    empty (an unset CI secret expands to ""), which counts as not set."""
+    real = os.environ if environ is None else environ
+    return {**read(root / ".env"), **{name: value for name, value in real.items() if value}}

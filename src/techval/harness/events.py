@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from techval.core.errors import CouldNotRun
 from techval.core.exchange import Exchange
 from techval.core.redox import timestamp
 
@@ -110,15 +111,41 @@ def files(folders: Iterable[Path]) -> list[Path]:
     return [path for folder in folders for path in sorted((folder / EVENTS).glob("*.jsonl"))]
 
 
+# What each kind of event must carry, and of which JSON type, to be read at all.
+FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
+    "scenario_collected": {
+        "scenario": (str,),
+        "name": (str,),
+        "parameters": (dict,),
+        "position": (int,),
+        "group": (str, type(None)),
+    },
+    "scenario_started": {"scenario": (str,)},
+    "scenario_finished": {"scenario": (str,), "status": (str, type(None))},
+    "exchange": {"scenario": (str, type(None)), "entry": (dict,), "log_ids": (list,)},
+    "run_started": {"environment": (dict, type(None))},  # a worker's has none
+}
+
+
+class BadEvents(CouldNotRun):
+    """An event file that techval did not write as it is (edited, or from another tool)."""
+
+
 def read(folders: Iterable[Path]) -> Iterator[dict[str, Any]]:
     """Every event of the runs whose reports are in `folders`, file by file. A line that is
-    not JSON (the last one of a process killed while writing it) is passed over."""
+    not JSON (the last one of a process killed while writing it) is passed over; an event
+    without what its kind must carry is BadEvents naming the file and line."""
     for path in files(folders):
         with path.open(encoding="utf-8") as lines:
-            for line in lines:
+            for number, line in enumerate(lines, start=1):
                 try:
                     event = json.loads(line)
                 except ValueError:
                     continue
-                if isinstance(event, dict) and isinstance(event.get("event"), str):
-                    yield event
+                if not isinstance(event, dict) or not isinstance(event.get("event"), str):
+                    raise BadEvents(f"{path}:{number}: not a techval event")
+                for key, types in FIELDS.get(event["event"], {}).items():
+                    if not isinstance(event.get(key), types):  # None: absent, when allowed
+                        kind = event["event"]
+                        raise BadEvents(f"{path}:{number}: {kind}: {key} is missing or wrong")
+                yield event

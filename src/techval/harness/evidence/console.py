@@ -25,18 +25,22 @@ def progress_line(outcome: ScenarioOutcome, done: int, total: int) -> str:
 
 
 def table(verdict: Mapping[str, Any]) -> str:
-    rows = [("Validation step", "Verdict", "Passed", "Failed", "Not applicable", "Skipped")]
+    columns = ("Validation step", "Verdict", "Passed", "Failed", "Not applicable")
+    rows = [(*columns, "Could not run", "Skipped")]
     for step in verdict["steps"]:
         counts = step["counts"]
         not_applicable = counts.get("not_applicable", 0)
+        cannot = counts.get("could_not_run", 0)
+        cannot_failed = counts.get("could_not_run_failed", 0)
         rows.append(
             (
                 f"{step['number']}. {step['title']}",
                 step["verdict"].upper(),
                 f"{counts['passed']}/{counts['total']}",
-                str(counts["failed"] + counts["broken"]),
+                str(counts["failed"] + counts["broken"] - cannot_failed),
                 str(not_applicable),
-                str(counts["skipped"] - not_applicable),
+                str(cannot),
+                str(counts["skipped"] - not_applicable - (cannot - cannot_failed)),
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]

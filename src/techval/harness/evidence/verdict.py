@@ -26,6 +26,7 @@ from techval.validation.catalogue import STEPS
 
 SCHEMA_VERSION = 1
 INCOMPLETE = "incomplete"
+CANNOT_RUN_FAILED = "could_not_run_failed"  # of the could_not_run ones, those failed or broken
 NOT_APPLICABLE = "not_applicable"  # skipped because the test data does not fit the network
 KNOWN_FAILURE = "known"  # a scenario's `baseline` state: failed as baseline.yaml expects
 
@@ -105,13 +106,19 @@ def _counts(outcomes: list[ScenarioOutcome]) -> dict[str, int]:
         counts[outcome.status or SKIPPED] += 1
     counts["total"] = len(outcomes)
     counts[NOT_APPLICABLE] = sum(1 for o in outcomes if o.not_applicable)
+    # could not run (unreachable, timed out, not attempted): neither a pass nor a failed check
+    counts[COULD_NOT_RUN] = sum(1 for o in outcomes if o.kind == COULD_NOT_RUN)
+    counts[CANNOT_RUN_FAILED] = sum(
+        1 for o in outcomes if o.kind == COULD_NOT_RUN and o.status in (FAILED, BROKEN)
+    )
     return counts
 
 
 def _step_verdict(counts: Mapping[str, int]) -> str:
-    """failed if any scenario failed or broke; passed only if every scenario passed; skipped
-    if none ran; else incomplete (e.g. a scenario not applicable with this test data)."""
-    if counts[FAILED] or counts[BROKEN]:
+    """failed if a scenario failed or broke other than by not being able to run; passed only
+    if every scenario passed; skipped if none ran; else incomplete (a scenario not applicable
+    with this test data, or one that could not run: an outage is not a failed step)."""
+    if counts[FAILED] + counts[BROKEN] > counts[CANNOT_RUN_FAILED]:
         return FAILED
     if not counts["total"] or counts[SKIPPED] == counts["total"] > counts[NOT_APPLICABLE]:
         return SKIPPED
