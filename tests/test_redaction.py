@@ -137,3 +137,8 @@ def test_paths_of_this_machine_are_shown_relative() -> None:
         'File "src/techval/x.py", line 3\nFile "<python>/site-packages/_pytest/fixtures.py", '
         "line 1074"
     )
+
+
+def test_cookies_are_masked_by_header_name() -> None:
+    masked = redactor().headers([("Set-Cookie", "session=unconfigured-value-42; Path=/")])
+    assert masked == {"Set-Cookie": "***"}

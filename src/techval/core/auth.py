@@ -125,7 +125,8 @@ class _CachedToken:
         if response.status_code != 200 or not isinstance(body, dict):
             reason = ""
             if isinstance(body, dict):
-                reason = " ".join(str(body.get(k, "")) for k in ("error", "error_description"))
+                words = " ".join(str(body.get(k, "")) for k in ("error", "error_description"))
+                reason = self.redactor.text(words)  # the answer may echo what was sent
             else:
                 reason = self.redactor.text(response.text[:200])
             raise AuthError(

@@ -34,6 +34,8 @@ SECRET_KEYS = frozenset(
         "authorization",
         "password",
         "token",
+        "cookie",  # session cookies: a header name, masked wherever headers are written
+        "set-cookie",
     }
 )
 # Shapes worth masking even when the value was never configured: bearer tokens and JWTs.

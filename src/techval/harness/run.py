@@ -104,7 +104,7 @@ def start_run(
             scenario=stream.scenario,
             entry=har.entry(exchange, redactor),
             log_ids=exchange.log_ids,
-            shape=drift.shape_of(exchange),
+            shape=drift.shape_of(exchange, mask=redactor.text),
         )
 
     client = RedoxClient(

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -77,12 +77,16 @@ def answer_kind(exchange: Exchange) -> str:
     return f"{exchange.label} HTTP {(exchange.status or 0) // 100}xx{error}"
 
 
-def shape_of(exchange: Exchange) -> dict[str, Any] | None:
+def shape_of(
+    exchange: Exchange, mask: Callable[[str], str] = lambda text: text
+) -> dict[str, Any] | None:
     """What the exchange event records of the answer: its kind and shape; None without a
-    JSON answer. Field names only: no value of the answer."""
+    JSON answer. Field names only: no value of the answer (and `mask` over each path, for an
+    answer whose keys are values)."""
     if exchange.status is None or exchange.response_body is None:
         return None
-    return {"answer": answer_kind(exchange), "fields": shape(exchange.response_body)}
+    fields = {mask(path): kind for path, kind in shape(exchange.response_body).items()}
+    return {"answer": answer_kind(exchange), "fields": fields}
 
 
 def merged(shapes: Iterable[Mapping[str, Any]]) -> dict[str, Shape]:
