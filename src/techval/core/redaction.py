@@ -173,7 +173,9 @@ class Redactor:
         masked = {}
         for name, value in headers:
             if name.lower() in SECRET_KEYS:
-                scheme = value.split(" ", 1)[0] if " " in value else ""
+                # "Bearer ***": the scheme is no secret; anything else is masked whole
+                spaced = " " in value and name.lower() == "authorization"
+                scheme = value.split(" ", 1)[0] if spaced else ""
                 masked[name] = f"{scheme} {MASK}".strip()
             else:
                 masked[name] = self.text(value)
