@@ -148,18 +148,24 @@ def test_a_server_that_never_answers_ends_the_run_with_exit_2_and_every_scenario
 FAST = {"connect": 1, "read": 1, "token": 1, "scenario": 60}
 
 
-@pytest.mark.whole_run
-def test_an_environment_that_falls_silent_mid_run_stops_the_run_soon(
-    server: RunningSimulator, tmp_path: Path
-) -> None:
+def falling_silent(server: RunningSimulator, tmp_path: Path, after: int) -> Path:
+    """An environment whose server stops answering after 8 requests; reads of 1 s, probes of
+    0.3 s, unreachable after `after` requests in a row without an answer."""
     server.simulator.faults.append(named("silent_after:8"))
-    config = write_environment(
+    return write_environment(
         tmp_path,
         simulator=None,
         base_url=server.url,
         timeouts=FAST,
-        fail_fast={"after": 3, "probe_read": 0.3},
+        fail_fast={"after": after, "probe_read": 0.3},
     )
+
+
+@pytest.mark.whole_run
+def test_an_environment_that_falls_silent_mid_run_stops_the_run_soon(
+    server: RunningSimulator, tmp_path: Path
+) -> None:
+    config = falling_silent(server, tmp_path, after=3)
     result = run_techval(["--config", str(config)], tmp_path / "reports", timeout=90)
     assert result.code == 2, result.stdout + result.stderr
     assert "could not run: 3 requests in a row got no answer" in result.stderr
@@ -193,14 +199,7 @@ def test_credentials_revoked_mid_run_stop_the_run(server: RunningSimulator, tmp_
 def test_with_workers_the_reason_is_said_once_and_the_exit_is_2(
     server: RunningSimulator, tmp_path: Path
 ) -> None:
-    server.simulator.faults.append(named("silent_after:8"))
-    config = write_environment(
-        tmp_path,
-        simulator=None,
-        base_url=server.url,
-        timeouts=FAST,
-        fail_fast={"after": 2, "probe_read": 0.3},
-    )
+    config = falling_silent(server, tmp_path, after=2)
     result = run_techval(
         ["--config", str(config), "--workers", "2"], tmp_path / "reports", timeout=90
     )

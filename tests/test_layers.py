@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import ROOT
 
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
@@ -45,27 +47,34 @@ def _break(copy: Path, module: str, line: str) -> None:
     path.write_text(path.read_text(encoding="utf-8") + f"\n{line}\n", encoding="utf-8")
 
 
-def test_a_validation_module_importing_the_simulator_breaks_a_contract(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("module", "line", "broken", "named"),
+    [
+        (
+            "techval/validation/rules.py",
+            "import techval.simulator.acceptance  # noqa",
+            "only the harness and the cli start the simulator BROKEN",
+            "techval.validation.rules -> techval.simulator.acceptance",
+        ),
+        (
+            "techval/core/client.py",
+            "import techval.harness.run  # noqa",
+            "cli -> harness -> validation -> core BROKEN",
+            "techval.core.client -> techval.harness.run",
+        ),
+        (
+            "techval/simulator/app.py",
+            "from techval.validation import checks  # noqa",
+            "the simulator decides with its own code",
+            "techval.simulator.app -> techval.validation.checks",
+        ),
+    ],
+)
+def test_breaking_a_layer_fails_its_contract_naming_the_import(
+    tmp_path: Path, module: str, line: str, broken: str, named: str
+) -> None:
     copy = _copy(tmp_path)
-    _break(copy, "techval/validation/rules.py", "import techval.simulator.acceptance  # noqa")
+    _break(copy, module, line)
     done = _lint(copy)
     assert done.returncode == 1
-    assert "only the harness and the cli start the simulator BROKEN" in done.stdout
-    assert "techval.validation.rules -> techval.simulator.acceptance" in done.stdout
-
-
-def test_core_importing_the_harness_breaks_the_layers(tmp_path: Path) -> None:
-    copy = _copy(tmp_path)
-    _break(copy, "techval/core/client.py", "import techval.harness.run  # noqa")
-    done = _lint(copy)
-    assert done.returncode == 1
-    assert "cli -> harness -> validation -> core BROKEN" in done.stdout
-
-
-def test_the_simulator_using_the_harness_checks_breaks_a_contract(tmp_path: Path) -> None:
-    copy = _copy(tmp_path)
-    _break(copy, "techval/simulator/app.py", "from techval.validation import checks  # noqa")
-    done = _lint(copy)
-    assert done.returncode == 1
-    assert "the simulator decides with its own code" in done.stdout
-    assert "techval.simulator.app -> techval.validation.checks" in done.stdout
+    assert broken in done.stdout and named in done.stdout
