@@ -130,3 +130,20 @@ def test_a_broken_test_patients_file_is_one_line(tmp_path: Path) -> None:
     code, out, err = doctor(tmp_path, "--config", str(config))
     assert code == 2 and "Traceback" not in out + err
     assert re.search(r"^environment file\s+FAIL\s+test_patients: .* is not valid YAML", out, re.M)
+
+
+def test_the_simulators_own_key_is_made_on_first_use_as_a_run_makes_it(tmp_path: Path) -> None:
+    """A fresh clone has no .techval/ key yet: doctor makes it, as `techval run` would."""
+    key = tmp_path / "fresh" / "simulator-client-key.pem"
+    auth = {
+        "method": "jwt",
+        "token_url": "/v2/auth/token",
+        "client_id": "harness-test-client",
+        "algorithm": "RS384",
+        "private_key_file": str(key),
+        "key_id": "harness-test-key",
+    }
+    config = write_environment(tmp_path, auth=auth)
+    code, out, _ = doctor(tmp_path, "--config", str(config))
+    assert code == 0, out
+    assert key.is_file() and re.search(r"^signing key\s+ok\s+RS384", out, re.M)

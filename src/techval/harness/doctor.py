@@ -27,6 +27,7 @@ from techval.core.errors import (
 )
 from techval.core.exchange import Exchange
 from techval.harness.run import Run, start_run
+from techval.simulator.provision import ensure_private_key
 from techval.validation import documents, organization, search
 from techval.validation.checks import answered, succeeded
 from techval.validation.messages import CAREQUALITY_PURPOSES
@@ -93,6 +94,9 @@ def _key(settings: Settings) -> Finding:
     auth = settings.auth
     if auth.method != "jwt":
         return Finding("signing key", SKIP, f"{auth.method} authentication: no key")
+    simulated = settings.simulator is not None and settings.simulator.start
+    if simulated and auth.private_key_file and auth.algorithm != "HS384":
+        ensure_private_key(auth.private_key_file, auth.algorithm)  # made on first use, as a run
     try:
         load_signing_key(auth)
     except CouldNotRun as exc:
