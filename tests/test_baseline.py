@@ -271,6 +271,7 @@ def test_techval_baseline_writes_the_failures_with_kind_reason_and_expiry(
         TODAY + timedelta(10),
     )
     assert search.reason == "reported to Redox as ticket 123"
+    assert "&id" not in text and "*id" not in text  # each expiry its own: edit one, change one
     assert (visit.kind, visit.parameters) == (HARNESS_ERROR, {"kind": "outpatient"})
     assert visit.reason == f"{VISIT}: it went wrong"
     assert kept.scenario == "Not in this run" and kept.expires == date(2026, 12, 1)

@@ -156,3 +156,12 @@ def test_an_empty_features_folder_is_a_clear_error(tmp_path: Path) -> None:
         result.stderr.strip()
         == f"techval: could not run: --features: no .feature files in {tmp_path}"
     )
+
+
+def test_a_malformed_tag_expression_is_one_line_before_anything_runs(tmp_path: Path) -> None:
+    result = run_techval(["--tags", "organization and ("], tmp_path / "reports")
+    assert result.code == 2 and not (tmp_path / "reports" / "verdict.json").exists()
+    assert result.stderr.startswith(
+        "techval: could not run: --tags 'organization and (': not a tag expression ("
+    )
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -9,6 +9,7 @@ import pytest
 from techval.core import destinations, dotenv
 from techval.core.config import MissingVariables, load_settings
 from techval.core.errors import ConfigError
+from techval.validation.patients import load_patients
 from tests.helpers import ROOT, environment, settings_for, write_environment
 
 
@@ -212,3 +213,23 @@ def test_an_empty_variable_is_not_set_and_does_not_hide_dot_env(tmp_path: Path) 
     path = write_environment(tmp_path, organization=[organization])
     with pytest.raises(MissingVariables, match="ORG_OID"):
         load_settings(config_path=path, root=ROOT, environ={"ORG_OID": ""})
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b"name: x\nproduction: 2026-02-30\n", "a value YAML cannot read"),
+        (b"\xff\xfe", "not UTF-8"),
+    ],
+)
+def test_an_unreadable_value_or_encoding_is_one_line(
+    tmp_path: Path, content: bytes, problem: str
+) -> None:
+    path = tmp_path / "environment.yaml"
+    path.write_bytes(content)
+    with pytest.raises(ConfigError, match=problem):
+        load_settings(config_path=path, root=ROOT, environ={})
+    patients = tmp_path / "patients.yaml"
+    patients.write_bytes(content)
+    with pytest.raises(ConfigError, match=f"test_patients: .*: {problem}"):
+        load_patients(patients)

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from techval.core.exchange import Exchange
+from techval.core.redaction import Redactor
 from techval.core.schemas import ERROR_SCHEMA
 from techval.harness.evidence import console, drift, verdict
 from techval.harness.evidence.assemble import Assembled, assemble
@@ -53,6 +54,13 @@ def test_a_shape_is_field_paths_and_types_with_list_items_merged() -> None:
         '$["odd key"]': "object",
         '$["odd key"]["a.b"]': "number",
     }
+
+
+def test_a_long_key_is_masked_before_it_is_cut_short() -> None:
+    secret = "S3cr3tValue" * 8
+    masker = Redactor([secret])
+    found = drift.shape({"note " + "p" * 40 + " " + secret: 1}, masker.text)
+    assert not any("S3cr3t" in path for path in found), found
 
 
 def test_a_shape_holds_no_value() -> None:

@@ -322,6 +322,18 @@ def test_without_node_the_report_is_skipped_with_a_hint(
     assert "Node.js is missing" in outcome.message and "techval report" in outcome.message
 
 
+def test_with_node_but_no_allure_3_the_hint_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    results = tmp_path / "allure-results"
+    results.mkdir()
+    (results / "x-result.json").write_text("{}")
+    monkeypatch.setattr(html, "allure3", lambda: None)
+    monkeypatch.setattr("shutil.which", lambda name: "/usr/bin/node" if name == "node" else None)
+    outcome = html.generate(results, tmp_path / "allure-report", name="r")
+    assert "Allure 3 is not installed in node_modules" in outcome.message
+
+
 def test_nothing_to_report_without_results(tmp_path: Path) -> None:
     outcome = html.generate(tmp_path / "none", tmp_path / "out", name="r")
     assert outcome.written is None and "no Allure results" in outcome.message

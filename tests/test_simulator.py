@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -759,3 +760,16 @@ def test_repository_renders_the_pushed_visit_summary(
     assert patient_id is not None and patient_id.get("root") == PATIENT_OID  # not the first one
     assert "Seasonal allergic rhinitis &amp; asthma" in cda
     assert root.find(f"{v3}custodian//{v3}name").text == HARNESS  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "name", ["slow:-1", "slow:nan", "slow:inf", "silent_after:²", "silent_after:"]
+)
+def test_a_fault_argument_out_of_range_is_refused_by_name(name: str) -> None:
+    with pytest.raises(ValueError, match=f"fault {re.escape(repr(name))}: expected"):
+        named(name)
+
+
+def test_an_unknown_fault_lists_the_ones_with_arguments_too() -> None:
+    with pytest.raises(ValueError, match="slow:SECONDS, silent_after:N, token_refused_after:N"):
+        named("nope")

@@ -50,6 +50,12 @@ def known_tags(features: Path) -> set[str]:
 
 
 def check_tags(expression: str, features: Path) -> None:
+    from _pytest.mark.expression import Expression  # pytest's own -m grammar
+
+    try:
+        Expression.compile(expression)
+    except SyntaxError as exc:  # what pytest raises for a malformed expression
+        raise CouldNotRun(f"--tags {expression!r}: not a tag expression ({exc.msg})") from None
     words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", expression)) - TAG_WORDS
     unknown = sorted(words - known_tags(features))
     if unknown:

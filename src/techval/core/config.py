@@ -243,6 +243,10 @@ def load_settings(
         where = f" line {mark.line + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or "not valid YAML"
         raise ConfigError(f"{path}:{where}: {problem}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    except ValueError as exc:  # a value PyYAML cannot build, e.g. the date 2026-02-30
+        raise ConfigError(f"{path}: a value YAML cannot read: {exc}") from None
     except RecursionError:
         raise ConfigError(f"{path}: nested too deeply to be an environment file") from None
     if not isinstance(raw, dict):

@@ -26,7 +26,11 @@ def read(path: Path) -> Any:
         return load(path)
     except OSError as exc:
         raise Unreadable(f"cannot be read ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise Unreadable("not UTF-8 text") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" (line {mark.line + 1})" if mark is not None else ""
         raise Unreadable(f"not YAML{line}") from None
+    except ValueError as exc:  # a value PyYAML cannot build, e.g. the date 2026-02-30
+        raise Unreadable(f"a value YAML cannot read: {exc}") from None

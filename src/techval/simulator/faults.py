@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -189,7 +190,7 @@ def slow(seconds: float) -> Fault:
     return apply
 
 
-SILENT_SECONDS = 10.0  # `silent_after`: how long an answer is held, beyond any test's timeout
+SILENT_SECONDS = 300.0  # `silent_after`: an answer held past any read timeout (default 130 s)
 
 
 def silent_after(answered: int) -> Fault:
@@ -292,15 +293,19 @@ def named(name: str) -> Fault:
     base, _, argument = name.partition(":")
     counted = {"silent_after": silent_after, "token_refused_after": refuse_tokens_after}
     if base in counted:
-        if not argument.isdigit():
+        if not re.fullmatch(r"[0-9]+", argument):
             raise ValueError(f"fault {name!r}: expected {base}:N, e.g. {base}:5")
         return counted[base](int(argument))
     if base == "slow" and argument:
         try:
-            return slow(float(argument))
+            seconds = float(argument)
+            if not 0 <= seconds < float("inf"):  # also refuses nan
+                raise ValueError(argument)
+            return slow(seconds)
         except ValueError:
             raise ValueError(f"fault {name!r}: expected slow:SECONDS, e.g. slow:140") from None
     try:
         return NAMED[name]()
     except KeyError:
-        raise ValueError(f"unknown fault {name!r}; known: {', '.join(sorted(NAMED))}") from None
+        known = [*sorted(NAMED), "slow:SECONDS", "silent_after:N", "token_refused_after:N"]
+        raise ValueError(f"unknown fault {name!r}; known: {', '.join(known)}") from None

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import jsonschema
-import yaml
 
 from techval.core import yamlfile
 from techval.core.errors import ConfigError
@@ -32,11 +31,9 @@ class TestPatient:
 
 def load_patients(path: Path) -> dict[str, TestPatient]:
     try:
-        raw = yamlfile.load(path)
-    except OSError as exc:
-        raise ConfigError(f"test_patients: cannot read {path}: {exc.strerror}") from None
-    except yaml.YAMLError:
-        raise ConfigError(f"test_patients: {path} is not valid YAML") from None
+        raw = yamlfile.read(path)
+    except yamlfile.Unreadable as exc:
+        raise ConfigError(f"test_patients: {path}: {exc}") from None
     schema = json.loads((project_root() / "schemas/config/test_patients.json").read_text())
     errors = list(jsonschema.Draft202012Validator(schema).iter_errors(raw))
     if errors:

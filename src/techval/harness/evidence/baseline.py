@@ -133,6 +133,13 @@ def load(path: Path, name: str | None = None) -> dict[str, list[Entry]]:
         raise BaselineError(f"{name or path}: {exc}") from None
 
 
+class _NoAliases(yaml.SafeDumper):
+    """Each entry's expiry written out: with aliases, editing one date would change all."""
+
+    def ignore_aliases(self, data: object) -> bool:
+        return True
+
+
 def _load(path: Path) -> dict[str, list[Entry]]:
     try:
         document = yamlfile.read(path)
@@ -419,7 +426,9 @@ def write(
             name: [entry.as_yaml() for entry in listed] for name, listed in environments.items()
         }
     }
-    text = HEADER + yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
+    text = HEADER + yaml.dump(
+        document, Dumper=_NoAliases, sort_keys=False, allow_unicode=True, width=100
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     kept = len(entries) - written

@@ -52,9 +52,10 @@ def type_name(value: Any) -> str:
     return "array" if isinstance(value, list) else "object"
 
 
-def shape(body: Any) -> Shape:
+def shape(body: Any, mask: Callable[[str], str] = lambda text: text) -> Shape:
     """Every field path of `body` with its JSON type; list items share the path `[]` and
-    their shapes are merged (a path whose items differ in type gets "null|string")."""
+    their shapes are merged (a path whose items differ in type gets "null|string"). Each key
+    goes through `mask` before it is cut short, so no part of a masked value remains."""
     types: dict[str, set[str]] = {}
     pending: list[tuple[str, Any, int]] = [("$", body, 0)]
     while pending and len(types) < MAX_PATHS:
@@ -64,7 +65,8 @@ def shape(body: Any) -> Shape:
             continue
         if isinstance(value, dict):
             for key, item in reversed(value.items()):
-                step = f".{key}" if NAME.match(str(key)) else f"[{json.dumps(str(key))[:80]}]"
+                name = mask(str(key))[:80]
+                step = f".{name}" if NAME.match(name) else f"[{json.dumps(name)}]"
                 pending.append((path + step, item, depth + 1))
         elif isinstance(value, list):
             pending.extend((f"{path}[]", item, depth + 1) for item in reversed(value))
@@ -85,8 +87,7 @@ def shape_of(
     answer whose keys are values)."""
     if exchange.status is None or exchange.response_body is None:
         return None
-    fields = {mask(path): kind for path, kind in shape(exchange.response_body).items()}
-    return {"answer": answer_kind(exchange), "fields": fields}
+    return {"answer": answer_kind(exchange), "fields": shape(exchange.response_body, mask)}
 
 
 def merged(shapes: Iterable[Mapping[str, Any]]) -> dict[str, Shape]:

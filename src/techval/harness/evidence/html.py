@@ -69,7 +69,7 @@ def generate(results: Path, output: Path, *, name: str) -> Outcome:
         return _allure2(results, output)
     return Outcome(
         None,
-        "HTML report not generated: Node.js is missing. Install Node.js 20+ and run "
+        f"HTML report not generated: {_missing()}. Install Node.js 20+ and run "
         "`make setup`, then `techval report` (the results are in " + str(results) + ")",
     )
 
@@ -129,6 +129,12 @@ def _finish(command: list[str], output: Path, extra_env: dict[str, str] | None =
         )
     page.write_text(ANALYTICS.sub("", page.read_text(encoding="utf-8")), encoding="utf-8")
     return Outcome(page, f"report: {page}")
+
+
+def _missing() -> str:
+    if shutil.which("node"):
+        return "Allure 3 is not installed in node_modules (Node.js is there)"
+    return "Node.js is missing"
 
 
 def report_name(environment: str) -> str:
