@@ -309,29 +309,21 @@ def test_summary_lists_each_step_with_log_ids() -> None:
 # --- the HTML report -------------------------------------------------------------------
 
 
-def test_without_node_the_report_is_skipped_with_a_hint(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("node", "hint"),
+    [(None, "Node.js is missing"), ("/usr/bin/node", "Allure 3 is not installed in node_modules")],
+)
+def test_without_allure_3_the_report_is_skipped_with_a_hint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, node: str | None, hint: str
 ) -> None:
     results = tmp_path / "allure-results"
     results.mkdir()
     (results / "x-result.json").write_text("{}")
     monkeypatch.setattr(html, "allure3", lambda: None)
-    monkeypatch.setattr("shutil.which", lambda name: None)
+    monkeypatch.setattr("shutil.which", lambda name: node if name == "node" else None)
     outcome = html.generate(results, tmp_path / "allure-report", name="r")
     assert outcome.written is None
-    assert "Node.js is missing" in outcome.message and "techval report" in outcome.message
-
-
-def test_with_node_but_no_allure_3_the_hint_says_so(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    results = tmp_path / "allure-results"
-    results.mkdir()
-    (results / "x-result.json").write_text("{}")
-    monkeypatch.setattr(html, "allure3", lambda: None)
-    monkeypatch.setattr("shutil.which", lambda name: "/usr/bin/node" if name == "node" else None)
-    outcome = html.generate(results, tmp_path / "allure-report", name="r")
-    assert "Allure 3 is not installed in node_modules" in outcome.message
+    assert hint in outcome.message and "techval report" in outcome.message
 
 
 def test_nothing_to_report_without_results(tmp_path: Path) -> None:
