@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from techval.core.exchange import Exchange
 from techval.core.schemas import ERROR_SCHEMA
 from techval.harness.evidence.assemble import Assembled
-from techval.harness.evidence.verdict import exit_code
+from techval.harness.evidence.verdict import exit_code, read
 
 if TYPE_CHECKING:  # sections lists this module's SECTION
     from techval.harness.evidence.sections import Attachment
@@ -142,14 +142,6 @@ def compare(current: Mapping[str, Shape], earlier: Mapping[str, Any] | None) -> 
     return drift
 
 
-def _read(path: Path) -> dict[str, Any] | None:
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return document if isinstance(document, dict) else None
-
-
 def lines_of(drift: Mapping[str, Any]) -> list[str]:
     """One line per drifted field: `+` added, `-` removed, `~` type changed."""
     return (
@@ -181,7 +173,7 @@ class ResponseDrift:
     def apply(self, result: dict[str, Any], found: Assembled, reports: Path) -> None:
         current = merged(found.shapes)
         history = reports / HISTORY
-        earlier = _read(history / LAST_GREEN)  # before this run may replace it
+        earlier = read(history / LAST_GREEN)  # before this run may replace it
         result["drift"] = compare(current, earlier)
         reports.mkdir(parents=True, exist_ok=True)
         (reports / SHAPES).write_text(
