@@ -166,13 +166,17 @@ def assert_evidence_agrees(reports: Path) -> dict[str, Any]:
         none_ran = not statuses or (
             statuses == {"skipped"} and not step["counts"]["not_applicable"]
         )
+        left_out = step["counts"]["not_selected"]
+        assert left_out == len(step["not_selected"])
         assert step["verdict"] == (
             "failed"
             if failed
+            else "not_selected"
+            if not statuses and left_out
             else "skipped"
             if none_ran
             else "passed"
-            if statuses == {"passed"}
+            if statuses == {"passed"} and not left_out
             else "incomplete"
         )
     return verdict

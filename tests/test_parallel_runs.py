@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -16,7 +17,13 @@ from techval.harness.evidence.assemble import UNFINISHED, assemble
 from techval.harness.groups import parse_shard, shard_of
 from techval.simulator import RunningSimulator
 from techval.simulator.faults import named
-from tests.helpers import ROOT, RunResult, run_techval, write_environment
+from tests.helpers import (
+    ROOT,
+    RunResult,
+    assert_evidence_agrees,
+    run_techval,
+    write_environment,
+)
 
 
 def scenarios(reports: Path) -> dict[tuple[str, str], dict[str, Any]]:
@@ -124,6 +131,36 @@ def test_two_shards_merged_are_the_whole_suite(serial: RunResult, tmp_path: Path
     bundled = run_techval([], merged.reports, command="bundle")
     assert bundled.code == 0, bundled.stderr
     assert "evidence bundle" in bundled.stdout
+    # each shard alone is a subset of the suite, never a passed validation
+    for shard, other in ((first, two), (second, one)):
+        alone = json.loads((shard.reports / "verdict.json").read_text())
+        assert alone["verdict"] == "incomplete" and alone["counts"]["not_selected"] == len(other)
+
+
+@pytest.mark.whole_run
+def test_a_merge_missing_a_shards_events_reports_its_scenarios_as_not_run(tmp_path: Path) -> None:
+    first = run_techval(["--shard", "1/2"], tmp_path / "shard-1")
+    second = run_techval(["--shard", "2/2"], tmp_path / "shard-2")
+    assert first.code == second.code == 0, first.stderr + second.stderr
+    # the second shard was killed before it wrote anything but an empty events file
+    (second.reports / "events" / "main.jsonl").write_text("")
+    shutil.rmtree(second.reports / "allure-results")
+    junit_file = second.reports / "junit.xml"
+    junit_file.write_text('<testsuites><testsuite name="pytest" tests="0"/></testsuites>')
+    merged = run_techval(
+        [str(first.reports), str(second.reports)], tmp_path / "merged", command="merge"
+    )
+    assert merged.code == 2, merged.stdout + merged.stderr
+    held, lost = scenarios(first.reports), scenarios(second.reports)
+    found = scenarios(merged.reports)
+    assert set(found) == set(held) | set(lost)  # the whole suite
+    for key in lost:
+        assert found[key]["kind"] == "could_not_run"
+        assert found[key]["message"].startswith("not run: none of the merged reports folders")
+    verdict = assert_evidence_agrees(merged.reports)
+    assert verdict["verdict"] != "passed"
+    assert verdict["counts"]["could_not_run"] == len(lost)
+    assert "Could not run" in merged.stdout
 
 
 @pytest.mark.whole_run

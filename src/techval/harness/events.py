@@ -1,6 +1,7 @@
 """The run's event stream: what happened, in the order it happened, for whoever listens.
 
-Events: run_started, scenario_collected, scenario_started, exchange, scenario_finished,
+Events: run_started, scenario_collected, scenario_not_selected (a scenario of the suite left
+out by --tags, -k or --shard), scenario_started, exchange, scenario_finished,
 undefined_step, run_finished, finding (a SHOULD requirement not followed: a warning). In
 each process the run's `EventStream` hands every event to its subscribers (the Allure
 attachment of an exchange, the exchanges of the scenario in progress, the progress line,
@@ -120,6 +121,7 @@ FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
         "position": (int,),
         "group": (str, type(None)),
     },
+    "scenario_not_selected": {"scenario": (str,), "name": (str,), "reason": (str,)},
     "scenario_started": {"scenario": (str,)},
     "scenario_finished": {"scenario": (str,), "status": (str, type(None))},
     "exchange": {"scenario": (str, type(None)), "entry": (dict,), "log_ids": (list,)},

@@ -30,6 +30,7 @@ SETTINGS_KEY = pytest.StashKey[Settings]()
 RUN_KEY = pytest.StashKey[Run]()
 STREAM_KEY = pytest.StashKey[EventStream]()
 POSITION_KEY = pytest.StashKey[int]()
+OTHER_SHARD_KEY = pytest.StashKey[bool]()  # deselected: another shard runs it
 SCENARIO_MARK = "techval_scenario"
 
 
@@ -106,11 +107,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         )
 
 
-@pytest.hookimpl(trylast=True)  # after -m and -k have deselected
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+@pytest.hookimpl(tryfirst=True)  # before -m and -k deselect: places in the whole suite
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Run the scenarios in the order of the validation steps (pytest-bdd sorts features by
     name; the sort is stable, so the order within a feature stays the file's); note each
-    one's place; with --techval-shard keep one deterministic slice."""
+    one's place in the whole suite, so that shards and subsets sort alike."""
 
     def number(item: pytest.Item) -> int:
         step = step_for(marker.name for marker in item.iter_markers())
@@ -119,6 +120,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=number)
     for position, item in enumerate(items):
         item.stash[POSITION_KEY] = position
+
+
+# after -m and -k have deselected
+@pytest.hookimpl(trylast=True, specname="pytest_collection_modifyitems")
+def pytest_collection_modifyitems_shard(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With --techval-shard keep one deterministic slice; the others are marked as left to
+    the other shards (the evidence tells them from a -k or --tags selection)."""
     shard = config.getoption("--techval-shard")
     if not shard:
         return
@@ -126,6 +134,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     chosen = groups.shard_of([groups.group_for(item) for item in items], n)
     kept = [item for item, s in zip(items, chosen, strict=True) if s == k - 1]
     left = [item for item, s in zip(items, chosen, strict=True) if s != k - 1]
+    for item in left:
+        item.stash[OTHER_SHARD_KEY] = True
     if left:
         config.hook.pytest_deselected(items=left)
     items[:] = kept

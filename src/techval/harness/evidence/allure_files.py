@@ -15,10 +15,13 @@ names its category (by the class's MRO), and `mark_category` ends statusDetails.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import sys
+import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,6 +32,7 @@ from allure_commons.model2 import StatusDetails, TestResult
 
 from techval.core.errors import category_of_class
 from techval.core.redaction import Redactor
+from techval.validation.catalogue import BY_KEY, EPIC
 
 MARKER = "[techval category: {}]"
 _MARKER_LINE = re.compile(r"\n?\[techval category: [^\]\n]*\]\s*$")
@@ -198,3 +202,27 @@ def write_executor(folder: Path, environ: Mapping[str, str] = os.environ) -> Non
             "reportName": "techval evidence",
         }
     (folder / "executor.json").write_text(json.dumps(executor, indent=2), encoding="utf-8")
+
+
+def write_not_run(folder: Path, outcomes: Sequence[Any], message: str, category: str) -> None:
+    """An Allure result for each scenario a merge found no shard to have run (`outcomes`:
+    ScenarioOutcomes), skipped under `category`, so the report lists the whole suite."""
+    now = int(time.time() * 1000)
+    for outcome in outcomes:
+        step = BY_KEY.get(outcome.step or "")
+        labels = [{"name": "epic", "value": EPIC}]
+        labels += [{"name": "feature", "value": step.label}] if step else []
+        document = {
+            "uuid": str(uuid.uuid4()),
+            "historyId": hashlib.md5(outcome.nodeid.encode(), usedforsecurity=False).hexdigest(),
+            "name": outcome.name,
+            "fullName": f"{outcome.feature_file}:{outcome.name}",
+            "status": "skipped",
+            "statusDetails": {"message": message, "trace": category_marker(category)},
+            "parameters": [{"name": k, "value": v} for k, v in outcome.parameters.items()],
+            "labels": labels,
+            "start": now,
+            "stop": now,
+        }
+        target = folder / f"{document['uuid']}-result.json"
+        target.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")

@@ -8,10 +8,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from techval.core.errors import HARNESS_ERROR
-from techval.harness.evidence.outcomes import BROKEN, ScenarioOutcome
+from techval.core.errors import COULD_NOT_RUN, HARNESS_ERROR
+from techval.harness.evidence.outcomes import BROKEN, SKIPPED, ScenarioOutcome
 
 UNFINISHED = "did not finish: the process running it stopped"
+NOT_HELD = "not run: none of the merged reports folders holds it (its shard's events are missing)"
+OTHER_SHARD = "shard"  # the reason a scenario was not selected: another shard runs it
 
 
 @dataclass
@@ -27,11 +29,16 @@ class Assembled:
     runs: int = 0  # how many reporting processes' runs were folded in (shards)
     shapes: list[dict[str, Any]] = field(default_factory=list)  # answers' shapes (drift.py)
     findings: list[dict[str, Any]] = field(default_factory=list)  # SHOULD: Reporter.finding
+    # scenarios of the suite this run (or no merged shard) selected: --tags, -k, --shard
+    not_selected: list[ScenarioOutcome] = field(default_factory=list)
 
 
-def assemble(stream: Iterable[dict[str, Any]]) -> Assembled:
+def assemble(stream: Iterable[dict[str, Any]], *, merging: bool = False) -> Assembled:
+    """`merging`: the events of several shards of one suite, where a scenario that each
+    shard left to another and none ran was not run (a shard's events are missing)."""
     found = Assembled()
     scenarios: dict[str, ScenarioOutcome] = {}
+    left_out: dict[str, tuple[ScenarioOutcome, str]] = {}
     started: set[str] = set()
     finished: set[str] = set()
     log_ids: dict[str, list[str]] = {}
@@ -43,6 +50,11 @@ def assemble(stream: Iterable[dict[str, Any]]) -> Assembled:
             _run_started(found, event)
         elif kind == "scenario_collected" and scenario not in scenarios:
             scenarios[str(scenario)] = ScenarioOutcome.from_identity(event)
+        elif kind == "scenario_not_selected" and scenario not in left_out:
+            left_out[str(scenario)] = (
+                ScenarioOutcome.from_identity(event),
+                str(event.get("reason")),
+            )
         elif kind == "scenario_started":
             started.add(str(scenario))
         elif kind == "exchange" and isinstance(event.get("entry"), dict):
@@ -72,7 +84,16 @@ def assemble(stream: Iterable[dict[str, Any]]) -> Assembled:
         outcome.log_ids = log_ids.get(nodeid, [])
         if nodeid in started and nodeid not in finished and not found.interrupted:
             outcome.status, outcome.kind, outcome.message = BROKEN, HARNESS_ERROR, UNFINISHED
+    for nodeid, (outcome, reason) in left_out.items():
+        if nodeid in scenarios:  # a merged shard ran it
+            continue
+        if merging and reason == OTHER_SHARD:
+            outcome.status, outcome.kind, outcome.message = SKIPPED, COULD_NOT_RUN, NOT_HELD
+            scenarios[nodeid] = outcome
+        else:
+            found.not_selected.append(outcome)
     found.outcomes = sorted(scenarios.values(), key=lambda o: o.position)
+    found.not_selected.sort(key=lambda o: o.position)
     return found
 
 

@@ -25,7 +25,14 @@ CONTENTS = {  # name in the zip: path under reports/
 WHEN_WRITTEN = {  # parts an older or partial run may not have written
     "requirements.csv": "requirements.csv",
 }
-ICONS = {"passed": "✅", "failed": "❌", "broken": "❌", "skipped": "⏭️", "incomplete": "⚠️"}
+ICONS = {
+    "passed": "✅",
+    "failed": "❌",
+    "broken": "❌",
+    "skipped": "⏭️",
+    "incomplete": "⚠️",
+    "not_selected": "⬜",
+}
 
 
 class LeakFound(CouldNotRun):
@@ -75,6 +82,10 @@ def summary(result: Mapping[str, Any]) -> str:
                 lines.append(f"  - {scenario['message']}")
             if scenario["redox_log_ids"]:
                 lines.append(f"  - Redox log IDs: {', '.join(scenario['redox_log_ids'])}")
+        lines += [
+            f"- {ICONS['not_selected']} not selected: {name}"
+            for name in step.get("not_selected", [])
+        ]
         if not step["scenarios"]:
             lines.append("- no scenario of this step ran")
     comparison = result.get("since_last_green") or {}

@@ -26,7 +26,8 @@ def progress_line(outcome: ScenarioOutcome, done: int, total: int) -> str:
 
 def table(verdict: Mapping[str, Any]) -> str:
     columns = ("Validation step", "Verdict", "Passed", "Failed", "Not applicable")
-    rows = [(*columns, "Could not run", "Skipped")]
+    left_out = verdict["counts"].get("not_selected", 0)  # a subset: one column more
+    rows = [(*columns, "Could not run", "Skipped", *(["Not selected"] if left_out else []))]
     for step in verdict["steps"]:
         counts = step["counts"]
         not_applicable = counts.get("not_applicable", 0)
@@ -35,12 +36,13 @@ def table(verdict: Mapping[str, Any]) -> str:
         rows.append(
             (
                 f"{step['number']}. {step['title']}",
-                step["verdict"].upper(),
+                step["verdict"].replace("_", " ").upper(),
                 f"{counts['passed']}/{counts['total']}",
                 str(counts["failed"] + counts["broken"] - cannot_failed),
                 str(not_applicable),
                 str(cannot),
                 str(counts["skipped"] - not_applicable - (cannot - cannot_failed)),
+                *([str(counts.get("not_selected", 0))] if left_out else []),
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]

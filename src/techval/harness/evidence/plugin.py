@@ -30,12 +30,13 @@ from techval.harness.evidence.allure_files import (
     write_executor,
     write_globals,
 )
-from techval.harness.evidence.assemble import assemble
+from techval.harness.evidence.assemble import OTHER_SHARD, assemble
 from techval.harness.evidence.console import progress_line
 from techval.harness.evidence.outcomes import ScenarioOutcome, first_line
 from techval.harness.evidence.run_info import describe
 from techval.harness.groups import group_for, template_of
 from techval.harness.pytest_plugin import (
+    OTHER_SHARD_KEY,
     POSITION_KEY,
     SCENARIO_MARK,
     SETTINGS_KEY,
@@ -147,6 +148,7 @@ class Evidence:
         self.config = config
         self.worker = hasattr(config, "workerinput")
         self.outcomes: dict[str, ScenarioOutcome] = {}
+        self.not_selected: list[pytest.Item] = []  # scenarios of the suite deselected
         self.expected = 0  # scenarios to run, for the progress count
         self.finished = 0
         self.progress = bool(config.getoption("--techval-progress"))
@@ -175,14 +177,23 @@ class Evidence:
         if self.file is not None:
             self.file.close()
 
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        self.not_selected += [item for item in items if item.get_closest_marker(SCENARIO_MARK)]
+
     @pytest.hookimpl(tryfirst=True)  # before an xdist worker reports its collection
     def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """The suite: each scenario selected, and each one left out (by --tags or -k, or to
+        another shard), so that no verdict calls a subset a passed validation."""
         masker = redactor(self.config)
         for item in session.items:
             if item.get_closest_marker(SCENARIO_MARK):
                 outcome = outcome_for(item, masker)
                 self.outcomes[item.nodeid] = outcome
                 self.stream.emit("scenario_collected", **outcome.identity())
+        for item in self.not_selected:
+            reason = OTHER_SHARD if item.stash.get(OTHER_SHARD_KEY, False) else "selection"
+            identity = outcome_for(item, masker).identity()
+            self.stream.emit("scenario_not_selected", reason=reason, **identity)
         self.expected = len(self.outcomes)
 
     @pytest.hookimpl(optionalhook=True)  # an xdist hook: only when there are workers
@@ -293,10 +304,12 @@ class Evidence:
             session.exitstatus = verdict.exit_code(result)
 
 
-def write_evidence(sources: list[Path], folder: Path) -> dict[str, Any] | None:
+def write_evidence(
+    sources: list[Path], folder: Path, *, merging: bool = False
+) -> dict[str, Any] | None:
     """verdict.json, exchanges.har and the Allure environment block in `folder`, from the
     events of the runs whose reports are in `sources` (one run, or shards being merged)."""
-    found = assemble(events.read(sources))
+    found = assemble(events.read(sources), merging=merging)
     if not found.outcomes and not found.environment:
         return None
     folder.mkdir(parents=True, exist_ok=True)

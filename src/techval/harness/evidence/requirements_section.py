@@ -105,6 +105,9 @@ def evaluate(
         ran = [o for o in linked if _ran(o)]
         mine = [w for w in warnings if w["requirement"] == requirement.id]
         verdict = _verdict(requirement, ran, len(mine), pinned)
+        left_out = any(requirement.covers(o.name, o.parameters) for o in found.not_selected)
+        if verdict == PASSED and left_out:  # a scenario verifying it was not selected
+            verdict = INCOMPLETE
         rows.append(
             {
                 "id": requirement.id,

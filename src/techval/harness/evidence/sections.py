@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from techval.harness.evidence import baseline, drift
+from techval.harness.evidence import baseline, drift, selection
 from techval.harness.evidence.assemble import Assembled
 from techval.harness.evidence.reproduce import REPRODUCTION
 from techval.harness.evidence.requirements_section import SECTION as REQUIREMENTS
@@ -45,7 +45,13 @@ class Section(Protocol):
         """What the report shows of it for the whole run."""
 
 
-SECTIONS: list[Section] = [baseline.SECTION, drift.SECTION, REQUIREMENTS, REPRODUCTION]
+SECTIONS: list[Section] = [
+    selection.SECTION,
+    baseline.SECTION,
+    drift.SECTION,
+    REQUIREMENTS,
+    REPRODUCTION,
+]
 
 
 def apply_all(result: dict[str, Any], found: Assembled, reports: Path) -> None:

@@ -28,6 +28,7 @@ SCHEMA_VERSION = 1
 INCOMPLETE = "incomplete"
 CANNOT_RUN_FAILED = "could_not_run_failed"  # of the could_not_run ones, those failed or broken
 NOT_APPLICABLE = "not_applicable"  # skipped because the test data does not fit the network
+NOT_SELECTED = "not_selected"  # a scenario of the suite left out (--tags, -k, --shard)
 KNOWN_FAILURE = "known"  # a scenario's `baseline` state: failed as baseline.yaml expects
 
 
@@ -40,12 +41,17 @@ def build(
     interrupted: bool = False,
     undefined_steps: Iterable[str] = (),
     stopped: Iterable[str] = (),
+    not_selected: Iterable[ScenarioOutcome] = (),
 ) -> dict[str, Any]:
-    outcomes = list(outcomes)
+    """A step passes only when every scenario of the suite in it ran and passed: one left
+    out by a selection makes it incomplete (not_selected when none of its scenarios ran), so
+    a subset is never a passed validation, though its exit code may be 0."""
+    outcomes, left_out = list(outcomes), list(not_selected)
     steps = []
     for step in STEPS:
         mine = [o for o in outcomes if o.step == step.key]
-        counts = _counts(mine)
+        left = [o for o in left_out if o.step == step.key]
+        counts = _counts(mine, len(left))
         steps.append(
             {
                 "key": step.key,
@@ -55,6 +61,7 @@ def build(
                 "counts": counts,
                 "doc_url": step.doc_url,
                 "scenarios": [o.as_document() for o in mine],
+                NOT_SELECTED: [o.title for o in left],
             }
         )
     verdicts = {s["verdict"] for s in steps}
@@ -66,7 +73,7 @@ def build(
         "started_at": started_at,
         "finished_at": finished_at,
         "environment": dict(environment),
-        "counts": _counts(outcomes),
+        "counts": _counts(outcomes, len(left_out)),
         "undefined_steps": list(undefined_steps),
         "stopped": list(stopped),  # why the environment counted as unreachable (fail fast)
         "steps": steps,
@@ -82,6 +89,7 @@ def from_events(assembled: Assembled) -> dict[str, Any]:
         interrupted=assembled.interrupted,
         undefined_steps=assembled.undefined_steps,
         stopped=assembled.stopped,
+        not_selected=assembled.not_selected,
     )
 
 
@@ -100,11 +108,14 @@ def exit_code(verdict: Mapping[str, Any]) -> int:
     return 2 if kinds or verdict.get("undefined_steps") else 0
 
 
-def _counts(outcomes: list[ScenarioOutcome]) -> dict[str, int]:
+def _counts(outcomes: list[ScenarioOutcome], not_selected: int = 0) -> dict[str, int]:
+    """By status among the scenarios that were selected ("total"), and how many of the
+    suite's were not selected (not in "total")."""
     counts = dict.fromkeys(STATUSES, 0)
     for outcome in outcomes:
         counts[outcome.status or SKIPPED] += 1
     counts["total"] = len(outcomes)
+    counts[NOT_SELECTED] = not_selected
     counts[NOT_APPLICABLE] = sum(1 for o in outcomes if o.not_applicable)
     # could not run (unreachable, timed out, not attempted): neither a pass nor a failed check
     counts[COULD_NOT_RUN] = sum(1 for o in outcomes if o.kind == COULD_NOT_RUN)
@@ -116,13 +127,17 @@ def _counts(outcomes: list[ScenarioOutcome]) -> dict[str, int]:
 
 def _step_verdict(counts: Mapping[str, int]) -> str:
     """failed if a scenario failed or broke other than by not being able to run; passed only
-    if every scenario passed; skipped if none ran; else incomplete (a scenario not applicable
-    with this test data, or one that could not run: an outage is not a failed step)."""
+    if every scenario of the suite passed; not_selected if a selection left them all out;
+    skipped if none ran; else incomplete (a scenario not applicable with this test data, one
+    that could not run: an outage is not a failed step; or one not selected)."""
     if counts[FAILED] + counts[BROKEN] > counts[CANNOT_RUN_FAILED]:
         return FAILED
-    if not counts["total"] or counts[SKIPPED] == counts["total"] > counts[NOT_APPLICABLE]:
+    if not counts["total"]:
+        return NOT_SELECTED if counts.get(NOT_SELECTED) else SKIPPED
+    if counts[SKIPPED] == counts["total"] > counts[NOT_APPLICABLE]:
         return SKIPPED
-    return PASSED if counts[PASSED] == counts["total"] else INCOMPLETE
+    complete = counts[PASSED] == counts["total"] and not counts.get(NOT_SELECTED)
+    return PASSED if complete else INCOMPLETE
 
 
 def compare(current: Mapping[str, Any], earlier: Mapping[str, Any] | None) -> dict[str, Any]:

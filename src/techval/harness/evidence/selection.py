@@ -1,0 +1,50 @@
+"""The selection section: a run of part of the suite (--tags, -k, --shard) says so in the
+console, the summary and the report, so that no one reads a subset as a passed validation
+(its step verdicts are already incomplete or not_selected: verdict.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from techval.harness.evidence.assemble import Assembled
+
+if TYPE_CHECKING:
+    from techval.harness.evidence.sections import Attachment
+
+
+def not_selected_line(result: Mapping[str, Any]) -> str:
+    counts = result["counts"]
+    suite = counts["total"] + counts["not_selected"]
+    return (
+        f"{counts['not_selected']} of the suite's {suite} scenarios were not selected "
+        "(--tags, -k or --shard): a subset is not a passed validation"
+    )
+
+
+class Selection:
+    def apply(self, result: dict[str, Any], found: Assembled, reports: Path) -> None:
+        """Nothing to add: the verdict counts and lists what was not selected."""
+
+    def summary(self, result: Mapping[str, Any]) -> list[str]:
+        return ["", f"**Subset.** {not_selected_line(result)}."] if _subset(result) else []
+
+    def console(self, result: Mapping[str, Any]) -> list[str]:
+        return [not_selected_line(result)] if _subset(result) else []
+
+    def attachments(self, result: Mapping[str, Any]) -> list[Attachment]:
+        from techval.harness.evidence.sections import Attachment  # it imports this module
+
+        if not _subset(result):
+            return []
+        left = [f"- {name}" for step in result["steps"] for name in step["not_selected"]]
+        text = "\n".join([f"# Subset: {not_selected_line(result)}", "", *left]) + "\n"
+        return [Attachment("Scenarios not selected", text)]
+
+
+def _subset(result: Mapping[str, Any]) -> bool:
+    return bool(result["counts"].get("not_selected"))
+
+
+SECTION = Selection()
