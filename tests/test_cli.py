@@ -124,7 +124,8 @@ def test_a_tag_expression_that_selects_nothing_is_a_clear_error(tmp_path: Path) 
     result = run_techval(["--tags", "organization and data_on_demand"], tmp_path)
     assert result.code == 2
     assert result.stderr.strip() == (
-        "techval: no scenario matches --tags 'organization and data_on_demand'"
+        "techval: no scenario matches --tags 'organization and data_on_demand'; "
+        f"the reports in {tmp_path} are left as they were"
     )
 
 

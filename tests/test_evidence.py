@@ -15,6 +15,7 @@ from techval.core.errors import CheckFailed, InvalidMessage, TransportError
 from techval.core.exchange import Exchange
 from techval.core.redaction import Redactor
 from techval.core.schemas import Violation
+from techval.harness import events
 from techval.harness.evidence import console, har, html, leaks, verdict
 from techval.harness.evidence.allure_files import (
     RedactingFileLogger,
@@ -49,7 +50,8 @@ def result_of(outcomes: list[ScenarioOutcome], **kwargs: Any) -> dict[str, Any]:
 
 
 def test_results_are_redacted_before_they_are_written(tmp_path: Path) -> None:
-    logger = RedactingFileLogger(tmp_path, masker)
+    refused: list[OSError] = []
+    logger = RedactingFileLogger(tmp_path, masker, on_error=refused.append)
     step = allure_model.TestStepResult(
         name='When "test patient 1" is searched',
         parameters=[
@@ -122,6 +124,7 @@ def test_step_verdicts_from_scenario_statuses() -> None:
         "broken": 1,
         "skipped": 1,
         "total": 5,
+        "not_selected": 0,
         "not_applicable": 0,
         "could_not_run": 0,
         "could_not_run_failed": 0,
@@ -355,3 +358,20 @@ def test_categories_tell_the_four_kinds_of_failure_apart() -> None:
     assert category(schema_error.value) == ["Response did not match schema"]
     assert category(invalid) == ["Your message is invalid (not sent)"]
     assert category(timeout) == ["Could not connect / timed out"]
+
+
+def test_a_write_the_file_system_refuses_goes_to_the_run_not_into_a_traceback(
+    tmp_path: Path,
+) -> None:
+    refused: list[OSError] = []
+    logger = RedactingFileLogger(tmp_path / "results", masker, on_error=refused.append)
+    (tmp_path / "results").rmdir()  # gone: every write into it fails
+    logger.report_attached_data("text", "a-attachment.txt")
+    logger.report_result(allure_model.TestResult(name="n", status="passed"))
+    (tmp_path / "events").mkdir()
+    (tmp_path / "events" / "main.jsonl").symlink_to("/dev/full")  # ENOSPC on each flush
+    events_file = events.EventFile(tmp_path, "main", on_error=refused.append)
+    events_file(events.make("run_finished"))
+    assert len(refused) == 3 and all(isinstance(e, OSError) for e in refused)
+    events_file(events.make("run_finished"))  # the file is closed: nothing more to refuse
+    assert len(refused) == 3

@@ -322,7 +322,8 @@ def test_marking_is_idempotent_and_creates_a_trace_when_there_is_none() -> None:
 
 
 def test_the_writer_marks_results_and_redacts_before(tmp_path: Path) -> None:
-    logger = RedactingFileLogger(tmp_path, lambda: Redactor([SECRET]))
+    refused: list[OSError] = []
+    logger = RedactingFileLogger(tmp_path, lambda: Redactor([SECRET]), refused.append)
     error = RedoxRefused(f"PatientSearch.Query: Redox answered HTTP 500: {SECRET}")
     logger.report_result(
         allure_model.TestResult(
@@ -334,7 +335,7 @@ def test_the_writer_marks_results_and_redacts_before(tmp_path: Path) -> None:
     )
     written = json.loads(next(tmp_path.glob("*-result.json")).read_text())
     details = written["statusDetails"]
-    assert SECRET not in json.dumps(written)
+    assert SECRET not in json.dumps(written) and not refused
     assert details["trace"].endswith("\n\n[techval category: Redox answered with an error]")
     assert matching("failed", details["message"], details["trace"]) == [
         "Redox answered with an error"

@@ -8,6 +8,8 @@ import re
 import signal
 import subprocess
 import sys
+import time
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -291,10 +293,15 @@ def test_a_scenario_past_its_deadline_is_reported_as_timed_out(
     assert not any(s["message"].startswith("not run:") for s in scenarios_of(result))
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-def test_ctrl_c_stops_the_run_and_the_reports_are_complete(
-    server: RunningSimulator, tmp_path: Path, workers: int
+@pytest.mark.parametrize(
+    ("workers", "stop"),
+    [(1, signal.SIGINT), (2, signal.SIGINT), (1, signal.SIGTERM), (2, signal.SIGTERM)],
+)
+def test_ctrl_c_or_sigterm_stops_the_run_and_the_reports_are_complete(
+    server: RunningSimulator, tmp_path: Path, workers: int, stop: signal.Signals
 ) -> None:
+    """SIGTERM (a cancelled CI job, docker stop, timeout) is handled as Ctrl-C is: the reports
+    of what ran, marked interrupted; exit 143, and no HTML (`techval report` writes it)."""
     server.simulator.faults.append(named("slow:0.2"))
     config = write_environment(tmp_path, simulator=None, base_url=server.url)
     reports = tmp_path / "reports"
@@ -313,15 +320,23 @@ def test_ctrl_c_stops_the_run_and_the_reports_are_complete(
             seen.append(line)
             if line.startswith("[ 2/"):
                 break
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop)
+        signalled = time.monotonic()
         rest, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130, "".join(seen) + rest + stderr
-    assert "interrupted: the reports hold what ran until then" in stderr
-    assert "Traceback" not in stderr
+    took = time.monotonic() - signalled
+    code = {signal.SIGINT: 130, signal.SIGTERM: 143}[stop]
+    assert process.returncode == code, "".join(seen) + rest + stderr
+    assert took < 15, f"{took:.1f} s from the signal to the end"
+    said = {signal.SIGINT: "interrupted:", signal.SIGTERM: "terminated (SIGTERM):"}[stop]
+    assert stderr.strip() == f"techval: {said} the reports hold what ran until then"
     verdict = json.loads((reports / "verdict.json").read_text())
     assert verdict["interrupted"] is True and verdict["counts"]["passed"] >= 2
-    for part in ("junit.xml", "exchanges.har", "allure-report/index.html"):
-        assert (reports / part).is_file(), part
+    parts = ["junit.xml", "exchanges.har", "allure-results"]
+    parts += ["allure-report/index.html"] if stop == signal.SIGINT else []
+    for part in parts:
+        assert (reports / part).exists(), part
+    cases = ET.parse(reports / "junit.xml").getroot()
+    assert any(True for _ in cases.iter("testcase"))  # JUnit of what ran
     assert not (reports / "history/latest.json").exists()  # an interrupted run is no baseline
 
 

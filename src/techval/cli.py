@@ -11,6 +11,8 @@ import contextlib
 import json
 import os
 import re
+import shlex
+import signal
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -19,22 +21,23 @@ from typing import Any
 import pytest
 
 from techval import __version__
-from techval.core.config import load_settings
+from techval.core.config import Settings, load_settings
 from techval.core.errors import CouldNotRun
 from techval.core.paths import project_root
 from techval.core.schemas import SchemaRegistry, UnknownMessage
-from techval.harness import doctor
+from techval.harness import doctor, listing
 from techval.harness.evidence import baseline, bundle, console, html, verdict
 from techval.harness.groups import parse_shard
 from techval.harness.merge import merge
 from techval.harness.pytest_plugin import provide_run
 from techval.harness.run import Run, redactor_for, start_run
+from techval.harness.staging import Staging, unwritable
 
 TAG = re.compile(r"@([A-Za-z_][A-Za-z0-9_]*)")
 TAG_WORDS = {"and", "or", "not"}
 NO_AUTOLOAD = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
-RUN_PLUGINS = ("pytest_bdd.plugin", "allure_pytest_bdd.plugin")  # what a run loads
 BASELINE = f"{baseline.FILE} at the project root, or $TECHVAL_BASELINE"
+MAX_WORKERS_PER_CORE = 4
 
 
 def fail(message: str, code: int = 2) -> int:
@@ -76,45 +79,113 @@ class _Handoff:
 
 def command_run(args: argparse.Namespace) -> int:
     root = project_root()
+    reports = Path(args.reports)
+    staging = Staging(reports)
     try:
         features = Path(args.features).resolve() if args.features else root / "features"
         if not features.is_dir() or not any(features.rglob("*.feature")):
             raise CouldNotRun(f"--features: no .feature files in {args.features or features}")
+        args.tags = args.tags and untagged(args.tags)
         if args.tags:
             check_tags(args.tags, features)
         if args.workers < 1:
             raise CouldNotRun(f"--workers {args.workers}: give 1 or more")
+        args.workers = _capped(args.workers)
         if args.shard:
             parse_shard(args.shard)
         baseline.check(args.baseline)  # a bad baseline file stops the run before it starts
         settings = load_settings(args.env, args.config, root=root)
+        if args.list:
+            return _list(args, root, settings)
+        staging.prepare()  # the previous reports stay until this run has a verdict
         run = start_run(settings, allow_production=args.allow_production)
     except CouldNotRun as exc:
         return fail(f"could not run: {exc}")
     except ValueError as exc:
         return fail(str(exc))
     handoff = _Handoff(run)
-    # a run that ends before its evidence (a pytest usage error) must not show the last one's
-    (Path(args.reports) / "verdict.json").unlink(missing_ok=True)
     try:
-        with _only_the_plugins_a_run_needs(), baseline.chosen(args.baseline):
-            code = pytest.main(_pytest_args(args, root, run), plugins=[handoff])
+        with _only_the_plugins_a_run_needs(), baseline.chosen(args.baseline), _terminable() as term:
+            code = pytest.main(_pytest_args(args, root, run, staging.stage), plugins=[handoff])
     finally:
         run.close()
-    reports = Path(args.reports)
-    result = _finish_reports(reports, settings.name, html_report=not args.no_html)
+    try:
+        if run.write_error is not None:
+            staging.discard()
+            kept = f"the reports in {reports} are left as they were"
+            return fail(f"could not run: {unwritable(reports, run.write_error)}; {kept}")
+        if not staging.ready():
+            staging.discard()
+            return _no_verdict(args, code)
+        staging.promote()
+        html_report = not (args.no_html or term.received)
+        result = _finish_reports(reports, settings.name, html_report=html_report)
+    except CouldNotRun as exc:
+        return fail(f"could not run: {exc}")
     undefined = (result or {}).get("undefined_steps") or []
     if undefined:
         return fail(f"could not run: no step definition matches {'; '.join(undefined[:5])}")
+    if term.received:
+        return fail("terminated (SIGTERM): the reports hold what ran until then", 143)
     if (result or {}).get("interrupted"):
         return fail("interrupted: the reports hold what ran until then", 130)
     if code in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, 2) and result is not None:
         return _exit(result)
-    if code == pytest.ExitCode.NO_TESTS_COLLECTED:
-        return fail(
-            f"no scenario matches --tags {args.tags!r}" if args.tags else "no scenario found"
-        )
     return fail(f"could not run: pytest ended with exit code {int(code)}")
+
+
+def _no_verdict(args: argparse.Namespace, code: int | pytest.ExitCode) -> int:
+    """A run that wrote no verdict: nothing of the previous run's reports was replaced."""
+    kept = f"the reports in {args.reports} are left as they were"
+    if code == pytest.ExitCode.NO_TESTS_COLLECTED:
+        selection = f"--tags {args.tags!r}" if args.tags else "the selection"
+        return fail(f"no scenario matches {selection}; {kept}")
+    if code == pytest.ExitCode.INTERRUPTED:
+        return fail(f"interrupted before any scenario ran; {kept}", 130)
+    if code == pytest.ExitCode.OK:  # e.g. -- --collect-only
+        return fail(f"no scenario ran; {kept}")
+    return fail(f"could not run: pytest ended with exit code {int(code)}; {kept}")
+
+
+def untagged(expression: str) -> str:
+    """A tag expression as cucumber users write it (@organization) in pytest's -m words."""
+    return TAG.sub(r"\1", expression)
+
+
+def _capped(workers: int) -> int:
+    """At most MAX_WORKERS_PER_CORE workers a core: each is a Python process waiting on the
+    network; past that, starting them costs more than they give."""
+    limit = MAX_WORKERS_PER_CORE * (os.cpu_count() or 1)
+    if workers > limit:
+        print(
+            f"techval: --workers {workers}: using {limit} ({MAX_WORKERS_PER_CORE} per CPU core; "
+            "more only adds start-up time)",
+            file=sys.stderr,
+        )
+    return min(workers, limit)
+
+
+class _Terminated:
+    received = False
+
+
+@contextlib.contextmanager
+def _terminable() -> Iterator[_Terminated]:
+    """SIGTERM (a cancelled CI job, `docker stop`, `timeout`) ends the run as Ctrl-C does:
+    pytest stops, the reports of what ran are written, marked interrupted. A second SIGTERM
+    ends the process at once."""
+    term = _Terminated()
+
+    def on_term(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        term.received = True
+        raise KeyboardInterrupt
+
+    before = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield term
+    finally:
+        signal.signal(signal.SIGTERM, before)
 
 
 def _exit(result: dict[str, Any]) -> int:
@@ -156,6 +227,7 @@ def _finish_reports(
     print()
     if result is not None:
         print(console.table(result))
+    folder = "" if reports == Path("reports") else f" --reports {shlex.quote(str(reports))}"
     if html_report:
         outcome = html.generate(
             reports / "allure-results",
@@ -164,43 +236,30 @@ def _finish_reports(
         )
         print(f"techval: {outcome.message}")
     else:
-        print("techval: no HTML report (--no-html); `techval report` writes it from the results")
+        print(f"techval: no HTML report; `techval report{folder}` writes it from the results")
     print(
         f"techval: verdict {reports / 'verdict.json'}, JUnit {reports / 'junit.xml'}, "
-        f"HAR {reports / 'exchanges.har'}; `techval bundle` zips them for the validation request"
+        f"HAR {reports / 'exchanges.har'}; `techval bundle{folder}` zips them for the "
+        "validation request"
     )
     return result
 
 
-def _pytest_args(args: argparse.Namespace, root: Path, run: Run) -> list[str]:
-    reports = Path(args.reports)
+def _pytest_args(args: argparse.Namespace, root: Path, run: Run, reports: Path) -> list[str]:
+    """pytest's arguments for the run, writing into `reports` (the stage)."""
     pytest_args = [
-        str(root / "steps"),
-        "-q",
         "--no-header",
         "--techval-progress",
         "--tb=short",  # the check's message names the cause; no argument values in reports
         "-rN",  # the progress lines already list the failures
         f"--techval-reports={reports}",
-        # allure-pytest-bdd needs the features under the rootdir
-        f"--rootdir={os.path.commonpath([root, Path(args.features or root).resolve()])}",
-        f"--config-file={root / 'pyproject.toml'}",
-        # Checks raise CheckFailed with their own messages: no assertion rewriting, which would
-        # recompile every plugin module on each run where bytecode is not cached.
-        "--assert=plain",
-        *(arg for plugin in RUN_PLUGINS for arg in ("-p", plugin)),
+        "-p",
+        "allure_pytest_bdd.plugin",
         f"--alluredir={reports / 'allure-results'}",
         "--clean-alluredir",
         f"--junitxml={reports / 'junit.xml'}",
     ]
-    # One token per option: pytest's early parse would take a separate value for a test path.
-    pytest_args += [f"--env={args.env}"] if args.env else []
-    pytest_args += [f"--env-file={args.config}"] if args.config else []
     pytest_args += ["--allow-production"] if args.allow_production else []
-    pytest_args += [f"-m={args.tags}"] if args.tags else []
-    if args.features:
-        pytest_args += ["-o", f"bdd_features_base_dir={Path(args.features).resolve()}"]
-    pytest_args += [f"--techval-shard={args.shard}"] if args.shard else []
     if args.workers > 1 and not run.client.health.unreachable:
         # Lifecycle groups stay on one worker (harness.parallel); the workers share the
         # simulator this process started, as they would share one Redox environment.
@@ -208,7 +267,45 @@ def _pytest_args(args: argparse.Namespace, root: Path, run: Run) -> list[str]:
         pytest_args += [f"--numprocesses={args.workers}", "--dist=loadscope"]
         if run.simulator is not None:
             pytest_args += [f"--techval-simulator-url={run.settings.base_url}"]
-    return pytest_args + list(args.pytest_args)
+    return _selection_args(args, root) + pytest_args + list(args.pytest_args)
+
+
+def _selection_args(args: argparse.Namespace, root: Path) -> list[str]:
+    """What decides which scenarios of which suite run, and against what."""
+    selection = [
+        str(root / "steps"),
+        "-q",
+        # allure-pytest-bdd needs the features under the rootdir
+        f"--rootdir={os.path.commonpath([root, Path(args.features or root).resolve()])}",
+        f"--config-file={root / 'pyproject.toml'}",
+        # Checks raise CheckFailed with their own messages: no assertion rewriting, which would
+        # recompile every plugin module on each run where bytecode is not cached.
+        "--assert=plain",
+        "-p",
+        "pytest_bdd.plugin",
+    ]
+    # One token per option: pytest's early parse would take a separate value for a test path.
+    selection += [f"--env={args.env}"] if args.env else []
+    selection += [f"--env-file={args.config}"] if args.config else []
+    selection += [f"-m={args.tags}"] if args.tags else []
+    if args.features:
+        selection += ["-o", f"bdd_features_base_dir={Path(args.features).resolve()}"]
+    selection += [f"--techval-shard={args.shard}"] if args.shard else []
+    return selection
+
+
+def _list(args: argparse.Namespace, root: Path, settings: Settings) -> int:
+    """`techval run --list`: the scenarios the selection would run; nothing runs."""
+    with _only_the_plugins_a_run_needs():
+        names, left_out, code = listing.scenarios(
+            settings, _selection_args(args, root) + list(args.pytest_args)
+        )
+    if code not in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+        return fail(f"could not list the scenarios: pytest ended with exit code {code}")
+    for name in names:
+        print(name)
+    print(f"techval: {len(names)} scenarios selected, {left_out} not selected; nothing was run")
+    return 0 if names else fail("no scenario matches the selection")
 
 
 def command_report(args: argparse.Namespace) -> int:
@@ -373,6 +470,11 @@ def parser() -> argparse.ArgumentParser:
         help="run slice K of N of the suite (for a CI matrix; `techval merge` folds them)",
     )
     run.add_argument("--baseline", metavar="PATH", help=f"known failures (default: {BASELINE})")
+    run.add_argument(
+        "--list",
+        action="store_true",
+        help="list the scenarios the selection would run, without running them",
+    )
     run.add_argument("pytest_args", nargs="*", help="extra pytest arguments, after --")
     run.set_defaults(handler=command_run)
 

@@ -16,6 +16,7 @@ in-process subscribers and is never written.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -83,23 +84,34 @@ class ScenarioExchanges:
 
 
 class EventFile:
-    """Appends this process's events to reports/events/<process>.jsonl, a line each."""
+    """Appends this process's events to reports/events/<process>.jsonl, a line each. A write
+    the file system refuses (a full disk) goes to `on_error` and ends the file."""
 
-    def __init__(self, reports: Path, process: str) -> None:
+    def __init__(
+        self, reports: Path, process: str, on_error: Callable[[OSError], None] | None = None
+    ) -> None:
         folder = reports / EVENTS
         folder.mkdir(parents=True, exist_ok=True)
         self.path = folder / f"{process}.jsonl"
         self._file: IO[str] | None = self.path.open("a", encoding="utf-8")
+        self._on_error = on_error
 
     def __call__(self, event: Event) -> None:
         if self._file is not None:
-            self._file.write(json.dumps(event.data, ensure_ascii=False) + "\n")
-            self._file.flush()
+            try:
+                self._file.write(json.dumps(event.data, ensure_ascii=False) + "\n")
+                self._file.flush()
+            except OSError as exc:
+                self.close()
+                if self._on_error is None:
+                    raise
+                self._on_error(exc)
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        file, self._file = self._file, None
+        if file is not None:
+            with contextlib.suppress(OSError):  # what could not be flushed is lost either way
+                file.close()
 
 
 def clear(reports: Path) -> None:

@@ -144,6 +144,8 @@ def pytest_collection_modifyitems_shard(config: pytest.Config, items: list[pytes
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Start the run once scenarios are selected, so a failure stops it before any of them."""
     config = session.config
+    if config.option.collectonly:  # a list of the scenarios needs no run
+        return
     if RUN_KEY in config.stash or not any(
         item.get_closest_marker(SCENARIO_MARK) for item in session.items
     ):

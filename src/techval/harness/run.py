@@ -36,6 +36,7 @@ class Run:
     simulator: RunningSimulator | None = None
     current: events.ScenarioExchanges = field(default_factory=events.ScenarioExchanges)
     stop_told: bool = False  # the run_stopped event was emitted
+    write_error: OSError | None = None  # the file system refused a write under the reports
 
     def __post_init__(self) -> None:
         self.stream.subscribe(self.current)
@@ -92,7 +93,13 @@ def start_run(
     if simulator_url:
         settings = settings.with_base_url(simulator_url)
     elif settings.simulator and settings.simulator.start:
-        running = RunningSimulator(provision(settings), port=settings.simulator.port).start()
+        port = settings.simulator.port
+        try:
+            running = RunningSimulator(provision(settings), port=port).start()
+        except OSError as exc:  # the port is taken, or not this user's to open
+            raise ConfigError(
+                f"simulator.port {port}: the simulator cannot listen there ({exc.strerror})"
+            ) from None
         settings = settings.with_base_url(running.url)
     redactor = redactor_for(settings)
     stream = stream or events.EventStream()

@@ -39,12 +39,24 @@ _MARKER_LINE = re.compile(r"\n?\[techval category: [^\]\n]*\]\s*$")
 _TYPE_NAME = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*(?=:|$)")
 
 
+WriteError = Callable[[OSError], None]
+
+
 class RedactingFileLogger(AllureFileLogger):
-    def __init__(self, report_dir: str | Path, redactor: Callable[[], Redactor]) -> None:
+    def __init__(
+        self, report_dir: str | Path, redactor: Callable[[], Redactor], on_error: WriteError
+    ) -> None:
         super().__init__(report_dir, clean=False)
         self._redactor = redactor
+        self._on_error = on_error
 
     def _report_item(self, item: Any) -> None:
+        try:
+            self._write_item(item)
+        except OSError as exc:  # a full disk: the run stops, techval run says why
+            self._on_error(exc)
+
+    def _write_item(self, item: Any) -> None:
         redactor = self._redactor()
         for step in _steps(item):
             step.parameters = [p for p in step.parameters if str(p.value) in (step.name or "")]
@@ -62,7 +74,10 @@ class RedactingFileLogger(AllureFileLogger):
                 body = body.decode("utf-8")
             except UnicodeDecodeError:
                 body = ""
-        super().report_attached_data(self._redactor().text(body), file_name)
+        try:
+            super().report_attached_data(self._redactor().text(body), file_name)
+        except OSError as exc:
+            self._on_error(exc)
 
     @allure_commons.hookimpl
     def report_attached_file(self, source: str, file_name: str) -> None:
@@ -143,16 +158,17 @@ def _redacted(value: Any, redactor: Redactor, depth: int) -> Any:
     return value
 
 
-def guard_results(redactor: Callable[[], Redactor]) -> Callable[[], None]:
+def guard_results(redactor: Callable[[], Redactor], on_error: WriteError) -> Callable[[], None]:
     """Put the redacting logger in place of allure's; returns how to undo it (allure's own
-    clean-up at exit expects its logger to be registered)."""
+    clean-up at exit expects its logger to be registered). A write the file system refuses
+    goes to `on_error`."""
     manager = allure_commons.plugin_manager
     original = next((p for p in manager.get_plugins() if type(p) is AllureFileLogger), None)
     if original is None:
         return lambda: None
     name = manager.get_name(original)
     manager.unregister(original)
-    guard = RedactingFileLogger(original._report_dir, redactor)
+    guard = RedactingFileLogger(original._report_dir, redactor, on_error)
     manager.register(guard)
 
     def restore() -> None:

@@ -155,13 +155,15 @@ class Evidence:
         self.unguard: Callable[[], None] = lambda: None
         self.interrupted = False
         self.file: events.EventFile | None = None
+        self.session: pytest.Session | None = None
+        self.write_error: OSError | None = None
         self.stream = stream_for(config)
         folder = reports_dir(config)
         if folder is not None:
             if not self.worker:
                 events.clear(folder)  # the workers start after this, into a clean folder
             process = config.workerinput["workerid"] if self.worker else "main"  # type: ignore[attr-defined]
-            self.file = events.EventFile(folder, process)
+            self.file = events.EventFile(folder, process, on_error=self.cannot_write)
             self.stream.subscribe(self.file, keep=True)
         if self.progress and not self.worker:
             self.stream.subscribe(self._progress)
@@ -170,7 +172,28 @@ class Evidence:
         self.interrupted = True
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
-        self.unguard = guard_results(lambda: redactor(self.config))
+        self.session = session
+        self.unguard = guard_results(lambda: redactor(self.config), self.cannot_write)
+
+    def cannot_write(self, exc: OSError) -> None:
+        """A write under the reports was refused (a full disk, a read-only folder): no
+        further scenario starts, and the run (techval run) says so in one line."""
+        if self.write_error is None:
+            self.write_error = exc
+            run = current_run(self.config)
+            if run is not None:
+                run.write_error = exc
+        if self.session is not None:
+            self.session.shouldstop = f"techval: cannot write the reports ({exc.strerror})"
+
+    # outermost: pytest's JUnit writer fails there too when the disk is full
+    @pytest.hookimpl(wrapper=True, tryfirst=True, specname="pytest_sessionfinish")
+    def pytest_sessionfinish_writes(self, session: pytest.Session) -> Generator[None, None, None]:
+        try:
+            return (yield)
+        except OSError as exc:
+            self.cannot_write(exc)
+            return None
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         self.unguard()
@@ -297,9 +320,17 @@ class Evidence:
             stopped(run)  # the environment fell during the last scenario: say so all the same
         if folder is None or self.worker or self.file is None:
             return
+        if self.config.option.collectonly or not self.outcomes:
+            return  # nothing ran: the previous run's evidence stays (techval run's stage)
         self.stream.emit("run_finished", interrupted=self.interrupted)
         self.file.close()
-        result = write_evidence([folder], folder)
+        if self.write_error is not None:  # the evidence would be incomplete: none is written
+            return
+        try:
+            result = write_evidence([folder], folder)
+        except OSError as exc:
+            self.cannot_write(exc)
+            return
         if result is not None and session.exitstatus in (0, 1):
             session.exitstatus = verdict.exit_code(result)
 

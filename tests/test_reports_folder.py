@@ -1,0 +1,160 @@
+"""The reports folder under hostile conditions: the file system says no (a file, /dev/null, a
+read-only or full file system, /proc), the simulator's port is taken, a selection selects
+nothing: one line, exit 2, and the previous run's evidence is never replaced by nothing."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from techval import cli
+from tests.helpers import run_techval, write_environment
+
+pytestmark = pytest.mark.whole_run
+
+
+@contextlib.contextmanager
+def tmpfs(where: Path, size: str, *, read_only: bool = False) -> Iterator[Path]:
+    """A small file system of its own at `where` (root only), unmounted whatever happens."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small file system needs root")
+    where.mkdir(parents=True, exist_ok=True)
+    options = f"size={size}" + (",ro" if read_only else "")
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)],
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], capture_output=True, check=False)
+
+
+def one_line(stderr: str) -> str:
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in stderr, stderr
+    return lines[0]
+
+
+def fingerprint(reports: Path) -> dict[str, bytes]:
+    names = ("verdict.json", "junit.xml", "exchanges.har", "history/latest.json")
+    return {name: (reports / name).read_bytes() for name in names}
+
+
+@pytest.mark.parametrize("target", ["file", "/dev/null"])
+def test_reports_that_are_not_a_folder_are_one_line(tmp_path: Path, target: str) -> None:
+    reports = tmp_path / "a-file" if target == "file" else Path(target)
+    if target == "file":
+        reports.write_text("not a folder")
+    result = run_techval(["--tags", "organization"], reports)
+    assert result.code == 2
+    assert one_line(result.stderr) == f"techval: could not run: --reports {reports}: not a folder"
+
+
+def test_reports_under_proc_are_one_line(tmp_path: Path) -> None:
+    result = run_techval(["--tags", "organization"], Path("/proc/techval-x"))
+    assert result.code == 2
+    line = one_line(result.stderr)
+    assert line.startswith("techval: could not run: --reports /proc/techval-x: cannot write")
+
+
+def test_a_read_only_reports_folder_is_one_line(tmp_path: Path) -> None:
+    with tmpfs(tmp_path / "ro", "1m", read_only=True) as folder:
+        result = run_techval(["--tags", "organization"], folder / "reports")
+    assert result.code == 2
+    assert one_line(result.stderr) == (
+        f"techval: could not run: --reports {tmp_path / 'ro' / 'reports'}: cannot write the "
+        "reports there (Read-only file system)"
+    )
+
+
+def test_a_disk_that_fills_up_during_the_run_is_one_line_and_keeps_the_old_reports(
+    tmp_path: Path,
+) -> None:
+    with tmpfs(tmp_path / "small", "1m") as folder:
+        reports = folder / "reports"
+        first = run_techval(["--tags", "patient_search"], reports)
+        assert first.code == 0, first.stderr
+        before = fingerprint(reports)
+        disk = os.statvfs(folder)
+        free = disk.f_bavail * disk.f_frsize
+        # room for the stage and its first files, not for a whole run's evidence
+        (folder / "filler").write_bytes(b"\0" * max(0, free - 120 * 1024))
+        result = run_techval([], reports)
+        after = fingerprint(reports)
+        leftovers = sorted(p.name for p in reports.iterdir())
+    assert result.code == 2, result.stdout[-2000:]
+    assert one_line(result.stderr).endswith(
+        "cannot write the reports there (No space left on device); "
+        f"the reports in {reports} are left as they were"
+    )
+    assert after == before
+    assert ".incoming" not in leftovers
+
+
+def test_the_simulator_port_in_use_is_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = write_environment(tmp_path, simulator={"start": True, "port": port})
+        result = run_techval(["--config", str(config)], tmp_path / "reports")
+    assert result.code == 2
+    assert one_line(result.stderr) == (
+        f"techval: could not run: simulator.port {port}: the simulator cannot listen there "
+        "(Address already in use)"
+    )
+
+
+@pytest.mark.parametrize(
+    "selection",
+    [["--tags", "organization and not organization"], ["--", "--collect-only"]],
+    ids=["empty-selection", "collect-only"],
+)
+def test_a_run_that_runs_nothing_replaces_nothing(tmp_path: Path, selection: list[str]) -> None:
+    reports = tmp_path / "reports"
+    first = run_techval(["--tags", "organization"], reports)
+    assert first.code == 0, first.stderr
+    before = fingerprint(reports)
+    result = run_techval(selection, reports)
+    assert result.code == 2
+    assert one_line(result.stderr).endswith(f"the reports in {reports} are left as they were")
+    assert fingerprint(reports) == before
+    assert not (reports / ".incoming").exists()
+
+
+def test_list_names_the_selected_scenarios_and_runs_nothing(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    result = run_techval(["--list", "--tags", "@patient_search"], reports)
+    assert result.code == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert lines[-1] == "techval: 3 scenarios selected, 15 not selected; nothing was run"
+    assert all(line.startswith("2. Patient search > ") for line in lines[:-1])
+    assert len(lines) == 4 and not reports.exists()
+
+
+def test_cucumber_tags_and_the_closing_hints_name_the_reports_folder(tmp_path: Path) -> None:
+    reports = tmp_path / "my reports"
+    result = run_techval(["--tags", "@organization and not @data_on_demand"], reports)
+    assert result.code == 0, result.stderr
+    assert f"`techval report --reports '{reports}'`" in result.stdout
+    assert f"`techval bundle --reports '{reports}'`" in result.stdout
+
+
+def test_workers_are_capped_at_what_can_help(capsys: pytest.CaptureFixture[str]) -> None:
+    limit = cli.MAX_WORKERS_PER_CORE * (os.cpu_count() or 1)
+    assert cli._capped(3) == 3
+    assert cli._capped(999) == limit
+    assert capsys.readouterr().err.strip() == (
+        f"techval: --workers 999: using {limit} ({cli.MAX_WORKERS_PER_CORE} per CPU core; more "
+        "only adds start-up time)"
+    )
