@@ -4,6 +4,7 @@ right scenarios with a message that names the cause. A correct server passes eve
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -17,6 +18,7 @@ from typing import Any
 import pytest
 
 from techval.harness.evidence.leaks import embedded
+from techval.harness.evidence.plugin import WORKER_DIED
 from techval.simulator import RunningSimulator
 from techval.simulator.faults import named
 from tests.helpers import (
@@ -338,6 +340,51 @@ def test_ctrl_c_or_sigterm_stops_the_run_and_the_reports_are_complete(
     cases = ET.parse(reports / "junit.xml").getroot()
     assert any(True for _ in cases.iter("testcase"))  # JUnit of what ran
     assert not (reports / "history/latest.json").exists()  # an interrupted run is no baseline
+
+
+def children_of(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (from /proc: no ps needed)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # it ended meanwhile
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return sorted(found)
+
+
+def test_a_worker_killed_mid_scenario_is_the_same_broken_scenario_everywhere(
+    server: RunningSimulator, tmp_path: Path
+) -> None:
+    server.simulator.faults.append(named("slow:0.2"))
+    config = write_environment(tmp_path, simulator=None, base_url=server.url)
+    reports = tmp_path / "reports"
+    command = [sys.executable, "-m", "techval.cli", "run", "--config", str(config)]
+    with subprocess.Popen(
+        [*command, "--workers=2", "--no-html", "--reports", str(reports)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as process:
+        assert process.stdout is not None
+        for line in process.stdout:  # slow answers: the workers are busy long after this
+            if line.startswith("[ 3/"):
+                break
+        workers = children_of(process.pid)
+        assert len(workers) == 2, workers
+        os.kill(workers[0], signal.SIGKILL)
+        rest, stderr = process.communicate(timeout=120)
+    assert process.returncode == 1, rest + stderr
+    assert "Traceback" not in stderr
+    verdict = assert_evidence_agrees(reports)  # JUnit, verdict and Allure: the same story
+    broken = [s for step in verdict["steps"] for s in step["scenarios"] if s["status"] != "passed"]
+    assert len(broken) == 1 and broken[0]["message"] == WORKER_DIED
+    assert broken[0]["kind"] == "harness_error"
+    assert verdict["counts"]["total"] == 15  # each scenario once: the killed one is not rerun
+    assert "ERROR " in rest and "Overall: FAILED: 14 of 15 scenarios passed" in rest
 
 
 def _step_names(steps: list[dict[str, Any]]) -> Iterator[str]:

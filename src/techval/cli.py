@@ -255,8 +255,9 @@ def _pytest_args(args: argparse.Namespace, root: Path, run: Run, reports: Path) 
         f"--techval-reports={reports}",
         "-p",
         "allure_pytest_bdd.plugin",
+        # no --clean-alluredir: the stage is new, and a worker that xdist starts again to
+        # replace a dead one would wipe the results of every scenario before it
         f"--alluredir={reports / 'allure-results'}",
-        "--clean-alluredir",
         f"--junitxml={reports / 'junit.xml'}",
     ]
     pytest_args += ["--allow-production"] if args.allow_production else []

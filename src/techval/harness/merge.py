@@ -12,8 +12,9 @@ from typing import Any
 
 from techval.core.errors import CouldNotRun, NotRun
 from techval.harness import events
-from techval.harness.evidence.allure_files import write_not_run
+from techval.harness.evidence.allure_files import write_unreported
 from techval.harness.evidence.assemble import NOT_HELD, assemble
+from techval.harness.evidence.outcomes import SKIPPED
 from techval.harness.evidence.plugin import write_evidence
 
 RESULTS = "allure-results"
@@ -36,7 +37,7 @@ def merge(sources: list[Path], out: Path) -> dict[str, Any]:
         raise CouldNotRun("the reports hold no scenario: nothing to merge")
     found = assemble(events.read([out]), merging=True).outcomes
     not_held = [outcome for outcome in found if outcome.message == NOT_HELD]
-    write_not_run(out / RESULTS, not_held, NOT_HELD, NotRun.category or "")
+    write_unreported(out / RESULTS, not_held, SKIPPED, NOT_HELD, NotRun.category)
     _merge_junit(sources, out / "junit.xml", [outcome.nodeid for outcome in not_held])
     return merged
 

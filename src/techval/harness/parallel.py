@@ -22,6 +22,16 @@ class GroupScheduling(LoadScopeScheduling):  # type: ignore[misc]
         super().__init__(config, log)
         self.reports = reports
         self.groups: dict[str, str] | None = None
+        self.crashed: set[str] = set()  # scenarios whose worker died while running them
+
+    def remove_node(self, node: Any) -> str | None:
+        """A worker that died: the scenario it was running is reported broken (xdist's crash
+        report) and is not run again, as loadscope would: what it had done to the environment
+        is unknown. The rest of its lifecycle group goes to another worker."""
+        workload = self.assigned_work.get(node, {})
+        pending = [n for unit in workload.values() for n, done in unit.items() if not done]
+        self.crashed.update(pending[:1])  # the first pending one was running (xdist's rule)
+        return super().remove_node(node)  # type: ignore[no-any-return]
 
     def _split_scope(self, nodeid: str) -> str:
         if self.groups is None:
@@ -39,6 +49,11 @@ class GroupScheduling(LoadScopeScheduling):  # type: ignore[misc]
         short scenario behind a long lifecycle while another worker sits idle."""
         if node.shutting_down:
             return
+        for scope, unit in list(self.workqueue.items()):
+            for nodeid in self.crashed & set(unit):
+                unit[nodeid] = True  # done: it is not run a second time
+            if all(unit.values()):
+                del self.workqueue[scope]
         if not self.workqueue:
             node.shutdown()
             return

@@ -220,11 +220,16 @@ def write_executor(folder: Path, environ: Mapping[str, str] = os.environ) -> Non
     (folder / "executor.json").write_text(json.dumps(executor, indent=2), encoding="utf-8")
 
 
-def write_not_run(folder: Path, outcomes: Sequence[Any], message: str, category: str) -> None:
-    """An Allure result for each scenario a merge found no shard to have run (`outcomes`:
-    ScenarioOutcomes), skipped under `category`, so the report lists the whole suite."""
+def write_unreported(
+    folder: Path, outcomes: Sequence[Any], status: str, message: str, category: str | None
+) -> None:
+    """An Allure result for each scenario whose process never wrote one (`outcomes`:
+    ScenarioOutcomes): one no merged shard ran (skipped), one whose worker died (broken), so
+    the report lists what the verdict and JUnit list."""
     now = int(time.time() * 1000)
     for outcome in outcomes:
+        if _restate(folder, outcome, status, message):
+            continue
         step = BY_KEY.get(outcome.step or "")
         labels = [{"name": "epic", "value": EPIC}]
         labels += [{"name": "feature", "value": step.label}] if step else []
@@ -233,8 +238,11 @@ def write_not_run(folder: Path, outcomes: Sequence[Any], message: str, category:
             "historyId": hashlib.md5(outcome.nodeid.encode(), usedforsecurity=False).hexdigest(),
             "name": outcome.name,
             "fullName": f"{outcome.feature_file}:{outcome.name}",
-            "status": "skipped",
-            "statusDetails": {"message": message, "trace": category_marker(category)},
+            "status": status,
+            "statusDetails": {
+                "message": message,
+                **({"trace": category_marker(category)} if category else {}),
+            },
             "parameters": [{"name": k, "value": v} for k, v in outcome.parameters.items()],
             "labels": labels,
             "start": now,
@@ -242,3 +250,17 @@ def write_not_run(folder: Path, outcomes: Sequence[Any], message: str, category:
         }
         target = folder / f"{document['uuid']}-result.json"
         target.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+
+
+def _restate(folder: Path, outcome: Any, status: str, message: str) -> bool:
+    """Give the result a process wrote for the scenario (it died after writing it, before
+    reporting) the status the verdict and JUnit give it; False when there is none."""
+    wanted = (outcome.name, sorted(outcome.parameters.values()))
+    for path in folder.glob("*-result.json"):
+        document = json.loads(path.read_text(encoding="utf-8"))
+        values = sorted(str(p.get("value")) for p in document.get("parameters") or [])
+        if (document.get("name"), values) == wanted:
+            document["status"], document["statusDetails"] = status, {"message": message}
+            path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+            return True
+    return False

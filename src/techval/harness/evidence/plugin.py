@@ -19,7 +19,7 @@ from typing import Any
 import allure
 import pytest
 
-from techval.core.errors import failure_kind
+from techval.core.errors import HARNESS_ERROR, failure_kind
 from techval.core.redaction import Redactor
 from techval.harness import events
 from techval.harness.evidence import har, sections, verdict
@@ -29,10 +29,11 @@ from techval.harness.evidence.allure_files import (
     write_environment,
     write_executor,
     write_globals,
+    write_unreported,
 )
 from techval.harness.evidence.assemble import OTHER_SHARD, assemble
 from techval.harness.evidence.console import progress_line
-from techval.harness.evidence.outcomes import ScenarioOutcome, first_line
+from techval.harness.evidence.outcomes import BROKEN, ScenarioOutcome, first_line
 from techval.harness.evidence.run_info import describe
 from techval.harness.groups import group_for, template_of
 from techval.harness.pytest_plugin import (
@@ -48,6 +49,8 @@ from techval.harness.run import redactor_for
 from techval.validation.catalogue import EPIC, step_for
 
 REDACTOR_KEY = pytest.StashKey[Redactor]()
+CRASHED = "???"  # the phase of xdist's report of a test whose worker died
+WORKER_DIED = "broken: the worker process running it died (crashed or was killed)"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -271,6 +274,10 @@ class Evidence:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         techval = getattr(report, "techval", None)
+        if not self.worker and report.when == CRASHED:
+            crashed = self.outcomes.get(report.nodeid) or self._collected(report.nodeid)
+            if crashed is not None:
+                self._crashed(crashed)
         if self.worker or not isinstance(techval, dict):
             return
         outcome = self.outcomes.get(report.nodeid)
@@ -290,6 +297,26 @@ class Evidence:
         if report.when == "teardown":
             self.finished += 1
             self.stream.emit("scenario_finished", **outcome.ending())
+
+    def _collected(self, nodeid: str) -> ScenarioOutcome | None:
+        """A scenario as a worker collected it (the controller collects none): one whose
+        worker died before it reported the scenario's setup."""
+        folder = reports_dir(self.config)
+        for event in events.read([folder] if folder is not None else []):
+            if event["event"] == "scenario_collected" and event["scenario"] == nodeid:
+                self.outcomes[nodeid] = ScenarioOutcome.from_identity(event)
+                return self.outcomes[nodeid]
+        return None
+
+    def _crashed(self, outcome: ScenarioOutcome) -> None:
+        """xdist's report of a scenario whose worker died while running it (a crash, a kill):
+        broken, as JUnit says, and finished, so the verdict and the console agree."""
+        outcome.status, outcome.kind, outcome.message = BROKEN, HARNESS_ERROR, WORKER_DIED
+        results = getattr(self.config.option, "allure_report_dir", None)
+        if results:
+            write_unreported(Path(results), [outcome], BROKEN, WORKER_DIED, None)
+        self.finished += 1
+        self.stream.emit("scenario_finished", **outcome.ending())
 
     def _progress(self, event: events.Event) -> None:
         outcome = self.outcomes.get(str(event.data.get("scenario")))
