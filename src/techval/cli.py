@@ -185,6 +185,9 @@ def _pytest_args(args: argparse.Namespace, root: Path, run: Run) -> list[str]:
         # allure-pytest-bdd needs the features under the rootdir
         f"--rootdir={os.path.commonpath([root, Path(args.features or root).resolve()])}",
         f"--config-file={root / 'pyproject.toml'}",
+        # The harness's own tests make warnings errors (pyproject); a library's warning must
+        # never fail a scenario of a run: after the file's filters, so it wins.
+        "-Wignore",
         # Checks raise CheckFailed with their own messages: no assertion rewriting, which would
         # recompile every plugin module on each run where bytecode is not cached.
         "--assert=plain",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 import time
+import warnings
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
@@ -27,6 +28,15 @@ from techval.core.redox import timestamp
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ASSERTION_LIFETIME = 300  # seconds; SMART Backend Services caps it at five minutes
 RENEW_MARGIN = 60  # renew a token this many seconds before it expires
+HS384_MIN_SECRET = 48  # bytes, the SHA-384 output: RFC 7518 3.2's least HMAC key
+
+
+class _NotWarned(Warning):
+    """Stands in for the warning PyJWT before 2.11 does not have."""
+
+
+# PyJWT 2.11+ warns on every signature or verification with an HMAC key shorter than its hash.
+SHORT_KEY_WARNING: type[Warning] = getattr(jwt, "InsecureKeyLengthWarning", _NotWarned)
 
 
 class TokenProvider(Protocol):
@@ -156,7 +166,11 @@ class OAuthClientCredentials(_CachedToken):
         headers = {"typ": "JWT"}
         if self.settings.algorithm != "HS384":
             headers["kid"] = self.settings.key_id
-        return jwt.encode(claims, self._key, algorithm=self.settings.algorithm, headers=headers)
+        # A short HS384 secret is doctor's warning, said once; PyJWT's warning on every
+        # signature must not become a scenario's error where warnings are errors.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SHORT_KEY_WARNING)
+            return jwt.encode(claims, self._key, algorithm=self.settings.algorithm, headers=headers)
 
     def _fetch(self) -> tuple[str, float]:
         assertion = self.client_assertion()
