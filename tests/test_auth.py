@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import serialization
 
 from techval.core.auth import LegacyApiKey, OAuthClientCredentials
 from techval.core.config import Settings
-from techval.core.errors import AuthError, ConfigError
+from techval.core.errors import AuthError, ConfigError, TransportError
 from techval.core.exchange import Exchange
 from techval.core.redaction import Redactor
 from techval.simulator import RunningSimulator, provision
@@ -125,8 +125,9 @@ def test_unreachable_token_endpoint_is_an_auth_error(tmp_path: Path) -> None:
     tokens = OAuthClientCredentials(
         settings.auth, httpx.Client(timeout=2), Redactor(), lambda e: None
     )
-    with pytest.raises(AuthError, match="cannot reach the token endpoint"):
+    with pytest.raises(AuthError, match="cannot reach the token endpoint") as caught:
         tokens.token()
+    assert isinstance(caught.value, TransportError)  # doctor advises the network, by class
 
 
 def test_legacy_login_and_refresh(tmp_path: Path) -> None:

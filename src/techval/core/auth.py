@@ -13,6 +13,7 @@ import time
 import warnings
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
@@ -20,7 +21,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 
 from techval.core.config import AuthSettings
-from techval.core.errors import AuthError, ConfigError
+from techval.core.errors import AuthError, ConfigError, TokenEndpointUnreachable
 from techval.core.exchange import Exchange, timed_post
 from techval.core.redaction import Redactor
 from techval.core.redox import timestamp
@@ -51,9 +52,13 @@ def load_signing_key(settings: AuthSettings) -> Any:
     """The key that signs client assertions: the private key, or the HS384 client secret."""
     if settings.algorithm == "HS384":
         return settings.client_secret
-    path = settings.private_key_file
-    if path is None:
+    if settings.private_key_file is None:
         raise ConfigError("auth.private_key_file: required for " + settings.algorithm)
+    return read_private_key(settings.private_key_file)
+
+
+def read_private_key(path: Path) -> Any:
+    """The unencrypted PEM private key at `path`; ConfigError naming auth.private_key_file."""
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -118,7 +123,7 @@ class _CachedToken:
             response = timed_post(self.http, record, url, mask=self.redactor.headers, **kwargs)
         except httpx.HTTPError:
             self.on_exchange(record)
-            raise AuthError(
+            raise TokenEndpointUnreachable(
                 f"cannot reach the token endpoint {url}: {record.transport_error}"
             ) from None
         record.response_headers = self.redactor.headers(response.headers.items())
