@@ -125,14 +125,16 @@ def run_techval(
     command: str = "run",
     *,
     html: bool = False,
+    cwd: Path = ROOT,
     **env: str,
 ) -> RunResult:
-    """A `techval` command (`run` by default) in a subprocess, as a user would start it; a run
-    writes no HTML report unless the test reads it (`html=True`)."""
+    """A `techval` command (`run` by default) in a subprocess, as a user would start it (from
+    `cwd`, the project root unless given); a run writes no HTML report unless the test reads it
+    (`html=True`)."""
     extra = ["--no-html"] if command == "run" and not html else []
     completed = subprocess.run(
         [sys.executable, "-m", "techval.cli", command, "--reports", str(reports), *extra, *args],
-        cwd=ROOT,
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=timeout,

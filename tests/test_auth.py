@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -13,13 +14,13 @@ from cryptography.hazmat.primitives import serialization
 
 from techval.core.auth import LegacyApiKey, OAuthClientCredentials
 from techval.core.config import Settings
-from techval.core.errors import AuthError, ConfigError
+from techval.core.errors import AuthError, ConfigError, TransportError
 from techval.core.exchange import Exchange
 from techval.core.redaction import Redactor
-from techval.simulator import provision
+from techval.simulator import RunningSimulator, provision
 from techval.simulator.provision import ensure_private_key
 from techval.simulator.transport import simulator_transport
-from tests.helpers import CLIENT_SECRET, settings_for
+from tests.helpers import CLIENT_SECRET, run_techval, settings_for, write_environment
 
 TOKEN_URL = "http://simulator.test/v2/auth/token"
 
@@ -124,8 +125,9 @@ def test_unreachable_token_endpoint_is_an_auth_error(tmp_path: Path) -> None:
     tokens = OAuthClientCredentials(
         settings.auth, httpx.Client(timeout=2), Redactor(), lambda e: None
     )
-    with pytest.raises(AuthError, match="cannot reach the token endpoint"):
+    with pytest.raises(AuthError, match="cannot reach the token endpoint") as caught:
         tokens.token()
+    assert isinstance(caught.value, TransportError)  # doctor advises the network, by class
 
 
 def test_legacy_login_and_refresh(tmp_path: Path) -> None:
@@ -149,3 +151,44 @@ def test_legacy_bad_secret_is_refused(tmp_path: Path) -> None:
     simulator.tokens.legacy_keys["legacy-key-1"] = "another-secret"
     with pytest.raises(AuthError, match="HTTP 401 Invalid source secret"):
         tokens.token()
+
+
+SHORT_SECRET = "twenty-byte-secret!!"  # 20 bytes: PyJWT warns, RFC 7518 3.2 wants 48 for HS384
+
+
+def test_a_short_hs384_secret_signs_and_verifies_with_warnings_as_errors(tmp_path: Path) -> None:
+    """The harness's own tests turn warnings into errors, as a run's pytest once did."""
+    settings = settings_for(tmp_path, auth=short_secret_auth()).with_base_url(
+        "http://simulator.test"
+    )
+    tokens, _ = provider(settings)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert tokens.token() and tokens.fetches == 1
+
+
+@pytest.mark.whole_run
+def test_a_run_with_a_short_secret_renewing_its_token_passes(
+    server: RunningSimulator, tmp_path: Path
+) -> None:
+    server.simulator.tokens.register_secret("harness-test-client", SHORT_SECRET)
+    server.simulator.tokens.lifetime = 1  # inside the renewal margin: a new token every request
+    config = write_environment(
+        tmp_path, simulator=None, base_url=server.url, auth=short_secret_auth()
+    )
+    result = run_techval(["--config", str(config)], tmp_path / "reports", timeout=300)
+    assert result.code == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    cases = result.cases()
+    assert cases and not any(cases.values())
+    tokens = [r for r in server.simulator.captured if r.path == "/v2/auth/token"]
+    assert len(tokens) > len(cases)  # renewed inside the scenarios
+
+
+def short_secret_auth() -> dict[str, str]:
+    return {
+        "method": "jwt",
+        "token_url": "/v2/auth/token",
+        "client_id": "harness-test-client",
+        "algorithm": "HS384",
+        "client_secret": SHORT_SECRET,
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -166,3 +167,24 @@ def test_a_malformed_tag_expression_is_one_line_before_anything_runs(tmp_path: P
         "techval: could not run: --tags 'organization and (': not a tag expression ("
     )
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+WARNING_PLUGIN = """
+import warnings
+
+
+def pytest_bdd_before_step(request, feature, scenario, step, step_func):
+    warnings.warn("a library's deprecation", DeprecationWarning, stacklevel=1)
+"""
+
+
+def test_a_library_warning_fails_no_scenario_of_a_run(tmp_path: Path) -> None:
+    """The harness's own tests make warnings errors (pyproject); a run's pytest must not."""
+    (tmp_path / "library_warns.py").write_text(WARNING_PLUGIN)
+    result = run_techval(
+        ["--tags", "organization", "--", "-p", "library_warns"],
+        tmp_path / "reports",
+        PYTHONPATH=os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]),
+    )
+    assert result.code == 0, result.stdout[-2000:]
+    assert len(result.cases()) == 6 and not any(result.cases().values())

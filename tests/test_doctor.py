@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 
 from techval.simulator import RunningSimulator
 from techval.simulator.faults import named
-from tests.helpers import ROOT, write_environment
+from tests.helpers import ROOT, environment, write_environment
 
 pytestmark = pytest.mark.whole_run
 DOD = "0b8a4a55-3c3e-4f3a-9d55-1c2b3d4e5f60"  # the test environment's repository destination
@@ -147,3 +148,66 @@ def test_the_simulators_own_key_is_made_on_first_use_as_a_run_makes_it(tmp_path:
     code, out, _ = doctor(tmp_path, "--config", str(config))
     assert code == 0, out
     assert key.is_file() and re.search(r"^signing key\s+ok\s+RS384", out, re.M)
+
+
+def test_an_unreachable_token_endpoint_gets_network_advice_not_credentials(
+    tmp_path: Path,
+) -> None:
+    with socket.socket() as probe:  # a loopback port nothing listens on once closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = write_environment(tmp_path, simulator=None, base_url=f"http://127.0.0.1:{port}")
+    code, out, _ = doctor(tmp_path, "--config", str(config))
+    assert code == 2
+    assert re.search(
+        r"^token\s+FAIL\s+cannot reach the token endpoint http://127\.0\.0\.1", out, re.M
+    )
+    assert f"check base_url and auth.token_url in {config}" in out
+    assert "auth.client_secret" not in out  # the credentials were never put to the test
+
+
+def test_a_missing_key_file_is_named_together_with_the_unset_variables(tmp_path: Path) -> None:
+    absent = tmp_path / "absent.pem"
+    auth = {
+        "method": "jwt",
+        "token_url": "/v2/auth/token",
+        "client_id": "${TECHVAL_DOCTOR_TEST_CLIENT}",
+        "algorithm": "RS384",
+        "private_key_file": str(absent),
+        "key_id": "harness-test-key",
+    }
+    config = write_environment(tmp_path, simulator=None, base_url="http://127.0.0.1:9", auth=auth)
+    code, out, _ = doctor(tmp_path, "--config", str(config))
+    assert code == 2
+    assert re.search(r"^variable TECHVAL_DOCTOR_TEST_CLIENT\s+FAIL\s+not set", out, re.M)
+    assert re.search(
+        rf"^signing key\s+FAIL\s+auth.private_key_file: cannot read {absent}", out, re.M
+    )
+    assert "point auth.private_key_file at it" in out
+
+
+def test_a_key_file_named_by_an_unset_variable_is_only_the_variable(tmp_path: Path) -> None:
+    auth = {
+        "method": "jwt",
+        "token_url": "/v2/auth/token",
+        "client_id": "harness-test-client",
+        "algorithm": "RS384",
+        "private_key_file": "${TECHVAL_DOCTOR_TEST_KEY}",
+        "key_id": "harness-test-key",
+    }
+    config = write_environment(tmp_path, simulator=None, base_url="http://127.0.0.1:9", auth=auth)
+    code, out, _ = doctor(tmp_path, "--config", str(config))
+    assert code == 2 and re.search(r"^variable TECHVAL_DOCTOR_TEST_KEY\s+FAIL", out, re.M)
+    assert "signing key" not in out
+
+
+def test_a_short_hs384_secret_is_a_warning(tmp_path: Path) -> None:
+    secret = "twenty-byte-secret!!"
+    auth = dict(environment()["auth"], client_secret=secret)
+    config = write_environment(tmp_path, auth=auth)
+    code, out, err = doctor(tmp_path, "--config", str(config))
+    assert code == 0 and not err, out + err
+    assert re.search(
+        r"^signing key\s+warn\s+the client secret is 20 bytes; HS384 wants at least 48", out, re.M
+    )
+    assert secret not in out

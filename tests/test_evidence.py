@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -327,6 +328,23 @@ def test_without_allure_3_the_report_is_skipped_with_a_hint(
     outcome = html.generate(results, tmp_path / "allure-report", name="r")
     assert outcome.written is None
     assert hint in outcome.message and "techval report" in outcome.message
+
+
+def test_allure_2_writes_where_the_relative_paths_point_from_any_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Allure runs in the project folder; relative paths are the working directory's."""
+    fake = tmp_path / "bin" / "allure"  # writes -o DIR/index.html, as allure 2 does
+    fake.parent.mkdir()
+    fake.write_text('#!/bin/sh\nmkdir -p "$5" && echo "<html>" > "$5/index.html"\n')
+    fake.chmod(0o755)
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "x-result.json").write_text("{}")
+    monkeypatch.setattr(html, "allure3", lambda: None)
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.chdir(tmp_path)
+    outcome = html.generate(Path("results"), Path("out"), name="r")
+    assert outcome.written == (tmp_path / "out" / "index.html").resolve(), outcome.message
 
 
 def test_nothing_to_report_without_results(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ import pytest
 from techval import __version__
 from techval.core.config import Settings, load_settings
 from techval.core.errors import CouldNotRun
-from techval.core.paths import project_root
+from techval.core.paths import find_project_root, project_root
 from techval.core.schemas import SchemaRegistry, UnknownMessage
 from techval.harness import doctor, listing
 from techval.harness.evidence import baseline, bundle, console, html, verdict
@@ -279,6 +279,9 @@ def _selection_args(args: argparse.Namespace, root: Path) -> list[str]:
         # allure-pytest-bdd needs the features under the rootdir
         f"--rootdir={os.path.commonpath([root, Path(args.features or root).resolve()])}",
         f"--config-file={root / 'pyproject.toml'}",
+        # The harness's own tests make warnings errors (pyproject); a library's warning must
+        # never fail a scenario of a run: after the file's filters, so it wins.
+        "-Wignore",
         # Checks raise CheckFailed with their own messages: no assertion rewriting, which would
         # recompile every plugin module on each run where bytecode is not cached.
         "--assert=plain",
@@ -431,15 +434,41 @@ def command_doctor(args: argparse.Namespace) -> int:
     return code
 
 
+def _paths_help() -> str:
+    root = find_project_root()
+    where = f"{root}" if root else "the project (not found: install techval editable)"
+    return (
+        "paths:\n"
+        f"  --env NAME reads {where}/environments/NAME.yaml. Paths inside an environment\n"
+        "  file (private_key_file, test_patients) are relative to the project, as are its\n"
+        "  .env and baseline.yaml. --config, --reports, --features, --baseline and FILE are\n"
+        "  relative to the working directory; the reports go to ./reports there unless\n"
+        "  --reports DIR says otherwise."
+    )
+
+
 def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="techval", description=__doc__.splitlines()[0])
+    root = argparse.ArgumentParser(
+        prog="techval",
+        description=__doc__.splitlines()[0],
+        epilog=_paths_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     root.add_argument("--version", action="version", version=f"techval {__version__}")
     commands = root.add_subparsers(dest="command", required=True)
 
     def environment(sub: argparse.ArgumentParser) -> None:
         group = sub.add_mutually_exclusive_group()
-        group.add_argument("--env", help="environment name in environments/ (default: simulator)")
-        group.add_argument("--config", help="path of an environment file")
+        group.add_argument(
+            "--env",
+            metavar="NAME",
+            help="environments/NAME.yaml of the project (default: simulator)",
+        )
+        group.add_argument(
+            "--config",
+            metavar="PATH",
+            help="path of an environment file, relative to the working directory",
+        )
 
     run = commands.add_parser("run", help="run the validation scenarios")
     environment(run)
@@ -451,7 +480,10 @@ def parser() -> argparse.ArgumentParser:
         help="allow sending test data to a production environment",
     )
     run.add_argument(
-        "--reports", default="reports", help="folder for the reports (default: reports)"
+        "--reports",
+        default="reports",
+        metavar="DIR",
+        help="folder for the reports, relative to the working directory (default: ./reports)",
     )
     run.add_argument(
         "--no-html",
@@ -484,27 +516,33 @@ def parser() -> argparse.ArgumentParser:
     )
     fold.add_argument("folders", nargs="+", metavar="DIR", help="reports folders to merge")
     fold.add_argument(
-        "--reports", default="reports", help="the merged reports folder (default: reports)"
+        "--reports", default="reports", help="the merged reports folder (default: ./reports)"
     )
     fold.add_argument("--no-html", action="store_true", help="skip the HTML report")
     fold.add_argument("--baseline", metavar="PATH", help=f"known failures (default: {BASELINE})")
     fold.set_defaults(handler=command_merge)
 
     report = commands.add_parser("report", help="regenerate the HTML report from the results")
-    report.add_argument("--reports", default="reports", help="the reports folder")
+    report.add_argument(
+        "--reports", default="reports", help="the reports folder (default: ./reports)"
+    )
     report.set_defaults(handler=command_report)
 
     pack = commands.add_parser(
         "bundle", help="scan the reports for leaks and zip the evidence for the validation request"
     )
     environment(pack)
-    pack.add_argument("--reports", default="reports", help="the reports folder")
+    pack.add_argument(
+        "--reports", default="reports", help="the reports folder (default: ./reports)"
+    )
     pack.set_defaults(handler=command_bundle)
 
     known = commands.add_parser(
         "baseline", help="write the last run's failures to the baseline as known failures"
     )
-    known.add_argument("--reports", default="reports", help="the reports folder of the run")
+    known.add_argument(
+        "--reports", default="reports", help="the reports folder of the run (default: ./reports)"
+    )
     known.add_argument("--baseline", metavar="PATH", help=f"the file (default: {BASELINE})")
     known.add_argument(
         "--days",
@@ -548,7 +586,10 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    code: int = args.handler(args)
+    try:
+        code: int = args.handler(args)
+    except CouldNotRun as exc:  # e.g. no project data: a copy of the package outside its checkout
+        return fail(str(exc))
     return code
 
 

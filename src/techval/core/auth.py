@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import secrets
 import time
+import warnings
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
@@ -19,7 +21,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 
 from techval.core.config import AuthSettings
-from techval.core.errors import AuthError, ConfigError
+from techval.core.errors import AuthError, ConfigError, TokenEndpointUnreachable
 from techval.core.exchange import Exchange, timed_post
 from techval.core.redaction import Redactor
 from techval.core.redox import timestamp
@@ -27,6 +29,15 @@ from techval.core.redox import timestamp
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ASSERTION_LIFETIME = 300  # seconds; SMART Backend Services caps it at five minutes
 RENEW_MARGIN = 60  # renew a token this many seconds before it expires
+HS384_MIN_SECRET = 48  # bytes, the SHA-384 output: RFC 7518 3.2's least HMAC key
+
+
+class _NotWarned(Warning):
+    """Stands in for the warning PyJWT before 2.11 does not have."""
+
+
+# PyJWT 2.11+ warns on every signature or verification with an HMAC key shorter than its hash.
+SHORT_KEY_WARNING: type[Warning] = getattr(jwt, "InsecureKeyLengthWarning", _NotWarned)
 
 
 class TokenProvider(Protocol):
@@ -41,9 +52,13 @@ def load_signing_key(settings: AuthSettings) -> Any:
     """The key that signs client assertions: the private key, or the HS384 client secret."""
     if settings.algorithm == "HS384":
         return settings.client_secret
-    path = settings.private_key_file
-    if path is None:
+    if settings.private_key_file is None:
         raise ConfigError("auth.private_key_file: required for " + settings.algorithm)
+    return read_private_key(settings.private_key_file)
+
+
+def read_private_key(path: Path) -> Any:
+    """The unencrypted PEM private key at `path`; ConfigError naming auth.private_key_file."""
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -108,7 +123,7 @@ class _CachedToken:
             response = timed_post(self.http, record, url, mask=self.redactor.headers, **kwargs)
         except httpx.HTTPError:
             self.on_exchange(record)
-            raise AuthError(
+            raise TokenEndpointUnreachable(
                 f"cannot reach the token endpoint {url}: {record.transport_error}"
             ) from None
         record.response_headers = self.redactor.headers(response.headers.items())
@@ -156,7 +171,11 @@ class OAuthClientCredentials(_CachedToken):
         headers = {"typ": "JWT"}
         if self.settings.algorithm != "HS384":
             headers["kid"] = self.settings.key_id
-        return jwt.encode(claims, self._key, algorithm=self.settings.algorithm, headers=headers)
+        # A short HS384 secret is doctor's warning, said once; PyJWT's warning on every
+        # signature must not become a scenario's error where warnings are errors.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SHORT_KEY_WARNING)
+            return jwt.encode(claims, self._key, algorithm=self.settings.algorithm, headers=headers)
 
     def _fetch(self) -> tuple[str, float]:
         assertion = self.client_assertion()

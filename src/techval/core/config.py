@@ -255,7 +255,7 @@ def load_settings(
         missing: list[tuple[str, str]] = []
         data = _substitute(raw, environ, (), missing)
         if missing:
-            raise MissingVariables(path, missing)
+            raise MissingVariables(path, missing, _complete_key_file(data, missing, root))
         _validate(data, path, root)
     except RecursionError:
         raise ConfigError(f"{path}: nested too deeply to be an environment file") from None
@@ -270,11 +270,28 @@ def _shown(path: Path) -> Path:
         return path
 
 
-class MissingVariables(ConfigError):
-    """Environment variables the file's ${VAR} placeholders need, all of them at once."""
+def _complete_key_file(
+    data: dict[str, Any], missing: list[tuple[str, str]], root: Path
+) -> Path | None:
+    """auth.private_key_file when no variable in it is missing and no simulator started by the
+    run makes it: a file that can be checked while other variables are missing."""
+    auth, simulator = data.get("auth"), data.get("simulator")
+    value = auth.get("private_key_file") if isinstance(auth, dict) else None
+    simulated = isinstance(simulator, dict) and simulator.get("start", True) is not False
+    if not isinstance(value, str) or not value or simulated:
+        return None
+    return None if any(key == "auth.private_key_file" for _, key in missing) else root / value
 
-    def __init__(self, path: Path, missing: list[tuple[str, str]]) -> None:
+
+class MissingVariables(ConfigError):
+    """Environment variables the file's ${VAR} placeholders need, all of them at once;
+    `key_file`: the private key file the file names, when it could be checked already."""
+
+    def __init__(
+        self, path: Path, missing: list[tuple[str, str]], key_file: Path | None = None
+    ) -> None:
         self.path = path
+        self.key_file = key_file
         self.variables: dict[str, list[str]] = {}  # variable -> the keys that use it
         for name, key in missing:
             self.variables.setdefault(name, []).append(key)

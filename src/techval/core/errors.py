@@ -45,6 +45,10 @@ class TransportError(CouldNotRun):
     category = "Could not connect / timed out"
 
 
+class TokenEndpointUnreachable(AuthError, TransportError):
+    """No answer from the token endpoint: the credentials were not put to the test."""
+
+
 class ScenarioTimeout(TransportError):
     """A scenario used up its total time (timeouts.scenario): reported as timed out."""
 

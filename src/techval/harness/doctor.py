@@ -1,8 +1,10 @@
 """`techval doctor`: the preflight of an environment, every problem at once.
 
 It checks, in order, and stops where going on would prove nothing: the environment file
-(every missing variable listed together, .env read as `run` reads it), the signing key, the
-destination IDs' tier, the token request, one harmless request per destination (refusals
+(every missing variable listed together, .env read as `run` reads it, and with them a named
+private key file that is missing), the signing key (an HS384 secret under 48 bytes is a
+warning), the destination IDs' tier, the token request (no answer is a network problem, a
+refusal one of credentials), one harmless request per destination (refusals
 explained: wrong destination, no subscription, missing Carequality metadata), and whether
 each test patient is on the network. Test patients are never searched for in production
 without --allow-production. Exit codes as `techval run`: 0 ready, 1 a destination refused or
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from techval.core.auth import load_signing_key
+from techval.core.auth import HS384_MIN_SECRET, load_signing_key, read_private_key
 from techval.core.config import MissingVariables, Settings, load_settings
 from techval.core.errors import (
     CheckFailed,
@@ -24,6 +26,7 @@ from techval.core.errors import (
     CouldNotRun,
     TechvalError,
     TestDataMismatch,
+    TransportError,
 )
 from techval.core.exchange import Exchange
 from techval.harness.run import Run, start_run
@@ -38,6 +41,7 @@ OK, FAIL, WARN, SKIP = "ok", "FAIL", "warn", "skipped"
 # The alias the patient search feature expects no match for.
 EXPECTED_ABSENT = {"unknown patient"}
 NO_SUBSCRIPTION = "No subscriptions"  # Redox's 400 for a destination the source does not have
+KEY_ADVICE = "point auth.private_key_file at it"
 
 
 @dataclass(frozen=True)
@@ -56,7 +60,7 @@ def diagnose(
     try:
         settings = load_settings(env, config, root=root)
     except MissingVariables as exc:
-        return [
+        unset = [
             Finding(
                 f"variable {name}",
                 FAIL,
@@ -66,6 +70,8 @@ def diagnose(
             )
             for name, keys in exc.variables.items()
         ]
+        key = _key_file(exc.key_file) if exc.key_file else None
+        return unset + ([key] if key and key.result == FAIL else [])
     except CouldNotRun as exc:
         return [Finding("environment file", FAIL, str(exc), "fix the key it names", 2)]
     dotenv = " (with .env)" if (root / ".env").is_file() else ""
@@ -97,27 +103,46 @@ def _key(settings: Settings) -> Finding:
     simulated = settings.simulator is not None and settings.simulator.start
     if simulated and auth.private_key_file and auth.algorithm != "HS384":
         ensure_private_key(auth.private_key_file, auth.algorithm)  # made on first use, as a run
+    if auth.algorithm == "HS384":
+        size = len(auth.client_secret.encode("utf-8"))
+        if size < HS384_MIN_SECRET:  # PyJWT warns on each signature; said here once
+            return Finding(
+                "signing key",
+                WARN,
+                f"the client secret is {size} bytes; HS384 wants at least {HS384_MIN_SECRET} "
+                "(RFC 7518 3.2)",
+            )
+        return Finding("signing key", OK, "HS384 client secret readable")
     try:
         load_signing_key(auth)
     except CouldNotRun as exc:
-        return Finding("signing key", FAIL, str(exc), "point auth.private_key_file at it", 2)
-    what = "client secret" if auth.algorithm == "HS384" else "private key"
-    return Finding("signing key", OK, f"{auth.algorithm} {what} readable")
+        return Finding("signing key", FAIL, str(exc), KEY_ADVICE, 2)
+    return Finding("signing key", OK, f"{auth.algorithm} private key readable")
+
+
+def _key_file(path: Path) -> Finding:
+    """The private key file alone, while variables the rest of the file needs are unset."""
+    try:
+        read_private_key(path)
+    except CouldNotRun as exc:
+        return Finding("signing key", FAIL, str(exc), KEY_ADVICE, 2)
+    return Finding("signing key", OK, f"private key readable: {path}")
 
 
 def _with_run(run: Run, *, allow_production: bool) -> list[Finding]:
     settings = run.settings
     if run.client.health.unreachable:
-        return [
-            Finding(
-                "token",
-                FAIL,
-                run.client.health.unreachable,
-                f"check {_credentials(settings)} in {settings.source} (and, for a key, that "
-                "its public key is registered for this client in the Redox dashboard)",
-                2,
+        if isinstance(run.first_token, TransportError):  # no answer: credentials not tried
+            advice = (
+                f"check base_url and auth.token_url in {settings.source}, and that this "
+                "machine reaches that host (network, VPN, proxy, firewall)"
             )
-        ]
+        else:
+            advice = (
+                f"check {_credentials(settings)} in {settings.source} (and, for a key, that "
+                "its public key is registered for this client in the Redox dashboard)"
+            )
+        return [Finding("token", FAIL, run.client.health.unreachable, advice, 2)]
     found = [Finding("token", OK, f"granted by {settings.auth.token_url}")]
     probes: list[tuple[str, Callable[[], Exchange], Callable[[Exchange], None]]] = []
     own = settings.organizations[0].oid

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from techval.core.client import RedoxClient
 from techval.core.config import Settings
-from techval.core.errors import AuthError, ConfigError, TransportError
+from techval.core.errors import AuthError, ConfigError, CouldNotRun, TransportError
 from techval.core.exchange import Exchange
 from techval.core.paths import project_root
 from techval.core.redaction import Redactor, patient_values
@@ -37,6 +37,7 @@ class Run:
     current: events.ScenarioExchanges = field(default_factory=events.ScenarioExchanges)
     stop_told: bool = False  # the run_stopped event was emitted
     write_error: OSError | None = None  # the file system refused a write under the reports
+    first_token: CouldNotRun | None = None  # why the first token was not granted
 
     def __post_init__(self) -> None:
         self.stream.subscribe(self.current)
@@ -133,6 +134,7 @@ def start_run(
     except (AuthError, TransportError) as exc:
         # Every scenario is then reported as not run, and the reports are complete.
         client.health.stop(str(exc))
+        run.first_token = exc
     except BaseException:
         run.close()
         raise

@@ -7,6 +7,7 @@ The simulator's own reading of the documents; it shares only the template file
 
 from __future__ import annotations
 
+import functools
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,12 +22,16 @@ NAMESPACES = {
     "xsi": "http://www.w3.org/2001/XMLSchema-instance",
     "sdtc": "urn:hl7-org:sdtc",
 }
-# Section LOINC code -> the key of its narrative in Redox's Clinical Summary model (4.3.2, 4.3.6):
-# shared data (fixtures/cda_sections.yaml), read here on the simulator's own account.
-NARRATIVE_KEYS: dict[str, str] = {
-    str(code): str(key)
-    for code, key in yamlfile.load(project_root() / "fixtures/cda_sections.yaml").items()
-}
+
+
+@functools.cache
+def narrative_keys() -> dict[str, str]:
+    """Section LOINC code -> the key of its narrative in Redox's Clinical Summary model (4.3.2,
+    4.3.6): shared data (fixtures/cda_sections.yaml), read on the simulator's own account on
+    first use."""
+    sections = yamlfile.load(project_root() / "fixtures/cda_sections.yaml")
+    return {str(code): str(key) for code, key in sections.items()}
+
 
 for _prefix, _uri in NAMESPACES.items():
     ET.register_namespace(_prefix, _uri)
@@ -44,7 +49,7 @@ def _sections(root: ET.Element) -> list[tuple[str, ET.Element]]:
     found = []
     for section in root.iter(f"{{{V3}}}section"):
         code = section.find(f"{{{V3}}}code")
-        key = NARRATIVE_KEYS.get(code.get("code", "") if code is not None else "")
+        key = narrative_keys().get(code.get("code", "") if code is not None else "")
         if key:
             found.append((key, section))
     return found

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from xml.sax.saxutils import escape
@@ -11,11 +12,14 @@ from techval.core.paths import project_root
 
 HL7 = f"{{{redox.HL7_V3}}}"
 TEMPLATE = "fixtures/simulator/documents/visit-summary-template.xml"
-# CDA section LOINC code -> the key of its narrative in Redox's Clinical Summary model.
-SECTION_TEXT: dict[str, str] = {
-    str(code): str(key)
-    for code, key in yamlfile.load(project_root() / "fixtures/cda_sections.yaml").items()
-}
+SECTIONS = "fixtures/cda_sections.yaml"
+
+
+@functools.cache
+def section_keys() -> dict[str, str]:
+    """CDA section LOINC code -> the key of its narrative in Redox's Clinical Summary model
+    (read on first use, never at import)."""
+    return {str(code): str(key) for code, key in yamlfile.load(project_root() / SECTIONS).items()}
 
 
 def render_visit_summary(values: Mapping[str, str]) -> str:
@@ -32,7 +36,7 @@ def section_texts(document: str) -> dict[str, str]:
     root = ET.fromstring(document)  # noqa: S314 - the project's own documents
     for section in root.iter(f"{HL7}section"):
         code = section.find(f"{HL7}code")
-        key = SECTION_TEXT.get(code.get("code", "") if code is not None else "")
+        key = section_keys().get(code.get("code", "") if code is not None else "")
         narrative = section.find(f"{HL7}text")
         if key and narrative is not None:
             sections[key] = " ".join(" ".join(narrative.itertext()).split())

@@ -104,6 +104,8 @@ def _allure3(results: Path, output: Path, name: str) -> Outcome:
 
 
 def _allure2(results: Path, output: Path) -> Outcome:
+    # absolute: allure runs in the project folder, the paths are the working directory's
+    output, results = output.resolve(), results.resolve()
     command = ["allure", "generate", "--clean", "--single-file", "-o", str(output), str(results)]
     return _finish(command, output, extra_env={"ALLURE_NO_ANALYTICS": "true"})
 
