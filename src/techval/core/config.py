@@ -23,6 +23,7 @@ from techval.core.retries import RetryPolicy
 
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 SCHEMA_PATH = Path("schemas/config/environment.json")
+MAX_DETAIL = 300  # characters of a schema error's text in the one line that names it
 
 
 @dataclass(frozen=True)
@@ -314,6 +315,8 @@ def _validate(data: dict[str, Any], path: Path, root: Path) -> None:
     # The deepest error is the most specific: a wrong value beats the branch it knocks out.
     error = max(errors, key=lambda e: (len(e.absolute_path), e.validator != "required"))
     detail = _describe(error)
+    if len(detail) > MAX_DETAIL:  # jsonschema quotes the whole wrong value
+        detail = detail[:MAX_DETAIL] + " ... (cut short)"
     raise ConfigError(f"{path}: {_dotted(list(error.absolute_path))}: {detail}")
 
 
