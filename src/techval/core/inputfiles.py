@@ -60,8 +60,12 @@ def read_bytes(path: Path, limit: int) -> bytes:
 
 def read_text(path: Path, limit: int) -> str:
     """`read_bytes` as UTF-8 text; Refused when it is not UTF-8."""
+    return decode(read_bytes(path, limit))
+
+
+def decode(data: bytes) -> str:
     try:
-        return read_bytes(path, limit).decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise Refused(f"not UTF-8 text (byte {exc.start + 1})") from None
 

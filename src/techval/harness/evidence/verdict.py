@@ -159,16 +159,18 @@ def read(path: Path) -> dict[str, Any] | None:
 def wrong_shape(document: dict[str, Any]) -> str | None:
     """What makes `document` not a verdict for the code that reads one back (the
     comparisons, the baseline, the bundle), or None."""
-    step_keys = {"key": str, "verdict": str, "scenarios": list}
-    problem = history.listed(document.get("steps"), "steps", step_keys)
-    for index, step in enumerate(document["steps"] if problem is None else []):
-        scenario_keys = {"name": str, "parameters": dict}
-        problem = problem or history.listed(
-            step["scenarios"], f"steps[{index}].scenarios", scenario_keys
-        )
-    if problem is None and not isinstance(document.get("environment", {}), dict):
-        problem = "environment is not an object"
-    return problem
+    steps = document.get("steps")
+    problem = history.listed(steps, "steps", {"key": str, "verdict": str, "scenarios": list})
+    if problem is not None:
+        return problem
+    for index, step in enumerate(steps or []):
+        scenarios = f"steps[{index}].scenarios"
+        problem = history.listed(step["scenarios"], scenarios, {"name": str, "parameters": dict})
+        if problem is not None:
+            return problem
+    if not isinstance(document.get("environment", {}), dict):
+        return "environment is not an object"
+    return None
 
 
 def write(reports: Path, verdict: dict[str, Any]) -> dict[str, Any]:
