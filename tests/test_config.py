@@ -90,7 +90,7 @@ def test_schema_mistakes_name_the_key_path(tmp_path: Path, changes: dict, expect
 def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
     path = tmp_path / "broken.yaml"
     path.write_text("name: x\nauth: [unclosed\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"broken\.yaml: line \d+"):
+    with pytest.raises(ConfigError, match=r"broken\.yaml: not YAML \(line \d+\)$"):
         load_settings(config_path=path, root=ROOT)
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import re
 import shlex
@@ -21,9 +20,11 @@ from typing import Any
 import pytest
 
 from techval import __version__
+from techval.core import inputfiles
 from techval.core.config import Settings, load_settings
 from techval.core.errors import CouldNotRun
 from techval.core.paths import find_project_root, project_root
+from techval.core.redox import MAX_MESSAGE_BYTES
 from techval.core.schemas import SchemaRegistry, UnknownMessage
 from techval.harness import doctor, listing
 from techval.harness.evidence import baseline, bundle, console, html, verdict
@@ -32,12 +33,17 @@ from techval.harness.merge import merge
 from techval.harness.pytest_plugin import provide_run
 from techval.harness.run import Run, redactor_for, start_run
 from techval.harness.staging import Staging, unwritable
+from techval.validation import rules
 
 TAG = re.compile(r"@([A-Za-z_][A-Za-z0-9_]*)")
 TAG_WORDS = {"and", "or", "not"}
 NO_AUTOLOAD = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
 BASELINE = f"{baseline.FILE} at the project root, or $TECHVAL_BASELINE"
 MAX_WORKERS_PER_CORE = 4
+SHOWN_PROBLEMS = 20  # per file, then "... and N more"
+# A message file may be pretty-printed: twice Redox's 40 MB limit is read; rules.size then
+# measures the message as it would be sent.
+MAX_MESSAGE_FILE_BYTES = 2 * MAX_MESSAGE_BYTES
 
 
 def fail(message: str, code: int = 2) -> int:
@@ -383,24 +389,32 @@ def command_validate(args: argparse.Namespace) -> int:
         problems = _validate_file(registry, Path(name), response=args.response)
         if problems:
             failures += 1
-            for problem in problems:
+            for problem in problems[:SHOWN_PROBLEMS]:
                 print(f"{name}: {problem}")
+            if len(problems) > SHOWN_PROBLEMS:
+                print(f"{name}: ... and {len(problems) - SHOWN_PROBLEMS} more")
         else:
             print(f"{name}: valid {kind}")
     return 1 if failures else 0
 
 
 def _validate_file(registry: SchemaRegistry, path: Path, *, response: bool) -> list[str]:
+    """The schema's violations, then (for a request) those of the documented rules that hold
+    in every environment: Carequality metadata on Carequality requests, the 40 MB limit."""
     try:
-        message: Any = json.loads(path.read_text(encoding="utf-8"))
+        message: Any = inputfiles.read_json(path, MAX_MESSAGE_FILE_BYTES)
     except OSError as exc:
         return [f"cannot read: {exc.strerror}"]
-    except ValueError as exc:
-        return [f"not JSON: {exc}"]
+    except inputfiles.Refused as exc:
+        return [str(exc)]
     try:
-        return [str(v) for v in registry.validate_message(message, response=response)]
+        name = registry.schema_for(message, response=response)
     except UnknownMessage as exc:
         return [str(exc)]
+    found = registry.validate(name, message)
+    if not response and isinstance(message, dict):
+        found += rules.without_environment(message, name)
+    return [str(v) for v in found]
 
 
 def command_simulator(args: argparse.Namespace) -> int:

@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import yaml
 
-from techval.core import destinations, dotenv
+from techval.core import destinations, dotenv, yamlfile
 from techval.core.errors import ConfigError
 from techval.core.paths import project_root
 from techval.core.redox import TREATMENT
@@ -24,6 +23,7 @@ from techval.core.retries import RetryPolicy
 
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 SCHEMA_PATH = Path("schemas/config/environment.json")
+MAX_DETAIL = 300  # characters of a schema error's text in the one line that names it
 
 
 @dataclass(frozen=True)
@@ -234,21 +234,12 @@ def load_settings(
     root = root or project_root()
     environ = dotenv.environ_with(root) if environ is None else environ
     path = _shown(Path(config_path) if config_path else environment_path(env or "simulator", root))
-    if not path.is_file():
+    if not path.exists():
         raise ConfigError(f"config file not found: {path}")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "not valid YAML"
-        raise ConfigError(f"{path}:{where}: {problem}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text") from None
-    except ValueError as exc:  # a value PyYAML cannot build, e.g. the date 2026-02-30
-        raise ConfigError(f"{path}: a value YAML cannot read: {exc}") from None
-    except RecursionError:
-        raise ConfigError(f"{path}: nested too deeply to be an environment file") from None
+        raw = yamlfile.read(path)  # a FIFO or a device is refused there, in one line
+    except yamlfile.Unreadable as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of settings at the top level")
     try:
@@ -341,6 +332,8 @@ def _validate(data: dict[str, Any], path: Path, root: Path) -> None:
     # The deepest error is the most specific: a wrong value beats the branch it knocks out.
     error = max(errors, key=lambda e: (len(e.absolute_path), e.validator != "required"))
     detail = _describe(error)
+    if len(detail) > MAX_DETAIL:  # jsonschema quotes the whole wrong value
+        detail = detail[:MAX_DETAIL] + " ... (cut short)"
     raise ConfigError(f"{path}: {_dotted(list(error.absolute_path))}: {detail}")
 
 

@@ -9,19 +9,25 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from techval.core import inputfiles
 from techval.core.errors import ConfigError
 
-LINE = re.compile(r"^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$")
+LINE = re.compile(r"^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)$")
+# A comment after a value starts with whitespace then #, as shells read it: `KEY=   # what it
+# is` is empty (.env.example copied as it is), `KEY=#a` and `KEY=a#b` keep their #.
+COMMENT = re.compile(r"\s#")
 
 
 def read(path: Path) -> dict[str, str]:
     """The variables of a .env file; {} when there is none. ConfigError names a bad line."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = inputfiles.read_text(path, inputfiles.MAX_SETTINGS_BYTES)
     except FileNotFoundError:
         return {}
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    except inputfiles.Refused as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
     found: dict[str, str] = {}
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
@@ -31,12 +37,12 @@ def read(path: Path) -> dict[str, str]:
         if match is None:
             raise ConfigError(f"{path}:{number}: not a KEY=VALUE line")
         name, value = match.group(1), match.group(2)
-        if value[:1] in ("'", '"'):
-            value, rest = _quoted(value, f"{path}:{number}: {name}")
+        if value.lstrip()[:1] in ("'", '"'):
+            value, rest = _quoted(value.lstrip(), f"{path}:{number}: {name}")
             if rest.strip() and not rest.lstrip().startswith("#"):
                 raise ConfigError(f"{path}:{number}: {name}: text after the closing quote")
         else:
-            value = re.split(r"\s+#", value, maxsplit=1)[0].strip()
+            value = COMMENT.split(value, maxsplit=1)[0].strip()
         if value:
             found[name] = value
     return found

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from techval.core import inputfiles
 from techval.core.errors import CouldNotRun
 from techval.core.exchange import Exchange
 from techval.core.redox import timestamp
@@ -146,20 +147,32 @@ class BadEvents(CouldNotRun):
 
 
 def read(folders: Iterable[Path]) -> Iterator[dict[str, Any]]:
-    """Every event of the runs whose reports are in `folders`, file by file. A line that is
-    not JSON (the last one of a process killed while writing it) is passed over; an event
-    without what its kind must carry is BadEvents naming the file and line."""
+    """Every event of the runs whose reports are in `folders`, file by file. A last line with
+    no newline that cannot be read (a process killed while writing it, cut anywhere, inside a
+    UTF-8 character too) is passed over. Any other line that is not UTF-8, not JSON, nested
+    too deeply, or an event without what its kind must carry, is BadEvents naming the file
+    and line: techval did not write it so, and evidence missing a line would not hold."""
     for path in files(folders):
-        with path.open(encoding="utf-8") as lines:
+        try:
+            opened = inputfiles.open_regular(path)
+        except (OSError, inputfiles.Refused) as exc:
+            why = exc.strerror if isinstance(exc, OSError) else str(exc)
+            raise BadEvents(f"{path}: cannot be read: {why}") from None
+        with opened as lines:
             for number, line in enumerate(lines, start=1):
                 try:
-                    event = json.loads(line)
-                except ValueError:
-                    continue
-                if not isinstance(event, dict) or not isinstance(event.get("event"), str):
-                    raise BadEvents(f"{path}:{number}: not a techval event")
-                for key, types in FIELDS.get(event["event"], {}).items():
-                    if not isinstance(event.get(key), types):  # None: absent, when allowed
-                        kind = event["event"]
-                        raise BadEvents(f"{path}:{number}: {kind}: {key} is missing or wrong")
-                yield event
+                    event = inputfiles.parse_json(inputfiles.decode(line))
+                except inputfiles.Refused as exc:
+                    if not line.endswith(b"\n"):  # torn: the process died while writing it
+                        continue
+                    raise BadEvents(f"{path}:{number}: {exc}") from None
+                yield _checked(event, f"{path}:{number}")
+
+
+def _checked(event: Any, where: str) -> dict[str, Any]:
+    if not isinstance(event, dict) or not isinstance(event.get("event"), str):
+        raise BadEvents(f"{where}: not a techval event")
+    for key, types in FIELDS.get(event["event"], {}).items():
+        if not isinstance(event.get(key), types):  # None: absent, when allowed
+            raise BadEvents(f"{where}: {event['event']}: {key} is missing or wrong")
+    return event

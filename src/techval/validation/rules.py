@@ -205,6 +205,30 @@ def outgoing(
     return found
 
 
+# Request kinds that go to a Carequality destination (messages.CAREQUALITY_PURPOSES) in every
+# environment: patient searches, and Clinical Summary queries and gets.
+CAREQUALITY_REQUESTS = frozenset(
+    {
+        "PatientSearch.Query",
+        "PatientSearch.LocationQuery",
+        "ClinicalSummary.PatientQuery",
+        "ClinicalSummary.DocumentQuery",
+        "ClinicalSummary.DocumentGet",
+    }
+)
+
+
+def without_environment(message: dict[str, Any], name: str) -> list[Violation]:
+    """The documented rules a request of schema `name` must keep whatever the environment
+    (`techval validate`): the 40 MB limit, and the Carequality metadata on a Carequality
+    request. Meta.Test, the destinations and the data-on-demand OIDs depend on the
+    environment: `run` checks them too."""
+    found = size(message)
+    if name in CAREQUALITY_REQUESTS:
+        found += carequality_metadata(message)
+    return found
+
+
 class OutgoingRules:
     """The rules for one run's messages, handed to the client; it remembers the VisitPush
     document IDs that passed, so that a repeat in the same run is refused."""

@@ -124,8 +124,8 @@ def chosen(path: str | Path | None) -> Iterator[None]:
 
 def load(path: Path, name: str | None = None) -> dict[str, list[Entry]]:
     """The entries by environment name; {} when there is no file. BaselineError (naming the
-    file as `name`, by default its path) otherwise."""
-    if not path.is_file():
+    file as `name`, by default its path) otherwise: a FIFO or a device too, refused unread."""
+    if not path.exists():
         return {}
     try:
         return _load(path)

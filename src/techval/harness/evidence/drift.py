@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 from techval.core.exchange import Exchange
 from techval.core.schemas import ERROR_SCHEMA
+from techval.harness.evidence import history
 from techval.harness.evidence.assemble import Assembled
-from techval.harness.evidence.verdict import exit_code, read
+from techval.harness.evidence.verdict import exit_code
 
 if TYPE_CHECKING:  # sections lists this module's SECTION
     from techval.harness.evidence.sections import Attachment
@@ -142,6 +143,17 @@ def compare(current: Mapping[str, Shape], earlier: Mapping[str, Any] | None) -> 
     return drift
 
 
+def wrong_shape(document: dict[str, Any]) -> str | None:
+    """What makes `document` not the shapes of a green run (answer kind -> path -> type)."""
+    answers = document.get("answers")
+    if not isinstance(answers, dict):
+        return "answers is not an object"
+    for kind, fields in answers.items():
+        if not isinstance(fields, dict) or not all(isinstance(t, str) for t in fields.values()):
+            return f"answers[{json.dumps(kind)[:80]}] is not an object of field types"
+    return None
+
+
 def lines_of(drift: Mapping[str, Any]) -> list[str]:
     """One line per drifted field: `+` added, `-` removed, `~` type changed."""
     return (
@@ -172,8 +184,8 @@ class ResponseDrift:
 
     def apply(self, result: dict[str, Any], found: Assembled, reports: Path) -> None:
         current = merged(found.shapes)
-        history = reports / HISTORY
-        earlier = read(history / LAST_GREEN)  # before this run may replace it
+        folder = reports / HISTORY
+        earlier = history.read(folder / LAST_GREEN, wrong_shape)  # before this run replaces it
         result["drift"] = compare(current, earlier)
         reports.mkdir(parents=True, exist_ok=True)
         (reports / SHAPES).write_text(
@@ -187,10 +199,9 @@ class ResponseDrift:
             "git_revision": result.get("environment", {}).get("git_revision"),
             "answers": (kept if isinstance(kept, dict) else {}) | current,
         }
-        history.mkdir(parents=True, exist_ok=True)
-        (history / LAST_GREEN).write_text(
-            json.dumps(green, indent=1, ensure_ascii=False) + "\n", "utf-8"
-        )
+        folder.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(green, indent=1, ensure_ascii=False) + "\n"
+        history.write(folder / LAST_GREEN, text)
 
     def summary(self, result: Mapping[str, Any]) -> list[str]:
         drift = result.get("drift") or {}

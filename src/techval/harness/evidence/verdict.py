@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from techval.core.errors import COULD_NOT_RUN
+from techval.harness.evidence import history
 from techval.harness.evidence.assemble import Assembled
 from techval.harness.evidence.outcomes import (
     BROKEN,
@@ -165,24 +166,38 @@ def compare(current: Mapping[str, Any], earlier: Mapping[str, Any] | None) -> di
 
 
 def read(path: Path) -> dict[str, Any] | None:
-    """A verdict file, or None when it is missing or unreadable (a first run)."""
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return document if isinstance(document, dict) else None
+    """A verdict file, or None when there is none (a first run); one that is not a verdict
+    counts as none, with a warning line (history.read)."""
+    return history.read(path, wrong_shape)
+
+
+def wrong_shape(document: dict[str, Any]) -> str | None:
+    """What makes `document` not a verdict for the code that reads one back (the
+    comparisons, the baseline, the bundle), or None."""
+    steps = document.get("steps")
+    problem = history.listed(steps, "steps", {"key": str, "verdict": str, "scenarios": list})
+    if problem is not None:
+        return problem
+    for index, step in enumerate(steps or []):
+        scenarios = f"steps[{index}].scenarios"
+        problem = history.listed(step["scenarios"], scenarios, {"name": str, "parameters": dict})
+        if problem is not None:
+            return problem
+    if not isinstance(document.get("environment", {}), dict):
+        return "environment is not an object"
+    return None
 
 
 def write(reports: Path, verdict: dict[str, Any]) -> dict[str, Any]:
     """Compare with the history, write verdict.json and move the history on."""
-    history = reports / "history"
-    history.mkdir(parents=True, exist_ok=True)
-    verdict["since_previous"] = compare(verdict, read(history / "latest.json"))
-    verdict["since_last_green"] = compare(verdict, read(history / "last-green.json"))
+    folder = reports / "history"
+    folder.mkdir(parents=True, exist_ok=True)
+    verdict["since_previous"] = compare(verdict, read(folder / "latest.json"))
+    verdict["since_last_green"] = compare(verdict, read(folder / "last-green.json"))
     text = json.dumps(verdict, indent=2, ensure_ascii=False) + "\n"
     (reports / "verdict.json").write_text(text, encoding="utf-8")
     if not verdict["interrupted"]:
-        (history / "latest.json").write_text(text, encoding="utf-8")
+        history.write(folder / "latest.json", text)
         if verdict["verdict"] == PASSED:
-            (history / "last-green.json").write_text(text, encoding="utf-8")
+            history.write(folder / "last-green.json", text)
     return verdict
