@@ -4,8 +4,15 @@ that shows test patients' data in the simulator and dev environments only."""
 from __future__ import annotations
 
 import base64
+import json
+import re
+import threading
+import zipfile
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import pytest
 
@@ -13,7 +20,7 @@ from techval.core.errors import ConfigError
 from techval.core.redaction import MASK, PATIENT_MASK, SHORT_TEXT, Redactor, patient_values, shape
 from techval.core.spellings import FOLDED_CHUNK, WHOLE_TEXT
 from techval.harness.evidence import leaks
-from tests.helpers import settings_for
+from tests.helpers import run_techval, settings_for, write_environment
 
 PATIENT = {
     "Demographics": {
@@ -78,6 +85,22 @@ def test_secrets_and_token_shapes_are_always_masked() -> None:
 
 def test_shape_keeps_the_format_only() -> None:
     assert shape("O'Brien-Smith 12/3") == "X'Xxxxx-Xxxxx 99/9"
+
+
+@pytest.mark.parametrize(
+    ("written", "kept"),
+    [
+        ("+18088675301", "+18088675301"),
+        ("(808) 867-5301", "+18088675301"),
+        ("1-808-867-5301", "+18088675301"),
+        ("+44 20 7946 0958", "+44 20 7946 0958"),
+        ("+31 20 123 4567", "+31 20 123 4567"),
+    ],
+)
+def test_us_phone_numbers_of_test_patients_are_kept_as_redox_writes_them(
+    written: str, kept: str
+) -> None:
+    assert patient_values([{"PhoneNumber": {"Mobile": written}}]) == [kept]
 
 
 def test_patient_values_skip_codes_and_short_values() -> None:
@@ -315,3 +338,127 @@ def test_a_long_text_is_masked_across_its_chunks_and_after_case_folding() -> Non
 def test_a_birth_year_alone_is_no_birth_date_in_a_long_text() -> None:
     text = "2008 " * WHOLE_TEXT + "01/06/2008 2008-01-07"
     assert redactor().text(text) == "2008 " * WHOLE_TEXT + f"{PATIENT_MASK} 2008-01-07"
+
+
+# --- a hostile server echoing everything, through the real CLI ---------------------------
+
+TOKEN = "hostile-access-token-5a8d0c7e"  # granted by the hostile server
+ECHOED_SECRET = {
+    "URL-encoded": quote_plus(SECRET),
+    "URL-encoded, %20 form": quote(SECRET, safe=""),
+    "URL-encoded, lowercase hex": re.sub("%..", lambda m: m[0].lower(), quote(SECRET, safe="")),
+    "base64": b64(SECRET),
+    "base64, URL-safe": b64(SECRET, urlsafe=True),
+    "JSON-escaped": SECRET.replace("/", "\\/").replace("&", "\\u0026"),
+    "Basic credentials": b64(f"{CLIENT_ID}:{SECRET}"),
+    "raw": SECRET,
+}
+ECHOED_PATIENT = ["TIMOTHY BIXBY", "01/06/2008", "(808) 867-5301"]
+
+
+class Hostile(BaseHTTPRequestHandler):
+    """Grants any token, then refuses every message with an error echoing the client secret in
+    several spellings and a test patient's values in others, in the body and a header."""
+
+    echo = "; ".join(f"{kind}: {text}" for kind, text in ECHOED_SECRET.items())
+    echo += f"; Basic {ECHOED_SECRET['Basic credentials']}; patient " + ", ".join(ECHOED_PATIENT)
+
+    def do_POST(self) -> None:
+        sent = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.path == "/v2/auth/token":
+            self.answer(200, {"access_token": TOKEN, "token_type": "Bearer", "expires_in": 300})
+            return
+        try:
+            meta = json.loads(sent).get("Meta", {})
+        except (ValueError, AttributeError):
+            meta = {}
+        meta["Errors"] = [{"ID": 1, "Text": self.echo, "Type": "message", "Module": "Send"}]
+        self.answer(400, {"Meta": meta})
+
+    def answer(self, status: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body).replace("&", "\\u0026").encode()  # escaped as Go's JSON does
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("X-Echo", self.echo)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def hostile_server() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hostile)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def every_text(reports: Path) -> dict[str, str]:
+    """Every file under `reports`, zip members and the HTML report's embedded data included."""
+    texts = {}
+    for path in (p for p in reports.rglob("*") if p.is_file()):
+        if path.suffix == ".zip":
+            with zipfile.ZipFile(path) as archive:
+                for name in archive.namelist():
+                    texts[f"{path.name}!{name}"] = archive.read(name).decode("utf-8", "replace")
+            continue
+        texts[str(path)] = path.read_text(encoding="utf-8", errors="replace")
+        for name, data in leaks.embedded(texts[str(path)]).items():
+            texts[f"{path}#{name}"] = data
+    return texts
+
+
+def leaked(text: str) -> list[str]:
+    """What of the echoed values `text` holds, by kind."""
+    spelled = {kind: form for kind, form in ECHOED_SECRET.items() if form in text}
+    basic = ECHOED_SECRET["Basic credentials"]
+    if basic[-16:] in text:  # the end of the Basic credentials: the secret's bytes only
+        spelled["Basic credentials, the secret's part"] = basic[-16:]
+    folded = text.casefold()
+    patient = [v for v in ("timothy", "bixby", "01/06/2008", "867-5301") if v in folded]
+    return [*spelled, *patient, *(["the access token"] if TOKEN in text else [])]
+
+
+@pytest.mark.whole_run
+def test_a_hostile_server_echoing_the_secret_and_patient_leaves_no_trace(
+    tmp_path: Path, hostile_server: str
+) -> None:
+    config = write_environment(
+        tmp_path,
+        simulator=None,
+        base_url=hostile_server,
+        auth={
+            "method": "jwt",
+            "token_url": "/v2/auth/token",
+            "client_id": CLIENT_ID,
+            "algorithm": "HS384",
+            "client_secret": SECRET,
+        },
+    )
+    args = ["--config", str(config), "--tags", "organization"]
+    result = run_techval(args, tmp_path / "reports", html=True)
+    assert result.code == 1, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "HTTP 400" in (result.reports / "junit.xml").read_text()  # the echo was recorded
+    packed = run_techval(["--config", str(config)], result.reports, command="bundle")
+    assert packed.code == 0, packed.stdout + packed.stderr
+    texts = {"stdout": result.stdout, "stderr": result.stderr, "bundle's output": packed.stdout}
+    texts |= every_text(result.reports)
+    for part in (
+        "verdict.json",
+        "junit.xml",
+        "history/",
+        "allure-results/",
+        "!summary.md",
+        "!exchanges.har",
+    ):
+        assert any(part in name for name in texts), f"no {part} was read"
+    found = {name: leaked(text) for name, text in texts.items() if leaked(text)}
+    assert found == {}

@@ -144,13 +144,9 @@ class Redactor:
         return True
 
     def _compile(self) -> None:
-        """The searches for all secrets and for all patient values, longest value first."""
-        secrets = self._secret_spellings
-        self._secret_search = Spellings(s for v in _longest_first(secrets) for s in secrets[v])
-        patients = self._patient_spellings
-        self._patient_search = Spellings(
-            (patients[v] for v in _longest_first(patients)), folded=True
-        )
+        """The searches for all secrets and for all patient values."""
+        self._secret_search = Spellings(s for v in self._secret_spellings.values() for s in v)
+        self._patient_search = Spellings(self._patient_spellings.values(), folded=True)
         self._masked = {}  # a new dict, not clear(): no thread stores a stale text in it
 
     @property
@@ -222,10 +218,6 @@ class Redactor:
         return self.data(value, in_patient=in_patient or key in PATIENT_CONTAINERS)
 
 
-def _longest_first(values: Iterable[str]) -> list[str]:
-    return sorted(values, key=len, reverse=True)
-
-
 IDENTIFYING_KEYS = frozenset(
     {"FirstName", "MiddleName", "LastName", "DOB", "SSN", "StreetAddress", "ID", "Home", "Mobile"}
     | {"Office", "Work", "EmailAddresses"}
@@ -246,11 +238,19 @@ def patient_values(patients: Iterable[Mapping[str, Any]]) -> list[str]:
             for v in value:
                 walk(v, key)
         elif isinstance(value, str) and key in IDENTIFYING_KEYS:
-            digits = re.sub(r"\D", "", value)
-            if key in PHONE_KEYS and len(digits) == 10:
-                value = "+1" + digits  # a US number as Redox writes it: its spellings follow
-            values.append(value)
+            values.append(_us_phone(value) or value if key in PHONE_KEYS else value)
 
     for patient in patients:
         walk(patient)
     return values
+
+
+def _us_phone(value: str) -> str | None:
+    """A US phone number as Redox writes it (+1 and ten digits), whose spellings are masked;
+    None for another country's number or no phone number."""
+    digits = re.sub(r"\D", "", value)
+    if value.lstrip().startswith("+") and not digits.startswith("1"):
+        return None
+    if len(digits) == 11 and digits.startswith("1"):
+        digits = digits[1:]
+    return "+1" + digits if len(digits) == 10 else None

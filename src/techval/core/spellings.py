@@ -5,7 +5,8 @@ A secret echoed by a server may come back URL-encoded, JSON- or XML-escaped, or 
 date or phone number in one of its US spellings. Each value gives one or a few `Spelling`s: a
 pattern and a literal every match contains (`needle`). `Spellings` searches a text only with
 the patterns whose needle it holds (most texts hold none), and a long text only around them:
-one alternation of all patterns would cost a regex pass over every text, ~40x slower.
+one alternation of all the patterns went through a 39 MB text ~25x slower than the plain
+alternation of the values it replaced.
 """
 
 from __future__ import annotations
@@ -155,8 +156,8 @@ def _runs(text: str, allowed: frozenset[str]) -> list[str]:
 
 
 class Spellings:
-    """Spellings of many values, grouped by needle, in the order given (longest value first:
-    where two matches overlap, the one starting first wins, then the longer)."""
+    """The spellings of many values, grouped by needle; matches that overlap are masked as
+    one."""
 
     def __init__(self, spellings: Iterable[Spelling], *, folded: bool = False) -> None:
         self._folded = folded  # needles are looked for case-folded
@@ -168,9 +169,6 @@ class Spellings:
             for needle, group in groups.items()
         ]
 
-    def __bool__(self) -> bool:
-        return bool(self._groups)
-
     def found_in(self, text: str) -> bool:
         return bool(self._spans(text))
 
@@ -179,10 +177,10 @@ class Spellings:
         if not spans:
             return text
         parts, last = [], 0
-        for start, end in sorted(spans, key=lambda span: (span[0], -span[1])):
+        for start, end in sorted(spans):
             if start >= last:
                 parts += [text[last:start], replacement]
-                last = end
+            last = max(last, end)
         return "".join([*parts, text[last:]])
 
     def _fold(self, text: str) -> str:
