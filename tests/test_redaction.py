@@ -462,3 +462,16 @@ def test_a_hostile_server_echoing_the_secret_and_patient_leaves_no_trace(
         assert any(part in name for name in texts), f"no {part} was read"
     found = {name: leaked(text) for name, text in texts.items() if leaked(text)}
     assert found == {}
+
+
+def test_a_private_key_is_masked_whole_escaped_and_line_by_line() -> None:
+    lines = [
+        "-----BEGIN PRIVATE KEY-----",
+        "MIIEvQIBADANBgkqhkiG9w0B+AQEFAASC/KcwggSjAgEAAo",
+        "-----END",
+    ]
+    key = "\n".join(lines)
+    masking = Redactor([key])
+    assert masking.text(json.dumps({"key": key})) == f'{{"key": "{MASK}"}}'
+    assert masking.text(f"line: {quote(lines[1], safe='')}!") == f"line: {MASK}!"
+    assert masking.text(f"{lines[1]} and {lines[0]}") == f"{MASK} and {MASK}"
