@@ -3,14 +3,24 @@ that shows test patients' data in the simulator and dev environments only."""
 
 from __future__ import annotations
 
+import base64
+import json
+import re
+import threading
+import zipfile
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import pytest
 
 from techval.core.errors import ConfigError
 from techval.core.redaction import MASK, PATIENT_MASK, SHORT_TEXT, Redactor, patient_values, shape
-from tests.helpers import settings_for
+from techval.core.spellings import FOLDED_CHUNK, WHOLE_TEXT
+from techval.harness.evidence import leaks
+from tests.helpers import run_techval, settings_for, write_environment
 
 PATIENT = {
     "Demographics": {
@@ -77,9 +87,25 @@ def test_shape_keeps_the_format_only() -> None:
     assert shape("O'Brien-Smith 12/3") == "X'Xxxxx-Xxxxx 99/9"
 
 
+@pytest.mark.parametrize(
+    ("written", "kept"),
+    [
+        ("+18088675301", "+18088675301"),
+        ("(808) 867-5301", "+18088675301"),
+        ("1-808-867-5301", "+18088675301"),
+        ("+44 20 7946 0958", "+44 20 7946 0958"),
+        ("+31 20 123 4567", "+31 20 123 4567"),
+    ],
+)
+def test_us_phone_numbers_of_test_patients_are_kept_as_redox_writes_them(
+    written: str, kept: str
+) -> None:
+    assert patient_values([{"PhoneNumber": {"Mobile": written}}]) == [kept]
+
+
 def test_patient_values_skip_codes_and_short_values() -> None:
     values = set(patient_values([PATIENT]))
-    assert {"Timothy", "Bixby", "2008-01-06", "20080106", "0000000001", "8088675301"} <= values
+    assert {"Timothy", "Bixby", "2008-01-06", "0000000001", "+18088675301"} <= values
     assert not values & {"Male", "MR", "US", "Monroe"}
     short = Redactor(patient_values=["Al", "Bo"])
     assert short.text("Al and Bo") == "Al and Bo"
@@ -142,3 +168,310 @@ def test_paths_of_this_machine_are_shown_relative() -> None:
 def test_cookies_are_masked_by_header_name() -> None:
     masked = redactor().headers([("Set-Cookie", "session=unconfigured-value-42; Path=/")])
     assert masked == {"Set-Cookie": "***"}
+
+
+# --- a value in another spelling ---------------------------------------------------------
+
+SECRET = "Zq7-S3cr3t+Tok/en=x&y"  # a test value with characters that encodings change
+SPACED = "open sesame 42!"  # a test value with a space
+CLIENT_ID = "harness-test-client"
+
+
+def b64(text: str, *, urlsafe: bool = False) -> str:
+    if urlsafe:
+        return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+    return base64.b64encode(text.encode()).decode()
+
+
+def kept(offset: int) -> int:
+    """How many base64 characters encode only the `offset` bytes before a secret."""
+    return 4 * (offset // 3) + offset % 3
+
+
+# (text as written, text once masked)
+SECRET_SPELLINGS = {
+    "raw": (SECRET, MASK),
+    "URL-encoded, + for a space": ("Zq7-S3cr3t%2BTok%2Fen%3Dx%26y", MASK),
+    "URL-encoded, lowercase hex": ("Zq7-S3cr3t%2bTok%2fen%3dx%26y", MASK),
+    "URL-encoded, / kept": ("Zq7-S3cr3t%2BTok/en%3Dx%26y", MASK),
+    "space as +": ("open+sesame+42%21", MASK),
+    "space as %20": ("open%20sesame%2042%21", MASK),
+    "JSON-escaped": ("Zq7-S3cr3t+Tok\\/en=x\\u0026y", MASK),
+    "XML-escaped": ("Zq7-S3cr3t+Tok/en=x&amp;y", MASK),
+    "base64": (b64(SECRET), MASK),
+    "base64, URL-safe": (b64(SECRET, urlsafe=True), MASK),
+    "base64 after 1 byte": (b64("a" + SECRET), b64("a" + SECRET)[: kept(1)] + MASK),
+    "base64 after 2 bytes": (b64("ab" + SECRET), b64("ab" + SECRET)[: kept(2)] + MASK),
+    "URL-safe base64 after 1 byte": (
+        b64("a" + SECRET, urlsafe=True),
+        b64("a" + SECRET)[: kept(1)] + MASK,
+    ),
+    "Basic credentials": (
+        f"Basic {b64(f'{CLIENT_ID}:{SECRET}')}",
+        f"Basic {b64(f'{CLIENT_ID}:{SECRET}')[: kept(len(CLIENT_ID) + 1)]}{MASK}",
+    ),
+}
+
+
+def secret_masker() -> Redactor:
+    return Redactor([SECRET, SPACED], patient_values([PATIENT]))
+
+
+@pytest.mark.parametrize(("written", "masked"), SECRET_SPELLINGS.values(), ids=SECRET_SPELLINGS)
+def test_a_secret_is_masked_in_every_spelling(written: str, masked: str) -> None:
+    masking = secret_masker()
+    assert masking.text(f"rejected: {written}.") == f"rejected: {masked}."
+    long = "x " * WHOLE_TEXT  # searched only around what may be a secret
+    assert masking.text(f"{long}{written} {long}") == f"{long}{masked} {long}"
+    assert masking.headers([("X-Echo", written)]) == {"X-Echo": masked}
+    assert masking.data({"Meta": {"Errors": [{"Text": written}]}}) == {
+        "Meta": {"Errors": [{"Text": masked}]}
+    }
+
+
+@pytest.mark.parametrize("written", [w for w, _ in SECRET_SPELLINGS.values()], ids=SECRET_SPELLINGS)
+def test_the_leak_scan_finds_a_secret_in_every_spelling(tmp_path: Path, written: str) -> None:
+    (tmp_path / "junit.xml").write_text(f"<failure message='answer: {written}'/>")
+    found = [str(leak) for leak in leaks.scan(tmp_path, secret_masker())]
+    assert found == ["junit.xml: contains a configured secret value"]
+
+
+def test_base64_of_other_text_and_short_fragments_stay_readable() -> None:
+    masking = secret_masker()
+    for text in (b64("harness-test-client:"), "Basic authentication failed", "Zq7-S3cr3t"):
+        assert masking.text(text) == text
+
+
+NAME_SPELLINGS = ["TIMOTHY BIXBY", "timothy bixby", "tImOtHy BiXbY"]
+DATE_SPELLINGS = [
+    "2008-01-06",
+    "20080106",
+    "01/06/2008",
+    "1/6/2008",
+    "01-06-2008",
+    "2008/01/06",
+    "2008.01.06",
+    "2008-1-6",
+    "01.06.2008",
+    "01062008",
+    "Jan 6, 2008",
+    "January 06 2008",
+    "jan. 6 2008",
+    "6 January 2008",
+    "06-Jan-2008",
+]
+PHONE_SPELLINGS = [
+    "+18088675301",
+    "+1 808-867-5301",
+    "+1 (808) 867-5301",
+    "(808) 867-5301",
+    "(808)867-5301",
+    "808.867.5301",
+    "8088675301",
+    "808 867 5301",
+    "808-867-5301",
+    "1-808-867-5301",
+    "1 808 867 5301",
+]
+
+
+@pytest.mark.parametrize("written", NAME_SPELLINGS)
+def test_names_are_masked_in_any_case(written: str) -> None:
+    masked = f"{PATIENT_MASK} {PATIENT_MASK}"
+    assert redactor().text(f"no match for {written}") == f"no match for {masked}"
+    assert redactor().headers([("X-Echo", written)]) == {"X-Echo": masked}
+
+
+@pytest.mark.parametrize("written", DATE_SPELLINGS + PHONE_SPELLINGS)
+def test_birth_dates_and_phones_are_masked_in_their_us_spellings(written: str) -> None:
+    masking = redactor()
+    assert masking.text(f"born/phone {written}.") == f"born/phone {PATIENT_MASK}."
+    long = "x " * WHOLE_TEXT
+    assert masking.text(f"{long}{written} {long}") == f"{long}{PATIENT_MASK} {long}"
+    assert masking.headers([("X-Echo", written)]) == {"X-Echo": PATIENT_MASK}
+    assert masking.data({"Meta": {"Errors": [{"Text": written}]}}) == {
+        "Meta": {"Errors": [{"Text": PATIENT_MASK}]}
+    }
+
+
+@pytest.mark.parametrize("written", NAME_SPELLINGS + DATE_SPELLINGS + PHONE_SPELLINGS)
+def test_the_leak_scan_finds_a_patient_value_in_every_spelling(
+    tmp_path: Path, written: str
+) -> None:
+    (tmp_path / "summary.md").write_text(f"Redox said: {written}")
+    found = [str(leak) for leak in leaks.scan(tmp_path, redactor())]
+    assert found == ["summary.md: contains a test patient's identifying value"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "order 120080106 shipped",  # the birth date's digits inside a longer number
+        "2008010612",
+        "on 01/06/20081",
+        "2008-06-01 and 06/01/2008",  # another date (the day-first reading is not covered)
+        "01/06/2009, 2008-01-07",
+        "call 28088675301 or 80886753012",
+        "808-867-53010",
+        "Timothys TIMOTHYBIXBY",
+    ],
+)
+def test_longer_numbers_and_other_words_stay_readable(text: str) -> None:
+    assert redactor().text(text) == text
+
+
+def test_a_birth_date_with_a_time_is_masked() -> None:
+    assert redactor().text("DOB 2008-01-06T00:00:00Z") == f"DOB {PATIENT_MASK}T00:00:00Z"
+
+
+def test_a_long_text_is_masked_across_its_chunks_and_after_case_folding() -> None:
+    """A long text is case-folded a chunk at a time: a name across two chunks is found, and so
+    is one in a chunk whose folding changes its length (ß becomes ss)."""
+    start = FOLDED_CHUNK - 3
+    text = "x" * start + " TIMOTHY " + "straße " * 10 + "bixby " + "y" * FOLDED_CHUNK
+    masked = redactor().text(text)
+    assert masked == (
+        "x" * start + f" {PATIENT_MASK} " + "straße " * 10 + f"{PATIENT_MASK} " + "y" * FOLDED_CHUNK
+    )
+
+
+def test_a_birth_year_alone_is_no_birth_date_in_a_long_text() -> None:
+    text = "2008 " * WHOLE_TEXT + "01/06/2008 2008-01-07"
+    assert redactor().text(text) == "2008 " * WHOLE_TEXT + f"{PATIENT_MASK} 2008-01-07"
+
+
+# --- a hostile server echoing everything, through the real CLI ---------------------------
+
+TOKEN = "hostile-access-token-5a8d0c7e"  # granted by the hostile server
+ECHOED_SECRET = {
+    "URL-encoded": quote_plus(SECRET),
+    "URL-encoded, %20 form": quote(SECRET, safe=""),
+    "URL-encoded, lowercase hex": re.sub("%..", lambda m: m[0].lower(), quote(SECRET, safe="")),
+    "base64": b64(SECRET),
+    "base64, URL-safe": b64(SECRET, urlsafe=True),
+    "JSON-escaped": SECRET.replace("/", "\\/").replace("&", "\\u0026"),
+    "Basic credentials": b64(f"{CLIENT_ID}:{SECRET}"),
+    "raw": SECRET,
+}
+ECHOED_PATIENT = ["TIMOTHY BIXBY", "01/06/2008", "(808) 867-5301"]
+
+
+class Hostile(BaseHTTPRequestHandler):
+    """Grants any token, then refuses every message with an error echoing the client secret in
+    several spellings and a test patient's values in others, in the body and a header."""
+
+    echo = "; ".join(f"{kind}: {text}" for kind, text in ECHOED_SECRET.items())
+    echo += f"; Basic {ECHOED_SECRET['Basic credentials']}; patient " + ", ".join(ECHOED_PATIENT)
+
+    def do_POST(self) -> None:
+        sent = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.path == "/v2/auth/token":
+            self.answer(200, {"access_token": TOKEN, "token_type": "Bearer", "expires_in": 300})
+            return
+        try:
+            meta = json.loads(sent).get("Meta", {})
+        except (ValueError, AttributeError):
+            meta = {}
+        meta["Errors"] = [{"ID": 1, "Text": self.echo, "Type": "message", "Module": "Send"}]
+        self.answer(400, {"Meta": meta})
+
+    def answer(self, status: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body).replace("&", "\\u0026").encode()  # escaped as Go's JSON does
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("X-Echo", self.echo)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def hostile_server() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hostile)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def every_text(reports: Path) -> dict[str, str]:
+    """Every file under `reports`, zip members and the HTML report's embedded data included."""
+    texts = {}
+    for path in (p for p in reports.rglob("*") if p.is_file()):
+        if path.suffix == ".zip":
+            with zipfile.ZipFile(path) as archive:
+                for name in archive.namelist():
+                    texts[f"{path.name}!{name}"] = archive.read(name).decode("utf-8", "replace")
+            continue
+        texts[str(path)] = path.read_text(encoding="utf-8", errors="replace")
+        for name, data in leaks.embedded(texts[str(path)]).items():
+            texts[f"{path}#{name}"] = data
+    return texts
+
+
+def leaked(text: str) -> list[str]:
+    """What of the echoed values `text` holds, by kind."""
+    spelled = {kind: form for kind, form in ECHOED_SECRET.items() if form in text}
+    basic = ECHOED_SECRET["Basic credentials"]
+    if basic[-16:] in text:  # the end of the Basic credentials: the secret's bytes only
+        spelled["Basic credentials, the secret's part"] = basic[-16:]
+    folded = text.casefold()
+    patient = [v for v in ("timothy", "bixby", "01/06/2008", "867-5301") if v in folded]
+    return [*spelled, *patient, *(["the access token"] if TOKEN in text else [])]
+
+
+@pytest.mark.whole_run
+def test_a_hostile_server_echoing_the_secret_and_patient_leaves_no_trace(
+    tmp_path: Path, hostile_server: str
+) -> None:
+    config = write_environment(
+        tmp_path,
+        simulator=None,
+        base_url=hostile_server,
+        auth={
+            "method": "jwt",
+            "token_url": "/v2/auth/token",
+            "client_id": CLIENT_ID,
+            "algorithm": "HS384",
+            "client_secret": SECRET,
+        },
+    )
+    args = ["--config", str(config), "--tags", "organization"]
+    result = run_techval(args, tmp_path / "reports", html=True)
+    assert result.code == 1, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "HTTP 400" in (result.reports / "junit.xml").read_text()  # the echo was recorded
+    packed = run_techval(["--config", str(config)], result.reports, command="bundle")
+    assert packed.code == 0, packed.stdout + packed.stderr
+    texts = {"stdout": result.stdout, "stderr": result.stderr, "bundle's output": packed.stdout}
+    texts |= every_text(result.reports)
+    for part in (
+        "verdict.json",
+        "junit.xml",
+        "history/",
+        "allure-results/",
+        "!summary.md",
+        "!exchanges.har",
+    ):
+        assert any(part in name for name in texts), f"no {part} was read"
+    found = {name: leaked(text) for name, text in texts.items() if leaked(text)}
+    assert found == {}
+
+
+def test_a_private_key_is_masked_whole_escaped_and_line_by_line() -> None:
+    lines = [
+        "-----BEGIN PRIVATE KEY-----",
+        "MIIEvQIBADANBgkqhkiG9w0B+AQEFAASC/KcwggSjAgEAAo",
+        "-----END",
+    ]
+    key = "\n".join(lines)
+    masking = Redactor([key])
+    assert masking.text(json.dumps({"key": key})) == f'{{"key": "{MASK}"}}'
+    assert masking.text(f"line: {quote(lines[1], safe='')}!") == f"line: {MASK}!"
+    assert masking.text(f"{lines[1]} and {lines[0]}") == f"{MASK} and {MASK}"

@@ -4,11 +4,13 @@ The harness records exchanges raw for its own checks; whatever leaves the proces
 through a Redactor first. Two kinds of masking:
 
 - secrets, always: every configured secret value, every token obtained during the run, and
-  anything shaped like a bearer token or a JWT, replaced by `***` wherever it appears;
+  anything shaped like a bearer token or a JWT, replaced by `***` wherever it appears, also
+  URL-encoded, JSON- or XML-escaped or in base64;
 - patient data, on by default: in JSON, the values under a patient's Demographics and
   Identifiers and document bodies are masked by shape (`Timothy` -> `Xxxxxxx`,
   `2008-01-06` -> `9999-99-99`), so the structure stays readable; in free text, every known
-  test-patient value (name, birth date, identifier, street, phone) is replaced by `[patient]`.
+  test-patient value (name, birth date, identifier, street, phone) is replaced by `[patient]`,
+  names in any case, birth dates and phone numbers in their US spellings.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import re
 import string
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+from techval.core.spellings import Spelling, Spellings, patient_spelling, secret_spellings
 
 MASK = "***"
 PATIENT_MASK = "[patient]"
@@ -72,9 +76,7 @@ READABLE_KEYS = frozenset(
 )
 DOCUMENT_BODY_KEYS = frozenset({"Data", "FileContents"})
 SHORTEST_PATIENT_VALUE = 4  # shorter values ("WI", "Al") would mask innocent text
-# Below this length one search of the alternation finds a value to mask fastest; above it (a
-# 40 MB document body), one substring scan per value beats a regex pass over the text.
-SHORT_TEXT = 256
+SHORT_TEXT = 256  # shorter texts are remembered once masked
 MASKED_TEXTS = 20_000  # short texts remembered, at most
 _SHAPES = str.maketrans(
     string.ascii_uppercase + string.ascii_lowercase + string.digits, "X" * 26 + "x" * 26 + "9" * 10
@@ -99,44 +101,65 @@ class Redactor:
         # (prefix, shown as): folders of this machine that tracebacks name, so that no
         # evidence file carries them (the project becomes relative, Python "<python>/")
         self._paths = [(prefix, shown) for prefix, shown in machine_paths if prefix]
-        self._secrets: set[str] = set()
-        self._patient_values: set[str] = set()
-        self._secret_pattern: re.Pattern[str] | None = None
-        self._patient_pattern: re.Pattern[str] | None = None
+        # value -> its spellings (spellings.py): raw, encoded, in another case or format
+        self._secret_spellings: dict[str, list[Spelling]] = {}
+        self._patient_spellings: dict[str, Spelling] = {}
+        self._secret_search = Spellings(())
+        self._patient_search = Spellings(())
         # Short texts recur in every exchange (codes, OIDs, names): each is masked once, until
         # the values to mask change.
         self._masked: dict[tuple[str, bool], str] = {}
         for value in secrets:
-            self.add(value)
+            self._add_secret(value)
         for value in patient_values:
-            self.add_patient_value(value)
+            self._add_patient_value(value)
+        self._compile()
 
     def add(self, value: str) -> None:
         """Treat `value` as secret from now on (short values would mask innocent text)."""
-        if value and len(value) >= 6:
-            self._secrets.add(value)
-            for line in value.splitlines():  # a PEM key may leak line by line
-                if len(line.strip()) >= 16:
-                    self._secrets.add(line.strip())
-            self._secret_pattern = _alternation(self._secrets, whole_words=False)
-            self._masked = {}  # a new dict, not clear(): no thread stores a stale text in it
+        if self._add_secret(value):
+            self._compile()
 
     def add_patient_value(self, value: str) -> None:
         """Mask `value` in free text as patient data (when patient data is masked)."""
+        if self._add_patient_value(value):
+            self._compile()
+
+    def _add_secret(self, value: str) -> bool:
+        if not value or len(value) < 6 or value in self._secret_spellings:
+            return False
+        self._secret_spellings[value] = secret_spellings(value)
+        lines = value.splitlines()
+        for line in (line.strip() for line in lines):  # a PEM key may leak line by line
+            if len(line) >= 16 and line not in self._secret_spellings:
+                # a line of a key is base64 already: not looked for in base64 again
+                self._secret_spellings[line] = secret_spellings(line, in_base64=len(lines) == 1)
+        return True
+
+    def _add_patient_value(self, value: str) -> bool:
         value = value.strip()
-        if len(value) >= SHORTEST_PATIENT_VALUE:
-            self._patient_values.add(value)
-            # Whole words only: a birth date inside a longer number is not the birth date.
-            self._patient_pattern = _alternation(self._patient_values, whole_words=True)
-            self._masked = {}
+        if len(value) < SHORTEST_PATIENT_VALUE or value in self._patient_spellings:
+            return False
+        self._patient_spellings[value] = patient_spelling(value)
+        return True
+
+    def _compile(self) -> None:
+        """The searches for all secrets and for all patient values."""
+        self._secret_search = Spellings(s for v in self._secret_spellings.values() for s in v)
+        self._patient_search = Spellings(self._patient_spellings.values(), folded=True)
+        self._masked = {}  # a new dict, not clear(): no thread stores a stale text in it
 
     @property
     def secrets(self) -> frozenset[str]:
-        return frozenset(self._secrets)
+        return frozenset(self._secret_spellings)
 
     @property
     def patient_values(self) -> frozenset[str]:
-        return frozenset(self._patient_values)
+        return frozenset(self._patient_spellings)
+
+    def holds_secret(self, text: str) -> bool:
+        """Whether `text` holds a secret, in any of its spellings."""
+        return self._secret_search.found_in(text)
 
     def text(self, value: str) -> str:
         if len(value) >= SHORT_TEXT:
@@ -154,19 +177,11 @@ class Redactor:
         for prefix, shown in self._paths:
             if prefix in value:
                 value = value.replace(prefix, shown)
-        # A test before each replacing pass: most texts contain nothing to mask.
-        secret = self._secret_pattern
-        if secret is not None and _mentions(value, self._secrets, secret):
-            value = secret.sub(MASK, value)
-        if "Bearer" in value or "eyJ" in value:
+        value = self._secret_search.sub(MASK, value)
+        if "Bearer" in value or "eyJ" in value:  # a test first: most texts hold neither
             value = TOKEN_SHAPES.sub(lambda m: (m.group(1) or "") + MASK, value)
-        patient = self._patient_pattern
-        if (
-            self.mask_patient_data
-            and patient is not None
-            and _mentions(value, self._patient_values, patient)
-        ):
-            value = patient.sub(PATIENT_MASK, value)
+        if self.mask_patient_data:
+            value = self._patient_search.sub(PATIENT_MASK, value)
         return value
 
     def headers(self, headers: Iterable[tuple[str, str]]) -> dict[str, str]:
@@ -203,31 +218,16 @@ class Redactor:
         return self.data(value, in_patient=in_patient or key in PATIENT_CONTAINERS)
 
 
-def _mentions(text: str, values: Iterable[str], alternation: re.Pattern[str]) -> bool:
-    """Whether `text` may hold one of `values` (`alternation` matches them): false means there
-    is nothing to replace."""
-    if len(text) < SHORT_TEXT:
-        return alternation.search(text) is not None
-    return any(v in text for v in values)
-
-
-def _alternation(values: Iterable[str], *, whole_words: bool) -> re.Pattern[str]:
-    """One pattern for all `values`, longest first (case matters: a secret is exact)."""
-    alternatives = "|".join(re.escape(v) for v in sorted(values, key=len, reverse=True))
-    if whole_words:
-        alternatives = rf"(?<![A-Za-z0-9])(?:{alternatives})(?![A-Za-z0-9])"
-    return re.compile(alternatives)
-
-
 IDENTIFYING_KEYS = frozenset(
     {"FirstName", "MiddleName", "LastName", "DOB", "SSN", "StreetAddress", "ID", "Home", "Mobile"}
     | {"Office", "Work", "EmailAddresses"}
 )
+PHONE_KEYS = frozenset({"Home", "Mobile", "Office", "Work"})
 
 
 def patient_values(patients: Iterable[Mapping[str, Any]]) -> list[str]:
     """The identifying values of test patients (names, birth dates, identifiers, street,
-    phones, emails), in the forms they are written in, for masking in free text."""
+    phones, emails), for masking in free text in any of their spellings (spellings.py)."""
     values: list[str] = []
 
     def walk(value: object, key: str = "") -> None:
@@ -238,12 +238,19 @@ def patient_values(patients: Iterable[Mapping[str, Any]]) -> list[str]:
             for v in value:
                 walk(v, key)
         elif isinstance(value, str) and key in IDENTIFYING_KEYS:
-            values.append(value)
-            if key == "DOB":
-                values.append(value.replace("-", ""))  # as a CDA writes it
-            if value.startswith("+1"):
-                values.append(value[2:])  # a phone number without its country code
+            values.append(_us_phone(value) or value if key in PHONE_KEYS else value)
 
     for patient in patients:
         walk(patient)
     return values
+
+
+def _us_phone(value: str) -> str | None:
+    """A US phone number as Redox writes it (+1 and ten digits), whose spellings are masked;
+    None for another country's number or no phone number."""
+    digits = re.sub(r"\D", "", value)
+    if value.lstrip().startswith("+") and not digits.startswith("1"):
+        return None
+    if len(digits) == 11 and digits.startswith("1"):
+        digits = digits[1:]
+    return "+1" + digits if len(digits) == 10 else None

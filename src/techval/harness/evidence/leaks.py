@@ -1,6 +1,7 @@
 """The leak scan: read every file under reports/ (inside zips and inside the single-file
 HTML report's embedded data too) for configured secret values, token shapes, private keys
-and, when patient data is masked, the test patients' identifying values.
+and, when patient data is masked, the test patients' identifying values, each in any of the
+spellings the Redactor masks (spellings.py).
 
 A finding names the file and what kind of value it is, never the value itself.
 """
@@ -15,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from techval.core.redaction import MASK, PATIENT_MASK, Redactor
+from techval.core.redaction import PATIENT_MASK, Redactor
 
 # Secrets by shape: bearer tokens that are not masked, JWTs, PEM private keys.
 SHAPES = {
@@ -49,7 +50,7 @@ def _kinds(text: str, redactor: Redactor, viewer: bool) -> set[str]:
     """What leaks in `text`; `viewer` is the report viewer's own code, where common words
     that happen to be a test patient's name are not patient data."""
     kinds = {kind for kind, pattern in SHAPES.items() if pattern.search(text)}
-    if any(secret in text for secret in redactor.secrets if secret != MASK):
+    if redactor.holds_secret(text):
         kinds.add("configured secret value")
     masked = redactor.mask_patient_data and not viewer
     if masked and redactor.text(text).count(PATIENT_MASK) > text.count(PATIENT_MASK):
