@@ -71,11 +71,13 @@ REFUSE_DATA_AT_IMPORT = """
 import builtins, importlib, io, pkgutil, sys
 from pathlib import Path
 root, source = Path(sys.argv[1]), Path(sys.argv[1]) / "src"
+libraries = Path(sys.prefix).resolve()  # the venv may sit in the checkout: its files are no data
 real_open = io.open
 
 def guarded(file, *args, **kwargs):
     path = Path(str(file)).resolve() if isinstance(file, str | Path) else None
-    if path and path.is_relative_to(root) and not path.is_relative_to(source):
+    ours = path and path.is_relative_to(root) and not path.is_relative_to(libraries)
+    if ours and not path.is_relative_to(source):
         raise SystemExit(f"read at import: {path}")
     return real_open(file, *args, **kwargs)
 

@@ -22,6 +22,13 @@ HISTORY = "history"
 DERIVED = ("allure-report",)
 
 
+def shown(path: Path) -> Path:
+    """Where the user knows a file read from the stage: a run reads reports/history/ from its
+    stage's copy, and a warning about it names the file in reports/."""
+    parts = path.parts
+    return Path(*[part for part in parts if part != STAGE]) if STAGE in parts else path
+
+
 class ReportsUnwritable(CouldNotRun):
     """The reports folder cannot be made or written: not a folder, read-only, full..."""
 

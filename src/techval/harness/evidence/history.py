@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from techval.core import inputfiles
+from techval.harness.staging import shown
 
 # A verdict holds outcomes and messages, never bodies: some 1 KB a scenario. 50 MB is a suite
 # of tens of thousands of scenarios; more is not a file techval wrote.
@@ -39,7 +40,7 @@ def read(path: Path, wrong: Shape) -> dict[str, Any] | None:
         problem = wrong(document) if isinstance(document, dict) else "not a JSON object"
         if problem is None:
             return document  # type: ignore[no-any-return]
-    warn(f"{path}: {problem}; read as absent")
+    warn(f"{shown(path)}: {problem}; read as absent")
     return None
 
 
@@ -49,7 +50,7 @@ def write(path: Path, text: str) -> None:
     try:
         path.write_text(text, encoding="utf-8")
     except OSError as exc:
-        warn(f"{path}: cannot be written ({exc.strerror})")
+        warn(f"{shown(path)}: cannot be written ({exc.strerror})")
 
 
 def warn(text: str) -> None:

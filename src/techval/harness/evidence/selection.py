@@ -44,7 +44,7 @@ class Selection:
 
 
 def _subset(result: Mapping[str, Any]) -> bool:
-    return bool(result["counts"].get("not_selected"))
+    return bool((result.get("counts") or {}).get("not_selected"))
 
 
 SECTION = Selection()
