@@ -97,7 +97,7 @@ def test_a_known_failure_is_not_counted_but_still_fails_its_step(
     assert [e["scenario"] for e in state["known"]] == [SEARCH]
     assert state["expired"] == state["changed"] == state["stale"] == []
     assert result["steps"][1]["scenarios"][0]["baseline"] == "known"
-    lines = baseline.SECTION.console(result)
+    lines = baseline.SECTION.console(result, Path("reports"))
     assert lines == [
         f"1 known failure (baseline): {SEARCH} (conformance, until 2026-12-01)",
     ]
@@ -119,7 +119,9 @@ def test_two_known_failures_are_counted_in_the_plural(baseline_file: Path, tmp_p
         tmp_path,
     )
     assert verdict.exit_code(result) == 0
-    assert baseline.SECTION.console(result)[0].startswith("2 known failures (baseline): ")
+    assert baseline.SECTION.console(result, Path("reports"))[0].startswith(
+        "2 known failures (baseline): "
+    )
 
 
 @pytest.mark.parametrize(
@@ -137,7 +139,7 @@ def test_an_expired_entry_or_a_changed_kind_counts_as_before(
     assert verdict.exit_code(result) == 1
     assert [e["scenario"] for e in result["baseline"][state]] == [SEARCH]
     assert result["baseline"]["known"] == []
-    (line,) = baseline.SECTION.console(result)
+    (line,) = baseline.SECTION.console(result, Path("reports"))
     if state == "expired":
         assert line.startswith("1 baseline entry expired, counted as failing: ")
         assert "(expired 2026-11-20)" in line
@@ -173,7 +175,7 @@ def test_a_baselined_scenario_that_passes_is_stale(baseline_file: Path, tmp_path
     assert verdict.exit_code(result) == 0
     assert [e["scenario"] for e in result["baseline"]["stale"]] == [SEARCH]  # not the other
     assert result["steps"][1]["scenarios"][0]["baseline"] == "stale"
-    assert baseline.SECTION.console(result) == [
+    assert baseline.SECTION.console(result, Path("reports")) == [
         f"1 baselined scenario now passing: {SEARCH}; remove its entry from baseline.yaml "
         "(`techval baseline` rewrites it)"
     ]
@@ -191,7 +193,9 @@ def test_scenarios_are_told_apart_by_their_parameters(baseline_file: Path, tmp_p
     )
     assert verdict.exit_code(result) == 1  # Clinic B is not baselined
     assert [e["parameters"] for e in result["baseline"]["known"]] == [{"organization": "Clinic A"}]
-    assert f"{SEARCH} [organization=Clinic A]" in baseline.SECTION.console(result)[0]
+    assert (
+        f"{SEARCH} [organization=Clinic A]" in baseline.SECTION.console(result, Path("reports"))[0]
+    )
 
 
 def test_a_baseline_is_per_environment(baseline_file: Path, tmp_path: Path) -> None:
@@ -199,7 +203,9 @@ def test_a_baseline_is_per_environment(baseline_file: Path, tmp_path: Path) -> N
     result = applied(result_of(scenario(SEARCH, "failed", CONFORMANCE)), tmp_path)
     assert verdict.exit_code(result) == 1
     assert result["baseline"]["entries"] == 0
-    assert baseline.SECTION.console(result) == baseline.SECTION.summary(result) == []
+    assert (
+        baseline.SECTION.console(result, Path("reports")) == baseline.SECTION.summary(result) == []
+    )
 
 
 def test_could_not_run_is_never_known(baseline_file: Path, tmp_path: Path) -> None:
@@ -374,7 +380,9 @@ def test_a_file_broken_after_the_run_started_is_reported_not_applied(
     assert verdict.exit_code(result) == 1
     error = "baseline.yaml: environments.dev[0]: expected a mapping with scenario"
     assert result["baseline"]["error"].startswith(error)  # the file's name, not its path
-    assert baseline.SECTION.console(result)[0].startswith(f"Baseline not applied: {error}")
+    assert baseline.SECTION.console(result, Path("reports"))[0].startswith(
+        f"Baseline not applied: {error}"
+    )
 
 
 # --- whole runs ----------------------------------------------------------------------------

@@ -181,7 +181,7 @@ def test_the_last_green_run_keeps_its_shapes_and_drift_is_a_warning(tmp_path: Pa
     token = {"answer": "token HTTP 2xx", "fields": fields(access_token="string")}
     first = applied(result_of(*["passed"] * 4), tmp_path, green, token)
     assert first["drift"]["against"] is None
-    assert drift.SECTION.console(first) == drift.SECTION.summary(first) == []
+    assert drift.SECTION.console(first, Path("reports")) == drift.SECTION.summary(first) == []
     assert drift.SECTION.attachments(first) == []
     history = json.loads((tmp_path / "history" / drift.LAST_GREEN).read_text())
     assert history["answers"][SEARCH] == fields(Meta="object")
@@ -197,7 +197,7 @@ def test_the_last_green_run_keeps_its_shapes_and_drift_is_a_warning(tmp_path: Pa
 
     incomplete = applied(result_of("passed", "passed"), tmp_path, changed)  # e.g. --tags
     assert verdict.exit_code(incomplete) == 0
-    lines = drift.SECTION.console(incomplete)
+    lines = drift.SECTION.console(incomplete, Path("reports"))
     assert lines == [
         f"Response drift since the last green run ({STAMP}, abc1234): 1 added, 0 removed, "
         "0 type changed (warnings, not failures)",
@@ -213,7 +213,7 @@ def test_the_last_green_run_keeps_its_shapes_and_drift_is_a_warning(tmp_path: Pa
     assert history["answers"][SEARCH] == fields(Meta="object", Trace="object")
     assert "token HTTP 2xx" in history["answers"]
     again = applied(result_of("passed", "passed"), tmp_path, changed)
-    assert drift.SECTION.console(again) == []
+    assert drift.SECTION.console(again, Path("reports")) == []
 
 
 def test_an_interrupted_run_does_not_move_the_shapes_on(tmp_path: Path) -> None:
@@ -228,7 +228,7 @@ def test_many_drifted_fields_are_cut_short_in_the_console(tmp_path: Path) -> Non
     applied(result_of(*["passed"] * 4), tmp_path, {"answer": SEARCH, "fields": fields()})
     many = fields(**{f"F{n:02}": "string" for n in range(30)})
     result = applied(result_of(*["passed"] * 4), tmp_path, {"answer": SEARCH, "fields": many})
-    lines = drift.SECTION.console(result)
+    lines = drift.SECTION.console(result, Path("reports"))
     assert len(lines) == 1 + drift.SHOWN + 1
     assert lines[-1] == "  ... and 10 more in verdict.json"
 

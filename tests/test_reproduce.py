@@ -245,7 +245,9 @@ def test_scripts_for_each_exchange_of_failed_scenarios_only_and_no_token_request
         "sh reports/reproduce/01-create-1-organization-new.sh   "
         "# REDOX_BASE_URL=https://... to send it elsewhere",
     ]
-    assert sections.console_lines(result) == ["reproduce: reports/reproduce/ (3 scripts)"]
+    assert sections.console_lines(result, Path("my reports")) == [
+        "reproduce: my reports/reproduce/ (3 scripts)"
+    ]
     (line,) = [x for x in sections.summary_lines(result) if x]
     assert line.startswith("Reproduction: 3 scripts in `reproduce/`")
     (shown,) = [a for a in sections.attachments(result) if a.name == "Reproduction scripts"]
@@ -386,7 +388,7 @@ def test_a_script_of_a_failed_run_gets_the_same_status_from_the_server(
     config = write_environment(tmp_path, simulator=None, base_url=server.url)
     run = run_techval(["--config", str(config), "--tags", "organization"], tmp_path / "r")
     assert run.code == 1, run.stdout[-2000:]
-    assert "reproduce: reports/reproduce/ (3 scripts)" in run.stdout
+    assert f"reproduce: {run.reports}/reproduce/ (3 scripts)" in run.stdout
     result = json.loads((run.reports / "verdict.json").read_text())
     scripts = result["reproduction"]["scripts"]
     assert [s["status"] for s in scripts] == [500, 500, 500]

@@ -286,7 +286,7 @@ def test_the_section_from_a_hand_made_run(tmp_path: Path) -> None:
     for row in rows.values():
         tally[row["verdict"]] = tally.get(row["verdict"], 0) + 1
     assert tally["warning"] == tally["incomplete"] == 1 and tally["failed"] > 4
-    assert SECTION.console(result) == [
+    assert SECTION.console(result, Path("reports")) == [
         f"Requirements: {tally['passed']} passed, {tally['failed']} failed, 1 warning, "
         f"{tally['not_run']} not checked in this run, 1 incomplete (requirements.csv)"
     ]

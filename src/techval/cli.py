@@ -232,7 +232,7 @@ def _finish_reports(
     result = verdict.read(reports / "verdict.json")
     print()
     if result is not None:
-        print(console.table(result))
+        print(console.table(result, reports))
     folder = "" if reports == Path("reports") else f" --reports {shlex.quote(str(reports))}"
     if html_report:
         outcome = html.generate(
@@ -337,7 +337,7 @@ def command_merge(args: argparse.Namespace) -> int:
             result = merge([Path(folder) for folder in args.folders], reports)
     except (CouldNotRun, baseline.BaselineError) as exc:
         return fail(str(exc))
-    print(console.table(result))
+    print(console.table(result, reports))
     if not args.no_html:
         name = str(result.get("environment", {}).get("environment", "techval"))
         outcome = html.generate(

@@ -294,7 +294,7 @@ class KnownFailures:
             return []
         return ["", "## Known failures (baseline)", "", *_table(state)]
 
-    def console(self, result: Mapping[str, Any]) -> list[str]:
+    def console(self, result: Mapping[str, Any], reports: Path) -> list[str]:
         state = result.get("baseline") or {}
         if state.get("error"):
             return [f"Baseline not applied: {state['error']}"]

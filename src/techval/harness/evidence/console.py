@@ -4,6 +4,7 @@ the validation steps with their verdicts, what regressed, and where the evidence
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from techval.harness.evidence.outcomes import ScenarioOutcome
@@ -24,7 +25,8 @@ def progress_line(outcome: ScenarioOutcome, done: int, total: int) -> str:
     return line
 
 
-def table(verdict: Mapping[str, Any]) -> str:
+def table(verdict: Mapping[str, Any], reports: Path = Path("reports")) -> str:
+    """The steps' verdicts and what the sections add (`reports`: where the files are)."""
     columns = ("Validation step", "Verdict", "Passed", "Failed", "Not applicable")
     left_out = verdict["counts"].get("not_selected", 0)  # a subset: one column more
     rows = [(*columns, "Could not run", "Skipped", *(["Not selected"] if left_out else []))]
@@ -59,7 +61,7 @@ def table(verdict: Mapping[str, Any]) -> str:
             f"{counts['not_applicable']} scenario(s) not applicable with this test data: "
             "each says which test patient and key to change"
         )
-    lines += console_lines(verdict)
+    lines += console_lines(verdict, reports)
     for label, key in (
         ("the last green run", "since_last_green"),
         ("the previous run", "since_previous"),

@@ -217,7 +217,7 @@ class ResponseDrift:
             *(f"- `{line}`" for line in found),
         ]
 
-    def console(self, result: Mapping[str, Any]) -> list[str]:
+    def console(self, result: Mapping[str, Any], reports: Path) -> list[str]:
         drift = result.get("drift") or {}
         found = lines_of(drift)
         if not found:

@@ -391,9 +391,9 @@ class Reproduction:
             f"exchanges with curl (`{README}` says how; `{FETCHER}` fetches a token).",
         ]
 
-    def console(self, result: Mapping[str, Any]) -> list[str]:
+    def console(self, result: Mapping[str, Any], reports: Path) -> list[str]:
         count = len(_scripts(result))
-        return [f"reproduce: reports/{FOLDER}/ ({_count(count)})"] if count else []
+        return [f"reproduce: {reports / FOLDER}/ ({_count(count)})"] if count else []
 
     def attachments(self, result: Mapping[str, Any]) -> list[Attachment]:
         from techval.harness.evidence.sections import Attachment  # see TYPE_CHECKING above

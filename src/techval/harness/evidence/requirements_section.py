@@ -220,7 +220,7 @@ class RequirementsSection:
             return []
         return ["", "## Requirements", "", *markdown(result)]
 
-    def console(self, result: Mapping[str, Any]) -> list[str]:
+    def console(self, result: Mapping[str, Any], reports: Path) -> list[str]:
         if result.get("requirements_error"):
             return [f"Requirements: not evaluated: {result['requirements_error']}"]
         rows = result.get("requirements")

@@ -38,8 +38,9 @@ class Section(Protocol):
     def summary(self, result: Mapping[str, Any]) -> list[str]:
         """Markdown lines for summary.md (and the CI job summary); [] for nothing."""
 
-    def console(self, result: Mapping[str, Any]) -> list[str]:
-        """Lines under the console table; [] for nothing."""
+    def console(self, result: Mapping[str, Any], reports: Path) -> list[str]:
+        """Lines under the console table (`reports`: the folder as the user named it); []
+        for nothing."""
 
     def attachments(self, result: Mapping[str, Any]) -> list[Attachment]:
         """What the report shows of it for the whole run."""
@@ -63,8 +64,8 @@ def summary_lines(result: Mapping[str, Any]) -> list[str]:
     return [line for section in SECTIONS for line in section.summary(result)]
 
 
-def console_lines(result: Mapping[str, Any]) -> list[str]:
-    return [line for section in SECTIONS for line in section.console(result)]
+def console_lines(result: Mapping[str, Any], reports: Path = Path("reports")) -> list[str]:
+    return [line for section in SECTIONS for line in section.console(result, reports)]
 
 
 def attachments(result: Mapping[str, Any]) -> list[Attachment]:

@@ -30,7 +30,7 @@ class Selection:
     def summary(self, result: Mapping[str, Any]) -> list[str]:
         return ["", f"**Subset.** {not_selected_line(result)}."] if _subset(result) else []
 
-    def console(self, result: Mapping[str, Any]) -> list[str]:
+    def console(self, result: Mapping[str, Any], reports: Path) -> list[str]:
         return [not_selected_line(result)] if _subset(result) else []
 
     def attachments(self, result: Mapping[str, Any]) -> list[Attachment]:
