@@ -158,3 +158,16 @@ def test_workers_are_capped_at_what_can_help(capsys: pytest.CaptureFixture[str])
         f"techval: --workers 999: using {limit} ({cli.MAX_WORKERS_PER_CORE} per CPU core; more "
         "only adds start-up time)"
     )
+
+
+@pytest.mark.parametrize(
+    ("out", "said"), [("/dev/null", "not a folder"), ("/proc/x", "cannot write")]
+)
+def test_a_merge_into_a_folder_that_cannot_be_written_is_one_line(
+    tmp_path: Path, out: str, said: str
+) -> None:
+    shard = run_techval(["--shard", "1/4"], tmp_path / "shard")
+    assert shard.code == 0, shard.stderr
+    result = run_techval([str(shard.reports), "--no-html"], Path(out), command="merge")
+    assert result.code == 2
+    assert one_line(result.stderr).startswith(f"techval: --reports {out}: {said}")

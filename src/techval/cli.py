@@ -331,12 +331,16 @@ def command_report(args: argparse.Namespace) -> int:
 
 def command_merge(args: argparse.Namespace) -> int:
     reports = Path(args.reports)
+    if reports.exists() and not reports.is_dir():
+        return fail(f"--reports {reports}: not a folder")
     try:
         with baseline.chosen(args.baseline):
             baseline.check()
             result = merge([Path(folder) for folder in args.folders], reports)
     except (CouldNotRun, baseline.BaselineError) as exc:
         return fail(str(exc))
+    except OSError as exc:  # --reports a file, read-only, full: the merge is not written
+        return fail(str(unwritable(reports, exc)))
     print(console.table(result, reports))
     if not args.no_html:
         name = str(result.get("environment", {}).get("environment", "techval"))
@@ -604,6 +608,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.handler(args)
     except CouldNotRun as exc:  # e.g. no project data: a copy of the package outside its checkout
         return fail(str(exc))
+    except OSError as exc:  # the last word on a file system that says no: one line, never a trace
+        where = f"{exc.filename}: " if exc.filename else ""
+        return fail(f"{args.command}: {where}{exc.strerror or exc}")
     return code
 
 
