@@ -45,6 +45,14 @@ class TransportError(CouldNotRun):
     category = "Could not connect / timed out"
 
 
+class MalformedResponse(TransportError):
+    """The server's answer broke HTTP (a bad status line or header, the connection closed
+    mid-body, a body that does not decode): no answer to judge, so nothing about the API was
+    proven (a proxy or the network may have broken it as well as the server)."""
+
+    category = "Malformed HTTP response"
+
+
 class ScenarioTimeout(TransportError):
     """A scenario used up its total time (timeouts.scenario): reported as timed out."""
 
