@@ -6,14 +6,16 @@
 Each path is scripted with an `Answer` (or a list of them, served in turn, the last one again
 and again); a path without one is answered 404. An answer writes raw bytes to the connection,
 so it can break HTTP on purpose: drip bytes, send a gzip bomb, a bad header line, close the
-connection mid-body, JSON nested too deep. Every loop is bounded in count and in time and ends
-as soon as the server stops; leaving the `with` block stops the server and joins every thread
-it started. Only loopback, one request per connection (each answer closes it).
+connection mid-body, JSON nested too deep; `token_grant()` answers a token request normally.
+Every loop is bounded in count and in time and ends as soon as the server stops; leaving the
+`with` block stops the server and joins every thread it started. Only loopback, one request
+per connection (each answer closes it).
 """
 
 from __future__ import annotations
 
 import functools
+import gzip
 import json
 import socket
 import socketserver
@@ -67,6 +69,24 @@ def raw(data: bytes) -> Answer:
 def json_answer(value: Any, status: int = 200) -> Answer:
     body = json.dumps(value).encode()
     return raw(_head(status, Content_Type="application/json", Content_Length=len(body)) + body)
+
+
+def gzip_json(value: Any) -> Answer:
+    """A JSON answer, gzip-encoded as servers often send it."""
+    body = gzip.compress(json.dumps(value).encode())
+    head = _head(
+        200, Content_Type="application/json", Content_Encoding="gzip", Content_Length=len(body)
+    )
+    return raw(head + body)
+
+
+def bad_gzip() -> Answer:
+    """An answer that says it is gzip-encoded but is not."""
+    body = b'{"Meta": {}}'
+    head = _head(
+        200, Content_Type="application/json", Content_Encoding="gzip", Content_Length=len(body)
+    )
+    return raw(head + body)
 
 
 def token_grant() -> Answer:
