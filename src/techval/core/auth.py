@@ -148,7 +148,6 @@ class _CachedToken:
     def _read(self, record: Exchange, response: httpx.Response) -> tuple[Any, str | None]:
         """The JSON body of a token answer, its secrets learnt and masked on `record`; and what
         made it unreadable (too big, too deep), if anything."""
-        record.response_headers = self.redactor.headers(record.response_headers.items())
         body: Any = None
         unreadable = None
         if record.oversized:

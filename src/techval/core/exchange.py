@@ -34,7 +34,7 @@ class Exchange:
     retry_reason: str | None = (
         None  # why this attempt was made, e.g. "after HTTP 502, waited 0.4 s"
     )
-    oversized: bool = False  # the body was longer than the limit and was not read to the end
+    oversized: bool = False  # the body, decoded, was over the limit: not read to the end
     too_deep: bool = False  # the body is JSON nested deeper than MAX_DEPTH: not parsed
     cut_short: bool = False  # the scenario's own deadline ended the wait (not the environment)
 
@@ -194,6 +194,8 @@ _CUT = f"{TIMED_OUT} (at the scenario's deadline)"
 def _why_no_answer(
     exc: httpx.HTTPError, elapsed: float, within: float | None, enclosing: float | None
 ) -> str:
+    """The transport_error of a request that got no complete answer: which deadline ended it,
+    or what broke HTTP (a server hanging up before answering is "cannot reach", as before)."""
     if isinstance(exc, httpx.TimeoutException):
         ends = [(t, mine) for t, mine in ((within, True), (enclosing, False)) if t is not None]
         first = min(ends, default=None)
