@@ -8,6 +8,7 @@ renewal after a 401.
 
 from __future__ import annotations
 
+import math
 import secrets
 import time
 import warnings
@@ -22,9 +23,9 @@ from cryptography.hazmat.primitives import serialization
 
 from techval.core.config import AuthSettings
 from techval.core.errors import AuthError, ConfigError, TokenEndpointUnreachable
-from techval.core.exchange import Exchange, timed_post
+from techval.core.exchange import MALFORMED, Exchange, TooDeep, parse_json, timed_post
 from techval.core.redaction import Redactor
-from techval.core.redox import timestamp
+from techval.core.redox import MAX_MESSAGE_BYTES, timestamp
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ASSERTION_LIFETIME = 300  # seconds; SMART Backend Services caps it at five minutes
@@ -38,6 +39,7 @@ class _NotWarned(Warning):
 
 # PyJWT 2.11+ warns on every signature or verification with an HMAC key shorter than its hash.
 SHORT_KEY_WARNING: type[Warning] = getattr(jwt, "InsecureKeyLengthWarning", _NotWarned)
+MAX_LIFETIME = 24 * 3600  # seconds a token is kept at most, whatever its answer says
 
 
 class TokenProvider(Protocol):
@@ -117,27 +119,32 @@ class _CachedToken:
             request_body=self.redactor.data(sent),
             started_at=timestamp(),
         )
+        timeout = self.timeout or self.http.timeout
+        kwargs.setdefault("timeout", timeout)
         try:
-            if self.timeout is not None:
-                kwargs.setdefault("timeout", self.timeout)
-            response = timed_post(self.http, record, url, mask=self.redactor.headers, **kwargs)
+            response = timed_post(
+                self.http,
+                record,
+                url,
+                mask=self.redactor.headers,
+                max_bytes=MAX_MESSAGE_BYTES,
+                within=timeout.read,
+                **kwargs,
+            )
         except httpx.HTTPError:
             self.on_exchange(record)
+            problem = record.transport_error or ""
+            if problem.startswith(MALFORMED):
+                raise AuthError(f"the token endpoint {url} answered with a {problem}") from None
             raise TokenEndpointUnreachable(
-                f"cannot reach the token endpoint {url}: {record.transport_error}"
+                f"cannot reach the token endpoint {url}: {problem}"
             ) from None
-        record.response_headers = self.redactor.headers(response.headers.items())
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        for key in ("access_token", "accessToken", "refreshToken"):
-            if isinstance(body, dict) and isinstance(body.get(key), str):
-                self.redactor.add(body[key])
-        record.response_body = self.redactor.data(body) if body is not None else None
-        record.response_text = self.redactor.text(response.text[:2000])
+        body, unreadable = self._read(record, response)
         self.on_exchange(record)
-        if response.status_code != 200 or not isinstance(body, dict):
+        status = response.status_code
+        if unreadable:
+            raise AuthError(f"the token endpoint {url} answered HTTP {status} with {unreadable}")
+        if status != 200:
             reason = ""
             if isinstance(body, dict):
                 words = " ".join(str(body.get(k, "")) for k in ("error", "error_description"))
@@ -146,9 +153,36 @@ class _CachedToken:
                 reason = self.redactor.text(response.text[:200])
             raise AuthError(
                 f"the token endpoint {url} refused the credentials: "
-                f"HTTP {response.status_code} {reason.strip()}".rstrip()
+                f"HTTP {status} {reason.strip()}".rstrip()
+            )
+        if not isinstance(body, dict):
+            snippet = " ".join(self.redactor.text(response.text[:200]).split())
+            raise AuthError(
+                f"the token endpoint {url} answered HTTP 200 without a JSON object: {snippet!r}"
             )
         return body
+
+    def _read(self, record: Exchange, response: httpx.Response) -> tuple[Any, str | None]:
+        """The JSON body of a token answer, its secrets learnt and masked on `record`; and what
+        made it unreadable (too big, too deep), if anything."""
+        body: Any = None
+        unreadable = None
+        if record.oversized:
+            unreadable = f"a body over the {MAX_MESSAGE_BYTES:,} byte limit (not read further)"
+        else:
+            try:
+                body = parse_json(response.content)
+            except TooDeep as exc:
+                record.too_deep = True
+                unreadable = str(exc)
+            except ValueError:  # not JSON
+                pass
+        for key in ("access_token", "accessToken", "refreshToken"):
+            if isinstance(body, dict) and isinstance(body.get(key), str):
+                self.redactor.add(body[key])
+        record.response_body = self.redactor.data(body) if body is not None else None
+        record.response_text = self.redactor.text(response.text[:2000])
+        return body, unreadable
 
 
 class OAuthClientCredentials(_CachedToken):
@@ -191,8 +225,7 @@ class OAuthClientCredentials(_CachedToken):
         token = body.get("access_token")
         if not isinstance(token, str) or not token:
             raise AuthError(f"the token endpoint {self.settings.token_url} sent no access_token")
-        lifetime = body.get("expires_in", ASSERTION_LIFETIME)
-        return token, float(lifetime) if isinstance(lifetime, int | float) else 300.0
+        return token, _lifetime(body.get("expires_in", ASSERTION_LIFETIME))
 
 
 class LegacyApiKey(_CachedToken):
@@ -221,6 +254,16 @@ class LegacyApiKey(_CachedToken):
         refresh = body.get("refreshToken")
         self._refresh_token = refresh if isinstance(refresh, str) else None
         return token, _seconds_until(body.get("expires"), self.clock())
+
+
+def _lifetime(expires_in: Any) -> float:
+    """A token's lifetime from expires_in: a number of seconds, held to a day (a huge, infinite
+    or NaN number must not break the renewal), else five minutes."""
+    if isinstance(expires_in, bool) or not isinstance(expires_in, int | float):
+        return float(ASSERTION_LIFETIME)
+    if isinstance(expires_in, float) and not math.isfinite(expires_in):
+        return float(ASSERTION_LIFETIME)
+    return float(min(max(expires_in, 0), MAX_LIFETIME))
 
 
 def _seconds_until(expires: Any, now: float) -> float:

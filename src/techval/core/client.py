@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from techval import __version__
+from techval.core import wire
 from techval.core.auth import TokenProvider, token_provider
 from techval.core.clock import ScenarioClock
 from techval.core.config import Settings
@@ -23,10 +24,11 @@ from techval.core.errors import (
     AuthError,
     BreaksRedoxRule,
     BreaksRequestSchema,
+    MalformedResponse,
     ScenarioTimeout,
     TransportError,
 )
-from techval.core.exchange import Exchange, timed_post
+from techval.core.exchange import MALFORMED, TIMED_OUT, Exchange, TooDeep, parse_json, timed_post
 from techval.core.health import Health
 from techval.core.redaction import Redactor
 from techval.core.redox import MAX_MESSAGE_BYTES, timestamp
@@ -69,8 +71,12 @@ class RedoxClient:
                 write=timeouts.write,
                 pool=timeouts.connect,
             ),
-            transport=transport,
-            headers={"User-Agent": f"techval/{__version__}"},
+            transport=transport or wire.bounded_transport(),
+            # only the codings read_body decodes (httpx would add br or zstd when installed)
+            headers={
+                "User-Agent": f"techval/{__version__}",
+                "Accept-Encoding": wire.ACCEPT_ENCODING,
+            },
             follow_redirects=False,
         )
         token_timeout = httpx.Timeout(
@@ -131,7 +137,12 @@ class RedoxClient:
         A 401 renews the token once (it may have expired early); 429/502/503 are sent again
         as the retry policy says; every attempt is recorded and reported."""
         name = self.check_request(message)
-        body = json.dumps(message, ensure_ascii=False).encode("utf-8")
+        with wire.deadline(self.clock.remaining()):  # no request past it, a token's included
+            return self._send(
+                name, json.dumps(message, ensure_ascii=False).encode("utf-8"), message
+            )
+
+    def _send(self, name: str, body: bytes, message: dict[str, Any]) -> Exchange:
         attempt, reason, renewed = 1, None, False
         while True:
             exchange = self._post(name, body, message, attempt, reason)
@@ -158,9 +169,10 @@ class RedoxClient:
     def timed_out(self) -> str:
         return f"timed out: the scenario's deadline ({self.settings.timeouts.scenario:g} s) passed"
 
-    def _timeout(self, name: str) -> tuple[httpx.Timeout, bool]:
+    def _timeout(self, name: str) -> tuple[httpx.Timeout, float]:
         """The configured timeouts (reads cut to the probe after a request got no answer), with
-        reading cut short by the scenario's deadline; and whether the deadline cut it."""
+        reading cut short by the scenario's deadline; and the time the request may take in all:
+        its read timeout (the scenario's deadline, set around `send`, may end it sooner)."""
         timeouts = self.settings.timeouts
         allowed = self.health.read_timeout(timeouts.read)
         read = allowed
@@ -172,14 +184,14 @@ class RedoxClient:
         timeout = httpx.Timeout(
             connect=timeouts.connect, read=read, write=timeouts.write, pool=timeouts.connect
         )
-        return timeout, read < allowed
+        return timeout, allowed
 
     def _post(
         self, name: str, body: bytes, message: dict[str, Any], attempt: int, reason: str | None
     ) -> Exchange:
-        timeout, cut = self._timeout(name)
+        timeout, allowed = self._timeout(name)
         headers = {
-            "Authorization": f"Bearer {self._token()}",
+            "Authorization": f"Bearer {self._token(name)}",
             "Content-Type": "application/json",
             "Accept": "application/json",
         }
@@ -202,34 +214,40 @@ class RedoxClient:
                 self.endpoint,
                 mask=self.redactor.headers,
                 max_bytes=MAX_MESSAGE_BYTES,
+                within=allowed,
                 content=body,
                 headers=headers,
                 timeout=timeout,
             )
         except httpx.HTTPError:
             problem = exchange.transport_error or ""
-            exchange.cut_short = cut and problem.startswith("timed out")
             self._record(exchange)
             if exchange.cut_short:
                 raise ScenarioTimeout(f"{name}: {self.timed_out()}") from None
-            reason = problem if problem.startswith("timed out") else f"cannot reach ({problem})"
+            if problem.startswith(MALFORMED):
+                said = f"{name}: {self.endpoint}: answered with a {problem}"
+                raise MalformedResponse(said) from None
+            reason = problem if problem.startswith(TIMED_OUT) else f"cannot reach ({problem})"
             raise TransportError(f"{name}: {self.endpoint}: {reason}") from None
         self._read_response(exchange, response, name)
         self._record(exchange)
         return exchange
 
-    def _token(self) -> str:
-        """The token; a refusal after one was granted in this run stops it (fail fast)."""
+    def _token(self, name: str) -> str:
+        """The token; a refusal after one was granted in this run stops it (fail fast), unless
+        it was the scenario's deadline that ended the token's request."""
         granted = self.auth.fetches > 0
         try:
             return self.auth.token()
         except AuthError as exc:
+            remaining = self.clock.remaining()
+            if remaining is not None and remaining <= 0:
+                raise ScenarioTimeout(f"{name}: {self.timed_out()}") from None
             if granted:
                 self.health.stop(f"mid-run, {exc}")
             raise
 
     def _read_response(self, exchange: Exchange, response: httpx.Response, name: str) -> None:
-        exchange.response_headers = dict(response.headers.items())
         if exchange.oversized:
             exchange.schema = f"{name}.response"
             exchange.violations = [
@@ -238,9 +256,11 @@ class RedoxClient:
             return
         exchange.response_text = response.text
         try:
-            exchange.response_body = response.json()
-        except (ValueError, RecursionError):  # not JSON, or nested deeper than Python parses
-            exchange.response_body = None
+            exchange.response_body = parse_json(response.content)
+        except TooDeep:
+            exchange.too_deep = True
+            return
+        except ValueError:  # not JSON
             return
         if 200 <= response.status_code < 300 and not exchange.redox_errors:
             exchange.schema = f"{name}.response"

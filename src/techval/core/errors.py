@@ -49,6 +49,14 @@ class TokenEndpointUnreachable(AuthError, TransportError):
     """No answer from the token endpoint: the credentials were not put to the test."""
 
 
+class MalformedResponse(TransportError):
+    """The server's answer broke HTTP (a bad status line or header, the connection closed
+    mid-body, a body that does not decode): no answer to judge, so nothing about the API was
+    proven (a proxy or the network may have broken it as well as the server)."""
+
+    category = "Malformed HTTP response"
+
+
 class ScenarioTimeout(TransportError):
     """A scenario used up its total time (timeouts.scenario): reported as timed out."""
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from techval.core import wire
 from techval.core.schemas import Violation
 
 
@@ -33,7 +34,8 @@ class Exchange:
     retry_reason: str | None = (
         None  # why this attempt was made, e.g. "after HTTP 502, waited 0.4 s"
     )
-    oversized: bool = False  # the body was longer than the limit and was not read to the end
+    oversized: bool = False  # the body, decoded, was over the limit: not read to the end
+    too_deep: bool = False  # the body is JSON nested deeper than MAX_DEPTH: not parsed
     cut_short: bool = False  # the scenario's own deadline ended the wait (not the environment)
 
     @property
@@ -111,6 +113,36 @@ class Exchange:
 
 HeaderMask = Callable[[Iterable[tuple[str, str]]], dict[str, str]]
 
+TIMED_OUT = "timed out"  # how a transport_error starts when no answer came in time
+MALFORMED = "malformed HTTP response"  # ... when what came back broke HTTP
+MAX_DEPTH = 100  # levels of JSON nesting an answer may have: far more than any Redox answer,
+# few enough for the evidence's writers (redaction, HAR, JSON attachments), which recurse
+
+
+class TooDeep(ValueError):
+    """JSON nested deeper than MAX_DEPTH."""
+
+
+def parse_json(data: bytes | str) -> Any:
+    """The JSON value of `data`; ValueError when it is not JSON, TooDeep when it nests deeper
+    than MAX_DEPTH."""
+    try:
+        value = json.loads(data)
+    except RecursionError:  # deeper than Python's parser goes
+        raise TooDeep(f"JSON nested more than {MAX_DEPTH} levels deep") from None
+    pending = [(value, 1)]  # a loop, not recursion: the value may nest deep
+    while pending:
+        item, depth = pending.pop()
+        children = (
+            item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        )
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth >= MAX_DEPTH:
+                    raise TooDeep(f"JSON nested more than {MAX_DEPTH} levels deep")
+                pending.append((child, depth + 1))
+    return value
+
 
 def timed_post(
     http: httpx.Client,
@@ -118,37 +150,60 @@ def timed_post(
     url: str,
     *,
     mask: HeaderMask,
-    max_bytes: int | None = None,
+    max_bytes: int,
+    within: float | None,
     **kwargs: Any,
 ) -> httpx.Response:
-    """POST and note on `exchange` the headers that really went out (masked by `mask`), how
-    long it took and its status; when no answer comes back, note why (`transport_error`,
-    "timed out (...)" for a timeout) and re-raise the httpx error. A body longer than
-    `max_bytes` is not read to the end: `exchange.oversized` is set and the response keeps the
-    first `max_bytes`."""
+    """POST and note on `exchange` the headers that really went out and came back (masked by
+    `mask`), how long it took and its status. The whole request, answer included, must be over
+    `within` seconds after it starts (and by the deadline of an enclosing `wire.deadline`).
+
+    When no complete HTTP answer comes back, `transport_error` says why ("timed out (...)",
+    "malformed HTTP response (...)", or the httpx error's name; `cut_short` when the enclosing
+    deadline ended it) and the httpx error is raised again. A body over `max_bytes` once
+    decoded is not read to the end: `exchange.oversized` is set. The response returned holds
+    the decoded body."""
     request = http.build_request("POST", url, **kwargs)
     # as written on the wire, names in their own case (Headers.items() lowercases them)
     exchange.request_headers = mask((k.decode(), v.decode()) for k, v in request.headers.raw)
+    enclosing = wire.remaining()
     start = time.perf_counter()
     try:
-        response = http.send(request, stream=True)
-        try:
-            body = bytearray()
-            for chunk in response.iter_bytes():
-                body += chunk
-                if max_bytes is not None and len(body) > max_bytes:
-                    exchange.oversized = True
-                    break
-            status, headers = response.status_code, response.headers
-        finally:
-            response.close()
-    except httpx.TimeoutException as exc:
-        exchange.transport_error = f"timed out ({type(exc).__name__})"
-        raise
+        with wire.deadline(within):
+            response = http.send(request, stream=True)
+            try:
+                body, exchange.oversized = wire.read_body(response, max_bytes)
+            finally:
+                response.close()
     except httpx.HTTPError as exc:
-        exchange.transport_error = type(exc).__name__
+        elapsed = time.perf_counter() - start
+        exchange.transport_error = _why_no_answer(exc, elapsed, within, enclosing)
+        exchange.cut_short = exchange.transport_error == _CUT
         raise
     finally:
         exchange.duration_ms = (time.perf_counter() - start) * 1000
-    exchange.status = status
-    return httpx.Response(status, headers=headers, content=bytes(body), request=request)
+    exchange.status = response.status_code
+    exchange.response_headers = mask(response.headers.items())
+    decoded = [(k, v) for k, v in response.headers.multi_items() if k != "content-encoding"]
+    return httpx.Response(response.status_code, headers=decoded, content=body, request=request)
+
+
+_CUT = f"{TIMED_OUT} (at the scenario's deadline)"
+
+
+def _why_no_answer(
+    exc: httpx.HTTPError, elapsed: float, within: float | None, enclosing: float | None
+) -> str:
+    """The transport_error of a request that got no complete answer: which deadline ended it,
+    or what broke HTTP (a server hanging up before answering is "cannot reach", as before)."""
+    if isinstance(exc, httpx.TimeoutException):
+        ends = [(t, mine) for t, mine in ((within, True), (enclosing, False)) if t is not None]
+        first = min(ends, default=None)
+        if first is not None and elapsed >= first[0] - 0.01:  # a deadline, not one silent read
+            return f"{TIMED_OUT} (no complete answer within {within:g} s)" if first[1] else _CUT
+        return f"{TIMED_OUT} ({type(exc).__name__})"
+    hung_up = str(exc).startswith("Server disconnected without sending a response")
+    if isinstance(exc, httpx.ProtocolError | httpx.DecodingError) and not hung_up:
+        detail = " ".join(str(exc).split())[:160]
+        return f"{MALFORMED} ({type(exc).__name__}: {detail})"
+    return type(exc).__name__

@@ -1,12 +1,13 @@
 """Whether the environment still answers (fail fast).
 
 Every exchange the client records passes through `Health.observe`: requests in a row that got
-no HTTP answer (refused connection, timeout) make the environment unreachable, and the harness
-attempts no further scenario; so does a token refused after one was granted (the client calls
-`stop` when the token provider finally gives up, after its own renewal and fallbacks). A wait
-cut short by the scenario's own deadline says nothing about the environment. After the first request
-without an answer, reads wait only `fail_fast.probe_read` seconds until an answer comes, so a
-silent environment is recognised within about one read timeout of the first failure.
+no HTTP answer (refused connection, timeout, a malformed HTTP response) make the environment
+unreachable, and the harness attempts no further scenario; so does a token refused after one
+was granted (the client calls `stop` when the token provider finally gives up, after its own
+renewal and fallbacks). A wait cut short by the scenario's own deadline says nothing about the
+environment. After the first request without an answer, reads wait only `fail_fast.probe_read`
+seconds until an answer comes, so a silent environment is recognised within about one read
+timeout of the first failure.
 """
 
 from __future__ import annotations

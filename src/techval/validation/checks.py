@@ -4,7 +4,7 @@ RedoxRefused) with a message naming the cause."""
 from __future__ import annotations
 
 from techval.core.errors import RedoxRefused, SchemaMismatch
-from techval.core.exchange import Exchange
+from techval.core.exchange import MAX_DEPTH, Exchange
 from techval.core.redox import MAX_MESSAGE_BYTES
 
 
@@ -14,6 +14,11 @@ def answered(exchange: Exchange) -> None:
         raise SchemaMismatch(
             f"{exchange.label}: the response is over the {MAX_MESSAGE_BYTES:,} byte limit of a "
             "Redox message (not read further)"
+        )
+    if exchange.too_deep:
+        raise SchemaMismatch(
+            f"{exchange.label}: the response is JSON nested more than {MAX_DEPTH} levels deep "
+            "(not read)"
         )
     if not exchange.is_json:
         snippet = " ".join(exchange.response_text.split())[:80]
