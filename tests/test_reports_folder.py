@@ -6,15 +6,19 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from techval import cli
-from tests.helpers import run_techval, write_environment
+from tests import hostile
+from tests.helpers import ROOT, run_techval, write_environment
 
 pytestmark = pytest.mark.whole_run
 
@@ -113,6 +117,7 @@ def test_the_simulator_port_in_use_is_one_line(tmp_path: Path) -> None:
         f"techval: could not run: simulator.port {port}: the simulator cannot listen there "
         "(Address already in use)"
     )
+    assert not (tmp_path / "reports" / ".incoming").exists()
 
 
 @pytest.mark.parametrize(
@@ -171,3 +176,68 @@ def test_a_merge_into_a_folder_that_cannot_be_written_is_one_line(
     result = run_techval([str(shard.reports), "--no-html"], Path(out), command="merge")
     assert result.code == 2
     assert one_line(result.stderr).startswith(f"techval: --reports {out}: {said}")
+
+
+def test_a_green_run_leaves_no_earlier_runs_files_behind(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    (reports / "reproduce").mkdir(parents=True)  # as a failed run leaves them
+    (reports / "reproduce" / "01-old.sh").write_text("curl ...")
+    (reports / "requirements.csv").write_text("id\n")
+    (reports / "techval-evidence-old.zip").write_bytes(b"PK")  # not a run's: a bundle
+    result = run_techval(["--tags", "patient_search"], reports)
+    assert result.code == 0, result.stderr
+    assert not (reports / "reproduce").exists()
+    assert (reports / "requirements.csv").read_text() != "id\n"
+    assert (reports / "techval-evidence-old.zip").is_file()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "link to /dev/zero", "folder"])
+def test_a_history_entry_that_is_no_regular_file_is_left_out_with_a_warning(
+    tmp_path: Path, kind: str
+) -> None:
+    reports = tmp_path / "reports"
+    first = run_techval(["--tags", "patient_search"], reports)
+    assert first.code == 0, first.stderr
+    odd = reports / "history" / "latest.json"
+    odd.unlink()
+    if kind == "fifo":
+        os.mkfifo(odd)
+    elif kind == "folder":
+        odd.mkdir()
+    else:
+        odd.symlink_to("/dev/zero")
+    result = run_techval(["--tags", "patient_search"], reports)
+    assert result.code == 0, result.stderr
+    assert result.stderr.strip() == (
+        f"techval: warning: {odd}: not a regular file; left out of the history"
+    )
+    assert (reports / "history" / "latest.json").is_file()  # the new run's, in its place
+    assert (reports / "history" / "last-green-shapes.json").is_file()  # the rest carried on
+
+
+def test_ctrl_c_while_the_first_token_is_awaited_is_one_line(tmp_path: Path) -> None:
+    with hostile.hostile_server({"/v2/auth/token": hostile.silent(30)}) as server:
+        config = write_environment(
+            tmp_path, simulator=None, base_url=server.url, timeouts={"token": 30}
+        )
+        reports = tmp_path / "reports"
+        command = [sys.executable, "-m", "techval.cli", "run", "--config", str(config)]
+        with subprocess.Popen(
+            [*command, "--reports", str(reports), "--no-html"],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        ) as process:
+            deadline = time.monotonic() + 30
+            while not server.requests and time.monotonic() < deadline:  # the token request
+                time.sleep(0.05)
+            assert server.requests, "the run never asked for a token"
+            process.send_signal(signal.SIGINT)
+            _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130
+    assert one_line(stderr) == (
+        f"techval: interrupted before any scenario ran; the reports in {reports} are left as "
+        "they were"
+    )
+    assert not (reports / ".incoming").exists()

@@ -84,6 +84,16 @@ class _Handoff:
 
 
 def command_run(args: argparse.Namespace) -> int:
+    with _terminable() as term:
+        try:
+            return _run(args, term)
+        except KeyboardInterrupt:  # before pytest took over: the first token, the simulator
+            kept = f"the reports in {args.reports} are left as they were"
+            what = "terminated (SIGTERM)" if term.received else "interrupted"
+            return fail(f"{what} before any scenario ran; {kept}", 143 if term.received else 130)
+
+
+def _run(args: argparse.Namespace, term: _Terminated) -> int:
     root = project_root()
     reports = Path(args.reports)
     staging = Staging(reports)
@@ -103,31 +113,38 @@ def command_run(args: argparse.Namespace) -> int:
         settings = load_settings(args.env, args.config, root=root)
         if args.list:
             return _list(args, root, settings)
-        staging.prepare()  # the previous reports stay until this run has a verdict
-        run = start_run(settings, allow_production=args.allow_production)
     except CouldNotRun as exc:
         return fail(f"could not run: {exc}")
     except ValueError as exc:
         return fail(str(exc))
-    handoff = _Handoff(run)
-    try:
-        with _only_the_plugins_a_run_needs(), baseline.chosen(args.baseline), _terminable() as term:
-            code = pytest.main(_pytest_args(args, root, run, staging.stage), plugins=[handoff])
-    finally:
-        run.close()
-    try:
+    promoted = False
+    try:  # from here on, the stage goes unless it replaced the reports
+        try:
+            staging.prepare()  # the previous reports stay until this run has a verdict
+            run = start_run(settings, allow_production=args.allow_production)
+        except CouldNotRun as exc:
+            return fail(f"could not run: {exc}")
+        try:
+            with _only_the_plugins_a_run_needs(), baseline.chosen(args.baseline):
+                code = pytest.main(
+                    _pytest_args(args, root, run, staging.stage), plugins=[_Handoff(run)]
+                )
+        finally:
+            run.close()
         if run.write_error is not None:
-            staging.discard()
             kept = f"the reports in {reports} are left as they were"
             return fail(f"could not run: {unwritable(reports, run.write_error)}; {kept}")
         if not staging.ready():
-            staging.discard()
             return _no_verdict(args, code)
         staging.promote()
+        promoted = True
         html_report = not (args.no_html or term.received)
         result = _finish_reports(reports, settings.name, html_report=html_report)
     except CouldNotRun as exc:
         return fail(f"could not run: {exc}")
+    finally:
+        if not promoted:
+            staging.discard()
     undefined = (result or {}).get("undefined_steps") or []
     if undefined:
         return fail(f"could not run: no step definition matches {'; '.join(undefined[:5])}")
@@ -198,9 +215,12 @@ def _exit(result: dict[str, Any]) -> int:
     """The exit code of a run (or a merge) from its verdict; when the environment stopped
     answering, one line says why, in whichever process it was seen."""
     code = verdict.exit_code(result)
-    for reason in (result.get("stopped") or [])[:1]:  # one line, from whichever process saw it
+    reasons = result.get("stopped") or []
+    for reason in reasons[:1]:  # one line, from whichever process saw it
         what = "could not run" if code == 2 else "the environment stopped answering"
         fail(f"{what}: {reason}; {_not_run(result)}", code)
+    if code == 2 and not reasons:  # e.g. a merge missing a shard's scenarios
+        fail(f"could not run: {_not_run(result)}", code)
     return code
 
 

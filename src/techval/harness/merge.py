@@ -12,9 +12,8 @@ from typing import Any
 
 from techval.core.errors import CouldNotRun, NotRun
 from techval.harness import events
-from techval.harness.evidence.allure_files import write_unreported
+from techval.harness.evidence import agree
 from techval.harness.evidence.assemble import NOT_HELD, assemble
-from techval.harness.evidence.outcomes import SKIPPED
 from techval.harness.evidence.plugin import write_evidence
 
 RESULTS = "allure-results"
@@ -37,8 +36,10 @@ def merge(sources: list[Path], out: Path) -> dict[str, Any]:
         raise CouldNotRun("the reports hold no scenario: nothing to merge")
     found = assemble(events.read([out]), merging=True).outcomes
     not_held = [outcome for outcome in found if outcome.message == NOT_HELD]
-    write_unreported(out / RESULTS, not_held, SKIPPED, NOT_HELD, NotRun.category)
-    _merge_junit(sources, out / "junit.xml", [outcome.nodeid for outcome in not_held])
+    _merge_junit(sources, out / "junit.xml")
+    # a shard whose events are lost may have left JUnit cases and Allure results: the verdict
+    # says those scenarios were not run, and so do the other two
+    agree.restate(not_held, out / RESULTS, out / "junit.xml", NotRun.category)
     return merged
 
 
@@ -82,9 +83,8 @@ def _merge_results(sources: list[Path], results: Path) -> None:
                 shutil.copyfile(path, results / path.name)
 
 
-def _merge_junit(sources: list[Path], target: Path, not_held: list[str]) -> None:
-    """One <testsuite> holding every test case, its counts and time summed; a scenario of
-    the suite that no folder holds is a skipped case, as the verdict says it was not run."""
+def _merge_junit(sources: list[Path], target: Path) -> None:
+    """One <testsuite> holding every test case, its counts and time summed."""
     merged = ET.Element("testsuite", name="techval")
     totals = dict.fromkeys(("tests", "errors", "failures", "skipped"), 0)
     seconds = 0.0
@@ -101,20 +101,9 @@ def _merge_junit(sources: list[Path], target: Path, not_held: list[str]) -> None
                 totals[key] += int(suite.get(key, "0"))
             seconds += float(suite.get("time", "0"))
             merged.extend(suite.findall("testcase"))
-    for nodeid in not_held:
-        module, _, name = nodeid.partition("::")
-        case = ET.SubElement(merged, "testcase", classname=_classname(module), name=name)
-        ET.SubElement(case, "skipped", type="pytest.skip", message=NOT_HELD)
-        totals["tests"] += 1
-        totals["skipped"] += 1
     for key, value in totals.items():
         merged.set(key, str(value))
     merged.set("time", f"{seconds:.3f}")
     suites = ET.Element("testsuites")
     suites.append(merged)
     ET.ElementTree(suites).write(target, encoding="utf-8", xml_declaration=True)
-
-
-def _classname(module: str) -> str:
-    """pytest's JUnit classname of a test module: "steps/test_x.py" -> "steps.test_x"."""
-    return module.removesuffix(".py").replace("/", ".")

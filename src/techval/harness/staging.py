@@ -12,14 +12,32 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import stat
+import sys
 from pathlib import Path
 
 from techval.core.errors import CouldNotRun
 
 STAGE = ".incoming"
 HISTORY = "history"
-# Written from the results after the run, so stale once the stage replaces the results.
-DERIVED = ("allure-report",)
+# What a run writes into the reports; one the new run did not write (reproduce/ after a green
+# run) is an earlier run's and goes, so no bundle carries it beside the new verdict. The HTML
+# report and its config are written from the results after the run: stale once replaced.
+RUN_FILES = (
+    "verdict.json",
+    "junit.xml",
+    "exchanges.har",
+    "events",
+    "allure-results",
+    "reproduce",
+    "requirements.csv",
+    "shapes.json",
+    "allure-report",
+    "allurerc.json",
+)
+# The history travels in the CI cache: only regular files, none larger than this, are carried
+# on (a link to /dev/zero or a FIFO there is left behind with a warning).
+HISTORY_FILE_BYTES = 50_000_000
 
 
 def shown(path: Path) -> Path:
@@ -55,12 +73,26 @@ class Staging:
             self.stage.mkdir()
             (self.stage / "probe").write_bytes(b"techval")  # a full disk says so here
             (self.stage / "probe").unlink()
-            history = self.reports / HISTORY
-            if history.is_dir():
-                shutil.copytree(history, self.stage / HISTORY)
+            self._carry_history()
         except OSError as exc:
             raise unwritable(self.reports, exc) from None
         return self.stage
+
+    def _carry_history(self) -> None:
+        """A copy of reports/history/ in the stage: the regular files only, each at most
+        HISTORY_FILE_BYTES (what else is there is left out, with a warning)."""
+        history = self.reports / HISTORY
+        if not history.is_dir() or history.is_symlink():
+            return
+        (self.stage / HISTORY).mkdir()
+        for path in sorted(history.iterdir()):
+            facts = path.lstat()
+            if not stat.S_ISREG(facts.st_mode):
+                warn(f"{path}: not a regular file; left out of the history")
+            elif facts.st_size > HISTORY_FILE_BYTES:
+                warn(f"{path}: over {HISTORY_FILE_BYTES:,} bytes; left out of the history")
+            else:
+                shutil.copyfile(path, self.stage / HISTORY / path.name, follow_symlinks=False)
 
     def ready(self) -> bool:
         """Whether the run wrote a verdict: it has something to put in the reports' place."""
@@ -70,7 +102,7 @@ class Staging:
         """The stage's files replace the reports' (each entry whole); results written from
         the earlier ones (the HTML report) go with them."""
         try:
-            for name in DERIVED:
+            for name in RUN_FILES:
                 _remove(self.reports / name)
             for entry in sorted(self.stage.iterdir()):
                 target = self.reports / entry.name
@@ -90,3 +122,8 @@ def _remove(path: Path) -> None:
         shutil.rmtree(path)
     elif path.exists() or path.is_symlink():
         path.unlink()
+
+
+def warn(text: str) -> None:
+    # a note the run goes on after, before pytest starts: straight to the user
+    print(f"techval: warning: {text}", file=sys.stderr)  # noqa: T201

@@ -15,13 +15,10 @@ names its category (by the class's MRO), and `mark_category` ends statusDetails.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
 import sys
-import time
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -32,7 +29,6 @@ from allure_commons.model2 import StatusDetails, TestResult
 
 from techval.core.errors import category_of_class
 from techval.core.redaction import Redactor
-from techval.validation.catalogue import BY_KEY, EPIC
 
 MARKER = "[techval category: {}]"
 _MARKER_LINE = re.compile(r"\n?\[techval category: [^\]\n]*\]\s*$")
@@ -218,49 +214,3 @@ def write_executor(folder: Path, environ: Mapping[str, str] = os.environ) -> Non
             "reportName": "techval evidence",
         }
     (folder / "executor.json").write_text(json.dumps(executor, indent=2), encoding="utf-8")
-
-
-def write_unreported(
-    folder: Path, outcomes: Sequence[Any], status: str, message: str, category: str | None
-) -> None:
-    """An Allure result for each scenario whose process never wrote one (`outcomes`:
-    ScenarioOutcomes): one no merged shard ran (skipped), one whose worker died (broken), so
-    the report lists what the verdict and JUnit list."""
-    now = int(time.time() * 1000)
-    for outcome in outcomes:
-        if _restate(folder, outcome, status, message):
-            continue
-        step = BY_KEY.get(outcome.step or "")
-        labels = [{"name": "epic", "value": EPIC}]
-        labels += [{"name": "feature", "value": step.label}] if step else []
-        document = {
-            "uuid": str(uuid.uuid4()),
-            "historyId": hashlib.md5(outcome.nodeid.encode(), usedforsecurity=False).hexdigest(),
-            "name": outcome.name,
-            "fullName": f"{outcome.feature_file}:{outcome.name}",
-            "status": status,
-            "statusDetails": {
-                "message": message,
-                **({"trace": category_marker(category)} if category else {}),
-            },
-            "parameters": [{"name": k, "value": v} for k, v in outcome.parameters.items()],
-            "labels": labels,
-            "start": now,
-            "stop": now,
-        }
-        target = folder / f"{document['uuid']}-result.json"
-        target.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
-
-
-def _restate(folder: Path, outcome: Any, status: str, message: str) -> bool:
-    """Give the result a process wrote for the scenario (it died after writing it, before
-    reporting) the status the verdict and JUnit give it; False when there is none."""
-    wanted = (outcome.name, sorted(outcome.parameters.values()))
-    for path in folder.glob("*-result.json"):
-        document = json.loads(path.read_text(encoding="utf-8"))
-        values = sorted(str(p.get("value")) for p in document.get("parameters") or [])
-        if (document.get("name"), values) == wanted:
-            document["status"], document["statusDetails"] = status, {"message": message}
-            path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
-            return True
-    return False

@@ -12,6 +12,8 @@ from techval.core.errors import COULD_NOT_RUN, HARNESS_ERROR
 from techval.harness.evidence.outcomes import BROKEN, SKIPPED, ScenarioOutcome
 
 UNFINISHED = "did not finish: the process running it stopped"
+NOT_REACHED = "not run: the run was stopped (interrupted) before it"
+NOT_FINISHED = "not finished: the run was stopped (interrupted) while it ran"
 NOT_HELD = "not run: none of the merged reports folders holds it (its shard's events are missing)"
 OTHER_SHARD = "shard"  # the reason a scenario was not selected: another shard runs it
 
@@ -82,7 +84,12 @@ def assemble(stream: Iterable[dict[str, Any]], *, merging: bool = False) -> Asse
         found.interrupted = True
     for nodeid, outcome in scenarios.items():
         outcome.log_ids = log_ids.get(nodeid, [])
-        if nodeid in started and nodeid not in finished and not found.interrupted:
+        if nodeid in finished:
+            continue
+        if found.interrupted:  # what a stopped run did not get to: neither passed nor failed
+            ended = NOT_FINISHED if nodeid in started else NOT_REACHED
+            outcome.status, outcome.kind, outcome.message = SKIPPED, COULD_NOT_RUN, ended
+        elif nodeid in started:
             outcome.status, outcome.kind, outcome.message = BROKEN, HARNESS_ERROR, UNFINISHED
     for nodeid, (outcome, reason) in left_out.items():
         if nodeid in scenarios:  # a merged shard ran it

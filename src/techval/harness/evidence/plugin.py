@@ -22,16 +22,15 @@ import pytest
 from techval.core.errors import HARNESS_ERROR, failure_kind
 from techval.core.redaction import Redactor
 from techval.harness import events
-from techval.harness.evidence import har, sections, verdict
+from techval.harness.evidence import agree, har, sections, verdict
 from techval.harness.evidence.allure_files import (
     guard_results,
     redact_strings,
     write_environment,
     write_executor,
     write_globals,
-    write_unreported,
 )
-from techval.harness.evidence.assemble import OTHER_SHARD, assemble
+from techval.harness.evidence.assemble import NOT_FINISHED, NOT_REACHED, OTHER_SHARD, assemble
 from techval.harness.evidence.console import progress_line
 from techval.harness.evidence.outcomes import BROKEN, ScenarioOutcome, first_line
 from techval.harness.evidence.run_info import describe
@@ -129,6 +128,7 @@ def pytest_bdd_before_scenario(request: pytest.FixtureRequest, feature: Any, sce
     allure.dynamic.severity(allure.severity_level(step.severity))
     allure.dynamic.link(step.doc_url, name=f"Redox documentation: {step.title}")
     allure.dynamic.label("validation_step", step.key)
+    allure.dynamic.label(agree.NODE_LABEL, request.node.nodeid)  # agree.restate finds it
 
 
 def raised_at(excinfo: pytest.ExceptionInfo[BaseException] | None) -> str | None:
@@ -199,9 +199,27 @@ class Evidence:
             return None
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
+        """After pytest wrote JUnit: a stopped run's JUnit and Allure results list the
+        scenarios it did not reach or finish, as its verdict does."""
         self.unguard()
         if self.file is not None:
             self.file.close()
+        folder = reports_dir(config)
+        if not self.interrupted or self.worker or folder is None or self.write_error:
+            return
+        stopped = [
+            outcome
+            for outcome in assemble(events.read([folder])).outcomes
+            if outcome.message in (NOT_REACHED, NOT_FINISHED)
+        ]
+        results = getattr(config.option, "allure_report_dir", None)
+        junit = getattr(config.option, "xmlpath", None)
+        try:
+            agree.restate(
+                stopped, Path(results) if results else None, Path(junit) if junit else None
+            )
+        except OSError as exc:
+            self.cannot_write(exc)
 
     def pytest_deselected(self, items: list[pytest.Item]) -> None:
         self.not_selected += [item for item in items if item.get_closest_marker(SCENARIO_MARK)]
@@ -314,7 +332,7 @@ class Evidence:
         outcome.status, outcome.kind, outcome.message = BROKEN, HARNESS_ERROR, WORKER_DIED
         results = getattr(self.config.option, "allure_report_dir", None)
         if results:
-            write_unreported(Path(results), [outcome], BROKEN, WORKER_DIED, None)
+            agree.restate([outcome], Path(results), None)
         self.finished += 1
         self.stream.emit("scenario_finished", **outcome.ending())
 
