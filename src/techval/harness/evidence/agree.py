@@ -103,9 +103,12 @@ def _junit(path: Path, outcomes: Sequence[ScenarioOutcome]) -> None:
     }
     for outcome in outcomes:
         classname, name = junit_case(outcome.nodeid)
-        case = cases.get((classname, name))
-        if case is None:
-            case = ET.SubElement(suites[0], "testcase", classname=classname, name=name, time="0")
+        found = cases.get((classname, name))
+        case = (
+            found
+            if found is not None
+            else ET.SubElement(suites[0], "testcase", classname=classname, name=name, time="0")
+        )
         for child in list(case):
             if child.tag in ("failure", "error", "skipped"):
                 case.remove(child)
