@@ -241,3 +241,14 @@ def test_ctrl_c_while_the_first_token_is_awaited_is_one_line(tmp_path: Path) -> 
         "they were"
     )
     assert not (reports / ".incoming").exists()
+
+
+@pytest.mark.parametrize("command", ["report", "bundle", "baseline"])
+def test_commands_reading_the_reports_name_a_file_given_as_the_folder(
+    tmp_path: Path, command: str
+) -> None:
+    not_a_folder = tmp_path / "a-file"
+    not_a_folder.write_text("x")
+    result = run_techval([], not_a_folder, command=command)
+    assert result.code == 2
+    assert one_line(result.stderr) == f"techval: --reports {not_a_folder}: not a folder"

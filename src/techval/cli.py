@@ -338,8 +338,17 @@ def _list(args: argparse.Namespace, root: Path, settings: Settings) -> int:
     return 0 if names else fail("no scenario matches the selection")
 
 
-def command_report(args: argparse.Namespace) -> int:
+def _existing_reports(args: argparse.Namespace) -> Path:
+    """The reports folder a command reads (report, bundle, baseline): CouldNotRun when the
+    path is there but is no folder, before anything reads inside it."""
     reports = Path(args.reports)
+    if reports.exists() and not reports.is_dir():
+        raise CouldNotRun(f"--reports {reports}: not a folder")
+    return reports
+
+
+def command_report(args: argparse.Namespace) -> int:
+    reports = _existing_reports(args)
     result = verdict.read(reports / "verdict.json") or {}
     name = str(result.get("environment", {}).get("environment", "techval"))
     outcome = html.generate(
@@ -351,9 +360,8 @@ def command_report(args: argparse.Namespace) -> int:
 
 def command_merge(args: argparse.Namespace) -> int:
     reports = Path(args.reports)
-    if reports.exists() and not reports.is_dir():
-        return fail(f"--reports {reports}: not a folder")
     try:
+        _existing_reports(args)
         with baseline.chosen(args.baseline):
             baseline.check()
             result = merge([Path(folder) for folder in args.folders], reports)
@@ -375,7 +383,7 @@ def command_merge(args: argparse.Namespace) -> int:
 
 
 def command_bundle(args: argparse.Namespace) -> int:
-    reports = Path(args.reports)
+    reports = _existing_reports(args)
     try:
         env = args.env or (None if args.config else _verdict_environment(reports))
         settings = load_settings(env, args.config)
@@ -390,7 +398,7 @@ def command_bundle(args: argparse.Namespace) -> int:
 
 def command_baseline(args: argparse.Namespace) -> int:
     try:
-        line = baseline.write(Path(args.reports), args.baseline, days=args.days)
+        line = baseline.write(_existing_reports(args), args.baseline, days=args.days)
     except (CouldNotRun, baseline.BaselineError) as exc:
         return fail(str(exc))
     print(f"techval: {line}")
@@ -510,7 +518,9 @@ def parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run the validation scenarios")
     environment(run)
-    run.add_argument("--tags", help="tag expression, e.g. 'organization and not slow'")
+    run.add_argument(
+        "--tags", help="tag expression, e.g. 'organization or patient_search' (@ optional)"
+    )
     run.add_argument("--features", help="folder of .feature files (default: features/)")
     run.add_argument(
         "--allow-production",
