@@ -165,6 +165,8 @@ def assert_evidence_agrees(reports: Path) -> dict[str, Any]:
             s["status"] in ("failed", "broken") and s["kind"] != "could_not_run"
             for s in step["scenarios"]
         )
+        offered = [s for s in step["scenarios"] if s["kind"] != "not_offered"]
+        statuses = {s["status"] for s in offered}
         none_ran = not statuses or (
             statuses == {"skipped"} and not step["counts"]["not_applicable"]
         )
@@ -174,7 +176,9 @@ def assert_evidence_agrees(reports: Path) -> dict[str, Any]:
             "failed"
             if failed
             else "not_selected"
-            if not statuses and left_out
+            if not step["scenarios"] and left_out
+            else "not_offered"
+            if step["scenarios"] and not offered
             else "skipped"
             if none_ran
             else "passed"

@@ -127,6 +127,7 @@ def test_step_verdicts_from_scenario_statuses() -> None:
         "total": 5,
         "not_selected": 0,
         "not_applicable": 0,
+        "not_offered": 0,
         "could_not_run": 0,
         "could_not_run_failed": 0,
     }

@@ -23,6 +23,7 @@ from techval.core.errors import (
     COULD_NOT_RUN,
     HARNESS_ERROR,
     NOT_APPLICABLE,
+    NOT_OFFERED,
     TEST_DATA,
     AuthError,
     BreaksRedoxRule,
@@ -33,6 +34,7 @@ from techval.core.errors import (
     InvalidMessage,
     MalformedResponse,
     NotFound,
+    NotOffered,
     NotRun,
     ReadbackMismatch,
     RedoxRefused,
@@ -67,6 +69,8 @@ SECRET = "configured-secret-0123456789"  # a test value
 def make(kind: type[BaseException], text: str = "something went wrong") -> BaseException:
     if issubclass(kind, TestDataMismatch):
         return kind("alias", "Demographics", text)
+    if issubclass(kind, NotOffered):
+        return kind(text, "FHIR API")
     return kind(text)
 
 
@@ -90,6 +94,7 @@ KINDS: list[tuple[type[BaseException], str | None, str | None, str]] = [
     (TokenEndpointUnreachable, "Could not connect / timed out", COULD_NOT_RUN, "broken"),
     (TestDataMismatch, NOT_APPLICABLE, TEST_DATA, "skipped"),
     (NotRun, "Not run: the environment stopped answering", COULD_NOT_RUN, "skipped"),
+    (NotOffered, "Not offered by this API", NOT_OFFERED, "skipped"),
     (KeyError, None, HARNESS_ERROR, "broken"),
 ]
 

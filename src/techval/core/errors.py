@@ -147,12 +147,32 @@ class NotRun(pytest.skip.Exception):  # type: ignore[name-defined,misc]
         )
 
 
-# The kinds of not-passing a reader must tell apart (and a fourth: the harness itself broke).
-CONFORMANCE, TEST_DATA, COULD_NOT_RUN, HARNESS_ERROR = (
+NOT_OFFERED_BY_API = "Not offered by this API"
+
+
+class NotOffered(pytest.skip.Exception):  # type: ignore[name-defined,misc]
+    """What the run's Redox API does not offer (the record locator and the summary query are
+    Data Model only): a skip that is neither a failure nor a gap in the validation, listed as
+    not offered in every report."""
+
+    category: ClassVar[str | None] = NOT_OFFERED_BY_API
+
+    def __init__(self, what: str, api: str) -> None:
+        super().__init__(
+            f"not offered by this API: {what} is not offered by Redox's {api}",
+            pytrace=False,
+            _use_item_location=True,  # the scenario's place, not a path of this machine
+        )
+
+
+# The kinds of not-passing a reader must tell apart (and a fourth: the harness itself broke),
+# and what the run's API does not offer, which is none of them.
+CONFORMANCE, TEST_DATA, COULD_NOT_RUN, HARNESS_ERROR, NOT_OFFERED = (
     "conformance",
     "test_data",
     "could_not_run",
     "harness_error",
+    "not_offered",
 )
 
 
@@ -166,6 +186,8 @@ def failure_kind(error: BaseException | None) -> str | None:
         return TEST_DATA
     if isinstance(error, NotRun):
         return COULD_NOT_RUN
+    if isinstance(error, NotOffered):
+        return NOT_OFFERED
     if isinstance(error, pytest.skip.Exception):
         return None
     if isinstance(error, CouldNotRun | StepDefinitionNotFoundError):
@@ -180,7 +202,7 @@ def category_of_class(kind: type[BaseException]) -> str | None:
     techval's own errors; "Could not run" for a step without definition; else None."""
     from pytest_bdd.exceptions import StepDefinitionNotFoundError
 
-    if issubclass(kind, TechvalError | CheckFailed | TestDataMismatch | NotRun):
+    if issubclass(kind, TechvalError | CheckFailed | TestDataMismatch | NotRun | NotOffered):
         category: str | None = kind.category
         return category
     if issubclass(kind, StepDefinitionNotFoundError):
@@ -198,7 +220,13 @@ def categories() -> dict[str, list[str]]:
     """Every category a techval error class names (subclasses included), in the order the
     classes were defined, with the Allure statuses its classes are reported as."""
     found: dict[str, list[str]] = {}
-    pending: list[type[BaseException]] = [TechvalError, CheckFailed, TestDataMismatch, NotRun]
+    pending: list[type[BaseException]] = [
+        TechvalError,
+        CheckFailed,
+        TestDataMismatch,
+        NotRun,
+        NotOffered,
+    ]
     while pending:
         kind = pending.pop(0)
         category = category_of_class(kind)

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from techval.core.errors import TEST_DATA, CouldNotRun
+from techval.core.errors import NOT_OFFERED, TEST_DATA, CouldNotRun
 from techval.core.redaction import Redactor
 from techval.harness.evidence import leaks, reproduce, sections, verdict
 
@@ -32,6 +32,7 @@ ICONS = {
     "skipped": "⏭️",
     "incomplete": "⚠️",
     "not_selected": "⬜",
+    "not_offered": "⊘",
 }
 
 
@@ -72,11 +73,10 @@ def summary(result: Mapping[str, Any]) -> str:
         for scenario in step["scenarios"]:
             params = ", ".join(f"{k}={v}" for k, v in scenario["parameters"].items())
             name = scenario["name"] + (f" [{params}]" if params else "")
-            status = (
-                "not applicable with this test data"
-                if scenario.get("kind") == TEST_DATA
-                else scenario["status"]
-            )
+            status = {
+                TEST_DATA: "not applicable with this test data",
+                NOT_OFFERED: "not offered by this API",
+            }.get(scenario.get("kind") or "", scenario["status"])
             lines.append(f"- {ICONS.get(scenario['status'], '')} {status}: {name}")
             if scenario["message"]:
                 lines.append(f"  - {scenario['message']}")

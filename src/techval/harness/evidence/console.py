@@ -17,7 +17,13 @@ MARKS = {"passed": "PASS", "failed": "FAIL", "broken": "ERROR", "skipped": "SKIP
 def progress_line(outcome: ScenarioOutcome, done: int, total: int) -> str:
     step = BY_KEY.get(outcome.step or "")
     where = f"{step.label} > " if step else ""
-    mark = "N/A" if outcome.not_applicable else MARKS.get(outcome.status or "", "SKIP")
+    mark = (
+        "N/A"
+        if outcome.not_applicable
+        else "N/O"
+        if outcome.not_offered
+        else MARKS.get(outcome.status or "", "SKIP")
+    )
     line = f"[{done:>{len(str(total))}}/{total}] {mark:<5} "
     line += f"{where}{outcome.title} ({outcome.duration_s:.1f} s)"
     if outcome.message:
@@ -29,7 +35,10 @@ def table(verdict: Mapping[str, Any], reports: Path = Path("reports")) -> str:
     """The steps' verdicts and what the sections add (`reports`: where the files are)."""
     columns = ("Validation step", "Verdict", "Passed", "Failed", "Not applicable")
     left_out = verdict["counts"].get("not_selected", 0)  # a subset: one column more
-    rows = [(*columns, "Could not run", "Skipped", *(["Not selected"] if left_out else []))]
+    not_offered = verdict["counts"].get("not_offered", 0)  # what the API does not offer: too
+    extra = ["Not offered"] if not_offered else []
+    extra += ["Not selected"] if left_out else []
+    rows = [(*columns, "Could not run", "Skipped", *extra)]
     for step in verdict["steps"]:
         counts = step["counts"]
         not_applicable = counts.get("not_applicable", 0)
@@ -43,7 +52,13 @@ def table(verdict: Mapping[str, Any], reports: Path = Path("reports")) -> str:
                 str(counts["failed"] + counts["broken"] - cannot_failed),
                 str(not_applicable),
                 str(cannot),
-                str(counts["skipped"] - not_applicable - (cannot - cannot_failed)),
+                str(
+                    counts["skipped"]
+                    - not_applicable
+                    - (cannot - cannot_failed)
+                    - counts.get("not_offered", 0)
+                ),
+                *([str(counts.get("not_offered", 0))] if not_offered else []),
                 *([str(counts.get("not_selected", 0))] if left_out else []),
             )
         )
@@ -56,6 +71,11 @@ def table(verdict: Mapping[str, Any], reports: Path = Path("reports")) -> str:
     counts = verdict["counts"]
     overall = verdict["verdict"].upper() + (" (interrupted)" if verdict["interrupted"] else "")
     lines.append(f"Overall: {overall}: {counts['passed']} of {counts['total']} scenarios passed")
+    if not_offered:
+        lines.append(
+            f"{not_offered} scenario(s) not offered by this API (each names what): they neither "
+            "fail nor keep a step from passing"
+        )
     if counts.get("not_applicable"):
         lines.append(
             f"{counts['not_applicable']} scenario(s) not applicable with this test data: "

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from techval.core.errors import TEST_DATA
+from techval.core.errors import NOT_OFFERED, TEST_DATA
 
 PASSED, FAILED, BROKEN, SKIPPED = "passed", "failed", "broken", "skipped"
 STATUSES = (PASSED, FAILED, BROKEN, SKIPPED)
@@ -83,6 +83,11 @@ class ScenarioOutcome:
         """The scenario's name with its parameters, as a person tells runs apart."""
         params = ", ".join(self.parameters.values())
         return self.name + (f" [{params}]" if params else "")
+
+    @property
+    def not_offered(self) -> bool:
+        """Skipped because the run's Redox API does not offer it (not a failure, not a gap)."""
+        return self.status == SKIPPED and self.kind == NOT_OFFERED
 
     @property
     def not_applicable(self) -> bool:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from techval.core.errors import COULD_NOT_RUN
+from techval.core.errors import COULD_NOT_RUN, NOT_OFFERED
 from techval.harness.evidence import history
 from techval.harness.evidence.assemble import Assembled
 from techval.harness.evidence.outcomes import (
@@ -118,6 +118,8 @@ def _counts(outcomes: list[ScenarioOutcome], not_selected: int = 0) -> dict[str,
     counts["total"] = len(outcomes)
     counts[NOT_SELECTED] = not_selected
     counts[NOT_APPLICABLE] = sum(1 for o in outcomes if o.not_applicable)
+    # not offered by the run's API (FHIR has no record locator): counted, never required
+    counts[NOT_OFFERED] = sum(1 for o in outcomes if o.not_offered)
     # could not run (unreachable, timed out, not attempted): neither a pass nor a failed check
     counts[COULD_NOT_RUN] = sum(1 for o in outcomes if o.kind == COULD_NOT_RUN)
     counts[CANNOT_RUN_FAILED] = sum(
@@ -129,15 +131,20 @@ def _counts(outcomes: list[ScenarioOutcome], not_selected: int = 0) -> dict[str,
 def _step_verdict(counts: Mapping[str, int]) -> str:
     """failed if a scenario failed or broke other than by not being able to run; passed only
     if every scenario of the suite passed; not_selected if a selection left them all out;
-    skipped if none ran; else incomplete (a scenario not applicable with this test data, one
-    that could not run: an outage is not a failed step; or one not selected)."""
+    skipped if none ran; not_offered if the run's API offers none of them (a scenario the API
+    does not offer never keeps a step from passing); else incomplete (a scenario not applicable
+    with this test data, one that could not run: an outage is not a failed step; or one not
+    selected)."""
     if counts[FAILED] + counts[BROKEN] > counts[CANNOT_RUN_FAILED]:
         return FAILED
     if not counts["total"]:
         return NOT_SELECTED if counts.get(NOT_SELECTED) else SKIPPED
-    if counts[SKIPPED] == counts["total"] > counts[NOT_APPLICABLE]:
+    offered = counts["total"] - counts.get(NOT_OFFERED, 0)
+    if not offered:
+        return NOT_OFFERED
+    if counts[SKIPPED] - counts.get(NOT_OFFERED, 0) == offered > counts[NOT_APPLICABLE]:
         return SKIPPED
-    complete = counts[PASSED] == counts["total"] and not counts.get(NOT_SELECTED)
+    complete = counts[PASSED] == offered and not counts.get(NOT_SELECTED)
     return PASSED if complete else INCOMPLETE
 
 
