@@ -750,11 +750,24 @@ def test_document_read(fhir: Fhir) -> None:
 
 PUSHED_IDS = [{"ID": "techval-x", "IDType": PATIENT_OID}, {"ID": "0000000002", "IDType": "MR"}]
 BARBARA = {"FirstName": "Barbara", "LastName": "Bixby", "DOB": "1982-07-24", "Sex": "Female"}
-DOCUMENT_ID = "2.16.840.1.113883.3.6147.458.99999.1.1.3.1^techval-doc-1"
+DOCUMENT_UUID = "0d6f3a52-1c44-4b8e-9a63-2f5e7b8c9d01"
 
 
+@pytest.mark.parametrize(
+    ("document_id", "master"),
+    [
+        (
+            "2.16.840.1.113883.3.6147.458.99999.1.1.3.1^techval-doc-1",
+            {
+                "system": "urn:oid:2.16.840.1.113883.3.6147.458.99999.1.1.3.1",
+                "value": "techval-doc-1",
+            },
+        ),
+        (DOCUMENT_UUID, {"system": "urn:ietf:rfc:3986", "value": f"urn:uuid:{DOCUMENT_UUID}"}),
+    ],
+)
 def test_pushed_patient_and_document_are_found_after_the_repository_delay(
-    fhir: Fhir, test_settings: Settings
+    fhir: Fhir, test_settings: Settings, document_id: str, master: dict[str, str]
 ) -> None:
     now = [50.0]
     fhir.simulator.repository.clock = lambda: now[0]
@@ -762,7 +775,7 @@ def test_pushed_patient_and_document_are_found_after_the_repository_delay(
     patient = {"Identifiers": PUSHED_IDS, "Demographics": BARBARA}
     visit = {
         "Document": {
-            "ID": DOCUMENT_ID,
+            "ID": document_id,
             "Title": "Visit Summary",
             "DateTime": "2026-01-01T15:00:00.000Z",
             "TypeCode": {"Code": "34133-9", "Name": "Summarization of Episode Note"},
@@ -792,10 +805,9 @@ def test_pushed_patient_and_document_are_found_after_the_repository_delay(
     (document,) = resources(
         fhir.search(f"{xca(HARNESS_OID)}/DocumentReference/_search", form).json()
     )
-    assert document["masterIdentifier"] == {
-        "system": "urn:oid:2.16.840.1.113883.3.6147.458.99999.1.1.3.1",
-        "value": "techval-doc-1",
-    }
+    assert document["masterIdentifier"] == master
+    by_id = {"identifier": document_id}
+    assert resources(fhir.search(f"{xca(HARNESS_OID)}/DocumentReference/_search", by_id).json())
     cda = _cda(document)
     patient_id = cda.find(f"{V3}recordTarget/{V3}patientRole/{V3}id")
     assert patient_id is not None and patient_id.get("extension") == "techval-x"
@@ -923,6 +935,9 @@ def test_answers_are_valid_fhir(fhir: Fhir) -> None:
         fhir.http.post(f"{ORGS}/Organization/_search", data={"limit": "2"}).json(),
         fhir.search(f"{xcpd(HEALTH_SYSTEM)}/Patient/_search", TIMOTHY).json(),
         fhir.search(f"{xcpd(HEALTH_SYSTEM)}/Patient/_search", NOBODY).json(),
+        fhir.search(
+            f"{xca(HEALTH_SYSTEM)}/DocumentReference/_search", {"_id": documents[0]["id"]}
+        ).json(),
     ]
     for bundle in bundles:
         Bundle.model_validate(bundle)

@@ -139,7 +139,8 @@ def _document_matches(oid: str, document: dict[str, Any], form: dict[str, list[s
         _every(
             form.get("identifier"),
             lambda alt: (
-                alt == document["id"] or token_matches(alt, master["system"], master["value"])
+                alt == document["id"]
+                or token_matches(alt, master.get("system", ""), master["value"])
             ),
         ),
         _every(form.get("category"), lambda alt: token_matches(alt, DOCUMENT_KIND, CDA)),

@@ -152,7 +152,7 @@ def handle(
         if refusal is not None:
             return refusal
     if resource == "page":
-        return _page(sim, method, where, tail)
+        return _page(sim, method, slug, where, tail)
     request = FhirRequest(method, slug, environment, resource, tail, headers, body, where)
     handler = ROUTES.get((slug.kind, method, resource, _shape(tail)))
     if handler is not None:
@@ -165,10 +165,10 @@ def handle(
     return unknown_slug(slug_text)
 
 
-def _page(sim: Simulator, method: str, where: Where, tail: tuple[str, ...]) -> Reply:
+def _page(sim: Simulator, method: str, slug: Slug, where: Where, tail: tuple[str, ...]) -> Reply:
     """GET `page/{Resource}/search/{key}.next` (9.1): the next page of a searchset."""
     if method != "GET" or len(tail) != 3 or tail[1] != "search" or not tail[2].endswith(".next"):
-        return unknown_slug(where.base.rsplit("/", 2)[-2])
+        return unknown_slug(slug.text)
     found = sim.fhir.pages.follow(
         Where(where.origin, where.base, tail[0]), tail[2].removesuffix(".next")
     )

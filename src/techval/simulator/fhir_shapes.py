@@ -25,6 +25,7 @@ DOCUMENT_KIND = "urn:redox:document_kind"  # DocumentReference.category (6.5, 6.
 CDA = "CDA"
 LOINC_SYSTEM = "http://loinc.org"
 CDA_CONTENT_TYPE = "text/xml"  # 6.7
+URI_SYSTEM = "urn:ietf:rfc:3986"
 OUTCOME_CODES = "http://terminology.hl7.org/CodeSystem/operation-outcome"
 # Resource ids the simulator makes up for patients and documents: stable, opaque (a FHIR id
 # allows no "^", and a medical record number is no id to show in a URL).
@@ -287,11 +288,15 @@ def patient(
 
 
 def master_identifier(document_id_text: str) -> dict[str, str]:
-    """A document's unique ID: `root^extension` as system urn:oid:root, else as a URI."""
+    """A document's unique ID (INFERRED): `root^extension` as system urn:oid:root and the
+    extension; a bare UUID as the URI urn:uuid:...; anything else as a value alone."""
     root, caret, extension = document_id_text.partition("^")
     if caret and OID.fullmatch(root):
         return {"system": f"urn:oid:{root}", "value": extension}
-    return {"system": "urn:ietf:rfc:3986", "value": document_id_text}
+    try:
+        return {"system": URI_SYSTEM, "value": uuid.UUID(document_id_text).urn}
+    except ValueError:
+        return {"value": document_id_text}
 
 
 def document_reference(
