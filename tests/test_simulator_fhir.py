@@ -917,6 +917,9 @@ def test_a_real_server_pages_with_its_own_address(server: RunningSimulator) -> N
         assert link is not None and link.startswith(f"{server.url}{ORGS}/page/")
         rest = http.get(link)
         assert rest.status_code == 200 and len(resources(rest.json())) == 1
+        encoded = f"{BASE}/ceq-xcpd%3A{HEALTH_SYSTEM}/Development/Patient/_search"
+        found = http.post(encoded, data=TIMOTHY, headers=HEADERS)
+        assert len(resources(found.json())) == 1  # the slug's colon percent-encoded on the wire
 
 
 # -- an independent second opinion: the FHIR R4B models of fhir.resources ------------------
