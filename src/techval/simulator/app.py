@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,11 +20,16 @@ from techval.core.redox import MAX_MESSAGE_BYTES
 from techval.simulator import (  # noqa: F401 (each registers its routes)
     directory_routes,
     dod_routes,
+    fhir_directory,
+    fhir_queries,
     query_routes,
 )
 from techval.simulator.acceptance import missing_fields
 from techval.simulator.directory import Directory, DirectoryError
 from techval.simulator.faults import Fault
+from techval.simulator.fhir_config import FhirState
+from techval.simulator.fhir_routes import handle as handle_fhir
+from techval.simulator.fhir_routes import interaction
 from techval.simulator.network import Network
 from techval.simulator.record_locator import FanOut
 from techval.simulator.repository import Repository
@@ -75,6 +81,7 @@ class Simulator:
         self.directory = Directory(
             (_load_yaml(data_dir / "directory.yaml") or []) + self.network.directory_records()
         )
+        self.fhir = FhirState()  # the FHIR R4 API (fhir_*.py); provision() sets its options
         self.captured: list[CapturedRequest] = []
         self.faults: list[Fault] = list(faults or [])
         self.lock = threading.RLock()
@@ -101,14 +108,28 @@ class Simulator:
                 return self._route(method, path, headers, body)
 
             message = None
+            fhir = self.fhir.options.owns(path)
             if path in {"/endpoint", "/query"}:
                 parsed = _json_or_none(body)
                 message = parsed if isinstance(parsed, dict) else {}
+            elif fhir:
+                message = fhir_stand_in(*interaction(self.fhir.options, method, path))
             for fault in self.faults:
                 proceed = _wrapped(fault, message, proceed)
-            return proceed()
+            reply = proceed()
+            if fhir and not any(k.lower() == TRACE_HEADER.lower() for k in reply.headers):
+                # on every answer of the FHIR API (redox-fhir.md 9.6), copied: a fault may
+                # answer the same Reply object every time
+                reply = Reply(reply.status, reply.body, {**reply.headers, TRACE_HEADER: _trace()})
+            return reply
 
     def _route(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
+        if self.fhir.options.owns(path):
+            if not self.tokens.valid(headers.get("authorization")):
+                return text_reply(401, "Unauthorized")
+            if len(body) > self.max_message_bytes:
+                return too_large(self.max_message_bytes)
+            return handle_fhir(self, method, path, headers, body)
         if method != "POST":
             return text_reply(404, "Not Found")
         if path in {"/v2/auth/token", "/oauth/token"}:
@@ -165,6 +186,22 @@ class Simulator:
             return handler(self, message, name or purpose)
         except DirectoryError as exc:
             return errors_reply(exc.status, meta, [exc.error], name)
+
+
+TRACE_HEADER = "Redox-Trace-Id"
+
+
+def _trace() -> str:
+    return str(uuid.uuid4())
+
+
+def fhir_stand_in(resource: str, kind: str, environment: str) -> dict[str, Any]:
+    """What faults see of a FHIR request: Redox's name for it as a data model and event type
+    (`FHIR.<Resource>`, redox-fhir.md 8.8) and, under "FHIR", the interaction."""
+    return {
+        "Meta": {"DataModel": f"FHIR.{resource}", "EventType": kind},
+        "FHIR": {"resource": resource, "interaction": kind, "environment": environment},
+    }
 
 
 def _wrapped(

@@ -1,9 +1,11 @@
 """Fault modes: ways to make the simulator answer wrongly, so tests can prove each check fails.
 
 A fault wraps the simulator's handling of one request: it gets the parsed request message
-(None for requests outside /endpoint) and `proceed`, which runs the normal handling and returns
-its reply. It may change that reply, or answer without proceeding. Named faults are selectable
-with `techval simulator --fault NAME` and from tests.
+(None for the token endpoints and other paths; for the FHIR API a stand-in naming the request
+as `FHIR.<Resource>` and its interaction, app.fhir_stand_in) and `proceed`, which runs the
+normal handling and returns its reply. It may change that reply, or answer without proceeding.
+Named faults are selectable with `techval simulator --fault NAME` and from tests; the FHIR
+API's own are in fhir_faults.py.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from techval.core.redox import ERROR, MAX_MESSAGE_BYTES, TASK_STATUS
+from techval.simulator.fhir_faults import FHIR_NAMED, fhir_request
 from techval.simulator.record_locator import task_status
 from techval.simulator.repository import pushes_not_applied
 from techval.simulator.responses import Reply, echo_meta, error, json_reply, text_reply
@@ -41,11 +44,11 @@ def on_events(events: set[tuple[str, str]], fault: Fault) -> Fault:
 
 
 def edit_body(edit: Callable[[dict[str, Any]], None]) -> Fault:
-    """Change the JSON body of successful /endpoint answers."""
+    """Change the JSON body of successful /endpoint answers (not the FHIR API's)."""
 
     def apply(message: Message, proceed: Callable[[], Reply]) -> Reply:
         reply = proceed()
-        if message is None or not 200 <= reply.status < 300:
+        if message is None or fhir_request(message) or not 200 <= reply.status < 300:
             return reply
         body = json.loads(reply.body)
         edit(body)
@@ -285,6 +288,7 @@ NAMED: dict[str, Callable[[], Fault]] = {
     "oversized_response": lambda: on_events(
         {("Clinical Summary", "DocumentGet")}, edit_body(_oversize)
     ),
+    **FHIR_NAMED,
 }
 
 

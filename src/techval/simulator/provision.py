@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from techval.core.auth import load_signing_key
 from techval.core.config import Settings
 from techval.simulator.app import Simulator
+from techval.simulator.fhir_config import FhirOptions
 
 
 def ensure_private_key(path: Path, algorithm: str) -> None:
@@ -47,6 +48,8 @@ def provision(settings: Settings, simulator: Simulator | None = None) -> Simulat
         simulator.repository.delay = settings.simulator.repository_delay
         simulator.answer_delay = settings.simulator.answer_delay
         simulator.location_query_active = settings.simulator.location_query_active
+    # The environment's `fhir:` block (issue 18), where the configuration has one.
+    simulator.fhir.options = FhirOptions.from_settings(getattr(settings, "fhir", None))
     for organization in settings.organizations:  # the repository answers for these
         simulator.repository.serve(organization.oid, organization.name, settings.oids.patient)
     auth = settings.auth

@@ -1,0 +1,144 @@
+"""Fault modes of the FHIR API (merged into faults.NAMED): each a way Redox's FHIR answers could
+be wrong, so tests can prove the suite catches it.
+
+A FHIR request reaches a fault as a stand-in message (app.fhir_stand_in): its "FHIR" entry names
+the resource and the interaction (create, read, update, search, page, other).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from techval.simulator.fhir_directory import updates_not_stored
+from techval.simulator.fhir_paging import one_per_page
+from techval.simulator.fhir_shapes import data_model_error, outcome
+from techval.simulator.responses import Reply
+
+Message = dict[str, Any] | None
+Fault = Callable[[Message, Callable[[], Reply]], Reply]
+NOT_XML = "<ClinicalDocument><unclosed></ClinicalDocument>"
+# Redox's text for a document list that failed (redox-api.md 3.4 example).
+LIST_FAILED = (
+    "Something went wrong retrieving the document list. Please contact Redox Support. "
+    "Could not find any documents."
+)
+
+
+def fhir_request(message: Message) -> dict[str, str] | None:
+    """The FHIR stand-in's resource and interaction; None for any other request."""
+    found = (message or {}).get("FHIR")
+    return found if isinstance(found, dict) else None
+
+
+def on_fhir(resource: str, interactions: set[str], fault: Fault) -> Fault:
+    """Apply `fault` to these interactions with one resource only."""
+
+    def selective(message: Message, proceed: Callable[[], Reply]) -> Reply:
+        request = fhir_request(message)
+        wanted = request is not None and request.get("resource") == resource
+        if wanted and request is not None and request.get("interaction") in interactions:
+            return fault(message, proceed)
+        return proceed()
+
+    return selective
+
+
+def edit_fhir(edit: Callable[[dict[str, Any]], None]) -> Fault:
+    """Change the JSON body of successful FHIR answers; their headers stay."""
+
+    def apply(message: Message, proceed: Callable[[], Reply]) -> Reply:
+        reply = proceed()
+        if fhir_request(message) is None or not 200 <= reply.status < 300:
+            return reply
+        try:
+            body = json.loads(reply.body)
+        except ValueError:
+            return reply
+        if isinstance(body, dict):
+            edit(body)
+        return Reply(reply.status, json.dumps(body).encode("utf-8"), dict(reply.headers))
+
+    return apply
+
+
+def _resources(body: dict[str, Any], kind: str) -> Iterator[dict[str, Any]]:
+    """The resources of `kind`: the body itself, or a searchset's entries."""
+    if body.get("resourceType") == kind:
+        yield body
+    for entry in body.get("entry") or []:
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if isinstance(resource, dict) and resource.get("resourceType") == kind:
+            yield resource
+
+
+def _attachments(body: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for document in _resources(body, "DocumentReference"):
+        for content in document.get("content") or []:
+            if isinstance(content, dict) and isinstance(content.get("attachment"), dict):
+                yield content["attachment"]
+
+
+def _without_identifiers(body: dict[str, Any]) -> None:
+    for patient in _resources(body, "Patient"):
+        patient.pop("identifier", None)
+
+
+def _without_data(body: dict[str, Any]) -> None:
+    for attachment in _attachments(body):
+        attachment.pop("data", None)
+
+
+def _not_xml(body: dict[str, Any]) -> None:
+    for attachment in _attachments(body):
+        attachment["data"] = base64.b64encode(NOT_XML.encode("utf-8")).decode("ascii")
+
+
+def _outcome_entry(body: dict[str, Any]) -> None:
+    """A partial error inside a 200 searchset (8.3: the shape is INFERRED): an OperationOutcome
+    entry with severity error, search mode outcome."""
+    if body.get("resourceType") == "Bundle":
+        entry = {"resource": outcome("exception", LIST_FAILED), "search": {"mode": "outcome"}}
+        body["entry"] = [*(body.get("entry") or []), entry]
+
+
+def _data_model_errors(message: Message, proceed: Callable[[], Reply]) -> Reply:
+    """Redox's Data-Model-shaped 400 on a FHIR path (8.5), nothing handled."""
+    request = fhir_request(message) or {}
+    return data_model_error(str(request.get("environment") or "Development"))
+
+
+def _update_not_stored(message: Message, proceed: Callable[[], Reply]) -> Reply:
+    with updates_not_stored():
+        return proceed()
+
+
+def _one_per_page(message: Message, proceed: Callable[[], Reply]) -> Reply:
+    if fhir_request(message) is None:
+        return proceed()
+    with one_per_page():
+        return proceed()
+
+
+SEARCH = {"search", "page"}
+DOCUMENTS = {"search", "page", "read"}
+FHIR_NAMED: dict[str, Callable[[], Fault]] = {
+    # create too: a POST with an existing id is an update when the update verb is POST
+    "fhir_update_not_stored": lambda: on_fhir(
+        "Organization", {"create", "update"}, _update_not_stored
+    ),
+    "fhir_patients_without_identifiers": lambda: on_fhir(
+        "Patient", SEARCH, edit_fhir(_without_identifiers)
+    ),
+    "fhir_document_without_data": lambda: on_fhir(
+        "DocumentReference", DOCUMENTS, edit_fhir(_without_data)
+    ),
+    "fhir_document_not_xml": lambda: on_fhir("DocumentReference", DOCUMENTS, edit_fhir(_not_xml)),
+    "fhir_outcome_in_searchset": lambda: on_fhir(
+        "DocumentReference", SEARCH, edit_fhir(_outcome_entry)
+    ),
+    "fhir_data_model_errors": lambda: on_fhir("Patient", {"search"}, _data_model_errors),
+    "fhir_one_per_page": lambda: _one_per_page,
+}
