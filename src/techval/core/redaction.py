@@ -81,8 +81,9 @@ READABLE_KEYS = frozenset(
 )
 DOCUMENT_BODY_KEYS = frozenset({"Data", "FileContents"})
 # FHIR R4 (https://hl7.org/fhir/R4/patient.html): inside a Patient these stay readable, codes
-# and pointers to other resources; everything else (id, name, birthDate, address, telecom,
-# identifier values, contact, text, ...) is masked by shape.
+# and pointers to other resources (contained resources are masked by their own kind);
+# everything else (id, name, birthDate, address, telecom, identifier values, contact, text,
+# ...) is masked by shape.
 FHIR_READABLE_KEYS = frozenset(
     {"resourceType", "meta", "use", "system", "type", "code", "url", "gender", "country"}
     | {"maritalStatus", "communication", "language", "relationship", "assigner", "rank"}
