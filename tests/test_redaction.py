@@ -475,3 +475,210 @@ def test_a_private_key_is_masked_whole_escaped_and_line_by_line() -> None:
     assert masking.text(json.dumps({"key": key})) == f'{{"key": "{MASK}"}}'
     assert masking.text(f"line: {quote(lines[1], safe='')}!") == f"line: {MASK}!"
     assert masking.text(f"{lines[1]} and {lines[0]}") == f"{MASK} and {MASK}"
+
+
+# FHIR shapes (issue 18): a Patient resource anywhere, references to it, attachments, and the
+# parameters of form-encoded searches.
+
+FHIR_PATIENT = {
+    "resourceType": "Patient",
+    "id": "0000000001",
+    "meta": {"lastUpdated": "2024-09-20T10:00:00Z"},
+    "identifier": [
+        {
+            "use": "usual",
+            "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203"}]},
+            "system": "urn:oid:2.16.840.1.113883.3.6147.458.99999",
+            "value": "0000000001",
+        }
+    ],
+    "name": [{"use": "official", "family": "Bixby", "given": ["Timothy"], "text": "Timothy Bixby"}],
+    "telecom": [{"system": "phone", "value": "+18088675301", "use": "home"}],
+    "gender": "male",
+    "birthDate": "2008-01-06",
+    "address": [
+        {"use": "home", "line": ["4762 Hickory Street"], "city": "Monroe", "country": "US"}
+    ],
+    "photo": [{"contentType": "image/png", "data": "iVBORw0KGgo="}],
+}
+FHIR_PATIENT_MASKED = {
+    "resourceType": "Patient",
+    "id": "9999999999",
+    "meta": {"lastUpdated": "2024-09-20T10:00:00Z"},
+    "identifier": [
+        {
+            "use": "usual",
+            "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203"}]},
+            "system": "urn:oid:2.16.840.1.113883.3.6147.458.99999",
+            "value": "9999999999",
+        }
+    ],
+    "name": [{"use": "official", "family": "Xxxxx", "given": ["Xxxxxxx"], "text": "Xxxxxxx Xxxxx"}],
+    "telecom": [{"system": "phone", "value": "+99999999999", "use": "home"}],
+    "gender": "male",
+    "birthDate": "9999-99-99",
+    "address": [
+        {"use": "home", "line": ["9999 Xxxxxxx Xxxxxx"], "city": "Xxxxxx", "country": "US"}
+    ],
+    "photo": [{"contentType": "image/png", "data": "[document body masked: 12 characters]"}],
+}
+
+
+def test_a_fhir_patient_is_masked_by_shape_and_its_codes_stay_readable() -> None:
+    assert redactor().data(FHIR_PATIENT) == FHIR_PATIENT_MASKED
+
+
+def test_fhir_patients_are_masked_in_searchset_entries_and_contained() -> None:
+    organization = {"resourceType": "Organization", "id": "1.2.3", "name": "Monroe Clinic"}
+    searchset: dict[str, Any] = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": 2,
+        "link": [{"relation": "next", "url": "https://redox.test/page/Patient/search/ab.next"}],
+        "entry": [
+            {"fullUrl": "https://redox.test/Patient/0000000001", "resource": FHIR_PATIENT},
+            {"fullUrl": "https://redox.test/Organization/1.2.3", "resource": organization},
+        ],
+    }
+    masked = redactor().data(searchset)
+    assert masked == {
+        **searchset,
+        "entry": [
+            {"fullUrl": "https://redox.test/Patient/9999999999", "resource": FHIR_PATIENT_MASKED},
+            searchset["entry"][1],
+        ],
+    }
+    holder = {"resourceType": "DocumentReference", "contained": [FHIR_PATIENT]}
+    assert redactor().data(holder) == {**holder, "contained": [FHIR_PATIENT_MASKED]}
+
+
+def test_a_reference_to_a_patient_keeps_its_resource_type_and_attachments_their_size() -> None:
+    document = {
+        "resourceType": "DocumentReference",
+        "id": "doc-1",
+        "status": "current",
+        "subject": {"reference": "Patient/0000000001"},
+        "author": [{"reference": "Organization/1.2.3"}],
+        "content": [
+            {"attachment": {"contentType": "text/xml", "data": "PENsaW5pY2FsRG9jdW1lbnQ+"}}
+        ],
+    }
+    assert redactor().data(document) == {
+        **document,
+        "subject": {"reference": "Patient/9999999999"},
+        "content": [
+            {
+                "attachment": {
+                    "contentType": "text/xml",
+                    "data": "[document body masked: 24 characters]",
+                }
+            }
+        ],
+    }
+
+
+def test_showing_patient_data_leaves_fhir_patients_and_forms_readable() -> None:
+    shown = redactor(mask_patient_data=False)
+    assert shown.data(FHIR_PATIENT) == FHIR_PATIENT
+    assert shown.form({"given": ["Timothy"]}, "Patient") == {"given": ["Timothy"]}
+
+
+def test_patient_search_parameters_are_masked_by_shape_and_token_systems_stay_readable() -> None:
+    form = {
+        "given": ["Timothy"],
+        "family": ["Bixby"],
+        "birthdate": ["2008-01-06"],
+        "phone": ["+18088675301"],
+        "email": ["tim@mail.test"],
+        "address-postalcode": ["53566"],
+        "identifier": ["urn:oid:2.16.840.1.113883.3.6147.458.99999|0000000001"],
+        "_id": ["0000000001"],
+        "gender": ["male"],
+    }
+    assert redactor().form(form, "Patient") == {
+        "given": ["Xxxxxxx"],
+        "family": ["Xxxxx"],
+        "birthdate": ["9999-99-99"],
+        "phone": ["+99999999999"],
+        "email": ["xxx@xxxx.xxxx"],
+        "address-postalcode": ["99999"],
+        "identifier": ["urn:oid:2.16.840.1.113883.3.6147.458.99999|9999999999"],
+        "_id": ["9999999999"],
+        "gender": ["male"],
+    }
+
+
+def test_other_searches_keep_their_own_parameters_readable() -> None:
+    directory = {"name": ["Monroe Clinic"], "address-postalcode": ["53566"], "limit": ["50"]}
+    assert redactor().form(directory, "Organization") == {
+        "name": ["Monroe Clinic"],
+        "address-postalcode": ["99999"],  # the ZIP searched near is the patient's
+        "limit": ["50"],
+    }
+    documents = {"patient": ["0000000001"], "_id": ["doc-1"], "category": ["urn:redox:x|CDA"]}
+    assert redactor().form(documents, "DocumentReference") == {
+        "patient": ["9999999999"],
+        "_id": ["doc-1"],
+        "category": ["urn:redox:x|CDA"],
+    }
+    # a search of unknown kind is taken for a patient search; a secret is masked anywhere
+    assert redactor().form({"_id": ["ab1"], "q": ["client-secret-value-1"]}) == {
+        "_id": ["xx9"],
+        "q": [MASK],
+    }
+
+
+@pytest.mark.parametrize(
+    ("url", "resource"),
+    [
+        ("https://redox.test/fhir/R4/ceq-xcpd:1.2.3/Development/Patient/_search", "Patient"),
+        ("/fhir/R4/ceq-orgs/Development/Organization/_search/?x=1", "Organization"),
+        ("/fhir/R4/ceq-xca:1.2.3/Development/DocumentReference/doc-1", None),
+        ("_search", None),
+    ],
+)
+def test_the_resource_a_search_url_searches(url: str, resource: str | None) -> None:
+    from techval.core.redaction import search_resource  # here: the imports above are shared
+
+    assert search_resource(url) == resource
+
+
+def test_a_recorded_form_request_is_masked_by_the_resource_its_url_searches() -> None:
+    url = "https://redox.test/fhir/R4/ceq-orgs/Development/Organization/_search"
+    exchange = {
+        "request": {"method": "POST", "url": url, "form": {"name": ["Clinic"], "address": ["x 1"]}},
+        "response": {"status": 200, "body": {"resourceType": "Bundle", "total": 0}},
+    }
+    assert redactor().data(exchange) == {
+        **exchange,
+        "request": {"method": "POST", "url": url, "form": {"name": ["Clinic"], "address": ["x 9"]}},
+    }
+    patient_url = url.replace("ceq-orgs", "ceq-xcpd:1.2.3").replace("Organization", "Patient")
+    masked = redactor().data({"url": patient_url, "form": {"name": ["Tim B"], "given": "Tim"}})
+    assert masked == {"url": patient_url, "form": {"name": ["Xxx X"], "given": ["Xxx"]}}
+
+
+@pytest.mark.parametrize("value", ["Bixby", "4762 Hickory Street", "808-867-5301", "0000000001"])
+def test_the_leak_scan_finds_a_patient_value_in_fhir_json(tmp_path: Path, value: str) -> None:
+    (tmp_path / "patient.json").write_text(json.dumps({**FHIR_PATIENT_MASKED, "x": [value]}))
+    assert [str(leak) for leak in leaks.scan(tmp_path, redactor())] == [
+        "patient.json: contains a test patient's identifying value"
+    ]
+
+
+def test_the_leak_scan_finds_an_unmasked_fhir_patient_and_form_but_not_masked_ones(
+    tmp_path: Path,
+) -> None:
+    masking = redactor()
+    form = {"given": ["Timothy"], "birthdate": ["2008-01-06"], "identifier": ["urn:x|0000000001"]}
+    har_params = [{"name": k, "value": v} for k, values in form.items() for v in values]
+    (tmp_path / "patient.json").write_text(json.dumps(FHIR_PATIENT, indent=2))
+    (tmp_path / "exchanges.har").write_text(json.dumps({"params": har_params}))
+    assert sorted(str(leak) for leak in leaks.scan(tmp_path, masking)) == [
+        "exchanges.har: contains a test patient's identifying value",
+        "patient.json: contains a test patient's identifying value",
+    ]
+    (tmp_path / "patient.json").write_text(json.dumps(masking.data(FHIR_PATIENT)))
+    masked_params = [{"name": k, "value": v} for k, vs in masking.form(form).items() for v in vs]
+    (tmp_path / "exchanges.har").write_text(json.dumps({"params": masked_params}))
+    assert leaks.scan(tmp_path, masking) == []

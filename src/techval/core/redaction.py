@@ -11,13 +11,18 @@ through a Redactor first. Two kinds of masking:
   `2008-01-06` -> `9999-99-99`), so the structure stays readable; in free text, every known
   test-patient value (name, birth date, identifier, street, phone) is replaced by `[patient]`,
   names in any case, birth dates and phone numbers in their US spellings.
+
+FHIR is recognised by shape, whichever API a run uses: a Patient resource anywhere (top level,
+a Bundle entry, contained) is masked by shape but for its codes, references to it keep only
+their resource type, attachment data is replaced by its size, and the parameters of a
+form-encoded search that describe a patient are masked by shape (`form`).
 """
 
 from __future__ import annotations
 
 import re
 import string
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from techval.core.spellings import Spelling, Spellings, patient_spelling, secret_spellings
@@ -75,6 +80,28 @@ READABLE_KEYS = frozenset(
     }
 )
 DOCUMENT_BODY_KEYS = frozenset({"Data", "FileContents"})
+# FHIR R4 (https://hl7.org/fhir/R4/patient.html): inside a Patient these stay readable, codes
+# and pointers to other resources (contained resources are masked by their own kind);
+# everything else (id, name, birthDate, address, telecom, identifier values, contact, text,
+# ...) is masked by shape.
+FHIR_READABLE_KEYS = frozenset(
+    {"resourceType", "meta", "use", "system", "type", "code", "url", "gender", "country"}
+    | {"maritalStatus", "communication", "language", "relationship", "assigner", "rank"}
+    | {"contentType", "managingOrganization", "generalPractitioner", "contained"}
+)
+PATIENT_REFERENCE = "Patient/"  # in a `reference` or a Bundle entry's `fullUrl`
+FHIR_KEYS = frozenset({"reference", "fullUrl", "attachment"})
+# Parameters of form-encoded searches that describe a patient (Redox's Patient/_search,
+# DocumentReference/_search; the directory search near a patient's ZIP): on every search ...
+SEARCH_PATIENT_PARAMETERS = frozenset(
+    {"given", "family", "birthdate", "phone", "email", "telecom", "address", "identifier"}
+    | {"patient"}
+)
+SEARCH_PATIENT_PREFIXES = ("address-", "patient.")
+# ... and on a Patient search also the ones that are the patient's own (`name` of an
+# Organization search is the organization's).
+PATIENT_SEARCH_PARAMETERS = frozenset({"_id", "name"})
+TOKEN_PARAMETERS = frozenset({"identifier", "patient.identifier"})  # system|value
 SHORTEST_PATIENT_VALUE = 4  # shorter values ("WI", "Al") would mask innocent text
 SHORT_TEXT = 256  # shorter texts are remembered once masked
 MASKED_TEXTS = 20_000  # short texts remembered, at most
@@ -203,6 +230,12 @@ class Redactor:
         if isinstance(value, list):
             return [self.data(v, in_patient=in_patient) for v in value]
         if isinstance(value, dict | Mapping):  # dict first: an ABC check costs more
+            if self.mask_patient_data and not in_patient:
+                if value.get("resourceType") == "Patient":
+                    return self._fhir_patient(value)
+                form = value.get("form")  # a recorded form-encoded request
+                if form is not None and isinstance(form, dict | Mapping):
+                    return self._with_form(value)
             return {str(k): self._entry(str(k), v, in_patient) for k, v in value.items()}
         return value
 
@@ -212,10 +245,111 @@ class Redactor:
         if not self.mask_patient_data:
             return self.data(value)
         if key in DOCUMENT_BODY_KEYS and isinstance(value, str):
-            return f"[document body masked: {len(value)} characters]"
+            return _body(value)
         if key in READABLE_KEYS:
             return self.data(value)
+        if key in FHIR_KEYS and not in_patient:
+            return self._fhir_entry(key, value)
         return self.data(value, in_patient=in_patient or key in PATIENT_CONTAINERS)
+
+    def _fhir_entry(self, key: str, value: Any) -> object:
+        """A reference to a Patient keeps its resource type only; an attachment's `data` (a
+        document) is replaced by its size."""
+        if key == "attachment" and isinstance(value, dict | Mapping):
+            return {str(k): self._attached(str(k), v) for k, v in value.items()}
+        if isinstance(value, str) and PATIENT_REFERENCE in value:
+            head, found, tail = value.rpartition(PATIENT_REFERENCE)
+            return self.text(head) + found + shape(tail)
+        return self.data(value)
+
+    def _attached(self, key: str, value: Any) -> object:
+        if key == "data" and isinstance(value, str):
+            return _body(value)
+        return self._entry(key, value, False)
+
+    def _fhir_patient(self, value: object) -> object:
+        """A FHIR Patient's content masked by shape, its codes readable (FHIR_READABLE_KEYS)."""
+        if isinstance(value, str):
+            return shape(value)
+        if isinstance(value, list):
+            return [self._fhir_patient(v) for v in value]
+        if not isinstance(value, dict | Mapping):
+            return value
+        masked: dict[str, object] = {}
+        for k, v in value.items():
+            key = str(k)
+            if key.lower() in SECRET_KEYS and v:
+                masked[key] = MASK
+            elif key in FHIR_READABLE_KEYS:
+                masked[key] = self.data(v)
+            elif key == "data" and isinstance(v, str):  # a photo
+                masked[key] = _body(v)
+            else:
+                masked[key] = self._fhir_patient(v)
+        return masked
+
+    def form(
+        self, params: Mapping[str, Sequence[str]], resource: str | None = None
+    ) -> dict[str, list[str]]:
+        """Parameters of a form-encoded FHIR search (name -> values) with the patient's masked
+        by shape, a token's system kept (`urn:oid:1.2|9999`); `resource` is the resource
+        searched (`search_resource`); unknown, the search is taken for a Patient search."""
+        patient_search = resource in {None, "Patient"}
+        masked: dict[str, list[str]] = {}
+        for name, values in params.items():
+            texts = _texts(values)
+            if not self.mask_patient_data or not _patient_parameter(name, patient_search):
+                masked[name] = [self.text(v) for v in texts]
+            elif name in TOKEN_PARAMETERS:
+                masked[name] = [_masked_token(self.text, v) for v in texts]
+            else:
+                masked[name] = [shape(v) for v in texts]
+        return masked
+
+    def _with_form(self, value: Mapping[Any, Any]) -> dict[str, object]:
+        """A recorded request whose `form` is masked as search parameters, the resource
+        searched read from its `url` (or `path`)."""
+        where = value.get("url", value.get("path"))
+        resource = search_resource(where) if isinstance(where, str) else None
+        return {
+            str(k): self.form(v, resource) if k == "form" else self._entry(str(k), v, False)
+            for k, v in value.items()
+        }
+
+
+def _body(value: str) -> str:
+    return f"[document body masked: {len(value)} characters]"
+
+
+def _texts(values: object) -> list[str]:
+    """A parameter's values as strings: one value alone, or a list of them (a recorded form
+    read back from JSON may hold anything)."""
+    if isinstance(values, list | tuple):
+        return [str(v) for v in values]
+    return [str(values)]
+
+
+def _patient_parameter(name: str, patient_search: bool) -> bool:
+    return (
+        name in SEARCH_PATIENT_PARAMETERS
+        or name.startswith(SEARCH_PATIENT_PREFIXES)
+        or (patient_search and name in PATIENT_SEARCH_PARAMETERS)
+    )
+
+
+def _masked_token(text: Callable[[str], str], value: str) -> str:
+    system, bar, code = value.rpartition("|")
+    return text(system) + bar + shape(code)
+
+
+def search_resource(url: str) -> str | None:
+    """The resource type a FHIR search URL or path searches (`.../Patient/_search` ->
+    `Patient`); None when it is no search."""
+    path = url.split("?", 1)[0].rstrip("/")
+    head, _, last = path.rpartition("/")
+    if last != "_search":
+        return None
+    return head.rpartition("/")[2] or None
 
 
 IDENTIFYING_KEYS = frozenset(

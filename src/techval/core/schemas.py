@@ -1,8 +1,10 @@
 """JSON Schemas of the Redox messages: find the right one for a message and validate.
 
 Schemas live in schemas/<DataModel>.<EventType>[.response].json, with shared pieces in
-schemas/common/. Validators are compiled once per schema. Violation texts never quote the
-offending value: a value may be patient data or a secret.
+schemas/common/; FHIR resources' in schemas/fhir/<Resource>.json (named "fhir/Patient",
+"fhir/Bundle.searchset", ...), picked by the caller, not by `schema_for`. Validators are
+compiled once per schema. Violation texts never quote the offending value: a value may be
+patient data or a secret.
 
 Two validators per schema: jsonschema-rs (compiled Rust, some 100 times faster) says whether a
 message is valid; only an invalid one goes through jsonschema, whose errors make the

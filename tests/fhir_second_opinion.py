@@ -1,0 +1,42 @@
+"""A second opinion on FHIR resources, independent of the harness's JSON Schemas: the FHIR R4B
+models of the `fhir.resources` package (pydantic v2; a development dependency). Redox's API is
+FHIR R4; the package ships R5 (its default), R4B and STU3 models, and R4B (4.3) keeps R4's
+shape of the resources the harness sends and reads (Organization, Patient, DocumentReference,
+Bundle, OperationOutcome).
+
+The models are strict FHIR: an unknown field, a wrong type, a missing required element or a
+malformed primitive (an id, a date, base64) is refused. They do not check code bindings (a
+gender "M" passes) nor invariants. Texts name the place and pydantic's message, which names the
+rule, not the value (pydantic keeps the input apart, and it is left out).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pydantic
+from fhir.resources.R4B import get_fhir_model_class
+
+from techval.core.schemas import json_path
+
+
+def invalid_by_fhir_resources(resource: dict[str, Any]) -> list[str]:
+    """Why the R4B model of the resource's type refuses it; empty when it accepts it."""
+    kind = resource.get("resourceType")
+    if not isinstance(kind, str):
+        return ["$.resourceType: missing or not a string"]
+    try:
+        model = get_fhir_model_class(kind)
+    except ValueError:
+        return ["$.resourceType: not a FHIR R4B resource type"]
+    try:
+        model.model_validate(resource)
+    except pydantic.ValidationError as error:
+        found = error.errors(include_url=False, include_input=False, include_context=False)
+        return [f"{_path(e['loc'])}: {' '.join(e['msg'].split())}" for e in found]
+    return []
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    # pydantic names the resource type field resource_type
+    return json_path("resourceType" if part == "resource_type" else part for part in loc)
