@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from techval.core import destinations, dotenv
-from techval.core.config import MissingVariables, load_settings
+from techval.core.config import CAREQUALITY_HEADERS, FhirSettings, MissingVariables, load_settings
 from techval.core.errors import ConfigError
+from techval.validation import messages
 from techval.validation.patients import load_patients
-from tests.helpers import ROOT, environment, settings_for, write_environment
+from tests.helpers import ORGANIZATION, ROOT, environment, settings_for, write_environment
 
 
 def test_shipped_simulator_environment_loads() -> None:
@@ -41,7 +45,9 @@ def test_missing_variable_names_variable_and_key(tmp_path: Path) -> None:
 
 
 def test_unknown_environment_lists_the_known_ones() -> None:
-    with pytest.raises(ConfigError, match="unknown environment 'qa'.*known: dev, production"):
+    with pytest.raises(
+        ConfigError, match="unknown environment 'qa'.*known: dev, dev-fhir, production"
+    ):
         load_settings("qa", root=ROOT)
 
 
@@ -233,3 +239,191 @@ def test_an_unreadable_value_or_encoding_is_one_line(
     patients.write_bytes(content)
     with pytest.raises(ConfigError, match=f"test_patients: .*: {problem}"):
         load_patients(patients)
+
+
+# --- api and the fhir block (issue 18) -----------------------------------------------------
+
+
+def test_the_api_is_the_data_model_unless_said_and_fhir_has_its_defaults(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path)
+    assert settings.api == "data_model"
+    fhir = settings.fhir
+    assert (fhir.environment, fhir.base_path, fhir.update_verb) == (
+        "Development",
+        "/fhir/R4",
+        "PUT",
+    )
+    assert (fhir.organizations_slug, fhir.patients_slug, fhir.documents_slug) == (
+        "ceq-orgs",
+        "ceq-xcpd:{oid}",
+        "ceq-xca:{oid}",
+    )
+    assert (fhir.page_limit, fhir.max_pages, fhir.directory_radius) == (50, 10, 25)
+    assert not fhir.headers_on_directory
+    assert fhir.path("ceq-xcpd:1.2.3", "Patient/_search") == (
+        "/fhir/R4/ceq-xcpd:1.2.3/Development/Patient/_search"
+    )
+
+
+def test_the_carequality_headers_carry_the_values_of_the_meta_extensions(tmp_path: Path) -> None:
+    settings = settings_for(
+        tmp_path,
+        api="fhir",
+        carequality={
+            "user_id": "Tester, Pat",
+            "user_role": {"code": "309343006", "display": "Physician"},
+            "purpose_of_use": {"code": "COVERAGE"},
+        },
+    )
+    assert settings.carequality_headers() == {
+        "x-sender-organization-id": ORGANIZATION["oid"],
+        "x-user-id": "Tester, Pat",
+        "x-organization-name": ORGANIZATION["name"],
+        "x-user-role": "309343006",
+        "x-purpose-of-use": "COVERAGE",
+    }
+    extensions = messages.carequality_extensions(settings)  # the Data Model's same values
+    assert (
+        settings.carequality_headers()["x-user-role"] == (extensions["user-role"]["coding"]["code"])
+    )
+    assert (
+        settings.carequality_headers()["x-sender-organization-id"]
+        == (extensions["sender-organization-id"]["string"])
+    )
+
+
+def test_the_fhir_block_overrides_each_default(tmp_path: Path) -> None:
+    fhir = {
+        "environment": "Staging",
+        "base_path": "/fhir/R4/",
+        "slugs": {"organizations": "orgs", "patients": "xcpd-{oid}", "documents": "xca-{oid}"},
+        "headers": {"user_role": "x-role"},
+        "headers_on_directory": True,
+        "update_verb": "POST",
+        "page_limit": 5,
+        "max_pages": 2,
+        "directory_radius": 10,
+    }
+    settings = settings_for(tmp_path, api="fhir", fhir=fhir)
+    assert settings.fhir.path("orgs", "Organization") == "/fhir/R4/orgs/Staging/Organization"
+    assert settings.fhir.headers["user_role"] == "x-role"
+    assert settings.fhir.headers["user_id"] == "x-user-id"  # the others keep their defaults
+    assert "x-role" in settings.carequality_headers()
+    assert (settings.fhir.update_verb, settings.fhir.page_limit) == ("POST", 5)
+
+
+def test_production_defaults_the_fhir_environment_to_production(tmp_path: Path) -> None:
+    settings = settings_for(
+        tmp_path, api="fhir", production=True, simulator=None, base_url="https://api.test"
+    )
+    assert settings.fhir.environment == "Production"
+
+
+LEGACY = {"method": "legacy", "api_key": "an-api-key-1", "secret": "a-secret-123"}
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"api": "hl7v2"}, r"api: 'hl7v2' is not one of \['data_model', 'fhir'\]"),
+        ({"api": "fhir", "auth": LEGACY}, r"auth\.method: .*FHIR needs an OAuth API key"),
+        ({"api": "fhir", "fhir": {"environment": "Dev"}}, r"fhir\.environment: 'Dev' is not one"),
+        (
+            {"api": "fhir", "fhir": {"environment": "Production"}},
+            r"fhir\.environment: Production disagrees with production: false",
+        ),
+        (
+            {
+                "api": "fhir",
+                "production": True,
+                "simulator": None,
+                "base_url": "https://api.test",
+                "fhir": {"environment": "Development"},
+            },
+            r"fhir\.environment: Development disagrees with production: true",
+        ),
+        ({"api": "fhir", "fhir": {"update_verb": "PATCH"}}, r"fhir\.update_verb: 'PATCH' is not"),
+        (
+            {"api": "fhir", "fhir": {"slugs": {"patients": "ceq-xcpd"}}},
+            r"fhir\.slugs\.patients: 'ceq-xcpd' is not in the expected format",
+        ),
+        (
+            {"api": "fhir", "fhir": {"headers": {"user_role": "x-user-id"}}},
+            r"fhir\.headers\.user_id: x-user-id is named twice",
+        ),
+        (
+            {"api": "fhir", "fhir": {"headers": {"user_id": "Authorization"}}},
+            r"fhir\.headers\.user_id: Authorization is set by the client",
+        ),
+        (
+            {"api": "fhir", "carequality": {"user_id": "Tester,\nPat"}},
+            r"carequality\.user_id: sent as the HTTP header x-user-id, which carries printable",
+        ),
+    ],
+    ids=[
+        "api",
+        "legacy-key",
+        "environment",
+        "not-production",
+        "production",
+        "update-verb",
+        "slug-without-oid",
+        "header-twice",
+        "client-header",
+        "header-value",
+    ],
+)
+def test_each_fhir_refusal_is_one_line_naming_the_key(
+    tmp_path: Path, changes: dict[str, Any], expected: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        settings_for(tmp_path, **changes)
+    message = str(caught.value)
+    assert re.search(expected, message), message
+    assert "\n" not in message and message.startswith(str(tmp_path))
+
+
+def test_fhir_refusals_wait_for_api_fhir(tmp_path: Path) -> None:
+    """The Data Model runs as before with a legacy key and an unused fhir block."""
+    settings = settings_for(tmp_path, auth=LEGACY, fhir={"environment": "Production"})
+    assert settings.api == "data_model" and settings.auth.method == "legacy"
+
+
+def test_shipped_simulator_fhir_environment_loads() -> None:
+    settings = load_settings("simulator-fhir", root=ROOT)
+    assert settings.api == "fhir" and settings.simulator is not None and settings.simulator.start
+    assert settings.fhir == replace(FhirSettings(), headers=settings.fhir.headers)
+    assert dict(settings.fhir.headers) == dict(CAREQUALITY_HEADERS)
+
+
+def test_shipped_dev_fhir_environment_loads_with_its_variables(tmp_path: Path) -> None:
+    text = (ROOT / "environments/dev-fhir.yaml").read_text()
+    needed = set(re.findall(r"\$\{([A-Z_]+)\}", text))
+    assert needed == set(
+        re.findall(r"\$\{([A-Z_]+)\}", (ROOT / "environments/dev.yaml").read_text())
+    )
+    environ = {name: f"value-{name.lower()}" for name in needed}
+    environ |= {
+        "TECHVAL_ORG_OID": "2.16.840.1.113883.3.6147.458.4242.1.1.1.1",
+        "TECHVAL_PATIENT_OID": "2.16.840.1.113883.3.6147.458.4242.1.1.2.1",
+        "TECHVAL_DOCUMENT_OID": "2.16.840.1.113883.3.6147.458.4242.1.1.3.1",
+        "REDOX_DOD_DESTINATION_ID": "0b8a4a55-3c3e-4f3a-9d55-1c2b3d4e5f60",
+    }
+    settings = load_settings("dev-fhir", root=ROOT, environ=environ)
+    assert (settings.api, settings.fhir.environment, settings.production) == (
+        "fhir",
+        "Development",
+        False,
+    )
+    assert settings.base_url == "https://api.redoxengine.com"
+    assert settings.carequality_headers()["x-user-id"] == "value-techval_cq_user_id"
+    with pytest.raises(MissingVariables, match=r"REDOX_CLIENT_ID \(auth\.client_id\)"):
+        load_settings("dev-fhir", root=ROOT, environ={})
+
+
+def test_dev_fhir_may_show_patient_data_as_dev_may(tmp_path: Path) -> None:
+    changes = {"simulator": None, "base_url": "https://api.test"}
+    shown = {"reports": {"mask_patient_data": False}}
+    assert not settings_for(tmp_path, name="dev-fhir", **changes, **shown).reports.mask_patient_data
+    with pytest.raises(ConfigError, match=r"reports\.mask_patient_data"):
+        settings_for(tmp_path, name="prod-fhir", **changes, **shown)

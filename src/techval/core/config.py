@@ -129,7 +129,8 @@ class ReportSettings:
     mask_patient_data: bool = True
 
 
-UNMASKABLE_ENVIRONMENTS = frozenset({"simulator", "dev"})  # their patients are test patients
+# their patients are test patients
+UNMASKABLE_ENVIRONMENTS = frozenset({"simulator", "dev", "simulator-fhir", "dev-fhir"})
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,45 @@ class LocationQuery(Polling):
     interval: float = 1.0
 
 
+# The Carequality metadata Redox's FHIR API takes as HTTP headers (redox-fhir.md 3.2-3.5):
+# field -> header name. The first two are documented, the last three INFERRED from the Data
+# Model's Meta.Extensions keys (fhir.headers changes them).
+CAREQUALITY_HEADERS: Mapping[str, str] = {
+    "sender_organization_id": "x-sender-organization-id",
+    "user_id": "x-user-id",
+    "organization_name": "x-organization-name",
+    "user_role": "x-user-role",
+    "purpose_of_use": "x-purpose-of-use",
+}
+# Headers every FHIR request sets itself: no Carequality field may be sent under their names.
+CLIENT_HEADERS = frozenset(
+    {"authorization", "content-type", "accept", "accept-encoding", "redox-source-id", "host"}
+    | {"content-length", "user-agent", "connection", "transfer-encoding"}
+)
+
+
+@dataclass(frozen=True)
+class FhirSettings:
+    """Where and how the FHIR API is asked (redox-fhir.md 1.1-1.3, the Gaps table): URL parts,
+    the Carequality header names, and the choices Redox's pages leave open."""
+
+    environment: str = "Development"  # Development | Staging | Production: agrees with production
+    base_path: str = "/fhir/R4"
+    organizations_slug: str = "ceq-orgs"
+    patients_slug: str = "ceq-xcpd:{oid}"  # {oid}: the organization asked
+    documents_slug: str = "ceq-xca:{oid}"
+    headers: Mapping[str, str] = field(default_factory=lambda: dict(CAREQUALITY_HEADERS))
+    headers_on_directory: bool = False  # INFERRED: the Carequality headers also on ceq-orgs
+    update_verb: str = "PUT"  # PUT Organization/{oid}, or POST Organization with the id
+    page_limit: int = 50  # Organization/_search `limit`
+    max_pages: int = 10  # next links / index pages followed at most
+    directory_radius: int = 25  # miles around a ZIP for the directory search
+
+    def path(self, slug: str, tail: str) -> str:
+        """The URL path of `tail` (e.g. "Patient/_search") on destination `slug`."""
+        return f"{self.base_path}/{slug}/{self.environment}/{tail}"
+
+
 @dataclass(frozen=True)
 class Settings:
     name: str
@@ -184,6 +224,8 @@ class Settings:
     source: Path
     reports: ReportSettings = ReportSettings()
     retries: RetryPolicy = field(default_factory=RetryPolicy)
+    api: str = "data_model"  # or "fhir": which Redox API the validation steps speak
+    fhir: FhirSettings = FhirSettings()
 
     def with_base_url(self, base_url: str) -> Settings:
         """The same settings aimed at another server (used once the simulator has a port)."""
@@ -200,6 +242,20 @@ class Settings:
             refresh_url=moved(self.auth.refresh_url),
         )
         return replace(self, base_url=base_url, auth=auth)
+
+    def carequality_headers(self) -> dict[str, str]:
+        """The Carequality metadata as FHIR request headers, {header name: value}: the values
+        the Data Model sends as Meta.Extensions (the user role and purpose as bare codes,
+        INFERRED: redox-fhir.md 3.5)."""
+        cq = self.carequality
+        values = {
+            "sender_organization_id": cq.sender.oid,
+            "user_id": cq.user_id,
+            "organization_name": cq.sender.name,
+            "user_role": cq.user_role_code,
+            "purpose_of_use": cq.purpose_code,
+        }
+        return {self.fhir.headers[key]: value for key, value in values.items()}
 
     def destination(self, purpose: str) -> str:
         try:
@@ -378,7 +434,9 @@ def _build(data: dict[str, Any], path: Path, root: Path) -> Settings:
             f"dev environments, not '{data['name']}'"
         )
     organizations = tuple(_organization(org) for org in orgs)
-    return Settings(
+    api = data.get("api", "data_model")
+    fhir = _fhir(data.get("fhir", {}), production)
+    settings = Settings(
         name=data["name"],
         base_url=base_url,
         production=production,
@@ -396,7 +454,70 @@ def _build(data: dict[str, Any], path: Path, root: Path) -> Settings:
         source=path,
         reports=reports,
         retries=RetryPolicy(**data.get("retries", {})),
+        api=api,
+        fhir=fhir,
     )
+    if api == "fhir":
+        _check_fhir(settings, path)
+    return settings
+
+
+def _fhir(raw: dict[str, Any], production: bool) -> FhirSettings:
+    """The fhir block over the defaults; the environment segment follows `production:`
+    unless given."""
+    slugs = raw.get("slugs", {})
+    defaults = FhirSettings()
+    return FhirSettings(
+        environment=raw.get("environment", "Production" if production else "Development"),
+        base_path=raw.get("base_path", defaults.base_path).rstrip("/"),
+        organizations_slug=slugs.get("organizations", defaults.organizations_slug),
+        patients_slug=slugs.get("patients", defaults.patients_slug),
+        documents_slug=slugs.get("documents", defaults.documents_slug),
+        headers={**CAREQUALITY_HEADERS, **raw.get("headers", {})},
+        headers_on_directory=raw.get("headers_on_directory", defaults.headers_on_directory),
+        update_verb=raw.get("update_verb", defaults.update_verb),
+        page_limit=raw.get("page_limit", defaults.page_limit),
+        max_pages=raw.get("max_pages", defaults.max_pages),
+        directory_radius=raw.get("directory_radius", defaults.directory_radius),
+    )
+
+
+# Where each Carequality header's value is configured (for a refusal naming the key).
+_HEADER_SOURCES = {
+    "sender_organization_id": "carequality.sender_oid",
+    "user_id": "carequality.user_id",
+    "organization_name": "organization.name (the sender's)",
+    "user_role": "carequality.user_role.code",
+    "purpose_of_use": "carequality.purpose_of_use.code",
+}
+
+
+def _check_fhir(settings: Settings, path: Path) -> None:
+    """What the FHIR API cannot take, refused before any request (one line naming the key)."""
+    if settings.auth.method == "legacy":
+        raise ConfigError(
+            f"{path}: auth.method: legacy API keys are not supported with api: fhir "
+            "(FHIR needs an OAuth API key)"
+        )
+    environment = settings.fhir.environment
+    if (environment == "Production") != settings.production:
+        said = "true" if settings.production else "false"
+        raise ConfigError(
+            f"{path}: fhir.environment: {environment} disagrees with production: {said}"
+        )
+    names = [name.lower() for name in settings.fhir.headers.values()]
+    for key, header in settings.fhir.headers.items():
+        if names.count(header.lower()) > 1 or header.lower() in CLIENT_HEADERS:
+            why = "named twice" if names.count(header.lower()) > 1 else "set by the client"
+            raise ConfigError(f"{path}: fhir.headers.{key}: {header} is {why}")
+    headers = settings.carequality_headers()
+    for key, header in settings.fhir.headers.items():
+        value = headers[header]
+        if not all(" " <= char <= "~" for char in value):
+            raise ConfigError(
+                f"{path}: {_HEADER_SOURCES[key]}: sent as the HTTP header {header}, which "
+                "carries printable ASCII only"
+            )
 
 
 def _auth(raw: dict[str, Any], base_url: str, root: Path) -> AuthSettings:
