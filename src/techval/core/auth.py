@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import serialization
 
 from techval.core.config import AuthSettings
 from techval.core.errors import AuthError, ConfigError, TokenEndpointUnreachable
-from techval.core.exchange import MALFORMED, Exchange, TooDeep, parse_json, timed_post
+from techval.core.exchange import MALFORMED, Exchange, TooDeep, parse_json, timed_request
 from techval.core.redaction import Redactor
 from techval.core.redox import MAX_MESSAGE_BYTES, timestamp
 
@@ -122,9 +122,10 @@ class _CachedToken:
         timeout = self.timeout or self.http.timeout
         kwargs.setdefault("timeout", timeout)
         try:
-            response = timed_post(
+            response = timed_request(
                 self.http,
                 record,
+                "POST",
                 url,
                 mask=self.redactor.headers,
                 max_bytes=MAX_MESSAGE_BYTES,

@@ -1,6 +1,8 @@
-"""The one HTTP client of the harness: POST a Redox message to {base_url}/endpoint.
+"""The one HTTP client of the harness: POST a Redox Data Model message to {base_url}/endpoint
+(`send`), or any request of a REST API, Redox's FHIR API (`request`: GET, PUT, POST JSON or a
+form), both through one loop (token, 401 renewal, retries, deadlines, fail fast, 40 MB).
 
-Before sending, the message is validated against its request schema: a bad message is the
+Before sending, the body is validated against its request schema: a bad message is the
 user's mistake and is never sent. After the answer, the response is validated against its
 response schema (or the error schema for error answers), and the whole exchange is recorded
 and handed to the `on_exchange` callbacks (the report, the HAR log).
@@ -10,8 +12,10 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 
@@ -19,7 +23,7 @@ from techval import __version__
 from techval.core import wire
 from techval.core.auth import TokenProvider, token_provider
 from techval.core.clock import ScenarioClock
-from techval.core.config import Settings
+from techval.core.config import CLIENT_HEADERS, Settings
 from techval.core.errors import (
     AuthError,
     BreaksRedoxRule,
@@ -28,11 +32,25 @@ from techval.core.errors import (
     ScenarioTimeout,
     TransportError,
 )
-from techval.core.exchange import MALFORMED, TIMED_OUT, Exchange, TooDeep, parse_json, timed_post
+from techval.core.exchange import (
+    MALFORMED,
+    TIMED_OUT,
+    Exchange,
+    TooDeep,
+    masked_form,
+    parse_json,
+    timed_request,
+)
 from techval.core.health import Health
 from techval.core.redaction import Redactor
 from techval.core.redox import MAX_MESSAGE_BYTES, timestamp
 from techval.core.schemas import ERROR_SCHEMA, SchemaRegistry, UnknownMessage, Violation
+
+JSON, FHIR_JSON = "application/json", "application/fhir+json"
+# Redox's FHIR searches are form posts:
+# https://docs.redoxengine.com/basics/redox-fhir-api/understanding-fhir-search/
+FORM = "application/x-www-form-urlencoded"
+OPERATION_OUTCOME = "fhir/OperationOutcome"  # the FHIR error answer's schema
 
 ExchangeHook = Callable[[Exchange], None]
 # The documented rules a message must keep before it is sent, given the destination's purpose
@@ -137,15 +155,124 @@ class RedoxClient:
         A 401 renews the token once (it may have expired early); 429/502/503 are sent again
         as the retry policy says; every attempt is recorded and reported."""
         name = self.check_request(message)
-        with wire.deadline(self.clock.remaining()):  # no request past it, a token's included
-            return self._send(
-                name, json.dumps(message, ensure_ascii=False).encode("utf-8"), message
-            )
 
-    def _send(self, name: str, body: bytes, message: dict[str, Any]) -> Exchange:
+        def schema(exchange: Exchange) -> str:
+            success = exchange.status is not None and 200 <= exchange.status < 300
+            return f"{name}.response" if success and not exchange.redox_errors else ERROR_SCHEMA
+
+        outgoing = _Outgoing(
+            label=name,
+            method="POST",
+            url=self.endpoint,
+            headers={"Content-Type": JSON, "Accept": JSON},
+            content=json.dumps(message, ensure_ascii=False).encode("utf-8"),
+            body=message,
+            expected=f"{name}.response",
+            schema_of=schema,
+        )
+        with wire.deadline(self.clock.remaining()):  # no request past it, a token's included
+            return self._exchange(outgoing)
+
+    def request(
+        self,
+        label: str,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        form: Mapping[str, Sequence[str]] | None = None,
+        headers: Mapping[str, str] | None = None,
+        request_schema: str | None = None,
+        response_schema: str | None = None,
+    ) -> Exchange:
+        """Send any request of a REST API (Redox's FHIR API) with the machinery of `send`.
+
+        `path` starts with "/" (below base_url) or is an absolute URL on base_url's scheme,
+        host and port (a `next` link): the token goes nowhere else. A JSON body is sent as
+        application/fhir+json, a form as application/x-www-form-urlencoded (its parameters
+        recorded masked); the body is checked against `request_schema` first (not sent when it
+        breaks it). The answer is checked against `response_schema` when 2xx, else against the
+        error shape it has: an OperationOutcome or a Data-Model-shaped Meta.Errors body (both
+        were seen from Redox's FHIR API, as was an empty 404:
+        https://docs.redoxengine.com/api-reference/error-handling-and-responses/ and answers
+        recorded in github.com/databricks-industry-solutions/redox-ehr-api); an empty answer
+        against none."""
+        if json_body is not None and form is not None:
+            raise ValueError(f"{label}: a request has a JSON body or a form, not both")
+        url = self._url(label, path)
+        self._check_schemas(label, request_schema, response_schema, OPERATION_OUTCOME)
+        sent_form = (
+            None if form is None else {str(k): [str(v) for v in vs] for k, vs in form.items()}
+        )
+        if request_schema is not None:
+            body = sent_form if json_body is None else json_body
+            violations = self.registry.validate(request_schema, body)
+            if violations:
+                listed = "; ".join(str(v) for v in violations)
+                raise BreaksRequestSchema(
+                    f"{label}: the request breaks its schema {request_schema}, not sent: {listed}"
+                )
+        sent = {"Accept": FHIR_JSON}
+        content = None
+        if json_body is not None:
+            sent["Content-Type"] = FHIR_JSON
+            content = json.dumps(json_body, ensure_ascii=False).encode("utf-8")
+        elif sent_form is not None:
+            sent["Content-Type"] = FORM
+            pairs = [(name, value) for name, values in sent_form.items() for value in values]
+            content = urlencode(pairs).encode("ascii")
+        sent |= {k: v for k, v in (headers or {}).items() if k.lower() not in CLIENT_HEADERS}
+
+        def schema(exchange: Exchange) -> str | None:
+            if exchange.status is not None and 200 <= exchange.status < 300:
+                return response_schema
+            body = exchange.response_body
+            return ERROR_SCHEMA if isinstance(body, dict) and "Meta" in body else OPERATION_OUTCOME
+
+        outgoing = _Outgoing(
+            label=label,
+            method=method.upper(),
+            url=url,
+            headers=sent,
+            content=content,
+            body=json_body,
+            form=None if sent_form is None else masked_form(sent_form, self.redactor),
+            expected=response_schema,
+            schema_of=schema,
+        )
+        with wire.deadline(self.clock.remaining()):
+            return self._exchange(outgoing)
+
+    def _url(self, label: str, path: str) -> str:
+        """The URL of `path`; InvalidMessage for one that is not a URL or is elsewhere than
+        base_url's scheme, host and port (the token is sent there only)."""
+        base = httpx.URL(self.settings.base_url)
+        full = self.settings.base_url + path if path.startswith("/") else path
+        try:
+            url = httpx.URL(full)
+        except httpx.InvalidURL as exc:  # a character no URL has (a server's ID in the path)
+            raise BreaksRedoxRule(f"{label}: not sent: not a URL ({exc})") from None
+        here = (url.scheme, url.host, url.port, url.userinfo)
+        if not url.is_absolute_url or here != (base.scheme, base.host, base.port, b""):
+            elsewhere = f"{url.scheme}://{url.host}" if url.is_absolute_url else "a relative URL"
+            origin = f"{base.scheme}://{base.netloc.decode('ascii')}"
+            raise BreaksRedoxRule(
+                f"{label}: not sent: {elsewhere} is not {origin}, where the token goes"
+            )
+        return full
+
+    def _check_schemas(self, label: str, *names: str | None) -> None:
+        for name in names:
+            if name is not None:
+                try:  # compiled once, as validate() would
+                    self.registry.fast_validator(name)
+                except UnknownMessage as exc:
+                    raise BreaksRequestSchema(f"{label}: not sent: {exc}") from None
+
+    def _exchange(self, outgoing: _Outgoing) -> Exchange:
         attempt, reason, renewed = 1, None, False
         while True:
-            exchange = self._post(name, body, message, attempt, reason)
+            exchange = self._attempt(outgoing, attempt, reason)
             if exchange.status == 401 and not renewed:
                 renewed = True
                 self.auth.invalidate()
@@ -155,7 +282,7 @@ class RedoxClient:
                 delay = self.settings.retries.delay(exchange.status, retry_after, attempt)
                 if delay is None:
                     return exchange
-                self._wait(delay, name)
+                self._wait(delay, outgoing.label)
                 reason = f"after HTTP {exchange.status}, waited {delay:.1f} s"
             attempt += 1
 
@@ -186,36 +313,33 @@ class RedoxClient:
         )
         return timeout, allowed
 
-    def _post(
-        self, name: str, body: bytes, message: dict[str, Any], attempt: int, reason: str | None
-    ) -> Exchange:
+    def _attempt(self, outgoing: _Outgoing, attempt: int, reason: str | None) -> Exchange:
+        name, url = outgoing.label, outgoing.url
         timeout, allowed = self._timeout(name)
-        headers = {
-            "Authorization": f"Bearer {self._token(name)}",
-            "Content-Type": "application/json",
-            "Accept": "application/json",
-        }
+        headers = {"Authorization": f"Bearer {self._token(name)}", **outgoing.headers}
         if self.settings.auth.source_id:
             headers["Redox-Source-Id"] = self.settings.auth.source_id
         exchange = Exchange(
             label=name,
-            method="POST",
-            url=self.endpoint,
+            method=outgoing.method,
+            url=url,
             request_headers={},
-            request_body=message,
+            request_body=outgoing.body,
             started_at=timestamp(),
             attempt=attempt,
             retry_reason=reason,
+            request_form=outgoing.form,
         )
         try:
-            response = timed_post(
+            response = timed_request(
                 self.http,
                 exchange,
-                self.endpoint,
+                outgoing.method,
+                url,
                 mask=self.redactor.headers,
                 max_bytes=MAX_MESSAGE_BYTES,
                 within=allowed,
-                content=body,
+                content=outgoing.content,
                 headers=headers,
                 timeout=timeout,
             )
@@ -225,11 +349,10 @@ class RedoxClient:
             if exchange.cut_short:
                 raise ScenarioTimeout(f"{name}: {self.timed_out()}") from None
             if problem.startswith(MALFORMED):
-                said = f"{name}: {self.endpoint}: answered with a {problem}"
-                raise MalformedResponse(said) from None
+                raise MalformedResponse(f"{name}: {url}: answered with a {problem}") from None
             reason = problem if problem.startswith(TIMED_OUT) else f"cannot reach ({problem})"
-            raise TransportError(f"{name}: {self.endpoint}: {reason}") from None
-        self._read_response(exchange, response, name)
+            raise TransportError(f"{name}: {url}: {reason}") from None
+        self._read_response(exchange, response, outgoing)
         self._record(exchange)
         return exchange
 
@@ -247,9 +370,11 @@ class RedoxClient:
                 self.health.stop(f"mid-run, {exc}")
             raise
 
-    def _read_response(self, exchange: Exchange, response: httpx.Response, name: str) -> None:
+    def _read_response(
+        self, exchange: Exchange, response: httpx.Response, outgoing: _Outgoing
+    ) -> None:
         if exchange.oversized:
-            exchange.schema = f"{name}.response"
+            exchange.schema = outgoing.expected
             exchange.violations = [
                 Violation("$", f"the response is over the {MAX_MESSAGE_BYTES:,} byte limit")
             ]
@@ -260,10 +385,23 @@ class RedoxClient:
         except TooDeep:
             exchange.too_deep = True
             return
-        except ValueError:  # not JSON
+        except ValueError:  # not JSON, or empty
             return
-        if 200 <= response.status_code < 300 and not exchange.redox_errors:
-            exchange.schema = f"{name}.response"
-        else:
-            exchange.schema = ERROR_SCHEMA
-        exchange.violations = self.registry.validate(exchange.schema, exchange.response_body)
+        exchange.schema = outgoing.schema_of(exchange)
+        if exchange.schema is not None:
+            exchange.violations = self.registry.validate(exchange.schema, exchange.response_body)
+
+
+@dataclass(frozen=True)
+class _Outgoing:
+    """One request as `_exchange` sends it, each attempt alike."""
+
+    label: str
+    method: str
+    url: str
+    headers: dict[str, str]  # besides Authorization and Redox-Source-Id
+    content: bytes | None
+    body: Any  # recorded as the request body
+    expected: str | None  # the answer's schema when it is a success (named when oversized)
+    schema_of: Callable[[Exchange], str | None]  # the schema of a JSON answer, or None
+    form: dict[str, list[str]] | None = None  # recorded, masked

@@ -166,9 +166,9 @@ class LocationQuery(Polling):
     interval: float = 1.0
 
 
-# The Carequality metadata Redox's FHIR API takes as HTTP headers (redox-fhir.md 3.2-3.5):
-# field -> header name. The first two are documented, the last three INFERRED from the Data
-# Model's Meta.Extensions keys (fhir.headers changes them).
+# The Carequality metadata Redox's FHIR API takes as HTTP headers, field -> header name. The
+# first two are documented (https://docs.redoxengine.com/permalink/255A2qjUtpc0Z3P4BydYz3), the
+# last three INFERRED from the Data Model's Meta.Extensions keys (fhir.headers changes them).
 CAREQUALITY_HEADERS: Mapping[str, str] = {
     "sender_organization_id": "x-sender-organization-id",
     "user_id": "x-user-id",
@@ -176,7 +176,7 @@ CAREQUALITY_HEADERS: Mapping[str, str] = {
     "user_role": "x-user-role",
     "purpose_of_use": "x-purpose-of-use",
 }
-# Headers every FHIR request sets itself: no Carequality field may be sent under their names.
+# Headers the client sets itself: no Carequality field may be sent under their names.
 CLIENT_HEADERS = frozenset(
     {"authorization", "content-type", "accept", "accept-encoding", "redox-source-id", "host"}
     | {"content-length", "user-agent", "connection", "transfer-encoding"}
@@ -185,8 +185,10 @@ CLIENT_HEADERS = frozenset(
 
 @dataclass(frozen=True)
 class FhirSettings:
-    """Where and how the FHIR API is asked (redox-fhir.md 1.1-1.3, the Gaps table): URL parts,
-    the Carequality header names, and the choices Redox's pages leave open."""
+    """Where and how the FHIR API is asked: URL parts, the Carequality header names, and the
+    choices Redox's pages leave open. The URL pattern and the slugs:
+    https://docs.redoxengine.com/how-to-use-redox/interact-with-clinical-networks/onramp-to-carequality/create-an-organization-record-with-fhir
+    """
 
     environment: str = "Development"  # Development | Staging | Production: agrees with production
     base_path: str = "/fhir/R4"
@@ -246,7 +248,7 @@ class Settings:
     def carequality_headers(self) -> dict[str, str]:
         """The Carequality metadata as FHIR request headers, {header name: value}: the values
         the Data Model sends as Meta.Extensions (the user role and purpose as bare codes,
-        INFERRED: redox-fhir.md 3.5)."""
+        INFERRED: Redox's pages do not show the format)."""
         cq = self.carequality
         values = {
             "sender_organization_id": cq.sender.oid,

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
 from techval.core import wire
+from techval.core.redaction import Redactor
 from techval.core.schemas import Violation
+
+# Redox's ID of an exchange, seen on its API's answers (undocumented): FHIR answers have no Meta
+TRACE_HEADER = "redox-trace-id"
 
 
 @dataclass
@@ -37,6 +41,7 @@ class Exchange:
     oversized: bool = False  # the body, decoded, was over the limit: not read to the end
     too_deep: bool = False  # the body is JSON nested deeper than MAX_DEPTH: not parsed
     cut_short: bool = False  # the scenario's own deadline ended the wait (not the environment)
+    request_form: dict[str, list[str]] | None = None  # a form sent, masked (masked_form)
 
     @property
     def is_json(self) -> bool:
@@ -58,7 +63,8 @@ class Exchange:
 
     @property
     def log_ids(self) -> list[str]:
-        """Redox's IDs for this exchange (Meta.Logs[].ID, or the older Meta.Message.ID)."""
+        """Redox's IDs for this exchange (Meta.Logs[].ID, or the older Meta.Message.ID), and
+        the Redox-Trace-Id header's value (FHIR answers have no Meta)."""
         ids = [
             str(log["ID"])
             for log in self.meta.get("Logs") or []
@@ -67,7 +73,16 @@ class Exchange:
         message = self.meta.get("Message")
         if not ids and isinstance(message, dict) and message.get("ID") is not None:
             ids.append(str(message["ID"]))
+        trace = self.trace_id
+        if trace and trace not in ids:
+            ids.append(trace)
         return ids
+
+    @property
+    def trace_id(self) -> str | None:
+        """The Redox-Trace-Id response header (any case), when the answer carried one."""
+        found = (v for k, v in self.response_headers.items() if k.lower() == TRACE_HEADER)
+        return next((v.strip() for v in found if v.strip()), None)
 
     def __repr__(self) -> str:  # tracebacks show what the exchange was, not its bodies
         return f"<Exchange {self.summary()}>"
@@ -93,7 +108,8 @@ class Exchange:
                 "url": self.url,
                 "headers": self.request_headers,
                 "body": self.request_body,
-            },
+            }
+            | ({} if self.request_form is None else {"form": self.request_form}),
             "response": None
             if self.status is None
             else {
@@ -112,6 +128,18 @@ class Exchange:
 
 
 HeaderMask = Callable[[Iterable[tuple[str, str]]], dict[str, str]]
+
+
+def masked_form(form: Mapping[str, Sequence[str]], redactor: Redactor) -> dict[str, list[str]]:
+    """A form's parameters as the evidence shows them (Exchange.request_form, the HAR): the one
+    place a form is masked."""
+    masked = redactor.data({str(name): [str(v) for v in values] for name, values in form.items()})
+    shown: dict[str, list[str]] = {}
+    for name, values in masked.items() if isinstance(masked, dict) else ():
+        # a secret's name (client_secret, token) has its values masked as one "***"
+        shown[name] = [str(v) for v in values] if isinstance(values, list) else [str(values)]
+    return shown
+
 
 TIMED_OUT = "timed out"  # how a transport_error starts when no answer came in time
 MALFORMED = "malformed HTTP response"  # ... when what came back broke HTTP
@@ -144,9 +172,10 @@ def parse_json(data: bytes | str) -> Any:
     return value
 
 
-def timed_post(
+def timed_request(
     http: httpx.Client,
     exchange: Exchange,
+    method: str,
     url: str,
     *,
     mask: HeaderMask,
@@ -154,8 +183,9 @@ def timed_post(
     within: float | None,
     **kwargs: Any,
 ) -> httpx.Response:
-    """POST and note on `exchange` the headers that really went out and came back (masked by
-    `mask`), how long it took and its status. The whole request, answer included, must be over
+    """Send `method` `url` (httpx's build_request arguments in `kwargs`) and note on
+    `exchange` the headers that really went out and came back (masked by `mask`), how long it
+    took and its status. The whole request, answer included, must be over
     `within` seconds after it starts (and by the deadline of an enclosing `wire.deadline`).
 
     When no complete HTTP answer comes back, `transport_error` says why ("timed out (...)",
@@ -163,7 +193,7 @@ def timed_post(
     deadline ended it) and the httpx error is raised again. A body over `max_bytes` once
     decoded is not read to the end: `exchange.oversized` is set. The response returned holds
     the decoded body."""
-    request = http.build_request("POST", url, **kwargs)
+    request = http.build_request(method, url, **kwargs)
     # as written on the wire, names in their own case (Headers.items() lowercases them)
     exchange.request_headers = mask((k.decode(), v.decode()) for k, v in request.headers.raw)
     enclosing = wire.remaining()

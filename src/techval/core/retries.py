@@ -4,8 +4,10 @@ exponential backoff and full jitter.
 Every Data Model message the harness sends is safe to repeat: queries change nothing; pushes
 carry stable IDs (the patient's `techval-<alias>` identifiers, the document's ID), so Redox
 treats a repeat as the same message; Organization.New repeated after a dropped request is
-answered "already exists", which the scenario adopts. Timeouts are never retried: the request
-may have been processed, and a slow Redox is a finding, not a blip.
+answered "already exists", which the scenario adopts. FHIR requests alike: reads and searches
+change nothing, a PUT writes the same record again, a repeated create is "already exists".
+Timeouts are never retried: the request may have been processed, and a slow Redox is a
+finding, not a blip.
 """
 
 from __future__ import annotations

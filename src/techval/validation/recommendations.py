@@ -90,7 +90,9 @@ def acknowledged_with_log_id(exchange: Exchange, reporter: Reporter) -> None:
     logs = exchange.meta.get("Logs")
     if isinstance(logs, list) and any(isinstance(e, dict) and e.get("ID") for e in logs):
         return
-    deprecated = " (only the deprecated Meta.Message.ID)" if exchange.log_ids else ""
+    message = exchange.meta.get("Message")
+    legacy = isinstance(message, dict) and message.get("ID") is not None
+    deprecated = " (only the deprecated Meta.Message.ID)" if legacy else ""
     reporter.finding(
         "DOD-10",
         f"{exchange.label}: the acknowledgement carries no Redox log ID in Meta.Logs[].ID"

@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from techval import __version__
-from techval.core.exchange import Exchange
+from techval.core.exchange import Exchange, masked_form
 from techval.core.redaction import Redactor
 from techval.harness.evidence.outcomes import ScenarioOutcome
 
@@ -55,9 +55,9 @@ def archive(
 
 def entry(exchange: Exchange, redactor: Redactor) -> dict[str, Any]:
     """One exchange as a HAR entry, redacted, with the headers and content type it was
-    really sent with (the token request is a form, the Redox messages JSON)."""
-    sent_type = _header(exchange.request_headers, "content-type") or "application/json"
-    post_data = _post_data(redactor.data(exchange.request_body), sent_type)
+    really sent with (the token request and FHIR searches are forms, the Redox messages JSON;
+    a GET has no body)."""
+    post_data = _post_data(exchange, redactor)
     if exchange.is_json:
         text = json.dumps(redactor.data(exchange.response_body), ensure_ascii=False)
     else:
@@ -67,14 +67,17 @@ def entry(exchange: Exchange, redactor: Redactor) -> dict[str, Any]:
         "time": round(exchange.duration_ms, 1),
         "request": {
             "method": exchange.method,
-            "url": exchange.url,
+            "url": redactor.text(exchange.url),
             "httpVersion": "HTTP/1.1",
             "cookies": [],
             "headers": _pairs(redactor.headers(exchange.request_headers.items())),
-            "queryString": [],
-            "postData": post_data,
+            "queryString": [
+                {"name": k, "value": redactor.text(v)}
+                for k, v in parse_qsl(urlsplit(exchange.url).query, keep_blank_values=True)
+            ],
+            **({"postData": post_data} if post_data is not None else {}),
             "headersSize": -1,
-            "bodySize": len(post_data["text"].encode()),
+            "bodySize": len(post_data["text"].encode()) if post_data is not None else 0,
         },
         "response": {
             "status": exchange.status or 0,  # 0: no answer (HAR's convention)
@@ -104,15 +107,27 @@ def _header(headers: dict[str, str], name: str) -> str:
     return next((value for key, value in headers.items() if key.lower() == name), "")
 
 
-def _post_data(body: Any, mime_type: str) -> dict[str, Any]:
+def _post_data(exchange: Exchange, redactor: Redactor) -> dict[str, Any] | None:
+    """The request body as HAR's postData, masked; None when nothing was sent (a GET)."""
+    if exchange.request_form is None and exchange.request_body is None:
+        return None
+    mime_type = _header(exchange.request_headers, "content-type") or "application/json"
+    if exchange.request_form is not None:  # a form: each parameter, masked in one place
+        form = masked_form(exchange.request_form, redactor)
+        pairs = [(name, value) for name, values in form.items() for value in values]
+        return _params(pairs, mime_type)
+    body = redactor.data(exchange.request_body)
     if mime_type.startswith("application/x-www-form-urlencoded") and isinstance(body, dict):
-        pairs = [(str(k), str(v)) for k, v in body.items()]
-        return {
-            "mimeType": mime_type,
-            "params": [{"name": k, "value": v} for k, v in pairs],
-            "text": urlencode(pairs, safe="*"),
-        }
+        return _params([(str(k), str(v)) for k, v in body.items()], mime_type)  # the token's
     return {"mimeType": mime_type, "text": json.dumps(body, ensure_ascii=False)}
+
+
+def _params(pairs: list[tuple[str, str]], mime_type: str) -> dict[str, Any]:
+    return {
+        "mimeType": mime_type,
+        "params": [{"name": k, "value": v} for k, v in pairs],
+        "text": urlencode(pairs, safe="*"),
+    }
 
 
 def _pairs(headers: dict[str, str]) -> list[dict[str, str]]:

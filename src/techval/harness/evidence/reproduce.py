@@ -2,8 +2,9 @@
 the harness, as Redox's docs and support work with them.
 
 For each failed or broken scenario, each exchange it sent, in order, gets a script
-`NN-<scenario>-<k>-<label>.sh` with its request body beside it (`.json`, redacted as in the
-report: masked values are sent masked) and the answer written to `.response`; the token is
+`NN-<scenario>-<k>-<label>.sh` (any method: POST, PUT, GET) with its request body beside it
+(`.json`, redacted as in the report: masked values are sent masked; a form's parameters are
+in the script, as `--data-urlencode`) and the answer written to `.response`; the token is
 `$REDOX_TOKEN`, the base URL `$REDOX_BASE_URL` (the recorded one by default). Token requests
 are not repeated one by one: `get-token.sh` fetches a token with curl and openssl from the
 environment's credentials variables, and README.txt says how to use them. Every value in a
@@ -21,7 +22,7 @@ import zipfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from techval.harness.evidence.assemble import Assembled
 from techval.harness.evidence.outcomes import BROKEN, FAILED
@@ -53,6 +54,7 @@ LEFT_OUT = frozenset(
         "accept-encoding",
     }
 )
+FORM = "application/x-www-form-urlencoded"
 TOKEN_PATHS = ("/auth/token", "/auth/authenticate", "/auth/refreshtoken")
 HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an RFC 9110 token
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -103,8 +105,9 @@ def exchange_script(
     base, rest = split_url(str(request.get("url", "")), base_url)
     post = _post_data(entry)
     mime_type = str(post.get("mimeType") or "")
+    params = _form_params(post)
     text = post.get("text")
-    body = str(text) if text not in (None, "") else None
+    body = str(text) if text not in (None, "") and params is None else None
     answered = (entry.get("response") or {}).get("status") or 0
     lines = [
         "#!/bin/sh",
@@ -137,6 +140,9 @@ def exchange_script(
     command.append('-H "Authorization: Bearer $REDOX_TOKEN"')
     if body is not None:
         command.append(f'--data-binary "@$here"/{shlex.quote(body_name(stem, mime_type))}')
+    for name, value in params or ():
+        # as Redox's docs send a search; the name is encoded here: curl reads `name@file`
+        command.append(f"--data-urlencode {shlex.quote(quote(name, safe='') + '=' + value)}")
     lines.append(" \\\n  ".join(command))
     return "\n".join(lines) + "\n", body
 
@@ -153,6 +159,16 @@ def _request(entry: Mapping[str, Any]) -> Mapping[str, Any]:
 def _post_data(entry: Mapping[str, Any]) -> Mapping[str, Any]:
     post = _request(entry).get("postData")
     return post if isinstance(post, Mapping) else {}
+
+
+def _form_params(post: Mapping[str, Any]) -> list[tuple[str, str]] | None:
+    """A form's parameters (HAR postData.params), None when the body is not a form."""
+    params = post.get("params")
+    if not str(post.get("mimeType", "")).startswith(FORM) or not isinstance(params, list):
+        return None
+    return [
+        (str(p.get("name", "")), str(p.get("value", ""))) for p in params if isinstance(p, Mapping)
+    ]
 
 
 def _headers(recorded: Any) -> Iterable[tuple[str, str]]:
