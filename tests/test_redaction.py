@@ -7,12 +7,14 @@ import base64
 import json
 import re
 import threading
+import tracemalloc
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, unquote_plus
 
 import pytest
 
@@ -259,6 +261,11 @@ DATE_SPELLINGS = [
     "jan. 6 2008",
     "6 January 2008",
     "06-Jan-2008",
+    "01/06/08",  # month/day/two-digit year, with / or - only
+    "1/6/08",
+    "01-06-08",
+    "01 06 2008",  # a space is a separator too
+    "2008 01 06",
 ]
 PHONE_SPELLINGS = [
     "+18088675301",
@@ -273,6 +280,20 @@ PHONE_SPELLINGS = [
     "1-808-867-5301",
     "1 808 867 5301",
 ]
+URL_ENCODED_SPELLINGS = [
+    "01%2F06%2F2008",
+    "01%2f06%2f08",
+    "Jan%206%2C%202008",
+    "Jan+6,+2008",
+    "808%20867%205301",
+    "808+867+5301",
+    "808%2D867%2D5301",
+    "%28808%29%20867-5301",
+    "%2B1%20%28808%29%20867-5301",
+    "%2B1%2D%28808%29%2D867%2D5301",  # the longest spellings: found in a long text too
+    "January%2E%2006th%2C%202008",
+    "06th%20January%2E%2C%202008",
+]
 
 
 @pytest.mark.parametrize("written", NAME_SPELLINGS)
@@ -282,7 +303,7 @@ def test_names_are_masked_in_any_case(written: str) -> None:
     assert redactor().headers([("X-Echo", written)]) == {"X-Echo": masked}
 
 
-@pytest.mark.parametrize("written", DATE_SPELLINGS + PHONE_SPELLINGS)
+@pytest.mark.parametrize("written", DATE_SPELLINGS + PHONE_SPELLINGS + URL_ENCODED_SPELLINGS)
 def test_birth_dates_and_phones_are_masked_in_their_us_spellings(written: str) -> None:
     masking = redactor()
     assert masking.text(f"born/phone {written}.") == f"born/phone {PATIENT_MASK}."
@@ -294,7 +315,9 @@ def test_birth_dates_and_phones_are_masked_in_their_us_spellings(written: str) -
     }
 
 
-@pytest.mark.parametrize("written", NAME_SPELLINGS + DATE_SPELLINGS + PHONE_SPELLINGS)
+@pytest.mark.parametrize(
+    "written", NAME_SPELLINGS + DATE_SPELLINGS + PHONE_SPELLINGS + URL_ENCODED_SPELLINGS
+)
 def test_the_leak_scan_finds_a_patient_value_in_every_spelling(
     tmp_path: Path, written: str
 ) -> None:
@@ -314,6 +337,12 @@ def test_the_leak_scan_finds_a_patient_value_in_every_spelling(
         "call 28088675301 or 80886753012",
         "808-867-53010",
         "Timothys TIMOTHYBIXBY",
+        "v1.6.08 and 01.06.08",  # the two-digit year needs / or - as separators
+        "010608, 01 06 08",
+        "2010/1/6/08 and /api/1-6-08",  # inside a path
+        "1/6/083, 11/6/08, 1/16/08, 1/6/08/12, 1/6/08.5",
+        "%2F1%2F6%2F08%2F",
+        "%2001%2F06%2F20081",
     ],
 )
 def test_longer_numbers_and_other_words_stay_readable(text: str) -> None:
@@ -338,6 +367,75 @@ def test_a_long_text_is_masked_across_its_chunks_and_after_case_folding() -> Non
 def test_a_birth_year_alone_is_no_birth_date_in_a_long_text() -> None:
     text = "2008 " * WHOLE_TEXT + "01/06/2008 2008-01-07"
     assert redactor().text(text) == "2008 " * WHOLE_TEXT + f"{PATIENT_MASK} 2008-01-07"
+
+
+# (text as written, text once masked): URL-encoded text ends a word at a percent-escape
+URL_ENCODED = {
+    "name, %20": ("Timothy%20Bixby", f"{PATIENT_MASK}%20{PATIENT_MASK}"),
+    "surname after %20": ("Mr%20Bixby", f"Mr%20{PATIENT_MASK}"),
+    "name, +": ("q=TIMOTHY+BIXBY&x", f"q={PATIENT_MASK}+{PATIENT_MASK}&x"),
+    "name between escapes": (
+        "%22Timothy%2C%20Bixby%22",
+        f"%22{PATIENT_MASK}%2C%20{PATIENT_MASK}%22",
+    ),
+    "street, %20": ("at%204762%20Hickory%20Street%2E", f"at%20{PATIENT_MASK}%2E"),
+    "street, +": ("at+4762+hickory+STREET.", f"at+{PATIENT_MASK}."),
+    "date after %20": ("born%2001%2F06%2F2008", f"born%20{PATIENT_MASK}"),
+    "short date after %3D": ("dob%3D1%2F6%2F08%26", f"dob%3D{PATIENT_MASK}%26"),
+    "phone after %20": ("call%20808%20867%205301%2E", f"call%20{PATIENT_MASK}%2E"),
+}
+
+
+@pytest.mark.parametrize(("written", "masked"), URL_ENCODED.values(), ids=URL_ENCODED)
+def test_url_encoded_patient_values_are_masked_whole(written: str, masked: str) -> None:
+    masking = redactor()
+    assert masking.text(written) == masked
+    long = "x " * WHOLE_TEXT
+    assert masking.text(f"{long}{written} {long}") == f"{long}{masked} {long}"
+
+
+@pytest.mark.parametrize(("written", "_"), URL_ENCODED.values(), ids=URL_ENCODED)
+def test_the_leak_scan_finds_a_url_encoded_patient_value(
+    tmp_path: Path, written: str, _: str
+) -> None:
+    (tmp_path / "exchanges.har").write_text(f'{{"url": "https://x/?{written}"}}')
+    found = [str(leak) for leak in leaks.scan(tmp_path, redactor())]
+    assert found == ["exchanges.har: contains a test patient's identifying value"]
+
+
+@pytest.mark.parametrize("encode", [quote_plus, partial(quote, safe="")], ids=["+", "%20"])
+@pytest.mark.parametrize("written", NAME_SPELLINGS + DATE_SPELLINGS + PHONE_SPELLINGS)
+def test_a_url_encoded_patient_value_is_masked_as_the_plain_one(
+    written: str, encode: Callable[[str], str]
+) -> None:
+    masking = redactor()
+    plain = masking.text(f"said {written}.")
+    assert PATIENT_MASK in plain
+    masked = unquote_plus(masking.text(encode(f"said {written}.")))
+    assert masked.replace(" ", "") == plain.replace(" ", "")  # "+" before a 1: a space or a sign
+
+
+def traced_peak(masking: Redactor, text: str) -> int:
+    """The most memory masking `text` took, in bytes; the text must come back unchanged."""
+    tracemalloc.start()
+    try:
+        masked = masking.text(text)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert masked == text
+    return peak
+
+
+def test_memory_stays_proportional_to_the_text_not_to_the_needles_found() -> None:
+    """A long text where a needle (a birth year, a phone's last digits, a secret's longest run)
+    occurs every ~70 characters: its places are walked, not kept."""
+    line = "2008-03-14T10:22:33Z GET /x/5301 client-secret sent in 12 ms to af93e1c0\n"
+    secrets = traced_peak(Redactor(["client-secret+value"]), line * (1_000_000 // len(line)))
+    assert secrets < 100_000, f"{secrets / 1e6:.2f} MB to mask a 1 MB text"
+    # patient values are looked for in a case-folded copy, a chunk at a time
+    patients = traced_peak(redactor(), line * (2_000_000 // len(line)))
+    assert patients < 4 * FOLDED_CHUNK, f"{patients / 1e6:.2f} MB to mask a 2 MB text"
 
 
 # --- a hostile server echoing everything, through the real CLI ---------------------------

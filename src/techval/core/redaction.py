@@ -10,7 +10,7 @@ through a Redactor first. Two kinds of masking:
   Identifiers and document bodies are masked by shape (`Timothy` -> `Xxxxxxx`,
   `2008-01-06` -> `9999-99-99`), so the structure stays readable; in free text, every known
   test-patient value (name, birth date, identifier, street, phone) is replaced by `[patient]`,
-  names in any case, birth dates and phone numbers in their US spellings.
+  names in any case, birth dates and phone numbers in their US spellings, each also URL-encoded.
 
 FHIR is recognised by shape, whichever API a run uses: a Patient resource anywhere (top level,
 a Bundle entry, contained) is masked by shape but for its codes, references to it keep only
@@ -25,7 +25,7 @@ import string
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from techval.core.spellings import Spelling, Spellings, patient_spelling, secret_spellings
+from techval.core.spellings import Spelling, Spellings, patient_spellings, secret_spellings
 
 MASK = "***"
 PATIENT_MASK = "[patient]"
@@ -130,7 +130,7 @@ class Redactor:
         self._paths = [(prefix, shown) for prefix, shown in machine_paths if prefix]
         # value -> its spellings (spellings.py): raw, encoded, in another case or format
         self._secret_spellings: dict[str, list[Spelling]] = {}
-        self._patient_spellings: dict[str, Spelling] = {}
+        self._patient_spellings: dict[str, list[Spelling]] = {}
         self._secret_search = Spellings(())
         self._patient_search = Spellings(())
         # Short texts recur in every exchange (codes, OIDs, names): each is masked once, until
@@ -167,13 +167,15 @@ class Redactor:
         value = value.strip()
         if len(value) < SHORTEST_PATIENT_VALUE or value in self._patient_spellings:
             return False
-        self._patient_spellings[value] = patient_spelling(value)
+        self._patient_spellings[value] = patient_spellings(value)
         return True
 
     def _compile(self) -> None:
         """The searches for all secrets and for all patient values."""
         self._secret_search = Spellings(s for v in self._secret_spellings.values() for s in v)
-        self._patient_search = Spellings(self._patient_spellings.values(), folded=True)
+        self._patient_search = Spellings(
+            (s for v in self._patient_spellings.values() for s in v), folded=True
+        )
         self._masked = {}  # a new dict, not clear(): no thread stores a stale text in it
 
     @property

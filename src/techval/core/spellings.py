@@ -2,11 +2,12 @@
 
 A secret echoed by a server may come back URL-encoded, JSON- or XML-escaped, or in base64
 (alone, or inside `Basic <base64(id:secret)>`); a test patient's name in another case, a birth
-date or phone number in one of its US spellings. Each value gives one or a few `Spelling`s: a
-pattern and a literal every match contains (`needle`). `Spellings` searches a text only with
-the patterns whose needle it holds (most texts hold none), and a long text only around them:
-one alternation of all the patterns went through a 39 MB text ~25x slower than the plain
-alternation of the values it replaced.
+date or phone number in one of its US spellings, each also URL-encoded. Each value gives one or
+a few `Spelling`s: a pattern and a literal every match contains (`needle`). `Spellings` searches
+a text only with the patterns whose needle it holds (most texts hold none), and a long text only
+around them: one alternation of all the patterns went through a 39 MB text ~25x slower than the
+plain alternation of the values it replaced. The places of a needle are walked, never kept: a
+birth year may be in every timestamp of a 40 MB answer.
 """
 
 from __future__ import annotations
@@ -16,22 +17,37 @@ import html
 import json
 import re
 import string
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 # Characters no URL, JSON or XML encoder rewrites: a secret's run of them is its needle.
 UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._")
 ALPHANUMERIC = frozenset(string.ascii_letters + string.digits)
 BASE64_CHAR = "[A-Za-z0-9+/_-]"
 SHORTEST_BASE64 = 8  # characters: shorter base64 fragments would match innocent text
+SHORTEST_NAME_NEEDLE = 3  # letters or digits in a row: shorter needles are in most texts
 ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 US_PHONE = re.compile(r"\+1(\d{3})(\d{3})(\d{4})")
 MONTHS: tuple[str, ...] = ("january", "february", "march", "april", "may", "june", "july")
 MONTHS += ("august", "september", "october", "november", "december")
-DATE_SEPARATOR = "[-/.]"
-DATE_WIDTH = 21  # the longest spelling: "September. 06th, 2008"
-PHONE_SEPARATOR = "[-. /]?"
-PHONE_WIDTH = 17  # the longest spelling: "+1-(808)-867-5301"
+# A patient's value is a whole word (or number): what touches it is no letter or digit, or is
+# the end of a percent-escape (the 0 of "%20" in "Timothy%20Bixby" ends no word). One nested
+# lookbehind: an alternative of two searches each place ~25% slower.
+NOT_AFTER_DIGIT = "(?<!(?<!%[0-9A-Fa-f])[0-9])"
+NOT_AFTER_ALNUM = "(?<![G-Zg-z]|(?<!%[0-9A-Fa-f])[0-9A-Fa-f])"
+# Separators in dates and phone numbers, raw or percent-encoded, a space also as "+"
+SPACE = "(?:\\s|\\+|%20)"
+COMMA = "(?:,|%2[Cc])"
+DOT = "(?:\\.|%2[Ee])"
+DASH = "(?:-|%2[Dd])"
+# a date's separator, the same twice: "2008 01/06" is no date
+DATE_SEPARATORS = ("-", "/", ".", " ", "+", "%20", "%2D", "%2E", "%2F")
+DATE_WIDTH = 30  # the longest spelling: "September%2E%2006th%2C%202008"
+SHORT_DATE_SEPARATORS = ("/", "-", "%2F")  # a two-digit year needs one of these
+PHONE_SEPARATOR = "(?:[-. /+]|%2[0DEFdef])?"
+PHONE_WIDTH = 29  # the longest spelling: "%2B1%2D%28808%29%2D867%2D5301"
+LOOKAHEAD = 4  # characters a pattern looks at after its match: "/6" in "1/6/08/6"
 WHOLE_TEXT = 4096  # characters: a shorter text is searched whole once it holds a needle
 FOLDED_CHUNK = 1 << 20  # characters of a long text case-folded at a time
 
@@ -41,6 +57,16 @@ class Spelling:
     pattern: str  # regular expression source
     needle: str  # a literal in every match (in any case when the pattern ignores case)
     width: int  # the most characters a match spans
+    after: int | None = None  # the most characters after the needle (None: width - needle)
+
+
+class _Group(NamedTuple):
+    """The spellings that share a needle, and how far a match reaches around it."""
+
+    needle: str  # case-folded when the search is
+    pattern: re.Pattern[str]
+    before: int  # the most characters of a match before its needle
+    after: int  # the most characters of a match after its needle
 
 
 def secret_spellings(value: str, *, in_base64: bool = True) -> list[Spelling]:
@@ -57,23 +83,52 @@ def secret_spellings(value: str, *, in_base64: bool = True) -> list[Spelling]:
     return spellings
 
 
-def patient_spelling(value: str) -> Spelling:
+def patient_spellings(value: str) -> list[Spelling]:
     """A test patient's value as a whole word: a birth date (YYYY-MM-DD) and a US phone number
-    (+1 and ten digits) in their US spellings, anything else in any case."""
+    (+1 and ten digits) in their US spellings, anything else in any case; each also
+    URL-encoded."""
     date = ISO_DATE.fullmatch(value)
     if date:
         return _date(*date.groups())
     phone = US_PHONE.fullmatch(value)
     if phone:
-        area, exchange, line = phone.groups()
-        return Spelling(
-            rf"(?<!\d)(?:\+?1[-. ]?)?(?:\({area}\)[-. ]?|{area}{PHONE_SEPARATOR})"
-            rf"{exchange}{PHONE_SEPARATOR}{line}(?!\d)",
-            line,
-            PHONE_WIDTH,
-        )
-    word = rf"(?<![A-Za-z0-9])(?i:{re.escape(value)})(?![A-Za-z0-9])"
-    return Spelling(word, value, len(value))
+        return [_phone(*phone.groups())]
+    return [_word(value)]
+
+
+def _whole(pattern: str, before: str, inside: str) -> str:
+    """`pattern` where the lookbehind `before` holds, not followed by an `inside` character."""
+    return f"{before}(?:{pattern})(?!{inside})"
+
+
+def _word(value: str) -> Spelling:
+    """A name, street or identifier in any case, each other character also percent-encoded
+    and a space also as "+"."""
+    forms = [[c] if c in ALPHANUMERIC else _escaped(c) for c in value]
+    pattern = "".join(f"(?:{'|'.join(f)})" if len(f) > 1 else re.escape(f[0]) for f in forms)
+    needle = max(_runs(value, ALPHANUMERIC), key=len)
+    if len(needle) < SHORTEST_NAME_NEEDLE:
+        needle = value  # only the raw spelling is found (its encoded ones are rare)
+    width = sum(max(map(len, f)) for f in forms)
+    return Spelling(_whole(f"(?i:{pattern})", NOT_AFTER_ALNUM, "[A-Za-z0-9]"), needle, width)
+
+
+def _escaped(c: str) -> list[str]:
+    """A character of a word raw or percent-encoded (UTF-8, hex in any case), as patterns."""
+    escape = "".join(f"%{b:02x}" for b in c.encode())
+    forms = [re.escape(c), escape]  # the word's pattern ignores case
+    if c == " ":
+        forms = [r"\s", r"\+", escape]
+    return forms
+
+
+def _phone(area: str, exchange: str, line: str) -> Spelling:
+    sep = PHONE_SEPARATOR
+    pattern = (
+        rf"(?:(?:\+|%2[Bb])?1{sep})?(?:(?:\(|%28){area}(?:\)|%29){sep}|{area}{sep})"
+        rf"{exchange}{sep}{line}"
+    )
+    return Spelling(_whole(pattern, NOT_AFTER_DIGIT, "[0-9]"), line, PHONE_WIDTH, after=0)
 
 
 def _char(c: str) -> list[str]:
@@ -123,24 +178,41 @@ def _base64(value: bytes) -> list[Spelling]:
     return spellings
 
 
-def _date(year: str, month: str, day: str) -> Spelling:
+def _date(year: str, month: str, day: str) -> list[Spelling]:
+    """The date's spellings with the year in full; and as month/day/two-digit year with the same
+    separator twice, not after or before one more separated number (a path, a version)."""
     m = f"0?{month[1]}" if month.startswith("0") else month
     d = f"0?{day[1]}" if day.startswith("0") else day
     name = MONTHS[int(month) - 1] if 1 <= int(month) <= 12 else ""
-    sep = DATE_SEPARATOR
+    separators = [_separator(raw) for raw in DATE_SEPARATORS]
     forms = [
-        f"{year}{sep}{m}{sep}{d}",
+        f"{year}(?:{'|'.join(f'{s}{m}{s}' for s in separators)}){d}",
         f"{year}{month}{day}",
-        f"{m}{sep}{d}{sep}{year}",
+        f"{m}(?:{'|'.join(f'{s}{d}{s}' for s in separators)}){year}",
         f"{month}{day}{year}",
     ]
     if name:
-        mon = rf"(?i:{name[:3]}(?:{name[3:]})?)\.?"
+        mon = f"(?i:{name[:3]}(?:{name[3:]})?){DOT}?"
+        nth = "(?:st|nd|rd|th)?"
         forms += [
-            rf"{mon}\s{d}(?:st|nd|rd|th)?,?\s{year}",
-            rf"{d}(?:st|nd|rd|th)?[\s-]{mon}[\s,-]{{1,2}}{year}",
+            f"{mon}{SPACE}{d}{nth}{COMMA}?{SPACE}{year}",
+            f"{d}{nth}(?:{SPACE}|{DASH}){mon}(?:{SPACE}|{COMMA}|{DASH}){{1,2}}{year}",
         ]
-    return Spelling(rf"(?<!\d)(?:{'|'.join(forms)})(?!\d)", year, DATE_WIDTH)
+    whole = _whole("|".join(forms), NOT_AFTER_DIGIT, "[0-9]")
+    spellings = [Spelling(whole, year, DATE_WIDTH, after=len("%2F01%2F06"))]
+    before = rf"(?<![/.-]){NOT_AFTER_DIGIT}(?<!%2[DdEeFf])"
+    after = "(?![0-9]|[/.-][0-9]|%2[DdEeFf][0-9])"
+    for raw in SHORT_DATE_SEPARATORS:
+        between = _separator(raw)
+        pattern = f"{before}{m}{between}{d}{between}{year[2:]}{after}"
+        needle = f"{day[1]}{raw}{year[2:]}"  # "6/08" is in "01/06/08" and in "1/6/08"
+        spellings.append(Spelling(pattern, needle, len(f"{month}{raw}{day}{raw}00"), after=0))
+    return spellings
+
+
+def _separator(raw: str) -> str:
+    """A separator as a pattern: a percent-escape with its hex in either case."""
+    return re.escape(raw) if len(raw) == 1 else f"%{raw[1]}[{raw[2]}{raw[2].lower()}]"
 
 
 def _runs(text: str, allowed: frozenset[str]) -> list[str]:
@@ -165,19 +237,24 @@ class Spellings:
         for spelling in spellings:
             groups.setdefault(self._fold(spelling.needle), []).append(spelling)
         self._groups = [
-            (needle, re.compile("|".join(s.pattern for s in group)), max(s.width for s in group))
+            _Group(
+                needle,
+                re.compile("|".join(s.pattern for s in group)),
+                max(s.width - len(s.needle) for s in group),
+                max(s.width - len(s.needle) if s.after is None else s.after for s in group),
+            )
             for needle, group in groups.items()
         ]
 
     def found_in(self, text: str) -> bool:
-        return bool(self._spans(text))
+        return next(iter(self._spans(text)), None) is not None  # stops at the first match
 
     def sub(self, replacement: str, text: str) -> str:
-        spans = self._spans(text)
+        spans = sorted(self._spans(text))
         if not spans:
             return text
         parts, last = [], 0
-        for start, end in sorted(spans):
+        for start, end in spans:
             if start >= last:
                 parts += [text[last:start], replacement]
             last = max(last, end)
@@ -186,63 +263,67 @@ class Spellings:
     def _fold(self, text: str) -> str:
         return text.casefold() if self._folded else text
 
-    def _spans(self, text: str) -> list[tuple[int, int]]:
+    def _spans(self, text: str) -> Iterable[tuple[int, int]]:
+        """Where the patterns match in `text`, in no particular order (a long text's matches
+        are found window by window, as they are walked)."""
         if not self._groups:
-            return []
+            return ()
         if len(text) <= WHOLE_TEXT:
             probe = self._fold(text)
             if not _holds_any(probe, self._groups):  # most texts: one quick pass, nothing found
-                return []
+                return ()
             return [
                 match.span()
-                for needle, pattern, _ in self._groups
+                for needle, pattern, _, _ in self._groups
                 if needle in probe
                 for match in pattern.finditer(text)
             ]
-        found = self._needles_in(text)
-        spans = []
-        for needle, pattern, width in self._groups:
-            margin = width + 1  # a match around a needle, and the character on either side
-            windows = [(start - margin, end + margin) for start, end in found[needle]]
-            for start, end in _merged(windows, len(text)):
-                spans += [match.span() for match in pattern.finditer(text, start, end)]
-        return spans
+        return (
+            match.span()
+            for pattern, start, end in self._windows(text)
+            for match in pattern.finditer(text, start, end)
+        )
 
-    def _needles_in(self, text: str) -> dict[str, list[tuple[int, int]]]:
-        """Where each needle is in `text`: (start, end) of each occurrence; the whole text for
-        an empty needle, a whole chunk where case folding changed the chunk's length."""
-        found: dict[str, list[tuple[int, int]]] = {needle: [] for needle, _, _ in self._groups}
-        overlap = max(map(len, found)) - 1
-        step = FOLDED_CHUNK if self._folded else len(text)
-        for start in range(0, len(text), step):
+    def _windows(self, text: str) -> Iterator[tuple[re.Pattern[str], int, int]]:
+        """Where each group's pattern may match in a long text: around each place of its needle,
+        overlapping windows as one. Places are walked, never listed: a needle may be in a long
+        text every few dozen characters (a birth year in timestamps)."""
+        size = len(text)
+        # per group, the window not yielded yet: (start, end), or (0, -1) for none
+        windows = [(0, -1)] * len(self._groups)
+        overlap = max(len(group.needle) for group in self._groups) - 1
+        step = FOLDED_CHUNK if self._folded else size
+        for start in range(0, size, step):
             chunk = text[start : start + step + overlap] if self._folded else text
             probe = self._fold(chunk)
-            for needle, places in found.items():
+            for index, (needle, pattern, before, after) in enumerate(self._groups):
                 at = probe.find(needle)
-                if at != -1 and (not needle or len(probe) != len(chunk)):
-                    places.append((start, start + len(chunk)))
+                if at == -1:
                     continue
+                # the pattern looks behind a match itself, but ahead only inside the window
+                reach = len(needle) + after + LOOKAHEAD
+                anywhere = not needle or len(probe) != len(chunk)  # positions differ once folded
+                if anywhere:  # one place: the whole chunk
+                    at, reach = 0, len(chunk) + after + LOOKAHEAD
+                low, high = windows[index]
                 while at != -1:
-                    places.append((start + at, start + at + len(needle)))
-                    at = probe.find(needle, at + 1)
-        return found
+                    place = start + at
+                    if place - before <= high:
+                        high = max(high, place + reach)
+                    else:
+                        if high > 0:
+                            yield pattern, max(low, 0), min(high, size)
+                        low, high = place - before, place + reach
+                    at = -1 if anywhere else probe.find(needle, at + 1)
+                windows[index] = low, high
+        for group, (low, high) in zip(self._groups, windows, strict=True):
+            if high > 0:
+                yield group.pattern, max(low, 0), min(high, size)
 
 
-def _holds_any(text: str, groups: list[tuple[str, re.Pattern[str], int]]) -> bool:
+def _holds_any(text: str, groups: list[_Group]) -> bool:
     """Whether `text` holds a needle (a plain loop: twice as fast as any() or a regex)."""
-    for needle, _, _ in groups:  # noqa: SIM110
-        if needle in text:
+    for group in groups:  # noqa: SIM110
+        if group.needle in text:
             return True
     return False
-
-
-def _merged(windows: list[tuple[int, int]], size: int) -> list[tuple[int, int]]:
-    """Overlapping (start, end) windows as one, within 0..size."""
-    merged: list[tuple[int, int]] = []
-    for start, end in sorted(windows):
-        start, end = max(start, 0), min(end, size)
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
-        else:
-            merged.append((start, end))
-    return merged
