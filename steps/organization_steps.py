@@ -1,4 +1,5 @@
-"""Glue for features/1_organization.feature; the logic is in techval.validation.organization."""
+"""Glue for features/1_organization.feature; the logic is in techval.validation.directory, the
+requests in the run's API (techval.validation.apis)."""
 
 from __future__ import annotations
 
@@ -8,15 +9,16 @@ import pytest
 from pytest_bdd import given, then, when
 
 from techval.core.client import RedoxClient
-from techval.core.config import OrganizationProfile, Settings
+from techval.core.config import OrganizationProfile
 from techval.core.reporting import Reporter
-from techval.validation import checks, organization, recommendations
+from techval.validation import checks, directory, organization, recommendations
+from techval.validation.apis import Api
 
 
 @pytest.fixture
 def restore_directory(
     client: RedoxClient,
-    settings: Settings,
+    api: Api,
     organization_profile: OrganizationProfile,
     reporter: Reporter,
 ) -> Iterator[list[str]]:
@@ -25,34 +27,32 @@ def restore_directory(
     yield changes
     if changes:
         with reporter.step("Restore the configured organization record"):
-            exchange = client.send(organization.update_message(settings, organization_profile))
-            checks.succeeded(exchange)
+            write = directory.update(api.directory, client, organization_profile)
+            checks.succeeded(write.final)
 
 
 @given("the organization record is in the directory")
-def record_in_directory(client, settings, organization_profile):
-    write = organization.create_or_adopt(client, settings, organization_profile)
+def record_in_directory(client, api, organization_profile):
+    write = directory.create_or_adopt(api.directory, client, organization_profile)
     checks.succeeded(write.final)
 
 
 @when("the organization record is sent to the directory as new", target_fixture="write")
-def send_new_record(client, settings, organization_profile, reporter):
+def send_new_record(client, api, settings, organization_profile, reporter):
     recommendations.parent_organization(settings, organization_profile, reporter)
-    return organization.create_or_adopt(client, settings, organization_profile)
+    return directory.create_or_adopt(api.directory, client, organization_profile)
 
 
 @when("the address and contacts of the organization record are changed", target_fixture="write")
-def change_address_and_contacts(client, settings, organization_profile, restore_directory):
+def change_address_and_contacts(client, api, organization_profile, restore_directory):
     restore_directory.append("address and contacts")
-    changed = organization.updated(organization_profile)
-    return organization.Write([client.send(organization.update_message(settings, changed))])
+    return directory.update(api.directory, client, organization.updated(organization_profile))
 
 
 @when("the organization record is deactivated", target_fixture="write")
-def deactivate(client, settings, organization_profile, restore_directory):
+def deactivate(client, api, organization_profile, restore_directory):
     restore_directory.append("active")
-    message = organization.update_message(settings, organization_profile, active=False)
-    return organization.Write([client.send(message)])
+    return directory.update(api.directory, client, organization_profile, active=False)
 
 
 @then("the directory accepts the record")
@@ -61,18 +61,19 @@ def directory_accepts(write):
 
 
 @then("querying the directory by its OID returns the record as configured")
-def reads_back_as_configured(client, settings, organization_profile):
-    _, found = organization.read_back(client, settings, organization_profile.oid)
-    organization.expect_record(found, organization_profile, active=True)
+def reads_back_as_configured(client, api, organization_profile):
+    found = directory.read_back(api.directory, client, organization_profile)
+    directory.expect_record(api.directory, found, organization_profile, active=True)
 
 
 @then("querying the directory by its OID returns the changed address and contacts")
-def reads_back_changed(client, settings, organization_profile):
-    _, found = organization.read_back(client, settings, organization_profile.oid)
-    organization.expect_record(found, organization.updated(organization_profile), active=True)
+def reads_back_changed(client, api, organization_profile):
+    changed = organization.updated(organization_profile)
+    found = directory.read_back(api.directory, client, changed)
+    directory.expect_record(api.directory, found, changed, active=True)
 
 
 @then("querying the directory by its OID returns the record as inactive")
-def reads_back_inactive(client, settings, organization_profile):
-    _, found = organization.read_back(client, settings, organization_profile.oid)
-    organization.expect_record(found, organization_profile, active=False)
+def reads_back_inactive(client, api, organization_profile):
+    found = directory.read_back(api.directory, client, organization_profile)
+    directory.expect_record(api.directory, found, organization_profile, active=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pytest_bdd import given, parsers, then, when
 
-from techval.validation import recommendations, rules, search
+from techval.validation import apis, recommendations, rules, search
 from techval.validation.messages import carequality_extensions
 from techval.validation.patients import patient
 
@@ -13,7 +13,8 @@ from techval.validation.patients import patient
     parsers.parse('"{alias}" is searched across the network by demographics'),
     target_fixture="searched",
 )
-def broad_search(alias, client, settings, test_patients):
+def broad_search(alias, client, settings, test_patients, api):
+    apis.data_model_only(api, "the broad search across the network (record locator)")
     person = patient(test_patients, alias)
     return search.Searched(person, client.send(search.demographics_query(settings, person)))
 
@@ -37,7 +38,8 @@ def no_match(searched):
 
 
 @given(parsers.parse('"{alias}" was located across the network'), target_fixture="located")
-def located(alias, client, settings, reporter, test_patients):
+def located(alias, client, settings, reporter, test_patients, api):
+    apis.built_for(api, "locating a test patient (directory search, then patient search)")
     return search.locate(client, settings, reporter, patient(test_patients, alias))
 
 

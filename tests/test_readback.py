@@ -14,6 +14,8 @@ from techval.core.reporting import Reporter
 from techval.simulator import provision
 from techval.simulator.faults import edit_body, named, on_events
 from techval.validation import checks, dod, organization
+from techval.validation import directory as lifecycle
+from techval.validation.organization import DataModelDirectory
 from techval.validation.patients import load_patients, patient
 from techval.validation.readback import Difference, describe, differences, matching
 from techval.validation.waiting import Miss, poll
@@ -267,28 +269,28 @@ def directory(tmp_path: Path, *faults: Any) -> tuple[Settings, Any]:
 def test_the_directory_record_reads_back_with_nulls_and_another_order(tmp_path: Path) -> None:
     nulls = on_events({("Organization", "Query")}, edit_body(explicit_nulls))
     settings, client = directory(tmp_path, nulls)
-    profile = settings.organizations[0]
-    checks.succeeded(organization.create_or_adopt(client, settings, profile).final)
-    _, found = organization.read_back(client, settings, profile.oid)
+    profile, api = settings.organizations[0], DataModelDirectory(settings)
+    checks.succeeded(lifecycle.create_or_adopt(api, client, profile).final)
+    (found,) = lifecycle.read_back(api, client, profile)
     assert found["Contacts"][0]["Name"] == "Sam Admin"
-    organization.expect_record(found, profile, active=True)
+    lifecycle.expect_record(api, [found], profile, active=True)
 
 
 def test_an_ignored_directory_update_names_the_fields_without_values(tmp_path: Path) -> None:
     settings, client = directory(tmp_path, named("ignores_updates"))
-    profile = settings.organizations[0]
-    checks.succeeded(organization.create_or_adopt(client, settings, profile).final)
-    client.send(organization.update_message(settings, profile, active=False))
-    _, found = organization.read_back(client, settings, profile.oid)
+    profile, api = settings.organizations[0], DataModelDirectory(settings)
+    checks.succeeded(lifecycle.create_or_adopt(api, client, profile).final)
+    lifecycle.update(api, client, profile, active=False)
+    found = lifecycle.read_back(api, client, profile)
     with pytest.raises(CheckFailed) as failure:
-        organization.expect_record(found, profile, active=False)
+        lifecycle.expect_record(api, found, profile, active=False)
     assert str(failure.value) == (
         f"the directory does not reflect the record for {profile.oid}: "
         "Organizations[].Active differs"
     )
     changed = organization.updated(profile)
     with pytest.raises(CheckFailed) as failure:
-        organization.expect_record(found, changed, active=True)
+        lifecycle.expect_record(api, found, changed, active=True)
     message = str(failure.value)
     assert "Organizations[].Address.StreetAddress differs" in message
     assert str(changed.address.street) not in message

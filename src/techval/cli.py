@@ -22,7 +22,7 @@ import pytest
 from techval import __version__
 from techval.core import inputfiles
 from techval.core.config import Settings, load_settings
-from techval.core.errors import CouldNotRun
+from techval.core.errors import COULD_NOT_RUN, CouldNotRun
 from techval.core.paths import find_project_root, project_root
 from techval.core.redox import MAX_MESSAGE_BYTES
 from techval.core.schemas import SchemaRegistry, UnknownMessage
@@ -220,7 +220,9 @@ def _exit(result: dict[str, Any]) -> int:
         what = "could not run" if code == 2 else "the environment stopped answering"
         fail(f"{what}: {reason}; {_not_run(result)}", code)
     if code == 2 and not reasons:  # e.g. a merge missing a shard's scenarios
-        fail(f"could not run: {_not_run(result)}", code)
+        scenarios = [s for step in result.get("steps", []) for s in step["scenarios"]]
+        cannot = sum(1 for s in scenarios if s.get("kind") == COULD_NOT_RUN)
+        fail(f"could not run: {cannot} of {len(scenarios)} scenarios (the reports say why)", code)
     return code
 
 

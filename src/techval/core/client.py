@@ -236,7 +236,7 @@ class RedoxClient:
             headers=sent,
             content=content,
             body=json_body,
-            form=None if sent_form is None else masked_form(sent_form, self.redactor),
+            form=None if sent_form is None else masked_form(sent_form, self.redactor, url),
             expected=response_schema,
             schema_of=schema,
         )

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from techval.core import wire
-from techval.core.redaction import Redactor
+from techval.core.redaction import MASK, SECRET_KEYS, Redactor, search_resource
 from techval.core.schemas import Violation
 
 # Redox's ID of an exchange, seen on its API's answers (undocumented): FHIR answers have no Meta
@@ -55,11 +55,15 @@ class Exchange:
 
     @property
     def redox_errors(self) -> list[str]:
-        """The texts of Meta.Errors, as Redox wrote them."""
+        """The error texts of the answer, as Redox wrote them, in whichever of its shapes it
+        came: Data Model `Meta.Errors[].Text`, which Redox was also seen to send on a FHIR path;
+        a FHIR OperationOutcome's issues of severity error or fatal (`details.text`, else
+        `diagnostics`), also as an entry of a 200 searchset."""
         errors = self.meta.get("Errors") or []
         if not isinstance(errors, list):  # a malformed answer: the error schema says so
             errors = [errors]
-        return [str(e.get("Text", e)) if isinstance(e, dict) else str(e) for e in errors]
+        texts = [str(e.get("Text", e)) if isinstance(e, dict) else str(e) for e in errors]
+        return texts + outcome_errors(self.response_body)
 
     @property
     def log_ids(self) -> list[str]:
@@ -130,15 +134,20 @@ class Exchange:
 HeaderMask = Callable[[Iterable[tuple[str, str]]], dict[str, str]]
 
 
-def masked_form(form: Mapping[str, Sequence[str]], redactor: Redactor) -> dict[str, list[str]]:
+def masked_form(
+    form: Mapping[str, Sequence[str]], redactor: Redactor, url: str = ""
+) -> dict[str, list[str]]:
     """A form's parameters as the evidence shows them (Exchange.request_form, the HAR): the one
-    place a form is masked."""
-    masked = redactor.data({str(name): [str(v) for v in values] for name, values in form.items()})
-    shown: dict[str, list[str]] = {}
-    for name, values in masked.items() if isinstance(masked, dict) else ():
-        # a secret's name (client_secret, token) has its values masked as one "***"
-        shown[name] = [str(v) for v in values] if isinstance(values, list) else [str(values)]
-    return shown
+    place a form is masked. A search's patient parameters by shape (`Redactor.form`, knowing
+    from `url` which resource is searched); a secret's name (client_secret) masks its values."""
+    shown = redactor.form(
+        {str(name): [str(v) for v in values] for name, values in form.items()},
+        search_resource(url),
+    )
+    return {
+        name: [MASK for _ in values] if name.lower() in SECRET_KEYS else values
+        for name, values in shown.items()
+    }
 
 
 TIMED_OUT = "timed out"  # how a transport_error starts when no answer came in time
@@ -237,3 +246,26 @@ def _why_no_answer(
         detail = " ".join(str(exc).split())[:160]
         return f"{MALFORMED} ({type(exc).__name__}: {detail})"
     return type(exc).__name__
+
+
+def outcome_errors(body: Any) -> list[str]:
+    """The texts of the error and fatal issues of an OperationOutcome, or of the
+    OperationOutcome entries of a Bundle (a searchset that failed in part)."""
+    if not isinstance(body, dict):
+        return []
+    if body.get("resourceType") == "Bundle":
+        listed = body.get("entry")
+        entries: list[Any] = listed if isinstance(listed, list) else []
+        return [
+            t for e in entries if isinstance(e, dict) for t in outcome_errors(e.get("resource"))
+        ]
+    if body.get("resourceType") != "OperationOutcome" or not isinstance(body.get("issue"), list):
+        return []
+    texts = []
+    for issue in body["issue"]:
+        if not isinstance(issue, dict) or issue.get("severity") not in ("error", "fatal"):
+            continue
+        details = issue.get("details")
+        text = details.get("text") if isinstance(details, dict) else None
+        texts.append(str(text or issue.get("diagnostics") or issue.get("code") or "(no text)"))
+    return texts

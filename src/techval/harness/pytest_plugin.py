@@ -23,6 +23,7 @@ from techval.core.reporting import Reporter
 from techval.harness import groups
 from techval.harness.events import EventStream
 from techval.harness.run import Run, start_run
+from techval.validation import apis
 from techval.validation.catalogue import STEPS, step_for
 from techval.validation.patients import TestPatient, load_patients
 
@@ -261,6 +262,13 @@ def settings(run: Run) -> Settings:
 @pytest.fixture(scope="session")
 def client(run: Run) -> RedoxClient:
     return run.client
+
+
+@pytest.fixture(scope="session")
+def api(settings: Settings) -> apis.Api:
+    """The Redox API the run speaks (`api:` in the environment file): what the steps' requests
+    are made of."""
+    return apis.for_settings(settings)
 
 
 @pytest.fixture(scope="session")

@@ -1,20 +1,17 @@
-"""Organization records in the Carequality directory: messages and the read-back."""
+"""Organization records in the Carequality directory through the Data Model API: the messages,
+and the DataModelDirectory the lifecycle in validation.directory runs on."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from techval.core.client import RedoxClient
 from techval.core.config import Address, Contact, OrganizationProfile, Settings
-from techval.core.errors import NotFound, ReadbackMismatch
 from techval.core.exchange import Exchange
-from techval.validation import readback
-from techval.validation.checks import refused_with, succeeded
 from techval.validation.messages import envelope
 
 DIRECTORY = "Carequality"
-ALREADY_EXISTS = "already exists."
 
 
 def address_fields(address: Address) -> dict[str, str | None]:
@@ -91,45 +88,31 @@ def find(organizations: Any, oid: str) -> dict[str, Any] | None:
     return None
 
 
-@dataclass
-class Write:
-    """The exchanges of one change to the directory (two when an existing record was adopted)."""
+class DataModelDirectory:
+    """The directory through the Data Model API: Organization.New, .Update and .Query messages
+    to the organization destination (validation.directory holds the flow)."""
 
-    exchanges: list[Exchange]
+    where = "Organizations[]"
 
-    @property
-    def final(self) -> Exchange:
-        return self.exchanges[-1]
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
 
+    def create(self, client: RedoxClient, profile: OrganizationProfile) -> Exchange:
+        return client.send(new_message(self.settings, profile))
 
-def create_or_adopt(client: RedoxClient, settings: Settings, profile: OrganizationProfile) -> Write:
-    """Organization.New; when the directory already holds the OID (a re-run), adopt the record
-    and bring it to the configured state with Organization.Update instead of failing."""
-    created = client.send(new_message(settings, profile))
-    if not refused_with(created, 403, ALREADY_EXISTS):
-        return Write([created])
-    synced = client.send(update_message(settings, profile))
-    return Write([created, synced])
+    def update(
+        self, client: RedoxClient, profile: OrganizationProfile, *, active: bool
+    ) -> Exchange:
+        return client.send(update_message(self.settings, profile, active=active))
 
+    def reads(self, client: RedoxClient, profile: OrganizationProfile) -> list[Exchange]:
+        return [client.send(query_message(self.settings, profile.oid))]
 
-def read_back(client: RedoxClient, settings: Settings, oid: str) -> tuple[Exchange, dict[str, Any]]:
-    """Query the directory by OID; the record found, or CheckFailed naming what went wrong."""
-    exchange = client.send(query_message(settings, oid))
-    succeeded(exchange)
-    found = find(exchange.response_body.get("Organizations"), oid)
-    if found is None:
-        raise NotFound(f"Organization.Query: the directory returned no record with OID {oid}")
-    return exchange, found
+    def found(self, exchange: Exchange, oid: str) -> dict[str, Any] | None:
+        body = exchange.response_body
+        return find(body.get("Organizations") if isinstance(body, dict) else None, oid)
 
-
-def expect_record(found: dict[str, Any], profile: OrganizationProfile, *, active: bool) -> None:
-    """The directory's record holds what was sent (readback.differences: with Redox's tolerance
-    for nulls, order and added fields), each difference named by its path."""
-    expected = record(profile, active=active)
-    expected.pop("DestinationID")  # the directory may keep this one to itself
-    problems = readback.differences(expected, found, "Organizations[]")
-    if problems:
-        raise ReadbackMismatch(
-            f"the directory does not reflect the record for {profile.oid}: "
-            + readback.describe(problems)
-        )
+    def expected(self, profile: OrganizationProfile, *, active: bool) -> dict[str, Any]:
+        expected = record(profile, active=active)
+        expected.pop("DestinationID")  # the directory may keep this one to itself
+        return expected

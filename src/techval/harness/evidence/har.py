@@ -113,7 +113,7 @@ def _post_data(exchange: Exchange, redactor: Redactor) -> dict[str, Any] | None:
         return None
     mime_type = _header(exchange.request_headers, "content-type") or "application/json"
     if exchange.request_form is not None:  # a form: each parameter, masked in one place
-        form = masked_form(exchange.request_form, redactor)
+        form = masked_form(exchange.request_form, redactor, exchange.url)
         pairs = [(name, value) for name, values in form.items() for value in values]
         return _params(pairs, mime_type)
     body = redactor.data(exchange.request_body)

@@ -1,0 +1,155 @@
+"""The organization record through Redox's FHIR API, slug `ceq-orgs`: create with
+`POST Organization` (a bare Organization whose `id` is the OID of its `identifier`), update and
+deactivate (`active: false`) with `fhir.update_verb` (PUT Organization/{oid}, or POST with the
+id: INFERRED), read back by `GET Organization/{oid}` and by `Organization/_search` on its name.
+Sources: docs/redox-facts.md, FHIR 4.x."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from techval.core.client import RedoxClient
+from techval.core.config import Address, Contact, OrganizationProfile, Settings
+from techval.core.exchange import Exchange
+
+OID_SYSTEM = "http://www.hl7.org/oid/"  # the identifier system of Redox's create example
+# The Sequoia directory's organization types (INFERRED: Redox's example is cut off there).
+TYPE_SYSTEM = "https://sequoiaproject.org/fhir/sphd/CodeSystem/OrganizationType"
+PHONE_USES = {"office": "work", "work": "work", "mobile": "mobile", "home": "home"}
+RESOURCE = "fhir/Organization"
+
+
+def _address(address: Address) -> dict[str, Any]:
+    fields = {
+        "line": [address.street] if address.street else None,
+        "city": address.city,
+        "district": address.county,
+        "state": address.state,
+        "postalCode": address.zip,
+        "country": address.country,
+    }
+    return {key: value for key, value in fields.items() if value}
+
+
+def _contact(contact: Contact) -> dict[str, Any]:
+    telecom = [{"system": "email", "value": email} for email in contact.emails]
+    telecom += [
+        {"system": "phone", "use": PHONE_USES.get(kind.lower(), "work"), "value": number}
+        for kind, number in contact.phone.items()
+    ]
+    found: dict[str, Any] = {"name": {"text": contact.name}}
+    if contact.purpose:
+        found["purpose"] = {"text": contact.purpose}
+    if telecom:
+        found["telecom"] = telecom
+    return found
+
+
+def resource(profile: OrganizationProfile, *, active: bool = True) -> dict[str, Any]:
+    """The Organization resource of a profile, as Redox's create example shapes it."""
+    organization: dict[str, Any] = {
+        "resourceType": "Organization",
+        "id": profile.oid,
+        "identifier": [{"use": "official", "system": OID_SYSTEM, "value": profile.oid}],
+        "active": active,
+        "name": profile.name,
+    }
+    if profile.aliases:
+        organization["alias"] = list(profile.aliases)
+    if profile.type:
+        organization["type"] = [{"coding": [{"system": TYPE_SYSTEM, "code": profile.type}]}]
+    if profile.part_of:
+        organization["partOf"] = {"identifier": {"system": OID_SYSTEM, "value": profile.part_of}}
+    address = _address(profile.address)
+    if address:
+        organization["address"] = [address]
+    if profile.contacts:
+        organization["contact"] = [_contact(c) for c in profile.contacts]
+    return organization
+
+
+def holds(organization: Any, oid: str) -> bool:
+    """Whether an Organization resource is the record of `oid` (by id or OID identifier)."""
+    if not isinstance(organization, dict) or organization.get("resourceType") != "Organization":
+        return False
+    if organization.get("id") == oid:
+        return True
+    identifiers = organization.get("identifier")
+    listed = identifiers if isinstance(identifiers, list) else []
+    return any(isinstance(i, dict) and i.get("value") in (oid, f"urn:oid:{oid}") for i in listed)
+
+
+def entries(bundle: Any) -> list[Any]:
+    """The resources of a searchset Bundle's entries (none for anything else)."""
+    listed = bundle.get("entry") if isinstance(bundle, dict) else None
+    if not isinstance(listed, list):
+        return []
+    return [entry.get("resource") for entry in listed if isinstance(entry, dict)]
+
+
+class FhirDirectory:
+    """The directory through the FHIR API (validation.directory holds the flow)."""
+
+    where = "Organization"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.fhir = settings.fhir
+
+    def _path(self, tail: str) -> str:
+        return self.fhir.path(self.fhir.organizations_slug, tail)
+
+    def _headers(self) -> dict[str, str]:
+        return self.settings.carequality_headers() if self.fhir.headers_on_directory else {}
+
+    def create(self, client: RedoxClient, profile: OrganizationProfile) -> Exchange:
+        return client.request(
+            "Organization create",
+            "POST",
+            self._path("Organization"),
+            json_body=resource(profile),
+            headers=self._headers(),
+            request_schema=RESOURCE,
+            response_schema=RESOURCE,
+        )
+
+    def update(
+        self, client: RedoxClient, profile: OrganizationProfile, *, active: bool
+    ) -> Exchange:
+        put = self.fhir.update_verb == "PUT"
+        return client.request(
+            "Organization update",
+            self.fhir.update_verb,
+            self._path(f"Organization/{profile.oid}" if put else "Organization"),
+            json_body=resource(profile, active=active),
+            headers=self._headers(),
+            request_schema=RESOURCE,
+            response_schema=RESOURCE,
+        )
+
+    def reads(self, client: RedoxClient, profile: OrganizationProfile) -> list[Exchange]:
+        by_id = client.request(
+            "Organization read",
+            "GET",
+            self._path(f"Organization/{profile.oid}"),
+            headers=self._headers(),
+            response_schema=RESOURCE,
+        )
+        by_name = client.request(
+            "Organization search",
+            "POST",
+            self._path("Organization/_search"),
+            form={"name": [profile.name], "limit": [str(self.fhir.page_limit)]},
+            headers=self._headers(),
+            response_schema="fhir/Bundle.searchset",
+        )
+        return [by_id, by_name]
+
+    def found(self, exchange: Exchange, oid: str) -> dict[str, Any] | None:
+        body = exchange.response_body
+        if holds(body, oid):
+            return body  # type: ignore[no-any-return]
+        return next((r for r in entries(body) if holds(r, oid)), None)
+
+    def expected(self, profile: OrganizationProfile, *, active: bool) -> dict[str, Any]:
+        return resource(profile, active=active)

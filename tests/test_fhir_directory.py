@@ -1,0 +1,95 @@
+"""Step 1 through Redox's FHIR API: the organization record's lifecycle on `ceq-orgs`, run by
+the same flow (validation.directory) as the Data Model's, against the simulator's FHIR routes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from techval.core.config import Settings
+from techval.core.errors import CheckFailed, ReadbackMismatch
+from techval.simulator import provision
+from techval.simulator.faults import named
+from techval.validation import checks, directory, organization
+from techval.validation.apis import for_settings
+from techval.validation.fhir.organization import FhirDirectory, resource
+from tests.fhir_second_opinion import invalid_by_fhir_resources
+from tests.helpers import RecordingClient, in_process_client, settings_for
+
+
+def fhir_directory(tmp_path: Path, *faults: str, **fhir: Any) -> tuple[Settings, RecordingClient]:
+    settings = settings_for(tmp_path, api="fhir", fhir=fhir or None)
+    simulator = provision(settings)
+    simulator.faults.extend(named(fault) for fault in faults)
+    return settings, in_process_client(settings, simulator)
+
+
+def test_the_api_of_the_environment_file_is_the_one_the_steps_speak(tmp_path: Path) -> None:
+    assert isinstance(for_settings(settings_for(tmp_path, api="fhir")).directory, FhirDirectory)
+    dm = for_settings(settings_for(tmp_path))
+    assert isinstance(dm.directory, organization.DataModelDirectory)
+
+
+@pytest.mark.parametrize("verb", ["PUT", "POST"])
+def test_create_update_deactivate_and_read_back_through_fhir(tmp_path: Path, verb: str) -> None:
+    settings, client = fhir_directory(tmp_path, update_verb=verb)
+    api, profile = FhirDirectory(settings), settings.organizations[0]
+    created = directory.create_or_adopt(api, client, profile)
+    checks.succeeded(created.final)
+    assert created.final.status == 201 and len(created.exchanges) == 1
+    records = directory.read_back(api, client, profile)
+    assert len(records) == 2  # by id, and by name in a searchset
+    directory.expect_record(api, records, profile, active=True)
+    changed = organization.updated(profile)
+    checks.succeeded(directory.update(api, client, changed).final)
+    directory.expect_record(api, directory.read_back(api, client, changed), changed, active=True)
+    checks.succeeded(directory.update(api, client, profile, active=False).final)
+    found = directory.read_back(api, client, profile)
+    directory.expect_record(api, found, profile, active=False)
+    with pytest.raises(ReadbackMismatch, match=r"Organization\.active differs"):
+        directory.expect_record(api, found, profile, active=True)
+    sent = [e for e in client.exchanges if e.method in ("POST", "PUT") and e.label != "token"]
+    assert {e.url.split("/fhir/R4/")[1].split("/")[0] for e in sent} == {"ceq-orgs"}
+    assert all(
+        e.request_headers.get("Content-Type") == "application/fhir+json"
+        for e in sent
+        if e.request_form is None
+    )
+
+
+def test_a_rerun_adopts_the_record_the_directory_already_holds(tmp_path: Path) -> None:
+    settings, client = fhir_directory(tmp_path)
+    api, profile = FhirDirectory(settings), settings.organizations[0]
+    checks.succeeded(directory.create_or_adopt(api, client, profile).final)
+    again = directory.create_or_adopt(api, client, profile)
+    assert [e.status for e in again.exchanges] == [403, 200]
+    assert "already exists." in again.exchanges[0].redox_errors[0]
+    checks.succeeded(again.final)
+
+
+def test_an_update_acknowledged_but_not_stored_fails_naming_the_field(tmp_path: Path) -> None:
+    settings, client = fhir_directory(tmp_path, "fhir_update_not_stored")
+    api, profile = FhirDirectory(settings), settings.organizations[0]
+    checks.succeeded(directory.create_or_adopt(api, client, profile).final)
+    changed = organization.updated(profile)
+    checks.succeeded(directory.update(api, client, changed).final)  # acknowledged...
+    with pytest.raises(CheckFailed) as failure:  # ... but the directory still holds the old
+        directory.expect_record(
+            api, directory.read_back(api, client, changed), changed, active=True
+        )
+    assert "Organization.address" in str(failure.value) or "Organization.contact" in str(
+        failure.value
+    )
+    assert str(changed.address.street) not in str(failure.value)
+
+
+def test_every_organization_resource_sent_is_valid_fhir(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, api="fhir")
+    for profile in settings.organizations:
+        for active in (True, False):
+            sent = resource(profile, active=active)
+            assert invalid_by_fhir_resources(sent) == []
+            assert sent["id"] == sent["identifier"][0]["value"] == profile.oid
+        assert invalid_by_fhir_resources(resource(organization.updated(profile))) == []
