@@ -1,4 +1,5 @@
-"""Glue for features/3_document_query.feature; the logic is in techval.validation.documents."""
+"""Glue for features/3_document_query.feature; the logic is in techval.validation.documents
+(Data Model) and techval.validation.fhir.documents, picked by the run's API."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from dataclasses import dataclass
 from pytest_bdd import given, then, when
 
 from techval.core.exchange import Exchange
-from techval.validation import documents
+from techval.validation import apis, documents
 
 
 @dataclass(frozen=True)
@@ -24,38 +25,38 @@ class Retrieval:
     "the patient's documents are listed at the organization that holds their records",
     target_fixture="document_list",
 )
-def list_documents(located, client, settings):
-    return client.send(documents.document_query(settings, located.chosen))
+def list_documents(located, client, api):
+    return api.documents.search(client, located.chosen)
 
 
 @then("every listed document has an ID and a type")
-def listed_with_id_and_type(document_list):
-    documents.listed(document_list)
+def listed_with_id_and_type(document_list, api):
+    api.documents.listed(document_list)
 
 
 @when("the first listed document is retrieved", target_fixture="retrieval")
-def retrieve_first(document_list, located, client, settings):
-    first = documents.listed(document_list)[0]["ID"]
-    return Retrieval(first, client.send(documents.document_get(settings, located.chosen, first)))
+def retrieve_first(document_list, located, client, api):
+    first = api.documents.listed(document_list)[0]
+    return Retrieval(first, api.documents.retrieve(client, located.chosen, first))
 
 
 @then("the document that was asked for comes back")
-def same_document(retrieval):
-    documents.retrieved(retrieval.answer, retrieval.requested_id)
+def same_document(retrieval, api):
+    api.documents.retrieved(retrieval.answer, retrieval.requested_id)
 
 
 @then("a CDA document is well-formed XML")
-def well_formed_cda(retrieval):
-    documents.check_cda(
-        retrieval.answer, documents.retrieved(retrieval.answer, retrieval.requested_id)
-    )
+def well_formed_cda(retrieval, api):
+    content = api.documents.retrieved(retrieval.answer, retrieval.requested_id)
+    api.documents.check_cda(retrieval.answer, content)
 
 
 @when(
     "the latest summary of the patient is requested from the organization that holds their records",
     target_fixture="summary_answer",
 )
-def request_summary(located, client, settings):
+def request_summary(located, client, settings, api):
+    apis.data_model_only(api, "the latest summary of a patient (ClinicalSummary.PatientQuery)")
     return client.send(documents.patient_query(settings, located.chosen))
 
 
@@ -65,5 +66,5 @@ def summary_of_patient(summary_answer, located):
 
 
 @then("Redox answers that the organization holds no documents for the patient")
-def no_documents(document_list, located):
-    documents.expect_no_documents(document_list, located.patient)
+def no_documents(document_list, located, api):
+    api.documents.expect_no_documents(document_list, located.patient)

@@ -1,11 +1,11 @@
-"""Glue for features/2_patient_search.feature; the logic is in techval.validation.search."""
+"""Glue for features/2_patient_search.feature; the logic is in techval.validation.search (Data
+Model) and techval.validation.fhir.search, picked by the run's API (techval.validation.apis)."""
 
 from __future__ import annotations
 
 from pytest_bdd import given, parsers, then, when
 
-from techval.validation import apis, recommendations, rules, search
-from techval.validation.messages import carequality_extensions
+from techval.validation import apis, recommendations, search
 from techval.validation.patients import patient
 
 
@@ -38,28 +38,24 @@ def no_match(searched):
 
 
 @given(parsers.parse('"{alias}" was located across the network'), target_fixture="located")
-def located(alias, client, settings, reporter, test_patients, api):
-    apis.built_for(api, "locating a test patient (directory search, then patient search)")
-    return search.locate(client, settings, reporter, patient(test_patients, alias))
+def located(alias, client, reporter, test_patients, api):
+    return api.patients.locate(client, reporter, patient(test_patients, alias))
 
 
 @when(
     "the patient is searched within the organization that holds their records",
     target_fixture="search_answer",
 )
-def narrow_search(located, client, settings):
-    message = search.demographics_query(
-        settings, located.patient, organization_oid=located.chosen.organization_oid
-    )
-    return client.send(message)
+def narrow_search(located, client, api):
+    return api.patients.narrow(client, located)
 
 
 @then("the search finds the patient with that organization's identifiers")
-def finds_with_organization_identifiers(search_answer, located):
-    search.matched_at(search_answer, located)
+def finds_with_organization_identifiers(search_answer, located, api):
+    api.patients.matched_at(search_answer, located)
 
 
 @then("every request carried the Carequality metadata of the environment's organization")
-def carried_metadata(settings, scenario_exchanges, reporter):
-    rules.carried_metadata(scenario_exchanges, carequality_extensions(settings))
+def carried_metadata(scenario_exchanges, reporter, api):
+    api.patients.carried_metadata(scenario_exchanges)
     recommendations.requesting_user(scenario_exchanges, reporter)

@@ -17,6 +17,7 @@ from techval.core.reporting import Reporter
 from techval.simulator import Simulator
 from techval.simulator.responses import Reply, json_reply
 from techval.validation import documents, search
+from techval.validation.located import Located, Location
 from techval.validation.patients import TestPatient, load_patients, patient
 from tests.helpers import ROOT, in_process_client
 
@@ -119,9 +120,9 @@ def test_an_unknown_task_status_fails_naming_the_field(
 
 
 def test_the_identifier_typed_with_the_organization_oid_is_picked() -> None:
-    both = search.Location("1.2.3", "Org", (("MRN-1", "1.2.3.2"), ("P-9", "1.2.3")))
+    both = Location("1.2.3", "Org", (("MRN-1", "1.2.3.2"), ("P-9", "1.2.3")))
     assert both.patient_identifiers == [{"ID": "P-9", "IDType": "1.2.3"}]
-    other = search.Location("1.2.3", "Org", (("MRN-1", "1.2.3.2"), ("X", "EHRID")))
+    other = Location("1.2.3", "Org", (("MRN-1", "1.2.3.2"), ("X", "EHRID")))
     assert other.patient_identifiers == [
         {"ID": "MRN-1", "IDType": "1.2.3.2"},
         {"ID": "X", "IDType": "EHRID"},
@@ -129,8 +130,8 @@ def test_the_identifier_typed_with_the_organization_oid_is_picked() -> None:
 
 
 FIRST, SECOND = (
-    search.Location("1.2.3", "First", (("A", "1.2.3"),)),
-    search.Location("4.5.6", "Second", (("B", "4.5.6"),)),
+    Location("1.2.3", "First", (("A", "1.2.3"),)),
+    Location("4.5.6", "Second", (("B", "4.5.6"),)),
 )
 
 
@@ -140,16 +141,16 @@ def with_organization(alias: str, oid: str | None) -> TestPatient:
 
 
 def test_the_organization_of_the_test_data_is_chosen() -> None:
-    def chosen(oid: str | None) -> search.Location:
+    def chosen(oid: str | None) -> Location:
         who = with_organization("test patient 1", oid)
-        return search.Located(who, {}, (FIRST, SECOND)).chosen
+        return Located(who, {}, (FIRST, SECOND)).chosen
 
     assert chosen(None) is FIRST
     assert chosen("4.5.6") is SECOND
 
 
 def test_an_organization_the_locator_does_not_list_is_a_test_data_mismatch() -> None:
-    located = search.Located(with_organization("test patient 1", "7.8.9"), {}, (FIRST, SECOND))
+    located = Located(with_organization("test patient 1", "7.8.9"), {}, (FIRST, SECOND))
     with pytest.raises(TestDataMismatch) as caught:
         located.chosen  # noqa: B018 - the property raises
     message = str(caught.value)

@@ -17,6 +17,7 @@ from techval.core.reporting import Reporter
 from techval.simulator import Simulator
 from techval.simulator.query_routes import NO_DOCUMENTS
 from techval.validation import documents, rules, search
+from techval.validation.located import Located, Location
 from techval.validation.messages import carequality_extensions
 from techval.validation.patients import load_patients, patient
 from tests.helpers import ROOT, in_process_client, settings_for
@@ -33,7 +34,7 @@ def send(simulator: Simulator, message: dict[str, Any]) -> tuple[int, Any]:
     return reply.status, json.loads(reply.body)
 
 
-def location(settings: Settings, simulator: Simulator, alias: str) -> search.Location:
+def location(settings: Settings, simulator: Simulator, alias: str) -> Location:
     client = in_process_client(settings, simulator)
     return search.locate(
         client, settings, Reporter(client.redactor), patient(PATIENTS, alias)
@@ -154,7 +155,7 @@ def test_document_query_for_an_unknown_patient_is_not_found(
     simulator: Simulator, test_settings: Settings
 ) -> None:
     where = location(test_settings, simulator, "test patient 1")
-    unknown = search.Location(where.organization_oid, where.organization_name, (("NOPE-1", "x"),))
+    unknown = Location(where.organization_oid, where.organization_name, (("NOPE-1", "x"),))
     status, body = send(simulator, documents.document_query(test_settings, unknown))
     assert status == 404 and "isn't found" in body["Meta"]["Errors"][0]["Text"]
 
@@ -218,7 +219,7 @@ def test_location_without_an_organization_oid_fails() -> None:
 
 
 def test_summary_of_another_patient_fails() -> None:
-    where = search.Location("1.2.3", "Org", (("MRN-1", "1.2.3.2"),))
+    where = Location("1.2.3", "Org", (("MRN-1", "1.2.3.2"),))
     body: dict[str, Any] = {
         "Meta": {},
         "Header": {
@@ -235,7 +236,7 @@ def test_summary_of_another_patient_fails() -> None:
 
 
 def test_summary_of_the_patient_passes_in_any_order_with_nulls() -> None:
-    where = search.Location("1.2.3", "Org", (("MRN-1", "1.2.3.2"), ("E-7", "1.2.3.4")))
+    where = Location("1.2.3", "Org", (("MRN-1", "1.2.3.2"), ("E-7", "1.2.3.4")))
     identifiers = [
         {"ID": None, "IDType": None},
         {"ID": "X-1", "IDType": "1.2.3.5"},
@@ -317,8 +318,8 @@ def test_potential_matches_are_not_one_patient() -> None:
 
 
 def test_match_within_an_organization_needs_its_identifiers() -> None:
-    where = search.Location("1.2.3", "Org", (("MRN-1", "1.2.3.2"),))
-    located = search.Located(patient(PATIENTS, "test patient 1"), {}, (where,))
+    where = Location("1.2.3", "Org", (("MRN-1", "1.2.3.2"),))
+    located = Located(patient(PATIENTS, "test patient 1"), {}, (where,))
     search.matched_at(
         search_answer({"Patient": {"Identifiers": [{"ID": "MRN-1", "IDType": "1.2.3.2"}]}}),
         located,
@@ -355,7 +356,7 @@ def test_no_documents_check_needs_redox_no_documents_answer() -> None:
 
 
 def test_summary_without_a_document_fails() -> None:
-    where = search.Location("1.2.3", "Org", (("MRN-1", "1.2.3.2"),))
+    where = Location("1.2.3", "Org", (("MRN-1", "1.2.3.2"),))
     with pytest.raises(
         CheckFailed, match=r"\$\.Header\.Document\.ID: the summary names no document"
     ):

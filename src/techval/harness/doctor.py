@@ -33,9 +33,9 @@ from techval.harness.run import Run, start_run
 from techval.simulator.provision import ensure_private_key
 from techval.validation import documents, organization, search
 from techval.validation.checks import answered, succeeded
+from techval.validation.located import Location
 from techval.validation.messages import CAREQUALITY_PURPOSES
 from techval.validation.patients import TestPatient, load_patients
-from techval.validation.search import Location
 
 OK, FAIL, WARN, SKIP = "ok", "FAIL", "warn", "skipped"
 # The alias the patient search feature expects no match for.

@@ -8,22 +8,40 @@ from dataclasses import dataclass
 from techval.core.config import Settings
 from techval.core.errors import CouldNotRun, NotOffered
 from techval.validation.directory import DirectoryApi
+from techval.validation.documents import DataModelDocuments
+from techval.validation.fhir.documents import FhirDocuments
 from techval.validation.fhir.organization import FhirDirectory
+from techval.validation.fhir.search import FhirPatientSearch
 from techval.validation.organization import DataModelDirectory
+from techval.validation.search import DataModelPatientSearch
 
 DATA_MODEL, FHIR = "data_model", "fhir"
 
 
 @dataclass(frozen=True)
 class Api:
+    """What each validation step's requests are made of, for one API. The directory's flow is
+    neutral (validation.directory); patient search and documents are each API's own object
+    with the same methods (locate, narrow, matched_at, carried_metadata; search, listed,
+    retrieve, retrieved, check_cda, expect_no_documents)."""
+
     name: str
     directory: DirectoryApi
+    patients: DataModelPatientSearch | FhirPatientSearch
+    documents: DataModelDocuments | FhirDocuments
 
 
 def for_settings(settings: Settings) -> Api:
     if settings.api == FHIR:
-        return Api(FHIR, FhirDirectory(settings))
-    return Api(DATA_MODEL, DataModelDirectory(settings))
+        return Api(
+            FHIR, FhirDirectory(settings), FhirPatientSearch(settings), FhirDocuments(settings)
+        )
+    return Api(
+        DATA_MODEL,
+        DataModelDirectory(settings),
+        DataModelPatientSearch(settings),
+        DataModelDocuments(settings),
+    )
 
 
 class NotBuiltForApi(CouldNotRun):

@@ -41,3 +41,16 @@ def section_texts(document: str) -> dict[str, str]:
         if key and narrative is not None:
             sections[key] = " ".join(" ".join(narrative.itertext()).split())
     return sections
+
+
+def malformed(text: str) -> str | None:
+    """Why a CDA is not one (not well-formed XML, naming line and column; not an HL7 v3
+    ClinicalDocument root); None when it is. The same check through either API."""
+    try:
+        root = ET.fromstring(text)  # noqa: S314 - a document from the system under test
+    except ET.ParseError as exc:
+        line, column = exc.position
+        return f"the document is not well-formed XML (line {line}, column {column})"
+    if root.tag != f"{HL7}ClinicalDocument":
+        return "the XML root is not an HL7 v3 ClinicalDocument"
+    return None

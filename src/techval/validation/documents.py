@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import base64
 import binascii
-import xml.etree.ElementTree as ET
 from typing import Any
 
+from techval.core.client import RedoxClient
 from techval.core.config import Settings
 from techval.core.errors import NotFound, RedoxRefused, TestDataMismatch, WrongContent
 from techval.core.exchange import Exchange
 from techval.core.redox import HL7_V3
-from techval.validation import readback
+from techval.validation import cda, readback
 from techval.validation.checks import answered, succeeded
+from techval.validation.located import Location
 from techval.validation.messages import envelope
 from techval.validation.patients import TestPatient
-from techval.validation.search import Location
 
 NO_DOCUMENTS = "could not find any documents"
 CDA_ROOT = f"{{{HL7_V3}}}ClinicalDocument"
@@ -99,18 +99,9 @@ def cda_text(data: str, file_type: str) -> str:
 def check_cda(exchange: Exchange, data: str) -> None:
     """A CDA must be well-formed XML with a ClinicalDocument root in the HL7 v3 namespace."""
     text = cda_text(data, str(exchange.response_body.get("FileType", "")))
-    try:
-        root = ET.fromstring(text)  # noqa: S314 - a document from the system under test
-    except ET.ParseError as exc:
-        line, column = exc.position
-        raise WrongContent(
-            f"{exchange.label}: $.Data: the document is not well-formed XML "
-            f"(line {line}, column {column})"
-        ) from None
-    if root.tag != CDA_ROOT:
-        raise WrongContent(
-            f"{exchange.label}: $.Data: the XML root is not an HL7 v3 ClinicalDocument"
-        )
+    problem = cda.malformed(text)
+    if problem is not None:
+        raise WrongContent(f"{exchange.label}: $.Data: {problem}")
 
 
 def summary(exchange: Exchange, location: Location) -> dict[str, Any]:
@@ -150,3 +141,28 @@ def expect_no_documents(exchange: Exchange, patient: TestPatient) -> None:
             f"{exchange.status} {errors}"
         )
     answered(exchange)
+
+
+class DataModelDocuments:
+    """Documents through the Data Model API: ClinicalSummary DocumentQuery and DocumentGet."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def search(self, client: RedoxClient, location: Location) -> Exchange:
+        return client.send(document_query(self.settings, location))
+
+    def listed(self, exchange: Exchange) -> list[str]:
+        return [str(document["ID"]) for document in listed(exchange)]
+
+    def retrieve(self, client: RedoxClient, location: Location, document_id: str) -> Exchange:
+        return client.send(document_get(self.settings, location, document_id))
+
+    def retrieved(self, exchange: Exchange, requested_id: str) -> str:
+        return retrieved(exchange, requested_id)
+
+    def check_cda(self, exchange: Exchange, data: str) -> None:
+        check_cda(exchange, data)
+
+    def expect_no_documents(self, exchange: Exchange, patient: TestPatient) -> None:
+        expect_no_documents(exchange, patient)

@@ -24,6 +24,7 @@ from techval.core.errors import ReadbackMismatch
 from techval.core.exchange import Exchange
 from techval.core.reporting import Reporter
 from techval.validation import cda, documents, readback, search, templates
+from techval.validation.located import Location
 from techval.validation.messages import envelope
 from techval.validation.patients import TestPatient
 from techval.validation.waiting import Miss, poll_reported
@@ -193,11 +194,9 @@ def visit_push(
     return message
 
 
-def own_location(settings: Settings, ids: list[dict[str, str]]) -> search.Location:
+def own_location(settings: Settings, ids: list[dict[str, str]]) -> Location:
     organization = settings.carequality.sender
-    return search.Location(
-        organization.oid, organization.name, tuple((i["ID"], i["IDType"]) for i in ids)
-    )
+    return Location(organization.oid, organization.name, tuple((i["ID"], i["IDType"]) for i in ids))
 
 
 class Finder:

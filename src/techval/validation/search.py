@@ -11,8 +11,10 @@ from techval.core.errors import NotFound, RedoxRefused, TestDataMismatch, WrongC
 from techval.core.exchange import Exchange
 from techval.core.redox import ACTIVE, ERROR, SUCCESS, TASK_STATUS
 from techval.core.reporting import Reporter
+from techval.validation import rules
 from techval.validation.checks import succeeded
-from techval.validation.messages import envelope
+from techval.validation.located import Located, Location
+from techval.validation.messages import carequality_extensions, envelope
 from techval.validation.patients import TestPatient
 from techval.validation.waiting import poll_reported
 
@@ -75,22 +77,6 @@ def matched(exchange: Exchange, patient: TestPatient | None = None) -> dict[str,
             f"{exchange.label}: the matched patient has no identifiers (ID and IDType)"
         )
     return dict(match, Identifiers=identifiers)
-
-
-@dataclass(frozen=True)
-class Location:
-    """An organization holding records of the patient, with the patient's identifiers there."""
-
-    organization_oid: str
-    organization_name: str
-    identifiers: tuple[tuple[str, str], ...]
-
-    @property
-    def patient_identifiers(self) -> list[dict[str, str]]:
-        """The patient's identifier at this organization, as Redox's clients pick it (10.1):
-        the one whose IDType is the organization's OID; else every identifier listed."""
-        own = [(i, t) for i, t in self.identifiers if t == self.organization_oid]
-        return [{"ID": i, "IDType": t} for i, t in own or self.identifiers]
 
 
 def task_status(exchange: Exchange) -> str | None:
@@ -157,32 +143,6 @@ def network_id(patient: dict[str, Any]) -> dict[str, str]:
     """The network patient ID of a broad-search match: its first identifier (redox-api.md 4.2.2)."""
     first = patient["Identifiers"][0]
     return {"ID": first["ID"], "IDType": first["IDType"]}
-
-
-@dataclass(frozen=True)
-class Located:
-    """A test patient found by the record locator, and where records of them are held."""
-
-    patient: TestPatient
-    network_id: dict[str, str]
-    locations: tuple[Location, ...]
-
-    @property
-    def chosen(self) -> Location:
-        """The organization the test patient's scenarios use: the one the test-patients file
-        names (`organization:`), else the first the record locator lists."""
-        wanted = self.patient.organization
-        if wanted is None:
-            return self.locations[0]
-        for location in self.locations:
-            if location.organization_oid == wanted:
-                return location
-        raise TestDataMismatch(
-            self.patient.alias,
-            "organization",
-            f"the record locator lists {len(self.locations)} organization(s) holding records "
-            "of this patient, and not the one the test-patients file names",
-        )
 
 
 @dataclass(frozen=True)
@@ -267,3 +227,24 @@ def matched_at(exchange: Exchange, located: Located) -> dict[str, Any]:
             "locator listed for this organization"
         )
     return match
+
+
+class DataModelPatientSearch:
+    """Patient search through the Data Model API: the record locator (broad search, then
+    LocationQuery), then PatientSearch.Query at one organization."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def locate(self, client: RedoxClient, reporter: Reporter, patient: TestPatient) -> Located:
+        return locate(client, self.settings, reporter, patient)
+
+    def narrow(self, client: RedoxClient, located: Located) -> Exchange:
+        oid = located.chosen.organization_oid
+        return client.send(demographics_query(self.settings, located.patient, organization_oid=oid))
+
+    def matched_at(self, exchange: Exchange, located: Located) -> dict[str, Any]:
+        return matched_at(exchange, located)
+
+    def carried_metadata(self, exchanges: list[Exchange]) -> None:
+        rules.carried_metadata(exchanges, carequality_extensions(self.settings))

@@ -1,0 +1,116 @@
+"""Documents of a located patient through Redox's FHIR API, slug `ceq-xca:{oid}`:
+`DocumentReference/_search` (form-encoded, `patient` = the Patient id the search returned,
+with the Carequality headers), then `GET DocumentReference/{id}`, the base64 attachment
+decoded: a CDA must be well-formed XML with an HL7 v3 root. No documents is an empty
+searchset. The latest-summary query is Data Model only. Sources: docs/redox-facts.md, FHIR 6.x.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+from urllib.parse import quote
+
+from techval.core.client import RedoxClient
+from techval.core.config import Settings
+from techval.core.errors import NotFound, TestDataMismatch, WrongContent
+from techval.core.exchange import Exchange
+from techval.validation import cda
+from techval.validation.checks import succeeded
+from techval.validation.fhir.organization import entries
+from techval.validation.located import Location
+from techval.validation.patients import TestPatient
+
+DOCUMENT = "fhir/DocumentReference"
+SEARCHSET = "fhir/Bundle.searchset"
+
+
+class FhirDocuments:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.fhir = settings.fhir
+
+    def _path(self, location: Location, tail: str) -> str:
+        return self.fhir.path(self.fhir.documents_slug.format(oid=location.organization_oid), tail)
+
+    def search(self, client: RedoxClient, location: Location) -> Exchange:
+        if not location.patient_id:
+            raise WrongContent(
+                "Patient search: the patient matched without an id: no document can be asked for"
+            )
+        return client.request(
+            "DocumentReference search",
+            "POST",
+            self._path(location, "DocumentReference/_search"),
+            form={"patient": [location.patient_id]},
+            headers=self.settings.carequality_headers(),
+            response_schema=SEARCHSET,
+        )
+
+    def listed(self, exchange: Exchange) -> list[str]:
+        """The IDs of the listed documents; each must have an id and a type (or category)."""
+        succeeded(exchange)
+        documents = [r for r in entries(exchange.response_body) if _is_document(r)]
+        if not documents:
+            raise NotFound(f"{exchange.label}: the document list is empty")
+        for index, document in enumerate(documents):
+            if not document.get("id"):
+                raise WrongContent(f"{exchange.label}: $.entry[{index}].resource.id: missing")
+            if not (document.get("type") or document.get("category")):
+                raise WrongContent(
+                    f"{exchange.label}: $.entry[{index}].resource: no type nor category"
+                )
+        return [str(d["id"]) for d in documents]
+
+    def retrieve(self, client: RedoxClient, location: Location, document_id: str) -> Exchange:
+        return client.request(
+            "DocumentReference read",
+            "GET",
+            self._path(location, f"DocumentReference/{quote(document_id, safe='')}"),
+            headers=self.settings.carequality_headers(),
+            response_schema=DOCUMENT,
+        )
+
+    def retrieved(self, exchange: Exchange, requested_id: str) -> str:
+        """The decoded content of the document read, which must be the one asked for."""
+        succeeded(exchange)
+        body = exchange.response_body
+        if body.get("id") != requested_id:
+            raise WrongContent(
+                f"{exchange.label}: $.id: another document came back than the one requested"
+            )
+        for index, content in enumerate(body.get("content") or []):
+            attachment = content.get("attachment") if isinstance(content, dict) else None
+            data = attachment.get("data") if isinstance(attachment, dict) else None
+            if not data:
+                continue
+            try:
+                return base64.b64decode(data, validate=True).decode("utf-8")
+            except (binascii.Error, UnicodeDecodeError):
+                raise WrongContent(
+                    f"{exchange.label}: $.content[{index}].attachment.data: not base64 of "
+                    "UTF-8 text"
+                ) from None
+        raise WrongContent(f"{exchange.label}: $.content[].attachment.data: no document data")
+
+    def check_cda(self, exchange: Exchange, text: str) -> None:
+        problem = cda.malformed(text)
+        if problem is not None:
+            raise WrongContent(f"{exchange.label}: $.content[].attachment.data: {problem}")
+
+    def expect_no_documents(self, exchange: Exchange, patient: TestPatient) -> None:
+        """An empty searchset. Documents listed mean the test data does not fit."""
+        succeeded(exchange)
+        listed = [r for r in entries(exchange.response_body) if _is_document(r)]
+        if listed:
+            raise TestDataMismatch(
+                patient.alias,
+                "organization",
+                f"{exchange.label} lists {len(listed)} document(s) for this patient at the "
+                "organization used, who should have none there",
+            )
+
+
+def _is_document(resource: Any) -> bool:
+    return isinstance(resource, dict) and resource.get("resourceType") == "DocumentReference"

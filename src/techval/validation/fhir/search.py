@@ -1,0 +1,224 @@
+"""Patient search through Redox's FHIR API: no record locator (broad search is Data Model
+only), so a test patient's organizations come from its test data (`organization:`) or from the
+directory (`Organization/_search` near the patient's ZIP on `ceq-orgs`, every page followed,
+bounded); then `Patient/_search`, form-encoded with the Carequality headers, on
+`ceq-xcpd:{oid}` at each until the patient is found. Sources: docs/redox-facts.md, FHIR 5.x."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from techval.core.client import RedoxClient
+from techval.core.config import Settings
+from techval.core.errors import CheckFailed, NotFound, TestDataMismatch, WrongContent
+from techval.core.exchange import Exchange
+from techval.core.reporting import Reporter
+from techval.validation.checks import succeeded
+from techval.validation.fhir.organization import OID_SYSTEM, entries
+from techval.validation.located import Located, Location
+from techval.validation.patients import TestPatient
+
+SEARCHSET = "fhir/Bundle.searchset"
+GENDERS = {"male": "male", "female": "female", "other": "other", "unknown": "unknown"}
+NOT_ON_NETWORK = (
+    "the test-patients file says they are on this network, but a development network may not "
+    "hold them: check their Demographics against your Carequality test data"
+)
+
+
+def demographics_form(patient: TestPatient) -> dict[str, list[str]]:
+    """The documented mandatory set (given + family + birthdate) and what narrows it."""
+    demographics = patient.demographics
+    form = {
+        "given": demographics.get("FirstName"),
+        "family": demographics.get("LastName"),
+        "birthdate": demographics.get("DOB"),
+        "gender": GENDERS.get(str(demographics.get("Sex") or "").lower()),
+        "address-postalcode": (demographics.get("Address") or {}).get("ZIP"),
+    }
+    return {name: [str(value)] for name, value in form.items() if value}
+
+
+def oid_of(system: Any) -> str:
+    """The assigning authority of an identifier system: `urn:oid:X` -> X (INFERRED template
+    of a responder's identifiers), any other system as it is."""
+    text = str(system or "")
+    return text.removeprefix("urn:oid:")
+
+
+class FhirPatientSearch:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.fhir = settings.fhir
+
+    def _search_at(self, client: RedoxClient, patient: TestPatient, oid: str) -> Exchange:
+        slug = self.fhir.patients_slug.format(oid=oid)
+        return client.request(
+            "Patient search",
+            "POST",
+            self.fhir.path(slug, "Patient/_search"),
+            form=demographics_form(patient),
+            headers=self.settings.carequality_headers(),
+            response_schema=SEARCHSET,
+        )
+
+    def matched(self, exchange: Exchange, patient: TestPatient) -> dict[str, Any] | None:
+        """The one Patient of a searchset; None for the empty searchset ("no match"). Several
+        are a test-data mismatch; a Patient without identifiers cannot be used further."""
+        succeeded(exchange)
+        patients = [r for r in entries(exchange.response_body) if _is_patient(r)]
+        if len(patients) > 1:
+            raise TestDataMismatch(
+                patient.alias,
+                "Demographics",
+                f"{exchange.label} answered {len(patients)} patients: several people at this "
+                "organization share these demographics",
+            )
+        if not patients:
+            return None
+        match = patients[0]
+        listed = match.get("identifier")
+        identifiers = (
+            [i for i in listed if isinstance(i, dict) and i.get("system") and i.get("value")]
+            if isinstance(listed, list)
+            else []
+        )
+        if not identifiers:
+            raise WrongContent(
+                f"{exchange.label}: $.entry[].resource.identifier: the matched patient has no "
+                "identifiers (system and value)"
+            )
+        return dict(match, identifier=identifiers)
+
+    def organizations(self, client: RedoxClient, patient: TestPatient) -> list[tuple[str, str]]:
+        """(OID, name) of the organizations to search: the one the test data names, else the
+        directory's near the patient's ZIP (every page, at most fhir.max_pages), the
+        environment's own organizations left out."""
+        if patient.organization:
+            return [(patient.organization, patient.organization)]
+        zip_code = (patient.demographics.get("Address") or {}).get("ZIP")
+        if not zip_code:
+            raise TestDataMismatch(
+                patient.alias,
+                "Demographics",
+                "no Address.ZIP to search the directory near, and no organization named",
+            )
+        own = {o.oid for o in self.settings.organizations}
+        found: dict[str, str] = {}
+        form = {
+            "address-postalcode": [str(zip_code)],
+            "radius": [str(self.fhir.directory_radius)],
+            "limit": [str(self.fhir.page_limit)],
+        }
+        path: str | None = self.fhir.path(self.fhir.organizations_slug, "Organization/_search")
+        headers = self.settings.carequality_headers() if self.fhir.headers_on_directory else {}
+        for page in range(1, self.fhir.max_pages + 1):
+            if path is None:
+                break
+            if page == 1:
+                answer = client.request(
+                    "Organization search",
+                    "POST",
+                    path,
+                    form=form,
+                    headers=headers,
+                    response_schema=SEARCHSET,
+                )
+            else:
+                answer = client.request(
+                    f"Organization search, page {page}",
+                    "GET",
+                    path,
+                    headers=headers,
+                    response_schema=SEARCHSET,
+                )
+            succeeded(answer)
+            for organization in entries(answer.response_body):
+                oid = _organization_oid(organization)
+                if oid and oid not in own:
+                    found.setdefault(oid, str(organization.get("name") or oid))
+            path = next_link(answer.response_body)
+        return list(found.items())
+
+    def locate(self, client: RedoxClient, reporter: Reporter, patient: TestPatient) -> Located:
+        """The first organization whose patient search finds the test patient."""
+        candidates = self.organizations(client, patient)
+        if not candidates:
+            raise NotFound(
+                f"Organization search: the directory lists no organization near the ZIP of "
+                f"{patient.alias!r} but your own"
+            )
+        for oid, name in candidates:
+            answer = self._search_at(client, patient, oid)
+            match = self.matched(answer, patient)
+            if match is not None:
+                return Located(patient, {}, (location(oid, name, match),))
+        raise NotFound(
+            f"Patient search: no match for {patient.alias!r} at any of the {len(candidates)} "
+            f"organization(s) searched ({NOT_ON_NETWORK})"
+        )
+
+    def carried_metadata(self, exchanges: list[Exchange]) -> None:
+        """Every request to a Carequality organization (ceq-xcpd, ceq-xca) carried the
+        environment's metadata headers, each with its value."""
+        expected = self.settings.carequality_headers()
+        kinds = (self.fhir.patients_slug, self.fhir.documents_slug)
+        # the slugs' text before the organization's OID: "/fhir/R4/ceq-xcpd:"
+        prefixes = tuple(f"{self.fhir.base_path}/{k.split('{oid}')[0]}" for k in kinds)
+        sent = [e for e in exchanges if any(p in e.url for p in prefixes)]
+        if not sent:
+            raise CheckFailed("no request to a Carequality organization was sent in this scenario")
+        for exchange in sent:
+            got = {k.lower(): v for k, v in exchange.request_headers.items()}
+            for name, value in expected.items():
+                if got.get(name.lower()) != value:
+                    raise CheckFailed(
+                        f"{exchange.label}: header {name}: not the environment's value"
+                    )
+
+    def narrow(self, client: RedoxClient, located: Located) -> Exchange:
+        return self._search_at(client, located.patient, located.chosen.organization_oid)
+
+    def matched_at(self, exchange: Exchange, located: Located) -> dict[str, Any]:
+        """The match at the chosen organization carries the identifiers it was located with."""
+        match = self.matched(exchange, located.patient)
+        if match is None:
+            raise NotFound(f"{exchange.label}: no match within the organization that holds records")
+        got = {(i.get("value"), oid_of(i.get("system"))) for i in match["identifier"]}
+        if not got & set(located.chosen.identifiers):
+            raise WrongContent(
+                f"{exchange.label}: $.entry[].resource.identifier: none of the identifiers the "
+                "patient was located with at this organization"
+            )
+        return match
+
+
+def location(oid: str, name: str, match: dict[str, Any]) -> Location:
+    identifiers = tuple((str(i["value"]), oid_of(i["system"])) for i in match["identifier"])
+    patient_id = match.get("id")
+    return Location(oid, name, identifiers, str(patient_id) if patient_id else None)
+
+
+def next_link(bundle: Any) -> str | None:
+    links = bundle.get("link") if isinstance(bundle, dict) else None
+    for link in links if isinstance(links, list) else []:
+        if isinstance(link, dict) and link.get("relation") == "next" and link.get("url"):
+            return str(link["url"])
+    return None
+
+
+def _is_patient(resource: Any) -> bool:
+    return isinstance(resource, dict) and resource.get("resourceType") == "Patient"
+
+
+def _organization_oid(organization: Any) -> str | None:
+    if not isinstance(organization, dict):
+        return None
+    for identifier in organization.get("identifier") or []:
+        if isinstance(identifier, dict) and identifier.get("system") in (
+            OID_SYSTEM,
+            "urn:ietf:rfc:3986",
+        ):
+            return str(identifier.get("value") or "").removeprefix("urn:oid:") or None
+    found = organization.get("id")
+    return str(found) if found else None
