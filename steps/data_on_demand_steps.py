@@ -6,16 +6,13 @@ import pytest
 from pytest_bdd import given, parsers, then, when
 
 from techval.core.errors import CheckFailed
-from techval.validation import apis, checks, dod, recommendations
+from techval.validation import checks, dod, recommendations
 from techval.validation.patients import patient
-
-FIND = "finding what was pushed (the repository searched through FHIR)"
 
 
 @pytest.fixture
-def finder(client, settings, reporter, api):
-    apis.built_for(api, FIND)
-    return dod.Finder(client, settings, reporter)
+def finder(client, reporter, api):
+    return api.finder(client, reporter)
 
 
 def push_new(client, settings, person, ids):
@@ -28,7 +25,7 @@ def push_new(client, settings, person, ids):
     parsers.parse('"{alias}" is pushed to the repository with a visit summary'),
     target_fixture="pushed",
 )
-def push_patient_and_visit(alias, client, settings, test_patients, finder):
+def push_patient_and_visit(alias, client, settings, test_patients):
     person = patient(test_patients, alias)
     ids = [dod.identifier(settings, person)]
     visit = dod.visit_push(settings, person, ids)

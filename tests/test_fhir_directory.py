@@ -3,6 +3,7 @@ the same flow (validation.directory) as the Data Model's, against the simulator'
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,8 @@ from techval.simulator.faults import named
 from techval.validation import checks, directory, organization
 from techval.validation.apis import for_settings
 from techval.validation.fhir.organization import FhirDirectory, resource
+from techval.validation.fhir.search import FhirPatientSearch
+from techval.validation.patients import load_patients
 from tests.fhir_second_opinion import invalid_by_fhir_resources
 from tests.helpers import RecordingClient, in_process_client, settings_for
 
@@ -93,3 +96,36 @@ def test_every_organization_resource_sent_is_valid_fhir(tmp_path: Path) -> None:
             assert invalid_by_fhir_resources(sent) == []
             assert sent["id"] == sent["identifier"][0]["value"] == profile.oid
         assert invalid_by_fhir_resources(resource(organization.updated(profile))) == []
+
+
+def neighbours(settings: Settings, client: RecordingClient, zip_code: str) -> None:
+    """Three more organizations in the directory near `zip_code`."""
+    for number in range(3):
+        other = replace(
+            settings.organizations[0],
+            name=f"Neighbour Clinic {number}",
+            oid=f"2.16.840.1.113883.3.7777.{number}",
+            address=replace(settings.organizations[0].address, zip=zip_code),
+        )
+        checks.succeeded(FhirDirectory(settings).create(client, other))
+
+
+def test_the_directory_search_follows_every_page_and_leaves_out_your_own(tmp_path: Path) -> None:
+    settings, client = fhir_directory(tmp_path, "fhir_one_per_page")
+    person = load_patients(settings.test_patients)["test patient 1"]
+    neighbours(settings, client, person.demographics["Address"]["ZIP"])
+    found = FhirPatientSearch(settings).organizations(client, person)
+    oids = [oid for oid, _ in found]
+    assert {f"2.16.840.1.113883.3.7777.{n}" for n in range(3)} <= set(oids)
+    assert not {o.oid for o in settings.organizations} & set(oids)
+    pages = [e for e in client.exchanges if e.label.startswith("Organization search, page")]
+    assert len(pages) >= 3 and all(e.method == "GET" for e in pages)
+
+
+def test_the_directory_search_is_bounded_by_max_pages(tmp_path: Path) -> None:
+    settings, client = fhir_directory(tmp_path, "fhir_one_per_page", max_pages=2)
+    person = load_patients(settings.test_patients)["test patient 1"]
+    neighbours(settings, client, person.demographics["Address"]["ZIP"])
+    FhirPatientSearch(settings).organizations(client, person)
+    searches = [e for e in client.exchanges if e.label.startswith("Organization search")]
+    assert len(searches) == 2

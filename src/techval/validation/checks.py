@@ -36,12 +36,12 @@ def answered(exchange: Exchange) -> None:
 def succeeded(exchange: Exchange) -> None:
     """HTTP 2xx, no Meta.Errors, and a response that matches the message's response schema."""
     if exchange.status is None or not 200 <= exchange.status < 300:
-        errors = "; ".join(exchange.redox_errors) or "no Meta.Errors in the body"
+        errors = "; ".join(exchange.redox_errors) or "no error text in the body"
         raise RedoxRefused(f"{exchange.label}: Redox answered HTTP {exchange.status}: {errors}")
     if exchange.redox_errors:
         raise RedoxRefused(
-            f"{exchange.label}: Redox answered HTTP {exchange.status} with Meta.Errors: "
-            + "; ".join(exchange.redox_errors)
+            f"{exchange.label}: Redox answered HTTP {exchange.status} with "
+            f"{_errors_shape(exchange)}: " + "; ".join(exchange.redox_errors)
         )
     answered(exchange)
 
@@ -49,3 +49,13 @@ def succeeded(exchange: Exchange) -> None:
 def refused_with(exchange: Exchange, status: int, text: str) -> bool:
     """True when Redox refused with this status and an error text containing `text`."""
     return exchange.status == status and any(text in error for error in exchange.redox_errors)
+
+
+def _errors_shape(exchange: Exchange) -> str:
+    """What carried an answer's errors: Meta.Errors (Data Model) or an OperationOutcome."""
+    body = exchange.response_body
+    return (
+        "an OperationOutcome"
+        if isinstance(body, dict) and "resourceType" in body
+        else "Meta.Errors"
+    )

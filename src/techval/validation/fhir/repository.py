@@ -1,0 +1,195 @@
+"""Finding what was pushed to the data-on-demand repository, through Redox's FHIR API: the
+pushes stay Data Model messages (the only documented way to write the repository), then your
+own organization is searched as the network would: `Patient/_search` on
+`ceq-xcpd:{your OID}` and `DocumentReference/_search` on `ceq-xca:{your OID}`, repeated until
+what was pushed shows up (data_on_demand limits). A FHIR Patient is read into the record shape
+the checks compare (Identifiers with IDType, Demographics), so the expectations are the same
+for both APIs. Sources: docs/redox-facts.md, FHIR 5.x, 6.x, 7.1."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from techval.core.client import RedoxClient
+from techval.core.config import Settings
+from techval.core.errors import ReadbackMismatch
+from techval.core.exchange import Exchange
+from techval.core.reporting import Reporter
+from techval.validation import readback
+from techval.validation.checks import succeeded
+from techval.validation.fhir.organization import entries
+from techval.validation.fhir.search import SEARCHSET, demographics_form, oid_of
+from techval.validation.patients import TestPatient
+from techval.validation.waiting import Miss, poll_reported
+
+PHONES = {"home": "Home", "mobile": "Mobile", "work": "Office"}
+
+
+def record_of(patient: dict[str, Any]) -> dict[str, Any]:
+    """A FHIR Patient as the record the checks compare: identifiers (system -> IDType), names,
+    birth date, sex, the first address, phones by use and e-mail addresses."""
+    names = [n for n in patient.get("name") or [] if isinstance(n, dict)]
+    name = names[0] if names else {}
+    given = [g for g in name.get("given") or [] if g]
+    addresses = [a for a in patient.get("address") or [] if isinstance(a, dict)]
+    address = addresses[0] if addresses else {}
+    telecom = [t for t in patient.get("telecom") or [] if isinstance(t, dict)]
+    phones = {
+        PHONES.get(str(t.get("use")), "Home"): t.get("value")
+        for t in telecom
+        if t.get("system") == "phone"
+    }
+    demographics = {
+        "FirstName": given[0] if given else None,
+        "MiddleName": given[1] if len(given) > 1 else None,
+        "LastName": name.get("family"),
+        "DOB": patient.get("birthDate"),
+        "Sex": str(patient.get("gender") or "").capitalize() or None,
+        "Address": {
+            "StreetAddress": " ".join(address.get("line") or []) or None,
+            "City": address.get("city"),
+            "State": address.get("state"),
+            "ZIP": address.get("postalCode"),
+            "County": address.get("district"),
+            "Country": address.get("country"),
+        },
+        "PhoneNumber": phones,
+        "EmailAddresses": [t.get("value") for t in telecom if t.get("system") == "email"],
+    }
+    identifiers = [
+        {"ID": i.get("value"), "IDType": oid_of(i.get("system"))}
+        for i in patient.get("identifier") or []
+        if isinstance(i, dict)
+    ]
+    return {"Identifiers": identifiers, "Demographics": demographics}
+
+
+def by_identifiers(ids: list[dict[str, str]]) -> dict[str, list[str]]:
+    """A Patient/_search by identifier token (`system|value`, the system the OID as a URN)."""
+    return {"identifier": [f"urn:oid:{i['IDType']}|{i['ID']}" for i in ids]}
+
+
+def document_ids(document_id: str) -> set[str]:
+    """The values a pushed document's ID may be listed under (INFERRED): the ID itself, the
+    extension of `root^extension`, and a UUID as its `urn:uuid:` URI."""
+    found = {document_id}
+    _, caret, extension = document_id.partition("^")
+    if caret:
+        found.add(extension)
+    with contextlib.suppress(ValueError):
+        found.add(uuid.UUID(document_id).urn)
+    return found
+
+
+class FhirFinder:
+    """Searches of your own organization through FHIR, repeated until the push shows up."""
+
+    def __init__(self, client: RedoxClient, settings: Settings, reporter: Reporter) -> None:
+        self.client, self.settings, self.reporter = client, settings, reporter
+        self.fhir = settings.fhir
+        self.own = settings.carequality.sender
+
+    def _until(self, what: str, probe: Callable[[], Any]) -> Any:
+        return poll_reported(self.reporter, what, self.settings.data_on_demand, probe)
+
+    def _patients(self, form: dict[str, list[str]]) -> list[dict[str, Any]]:
+        answer = self.client.request(
+            "Patient search",
+            "POST",
+            self.fhir.path(self.fhir.patients_slug.format(oid=self.own.oid), "Patient/_search"),
+            form=form,
+            headers=self.settings.carequality_headers(),
+            response_schema=SEARCHSET,
+        )
+        succeeded(answer)
+        return [r for r in entries(answer.response_body) if _is(r, "Patient")]
+
+    def _search(
+        self, patient: TestPatient, ids: list[dict[str, str]] | None
+    ) -> dict[str, Any] | None:
+        # by identifier: unambiguous even when records share demographics
+        form = by_identifiers(ids) if ids is not None else demographics_form(patient)
+        patients = self._patients(form)
+        return record_of(patients[0]) if patients else None
+
+    def patient(
+        self,
+        patient: TestPatient,
+        ids: list[dict[str, str]] | None = None,
+        expect: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """The patient as your organization answers for them, once the record holds what
+        `expect` says; found but different is said so, not "not found"."""
+        what = f"{patient.alias!r} in your organization {self.own.name}"
+
+        def probe() -> dict[str, Any] | Miss | None:
+            match = self._search(patient, ids)
+            problems = readback.differences(expect, match) if match is not None else []
+            return Miss(readback.describe(problems)) if problems else match
+
+        result: dict[str, Any] = self._until(what, probe)
+        return result
+
+    def gone(self, patient: TestPatient, ids: list[dict[str, str]]) -> None:
+        what = f"the merged-away record of {patient.alias!r} to disappear"
+        self._until(what, lambda: True if self._search(patient, ids) is None else None)
+
+    def _documents(self, patient_id: str) -> Exchange:
+        slug = self.fhir.documents_slug.format(oid=self.own.oid)
+        return self.client.request(
+            "DocumentReference search",
+            "POST",
+            self.fhir.path(slug, "DocumentReference/_search"),
+            form={"patient": [patient_id]},
+            headers=self.settings.carequality_headers(),
+            response_schema=SEARCHSET,
+        )
+
+    def document(self, ids: list[dict[str, str]], sent: dict[str, Any]) -> dict[str, Any]:
+        """The pushed document (`sent`: its Header.Document) among your organization's
+        DocumentReferences of the patient, by ID; its type code must be the one sent."""
+        what = f"the pushed document {sent['ID']}"
+        wanted = document_ids(str(sent["ID"]))
+        code = sent["TypeCode"]["Code"]
+
+        def probe() -> dict[str, Any] | None:
+            patient_id = self._patient_id(ids)
+            if patient_id is None:
+                return None
+            answer = self._documents(patient_id)
+            succeeded(answer)
+            for document in (
+                r for r in entries(answer.response_body) if _is(r, "DocumentReference")
+            ):
+                master = document.get("masterIdentifier") or {}
+                listed = {str(master.get("value"))} | {
+                    str(i.get("value"))
+                    for i in document.get("identifier") or []
+                    if isinstance(i, dict)
+                }
+                if not listed & wanted:
+                    continue
+                codes = {
+                    c.get("code")
+                    for c in (document.get("type") or {}).get("coding") or []
+                    if isinstance(c, dict)
+                }
+                if codes and code not in codes:
+                    raise ReadbackMismatch(f"{what}: found, but its type.coding code differs")
+                return dict(document)
+            return None
+
+        result: dict[str, Any] = self._until(what, probe)
+        return result
+
+    def _patient_id(self, ids: list[dict[str, str]]) -> str | None:
+        patients = self._patients(by_identifiers(ids))
+        found = patients[0].get("id") if patients else None
+        return str(found) if found else None
+
+
+def _is(resource: Any, kind: str) -> bool:
+    return isinstance(resource, dict) and resource.get("resourceType") == kind
