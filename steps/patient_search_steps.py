@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pytest_bdd import given, parsers, then, when
 
-from techval.validation import apis, recommendations, search
+from techval.validation import recommendations
 from techval.validation.patients import patient
 
 
@@ -13,28 +13,26 @@ from techval.validation.patients import patient
     parsers.parse('"{alias}" is searched across the network by demographics'),
     target_fixture="searched",
 )
-def broad_search(alias, client, settings, test_patients, api):
-    apis.data_model_only(api, "the broad search across the network (record locator)")
-    person = patient(test_patients, alias)
-    return search.Searched(person, client.send(search.demographics_query(settings, person)))
+def broad_search(alias, client, test_patients, api):
+    return api.patients.across_network(client, patient(test_patients, alias))
 
 
 @then("the search finds the patient with a network patient ID", target_fixture="match")
-def finds_patient(searched):
-    return search.found(searched.answer, searched.patient)
+def finds_patient(searched, api):
+    return api.patients.network_match(searched)
 
 
 @then(
     "the location query lists the organizations that hold records, with the patient's "
     "identifiers there"
 )
-def lists_locations(client, settings, reporter, match, searched):
-    search.holders(client, settings, reporter, match, searched.patient)
+def lists_locations(client, reporter, match, searched, api):
+    api.patients.holders(client, reporter, match, searched)
 
 
 @then("the search answers no match, which is not an error")
-def no_match(searched):
-    search.no_match(searched.answer, searched.patient)
+def no_match(searched, api):
+    api.patients.no_match(searched)
 
 
 @given(parsers.parse('"{alias}" was located across the network'), target_fixture="located")

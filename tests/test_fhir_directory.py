@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from techval.core.config import Settings
-from techval.core.errors import CheckFailed, ReadbackMismatch
+from techval.core.errors import CheckFailed, NotOffered, ReadbackMismatch, WrongContent
 from techval.simulator import provision
 from techval.simulator.faults import named
 from techval.validation import checks, directory, organization
@@ -129,3 +129,21 @@ def test_the_directory_search_is_bounded_by_max_pages(tmp_path: Path) -> None:
     FhirPatientSearch(settings).organizations(client, person)
     searches = [e for e in client.exchanges if e.label.startswith("Organization search")]
     assert len(searches) == 2
+
+
+def test_across_the_network_is_each_organization_of_the_directory_near_the_patient(
+    tmp_path: Path,
+) -> None:
+    settings, client = fhir_directory(tmp_path)
+    patients = load_patients(settings.test_patients)
+    search = FhirPatientSearch(settings)
+    nobody = search.across_network(client, patients["unknown patient"])  # no ZIP: near you
+    assert nobody.answers
+    search.no_match(nobody)  # every organization answered an empty searchset
+    somebody = search.across_network(client, patients["test patient 1"])
+    with pytest.raises(WrongContent, match="a patient matched who does not exist"):
+        search.no_match(somebody)
+    with pytest.raises(NotOffered):
+        search.network_match(somebody)
+    gateway = settings.organizations[0].part_of
+    assert not any(f"ceq-xcpd:{gateway}/" in e.url for e in client.exchanges)

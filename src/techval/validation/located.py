@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from techval.core.errors import TestDataMismatch
+from techval.core.exchange import Exchange
 from techval.validation.patients import TestPatient
 
 
@@ -51,3 +52,16 @@ class Located:
             f"the record locator lists {len(self.locations)} organization(s) holding records "
             "of this patient, and not the one the test-patients file names",
         )
+
+
+@dataclass(frozen=True)
+class Searched:
+    """A search for a test patient across the network, and its answers: the record locator's
+    one (Data Model), or one per organization of the directory searched (FHIR)."""
+
+    patient: TestPatient
+    answers: tuple[Exchange, ...]
+
+    @property
+    def answer(self) -> Exchange:
+        return self.answers[0]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from techval.core.client import RedoxClient
@@ -13,7 +13,7 @@ from techval.core.redox import ACTIVE, ERROR, SUCCESS, TASK_STATUS
 from techval.core.reporting import Reporter
 from techval.validation import rules
 from techval.validation.checks import succeeded
-from techval.validation.located import Located, Location
+from techval.validation.located import Located, Location, Searched
 from techval.validation.messages import carequality_extensions, envelope
 from techval.validation.patients import TestPatient
 from techval.validation.waiting import poll_reported
@@ -145,14 +145,6 @@ def network_id(patient: dict[str, Any]) -> dict[str, str]:
     return {"ID": first["ID"], "IDType": first["IDType"]}
 
 
-@dataclass(frozen=True)
-class Searched:
-    """A demographic search for a test patient, and the answer."""
-
-    patient: TestPatient
-    answer: Exchange
-
-
 def found(exchange: Exchange, patient: TestPatient) -> dict[str, Any]:
     """The match of a search for a test patient who must be found."""
     match = matched(exchange, patient)
@@ -238,6 +230,21 @@ class DataModelPatientSearch:
 
     def locate(self, client: RedoxClient, reporter: Reporter, patient: TestPatient) -> Located:
         return locate(client, self.settings, reporter, patient)
+
+    def across_network(self, client: RedoxClient, patient: TestPatient) -> Searched:
+        """The broad search by demographics, to the record locator."""
+        return Searched(patient, (client.send(demographics_query(self.settings, patient)),))
+
+    def network_match(self, searched: Searched) -> dict[str, Any]:
+        return found(searched.answer, searched.patient)
+
+    def holders(
+        self, client: RedoxClient, reporter: Reporter, match: dict[str, Any], searched: Searched
+    ) -> None:
+        holders(client, self.settings, reporter, match, searched.patient)
+
+    def no_match(self, searched: Searched) -> None:
+        no_match(searched.answer, searched.patient)
 
     def narrow(self, client: RedoxClient, located: Located) -> Exchange:
         oid = located.chosen.organization_oid

@@ -10,15 +10,22 @@ from typing import Any
 
 from techval.core.client import RedoxClient
 from techval.core.config import Settings
-from techval.core.errors import CheckFailed, NotFound, TestDataMismatch, WrongContent
+from techval.core.errors import (
+    CheckFailed,
+    NotFound,
+    NotOffered,
+    TestDataMismatch,
+    WrongContent,
+)
 from techval.core.exchange import Exchange
 from techval.core.reporting import Reporter
 from techval.validation.checks import succeeded
 from techval.validation.fhir.organization import OID_SYSTEM, entries
-from techval.validation.located import Located, Location
+from techval.validation.located import Located, Location, Searched
 from techval.validation.patients import TestPatient
 
 SEARCHSET = "fhir/Bundle.searchset"
+API = "FHIR API"
 GENDERS = {"male": "male", "female": "female", "other": "other", "unknown": "unknown"}
 NOT_ON_NETWORK = (
     "the test-patients file says they are on this network, but a development network may not "
@@ -90,20 +97,27 @@ class FhirPatientSearch:
             )
         return dict(match, identifier=identifiers)
 
-    def organizations(self, client: RedoxClient, patient: TestPatient) -> list[tuple[str, str]]:
+    def organizations(
+        self, client: RedoxClient, patient: TestPatient, *, near_you: bool = False
+    ) -> list[tuple[str, str]]:
         """(OID, name) of the organizations to search: the one the test data names, else the
         directory's near the patient's ZIP (every page, at most fhir.max_pages), the
-        environment's own organizations left out."""
+        environment's own organizations and their parents left out; `near_you`: near your organization's ZIP
+        when the patient has none (someone searched for who may exist nowhere)."""
         if patient.organization:
             return [(patient.organization, patient.organization)]
         zip_code = (patient.demographics.get("Address") or {}).get("ZIP")
+        if not zip_code and near_you:
+            zip_code = self.settings.carequality.sender.address.zip
         if not zip_code:
             raise TestDataMismatch(
                 patient.alias,
                 "Demographics",
                 "no Address.ZIP to search the directory near, and no organization named",
             )
+        # your own records and the ones they are part of (the Redox gateway) hold no patients
         own = {o.oid for o in self.settings.organizations}
+        own |= {o.part_of for o in self.settings.organizations if o.part_of}
         found: dict[str, str] = {}
         form = {
             "address-postalcode": [str(zip_code)],
@@ -139,6 +153,31 @@ class FhirPatientSearch:
                     found.setdefault(oid, str(organization.get("name") or oid))
             path = next_link(answer.response_body)
         return list(found.items())
+
+    def across_network(self, client: RedoxClient, patient: TestPatient) -> Searched:
+        """FHIR has no record locator: the patient is searched at each organization of the
+        directory near their ZIP (or near yours when their test data has none)."""
+        answers = tuple(
+            self._search_at(client, patient, oid)
+            for oid, _ in self.organizations(client, patient, near_you=True)
+        )
+        return Searched(patient, answers)
+
+    def network_match(self, searched: Searched) -> dict[str, Any]:
+        raise NotOffered("a network patient ID from the record locator (broad search)", API)
+
+    def holders(
+        self, client: RedoxClient, reporter: Reporter, match: dict[str, Any], searched: Searched
+    ) -> None:
+        raise NotOffered("the location query of the record locator", API)
+
+    def no_match(self, searched: Searched) -> None:
+        """Every organization searched answered an empty searchset ("no match" is no error)."""
+        if not searched.answers:
+            raise NotFound("Organization search: no organization of the directory was searched")
+        for answer in searched.answers:
+            if self.matched(answer, searched.patient) is not None:
+                raise WrongContent(f"{answer.label}: a patient matched who does not exist")
 
     def locate(self, client: RedoxClient, reporter: Reporter, patient: TestPatient) -> Located:
         """The first organization whose patient search finds the test patient."""
