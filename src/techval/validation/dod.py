@@ -12,22 +12,19 @@ import copy
 import re
 import secrets
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from techval.core import redox
-from techval.core.client import RedoxClient
 from techval.core.config import Settings
 from techval.core.errors import ReadbackMismatch
 from techval.core.exchange import Exchange
-from techval.core.reporting import Reporter
 from techval.validation import cda, documents, readback, search, templates
+from techval.validation.finding import OwnOrganizationFinder
 from techval.validation.located import Location
 from techval.validation.messages import envelope
 from techval.validation.patients import TestPatient
-from techval.validation.waiting import Miss, poll_reported
 
 CONTACT_DETAILS = ("PhoneNumber", "EmailAddresses", "Address")
 
@@ -199,14 +196,9 @@ def own_location(settings: Settings, ids: list[dict[str, str]]) -> Location:
     return Location(organization.oid, organization.name, tuple((i["ID"], i["IDType"]) for i in ids))
 
 
-class Finder:
-    """Searches of the user's own organization, repeated until what was pushed shows up."""
-
-    def __init__(self, client: RedoxClient, settings: Settings, reporter: Reporter) -> None:
-        self.client, self.settings, self.reporter = client, settings, reporter
-
-    def _until(self, what: str, probe: Callable[[], Any]) -> Any:
-        return poll_reported(self.reporter, what, self.settings.data_on_demand, probe)
+class Finder(OwnOrganizationFinder):
+    """Your own organization searched through the Data Model (PatientSearch.Query with
+    FacilityCode, ClinicalSummary.DocumentQuery)."""
 
     def _search(
         self, patient: TestPatient, ids: list[dict[str, str]] | None
@@ -216,29 +208,6 @@ class Finder:
         if ids is not None:  # by identifier: unambiguous even when records share demographics
             message["Patient"] = {"Identifiers": ids}
         return search.matched(self.client.send(message))
-
-    def patient(
-        self,
-        patient: TestPatient,
-        ids: list[dict[str, str]] | None = None,
-        expect: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        """The patient as your organization answers for them, once the match holds what
-        `expect` says (readback.differences); found but different is said so, not "not found"."""
-        what = f"{patient.alias!r} in your organization {self.settings.carequality.sender.name}"
-
-        def probe() -> dict[str, Any] | Miss | None:
-            match = self._search(patient, ids)
-            problems = readback.differences(expect, match) if match is not None else []
-            return Miss(readback.describe(problems)) if problems else match
-
-        result: dict[str, Any] = self._until(what, probe)
-        return result
-
-    def gone(self, patient: TestPatient, ids: list[dict[str, str]]) -> None:
-        """Wait until no record answers to these identifiers any more."""
-        what = f"the merged-away record of {patient.alias!r} to disappear"
-        self._until(what, lambda: True if self._search(patient, ids) is None else None)
 
     def document(self, ids: list[dict[str, str]], sent: dict[str, Any]) -> dict[str, Any]:
         """The pushed document (`sent`: its Header.Document) in your organization's document

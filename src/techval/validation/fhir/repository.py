@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from techval.core.client import RedoxClient
@@ -18,12 +17,11 @@ from techval.core.config import Settings
 from techval.core.errors import ReadbackMismatch
 from techval.core.exchange import Exchange
 from techval.core.reporting import Reporter
-from techval.validation import readback
 from techval.validation.checks import succeeded
 from techval.validation.fhir.organization import entries
 from techval.validation.fhir.search import SEARCHSET, demographics_form, oid_of
+from techval.validation.finding import OwnOrganizationFinder
 from techval.validation.patients import TestPatient
-from techval.validation.waiting import Miss, poll_reported
 
 PHONES = {"home": "Home", "mobile": "Mobile", "work": "Office"}
 
@@ -84,16 +82,13 @@ def document_ids(document_id: str) -> set[str]:
     return found
 
 
-class FhirFinder:
-    """Searches of your own organization through FHIR, repeated until the push shows up."""
+class FhirFinder(OwnOrganizationFinder):
+    """Your own organization searched through FHIR, until the push shows up."""
 
     def __init__(self, client: RedoxClient, settings: Settings, reporter: Reporter) -> None:
-        self.client, self.settings, self.reporter = client, settings, reporter
+        super().__init__(client, settings, reporter)
         self.fhir = settings.fhir
         self.own = settings.carequality.sender
-
-    def _until(self, what: str, probe: Callable[[], Any]) -> Any:
-        return poll_reported(self.reporter, what, self.settings.data_on_demand, probe)
 
     def _patients(self, form: dict[str, list[str]]) -> list[dict[str, Any]]:
         answer = self.client.request(
@@ -114,28 +109,6 @@ class FhirFinder:
         form = by_identifiers(ids) if ids is not None else demographics_form(patient)
         patients = self._patients(form)
         return record_of(patients[0]) if patients else None
-
-    def patient(
-        self,
-        patient: TestPatient,
-        ids: list[dict[str, str]] | None = None,
-        expect: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        """The patient as your organization answers for them, once the record holds what
-        `expect` says; found but different is said so, not "not found"."""
-        what = f"{patient.alias!r} in your organization {self.own.name}"
-
-        def probe() -> dict[str, Any] | Miss | None:
-            match = self._search(patient, ids)
-            problems = readback.differences(expect, match) if match is not None else []
-            return Miss(readback.describe(problems)) if problems else match
-
-        result: dict[str, Any] = self._until(what, probe)
-        return result
-
-    def gone(self, patient: TestPatient, ids: list[dict[str, str]]) -> None:
-        what = f"the merged-away record of {patient.alias!r} to disappear"
-        self._until(what, lambda: True if self._search(patient, ids) is None else None)
 
     def _documents(self, patient_id: str) -> Exchange:
         slug = self.fhir.documents_slug.format(oid=self.own.oid)

@@ -102,8 +102,8 @@ class FhirPatientSearch:
     ) -> list[tuple[str, str]]:
         """(OID, name) of the organizations to search: the one the test data names, else the
         directory's near the patient's ZIP (every page, at most fhir.max_pages), the
-        environment's own organizations and their parents left out; `near_you`: near your organization's ZIP
-        when the patient has none (someone searched for who may exist nowhere)."""
+        environment's own organizations and their parents left out; `near_you`: near your
+        organization's ZIP when the patient has none (someone who may exist nowhere)."""
         if patient.organization:
             return [(patient.organization, patient.organization)]
         zip_code = (patient.demographics.get("Address") or {}).get("ZIP")
