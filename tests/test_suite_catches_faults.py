@@ -3,6 +3,7 @@ right scenarios with a message that names the cause. A correct server passes eve
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -295,20 +296,17 @@ def test_a_scenario_past_its_deadline_is_reported_as_timed_out(
     assert not any(s["message"].startswith("not run:") for s in scenarios_of(result))
 
 
-@pytest.mark.parametrize(
-    ("workers", "stop"),
-    [(1, signal.SIGINT), (2, signal.SIGINT), (1, signal.SIGTERM), (2, signal.SIGTERM)],
-)
-def test_ctrl_c_or_sigterm_stops_the_run_and_the_reports_are_complete(
-    server: RunningSimulator, tmp_path: Path, workers: int, stop: signal.Signals
-) -> None:
-    """SIGTERM (a cancelled CI job, docker stop, timeout) is handled as Ctrl-C is: the reports
-    of what ran, marked interrupted; exit 143, and no HTML (`techval report` writes it)."""
+@contextlib.contextmanager
+def slow_run(
+    server: RunningSimulator, tmp_path: Path, *args: str, until: str
+) -> Iterator[tuple[subprocess.Popen[str], list[str], Path]]:
+    """`techval run` in a process against the simulator answering in 0.2 s, once its progress
+    printed the line starting with `until` (the run goes on long after): the process, the lines
+    seen, the reports folder."""
     server.simulator.faults.append(named("slow:0.2"))
     config = write_environment(tmp_path, simulator=None, base_url=server.url)
     reports = tmp_path / "reports"
-    command = [sys.executable, "-m", "techval.cli", "run", "--config", str(config)]
-    command += [f"--workers={workers}"]
+    command = [sys.executable, "-m", "techval.cli", "run", "--config", str(config), *args]
     with subprocess.Popen(
         [*command, "--reports", str(reports)],
         cwd=ROOT,
@@ -318,10 +316,27 @@ def test_ctrl_c_or_sigterm_stops_the_run_and_the_reports_are_complete(
     ) as process:
         assert process.stdout is not None
         seen: list[str] = []
-        for line in process.stdout:  # the run is slow (0.2 s an answer): it ends long after
+        for line in process.stdout:
             seen.append(line)
-            if line.startswith("[ 2/"):
+            if line.startswith(until):
                 break
+        yield process, seen, reports
+
+
+@pytest.mark.parametrize(
+    ("workers", "stop"),
+    [(1, signal.SIGINT), (2, signal.SIGINT), (1, signal.SIGTERM), (2, signal.SIGTERM)],
+)
+def test_ctrl_c_or_sigterm_stops_the_run_and_the_reports_are_complete(
+    server: RunningSimulator, tmp_path: Path, workers: int, stop: signal.Signals
+) -> None:
+    """SIGTERM (a cancelled CI job, docker stop, timeout) is handled as Ctrl-C is: the reports
+    of what ran, marked interrupted; exit 143, and no HTML (`techval report` writes it)."""
+    with slow_run(server, tmp_path, f"--workers={workers}", until="[ 2/") as (
+        process,
+        seen,
+        reports,
+    ):
         process.send_signal(stop)
         signalled = time.monotonic()
         rest, stderr = process.communicate(timeout=60)
@@ -362,21 +377,11 @@ def children_of(pid: int) -> list[int]:
 def test_a_worker_killed_mid_scenario_is_the_same_broken_scenario_everywhere(
     server: RunningSimulator, tmp_path: Path
 ) -> None:
-    server.simulator.faults.append(named("slow:0.2"))
-    config = write_environment(tmp_path, simulator=None, base_url=server.url)
-    reports = tmp_path / "reports"
-    command = [sys.executable, "-m", "techval.cli", "run", "--config", str(config)]
-    with subprocess.Popen(
-        [*command, "--workers=2", "--no-html", "--reports", str(reports)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    ) as process:
-        assert process.stdout is not None
-        for line in process.stdout:  # slow answers: the workers are busy long after this
-            if line.startswith("[ 3/"):
-                break
+    with slow_run(server, tmp_path, "--workers=2", "--no-html", until="[ 3/") as (
+        process,
+        _,
+        reports,
+    ):
         workers = children_of(process.pid)
         assert len(workers) == 2, workers
         os.kill(workers[0], signal.SIGKILL)
