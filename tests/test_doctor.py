@@ -211,3 +211,89 @@ def test_a_short_hs384_secret_is_a_warning(tmp_path: Path) -> None:
         r"^signing key\s+warn\s+the client secret is 20 bytes; HS384 wants at least 48", out, re.M
     )
     assert secret not in out
+
+
+# -- api: fhir -------------------------------------------------------------------------------
+SLUG_ROWS = ("ceq-orgs", "ceq-xcpd:", "ceq-xca:")
+DATA_MODEL_ROWS = r"^(organization|organization_patient_search|clinical_summary)\s"
+
+
+def fhir_environment(server: RunningSimulator, tmp_path: Path, **changes: object) -> Path:
+    return write_environment(tmp_path, simulator=None, base_url=server.url, api="fhir", **changes)
+
+
+def test_the_fhir_simulator_is_ready(tmp_path: Path) -> None:
+    code, out, err = doctor(tmp_path, "--env", "simulator-fhir")
+    assert code == 0 and not err, out + err
+    assert re.search(r"^destinations\s+ok\s+FHIR uses slugs, not destination IDs; ", out, re.M)
+    for row in SLUG_ROWS:
+        assert re.search(rf"^{row}\S*\s+ok\s", out, re.M), row
+    assert not re.search(DATA_MODEL_ROWS, out, re.M)
+    assert re.search(r"^test patient 'test patient 1'\s+ok\s+found at ", out, re.M)
+    assert "techval doctor: ready to run" in out
+
+
+def test_under_fhir_each_slug_gets_one_harmless_request_and_no_message_is_sent(
+    server: RunningSimulator, tmp_path: Path
+) -> None:
+    patients = tmp_path / "patients.yaml"  # the patient no run searches for under FHIR
+    patients.write_text(
+        "unknown patient:\n  Demographics: {FirstName: Nomatch, LastName: Q, DOB: '1901-01-01'}\n"
+    )
+    code, out, _ = doctor(
+        tmp_path, "--config", str(fhir_environment(server, tmp_path, test_patients=str(patients)))
+    )
+    assert code == 0, out
+    own = environment()["organization"][0]["oid"]
+    sent = [(r.method, r.path.split("/")[3:]) for r in server.simulator.captured]
+    assert sent[1:] == [  # after the token
+        ("GET", ["ceq-orgs", "Development", "Organization", own]),
+        ("POST", [f"ceq-xcpd:{own}", "Development", "Patient", "_search"]),
+        ("POST", [f"ceq-xca:{own}", "Development", "DocumentReference", "_search"]),
+    ]
+    assert "techval-doctor-no-such-patient" in server.simulator.captured[2].body.decode()
+    assert re.search(
+        r"^test patient 'unknown patient'\s+skipped\s+the FHIR API offers no", out, re.M
+    )
+
+
+def test_a_wrong_fhir_base_path_fails_every_slug_naming_the_key(
+    server: RunningSimulator, tmp_path: Path
+) -> None:
+    config = fhir_environment(server, tmp_path, fhir={"base_path": "/fhir/R5"})
+    code, out, err = doctor(tmp_path, "--config", str(config))
+    assert code == 1 and not err and "Traceback" not in out
+    for row in SLUG_ROWS:
+        assert re.search(rf"^{row}\S*\s+FAIL\s+.*HTTP 404 with text/plain", out, re.M), row
+    advice = [line for line in out.splitlines() if "check fhir.base_path (/fhir/R5)" in line]
+    assert len(advice) == 1 and "ceq-orgs, ceq-xcpd:" in advice[0]
+    assert "test patient 'test patient 1'" in advice[0]  # its directory search: the same cause
+
+
+def test_carequality_headers_the_server_does_not_take_are_named_by_their_keys(
+    server: RunningSimulator, tmp_path: Path
+) -> None:
+    config = fhir_environment(server, tmp_path, fhir={"headers": {"user_id": "x-requester"}})
+    code, out, _ = doctor(tmp_path, "--config", str(config))
+    assert code == 1
+    assert re.search(r"^ceq-orgs\s+ok\s", out, re.M)  # no Carequality headers there
+    for row in SLUG_ROWS[1:]:
+        assert re.search(rf"^{row}\S*\s+FAIL\s+.*Redox answered HTTP 401", out, re.M), row
+    advice = [line for line in out.splitlines() if "fhir.headers.user_id: x-requester" in line]
+    assert len(advice) == 1 and "refused with a fresh token" in advice[0]
+    assert "test patient 'test patient 1'" in advice[0]  # its patient search: the same cause
+
+
+def test_production_under_fhir_reads_the_organization_record_only(
+    server: RunningSimulator, tmp_path: Path
+) -> None:
+    config = fhir_environment(
+        server, tmp_path, production=True, destinations={"data_on_demand": DOD}
+    )
+    code, out, _ = doctor(tmp_path, "--config", str(config))
+    sent = [(r.method, r.path) for r in server.simulator.captured][1:]
+    assert [method for method, _ in sent] == ["GET"] and "/Production/Organization/" in sent[0][1]
+    for row in (*SLUG_ROWS[1:], "test patients"):
+        assert re.search(rf"^{row}\S*\s+skipped\s+production", out, re.M), row
+    assert code == 1  # the simulator answers Development only: explained
+    assert "check fhir.environment (Production)" in out

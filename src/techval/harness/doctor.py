@@ -9,12 +9,13 @@ explained: wrong destination, no subscription, missing Carequality metadata), an
 each test patient is on the network. Test patients are never searched for in production
 without --allow-production. Exit codes as `techval run`: 0 ready, 1 a destination refused or
 a test patient does not fit the network, 2 the run could not go on (config, key, token).
+Under `api: fhir` the destinations and the test patients are checked as FHIR reaches them:
+harness/doctor_fhir.py.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,28 +30,21 @@ from techval.core.errors import (
     TransportError,
 )
 from techval.core.exchange import Exchange
+from techval.harness import doctor_fhir
+from techval.harness.doctor_finding import EXPECTED_ABSENT, FAIL, OK, SKIP, WARN, Finding
 from techval.harness.run import Run, start_run
 from techval.simulator.provision import ensure_private_key
 from techval.validation import documents, organization, search
+from techval.validation.apis import FHIR
 from techval.validation.checks import answered, succeeded
 from techval.validation.located import Location
 from techval.validation.messages import CAREQUALITY_PURPOSES
 from techval.validation.patients import TestPatient, load_patients
 
-OK, FAIL, WARN, SKIP = "ok", "FAIL", "warn", "skipped"
-# The alias the patient search feature expects no match for.
-EXPECTED_ABSENT = {"unknown patient"}
 NO_SUBSCRIPTION = "No subscriptions"  # Redox's 400 for a destination the source does not have
 KEY_ADVICE = "point auth.private_key_file at it"
-
-
-@dataclass(frozen=True)
-class Finding:
-    check: str
-    result: str  # ok, FAIL, warn, skipped
-    detail: str
-    advice: str = ""
-    code: int = 0  # what it does to the exit code: 0, 1 (does not fit), 2 (could not run)
+PUSHES_ONLY = "only pushes go there: `techval run` checks it (validation step 4)"
+NO_TEST_DATA = "production: no test data is sent without --allow-production"
 
 
 def diagnose(
@@ -77,11 +71,15 @@ def diagnose(
     dotenv = " (with .env)" if (root / ".env").is_file() else ""
     found.append(Finding("environment file", OK, f"{settings.source}{dotenv}: {settings.name}"))
     found.append(_key(settings))
-    tier = "production" if settings.production else "development"
-    found.append(
-        Finding("destinations", OK, f"{len(settings.destinations)} {tier} destination IDs")
-    )
-    if any(f.code == 2 for f in found):
+    stop = any(f.code == 2 for f in found)  # a missing destination does not stop the checks
+    if settings.api == FHIR:
+        found.append(doctor_fhir.destinations(settings))
+    else:
+        tier = "production" if settings.production else "development"
+        found.append(
+            Finding("destinations", OK, f"{len(settings.destinations)} {tier} destination IDs")
+        )
+    if stop:
         return found
     try:
         run = start_run(settings, allow_production=True)  # nothing is pushed; patients guarded
@@ -144,13 +142,15 @@ def _with_run(run: Run, *, allow_production: bool) -> list[Finding]:
             )
         return [Finding("token", FAIL, run.client.health.unreachable, advice, 2)]
     found = [Finding("token", OK, f"granted by {settings.auth.token_url}")]
+    guarded = settings.production and not allow_production
+    patients = load_patients(settings.test_patients)
+    if settings.api == FHIR:
+        return found + _fhir(run, patients, guarded=guarded)
     probes: list[tuple[str, Callable[[], Exchange], Callable[[Exchange], None]]] = []
     own = settings.organizations[0].oid
-    guarded = settings.production and not allow_production
     probes.append(
         ("organization", lambda: _send(run, organization.query_message(settings, own)), succeeded)
     )
-    patients = load_patients(settings.test_patients)
     absent = next(iter(p for a, p in patients.items() if a in EXPECTED_ABSENT), None)
     nobody = absent or TestPatient("nobody", {"FirstName": "Nobody", "LastName": "Techval"})
     probes.append(
@@ -175,24 +175,26 @@ def _with_run(run: Run, *, allow_production: bool) -> list[Finding]:
             )
             continue
         found.append(_probe(purpose, settings, send, check))
-    found.append(
-        Finding(
-            "data_on_demand",
-            SKIP,
-            "only pushes go there: `techval run` checks it (validation step 4)",
-        )
-    )
+    found.append(Finding("data_on_demand", SKIP, PUSHES_ONLY))
     if guarded:
-        found.append(
-            Finding(
-                "test patients",
-                SKIP,
-                "production: no test data is sent without --allow-production",
-            )
-        )
+        found.append(Finding("test patients", SKIP, NO_TEST_DATA))
         return found
     for alias, patient in patients.items():
         found.append(_patient(run, alias, patient))
+    return found
+
+
+def _fhir(run: Run, patients: dict[str, TestPatient], *, guarded: bool) -> list[Finding]:
+    settings = run.settings
+    found = doctor_fhir.slugs(run.client, settings, guarded=guarded)
+    found.append(Finding("data_on_demand", SKIP, PUSHES_ONLY))
+    if guarded:
+        found.append(Finding("test patients", SKIP, NO_TEST_DATA))
+        return found
+    for alias, patient in patients.items():
+        found.append(
+            doctor_fhir.patient_finding(run.client, run.reporter, settings, alias, patient)
+        )
     return found
 
 
