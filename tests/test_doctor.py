@@ -253,7 +253,7 @@ def test_under_fhir_each_slug_gets_one_harmless_request_and_no_message_is_sent(
     ]
     assert "techval-doctor-no-such-patient" in server.simulator.captured[2].body.decode()
     assert re.search(
-        r"^test patient 'unknown patient'\s+skipped\s+the FHIR API offers no", out, re.M
+        r"^test patient 'unknown patient'\s+skipped\s+expected nowhere", out, re.M
     )
 
 

@@ -6,7 +6,6 @@ whole command is tested through the CLI in test_doctor.py."""
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -190,7 +189,8 @@ def test_test_patients_are_located_as_a_fhir_run_locates_them(tmp_path: Path) ->
 
     def finding(alias: str, demographics: dict[str, Any]) -> Any:
         person = TestPatient(alias, demographics)
-        return doctor_fhir.patient_finding(client, reporter, settings, alias, person)
+        located = {"test patient 1", "someone"}  # the aliases some scenario locates
+        return doctor_fhir.patient_finding(client, reporter, settings, alias, person, located)
 
     bixby = {
         "FirstName": "Timothy",
@@ -205,14 +205,13 @@ def test_test_patients_are_located_as_a_fhir_run_locates_them(tmp_path: Path) ->
     assert "change 'Demographics' of 'someone'" in nobody.advice
     no_zip = finding("someone", {k: v for k, v in bixby.items() if k != "Address"})
     assert no_zip.result == WARN and "change 'Demographics' of 'someone'" in no_zip.detail
-    assert finding("unknown patient", {}).result == SKIP  # no broad search under FHIR
+    assert finding("unknown patient", {}).result == SKIP  # expected nowhere
+    assert finding("test patient 2", bixby).result == SKIP  # only pushed: no scenario locates it
     assert client.hooks == [client.exchanges.append]  # the doctor's own hook removed
 
 
-def test_the_patient_only_pushed_under_fhir_is_located_by_no_feature() -> None:
-    located = set()
-    for feature in (ROOT / "features").glob("*.feature"):
-        located |= set(re.findall(r'"([^"]+)" was located', feature.read_text()))
-    assert located and not located & doctor_fhir.PUSHED_ONLY
+def test_the_patients_a_fhir_doctor_locates_are_those_a_scenario_locates() -> None:
+    located = doctor_fhir.located_in(ROOT / "features")
+    assert located == {"test patient 1", "test patient without documents"}
     pushes = (ROOT / "features/4_data_on_demand.feature").read_text()
-    assert all(f'"{alias}"' in pushes for alias in doctor_fhir.PUSHED_ONLY)
+    assert '"test patient 2"' in pushes and "test patient 2" not in located

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from techval.core import paths
 from techval.core.auth import HS384_MIN_SECRET, load_signing_key, read_private_key
 from techval.core.config import MissingVariables, Settings, load_settings
 from techval.core.errors import (
@@ -191,9 +192,10 @@ def _fhir(run: Run, patients: dict[str, TestPatient], *, guarded: bool) -> list[
     if guarded:
         found.append(Finding("test patients", SKIP, NO_TEST_DATA))
         return found
+    located = doctor_fhir.located_in(paths.project_root() / "features")
     for alias, patient in patients.items():
         found.append(
-            doctor_fhir.patient_finding(run.client, run.reporter, settings, alias, patient)
+            doctor_fhir.patient_finding(run.client, run.reporter, settings, alias, patient, located)
         )
     return found
 

@@ -5,6 +5,9 @@ to change; each test patient located through FHIR as a run locates them."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 from techval.core.client import RedoxClient
 from techval.core.config import Settings
 from techval.core.errors import CheckFailed, NotFound, TechvalError, TestDataMismatch
@@ -23,9 +26,18 @@ from techval.validation.fhir.preflight import (
 from techval.validation.patients import TestPatient
 
 GUARDED = "production: not probed without --allow-production"
-# The alias only the data-on-demand feature uses: pushed to your repository and found there,
-# never located on the network (a test checks this against features/).
-PUSHED_ONLY = {"test patient 2"}
+# How a scenario names a test patient it locates on the network (features/*.feature).
+LOCATED = re.compile(r'"([^"]+)" was located across the network')
+
+
+def located_in(features: Path) -> set[str]:
+    """The aliases some scenario locates on the network; the others are only pushed to your
+    repository (validation step 4) or expected nowhere."""
+    return {
+        alias
+        for feature in sorted(features.rglob("*.feature"))
+        for alias in LOCATED.findall(feature.read_text(encoding="utf-8"))
+    }
 
 
 def destinations(settings: Settings) -> Finding:
@@ -123,7 +135,12 @@ def advice(refused: SlugRefused, kind: str, settings: Settings) -> str:
 
 
 def patient_finding(
-    client: RedoxClient, reporter: Reporter, settings: Settings, alias: str, patient: TestPatient
+    client: RedoxClient,
+    reporter: Reporter,
+    settings: Settings,
+    alias: str,
+    patient: TestPatient,
+    located_aliases: set[str],
 ) -> Finding:
     """Whether a test patient is located through FHIR, as validation steps 2 and 3 locate them
     (the organization their test data names, else the directory near their ZIP)."""
@@ -132,10 +149,10 @@ def patient_finding(
         return Finding(
             name,
             SKIP,
-            "the FHIR API offers no broad search: the scenario that expects no match is not "
-            "offered",
+            "expected nowhere: a run searches the directory's organizations near it for an "
+            "empty answer",
         )
-    if alias in PUSHED_ONLY:
+    if alias not in located_aliases:
         return Finding(
             name,
             SKIP,
