@@ -56,4 +56,5 @@ def finds_with_organization_identifiers(search_answer, located, api):
 @then("every request carried the Carequality metadata of the environment's organization")
 def carried_metadata(scenario_exchanges, reporter, api):
     api.patients.carried_metadata(scenario_exchanges)
-    recommendations.requesting_user(scenario_exchanges, reporter)
+    user_id_header = api.settings.fhir.headers["user_id"]  # its header under FHIR
+    recommendations.requesting_user(scenario_exchanges, reporter, user_id_header)

@@ -17,11 +17,20 @@ from techval.core.reporting import Reporter
 from techval.harness.evidence import bundle, sections, verdict
 from techval.harness.evidence.assemble import Assembled, assemble
 from techval.harness.evidence.outcomes import ScenarioOutcome
-from techval.harness.evidence.requirements_section import COLUMNS, SECTION
+from techval.harness.evidence.requirements_section import COLUMNS, SECTION, evaluate
 from techval.simulator import RunningSimulator
 from techval.simulator.faults import named
-from techval.validation import recommendations, requirements
-from techval.validation.requirements import SHOULD, CatalogueError, parse
+from techval.validation import apis, recommendations, requirements
+from techval.validation.requirements import (
+    BOTH,
+    DATA_MODEL,
+    FHIR,
+    SCOPES,
+    SHOULD,
+    CatalogueError,
+    Requirement,
+    parse,
+)
 from tests.helpers import ROOT, run_techval, settings_for, write_environment
 
 SCENARIO = re.compile(r"^\s*Scenario(?: Outline)?:\s*(.+?)\s*$")
@@ -68,7 +77,7 @@ def test_catalogue_ids_levels_and_sources() -> None:
     ids = [r.id for r in CATALOGUE]
     assert len(ids) == len(set(ids))
     prefixes = {i.split("-")[0] for i in ids}
-    assert prefixes == {"API", "CQ", "ORG", "PS", "DQ", "DOD"}
+    assert prefixes == {"API", "CQ", "FHIR", "ORG", "PS", "DQ", "DOD"}
     assert {r.level for r in CATALOGUE} == {"SHALL", "SHOULD"}
     pages = ("https://docs.redoxengine.com/", "https://developer.redoxengine.com/")
     for requirement in CATALOGUE:
@@ -125,6 +134,8 @@ GOOD = {
         ({"source": ""}, "ORG-99: source: must be a non-empty string"),
         ({"verified": True}, "ORG-99: verified: not a key of a requirement"),
         ({"checks": None}, "ORG-99: checks: must be a non-empty list"),
+        ({"api": "hl7"}, "ORG-99: api: must be one of both, data_model, fhir"),
+        ({"api": ["fhir"]}, "ORG-99: api: must be one of both, data_model, fhir"),
     ],
 )
 def test_a_broken_entry_is_one_line_naming_the_entry_and_key(
@@ -134,6 +145,15 @@ def test_a_broken_entry_is_one_line_naming_the_entry_and_key(
     with pytest.raises(CatalogueError) as raised:
         parse({"requirements": [entry]}, "requirements.yaml")
     assert error in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_api_is_optional_and_names_the_api_a_requirement_is_a_rule_of() -> None:
+    (anywhere,) = parse({"requirements": [GOOD]}, "c")
+    (fhir_only,) = parse({"requirements": [{**GOOD, "api": "fhir"}]}, "c")
+    assert anywhere.api == BOTH and anywhere.applies_to(FHIR) and anywhere.applies_to(DATA_MODEL)
+    assert fhir_only.applies_to(FHIR) and not fhir_only.applies_to(DATA_MODEL)
+    # the scopes are the values of `api:` of an environment file, or both
+    assert set(SCOPES) == {BOTH, apis.DATA_MODEL, apis.FHIR}
 
 
 def test_a_missing_key_a_repeated_id_and_no_list_are_refused() -> None:
@@ -155,6 +175,132 @@ def test_a_check_that_does_not_import_is_named(tmp_path: Path) -> None:
     broken.write_text("requirements: [\n", encoding="utf-8")
     with pytest.raises(CatalogueError, match=r"^requirements.yaml: not YAML \(line \d+\)$"):
         requirements.load(broken)
+
+
+# ── the two APIs in the catalogue ─────────────────────────────────────────────────────────
+
+# Scenarios whose first step is Data Model only (validation.apis.data_model_only): under FHIR
+# they are "not offered by this API" and show nothing.
+NOT_OFFERED_UNDER_FHIR = {
+    "Broad search finds the patient and the organizations that hold records",
+    "A search for a patient who does not exist is a well-formed no match",
+    "Summarize the patient",
+}
+DATA_MODEL_CODE = tuple(
+    f"techval.validation.{name}."
+    for name in ("organization", "search", "documents", "dod", "messages", "rules")
+)
+
+
+def by_id(identifier: str) -> Requirement:
+    return next(r for r in CATALOGUE if r.id == identifier)
+
+
+def test_the_fhir_rules_are_in_the_catalogue_with_the_code_that_checks_them() -> None:
+    fhir = {r.id: r for r in CATALOGUE if r.api == FHIR}
+    assert fhir and all(r.level == "SHALL" for r in fhir.values())
+    checks = {c for r in fhir.values() for c in r.checks}
+    for check in (
+        "techval.validation.fhir.organization.id_is_oid",  # id = OID
+        "techval.validation.fhir.search.FhirPatientSearch.carried_metadata",  # the headers
+        "techval.core.config._check_fhir",  # OAuth only
+        "techval.core.exchange.outcome_errors",  # OperationOutcome errors
+        "techval.validation.fhir.documents.FhirDocuments.search",  # form-encoded searches
+    ):
+        assert check in checks, check
+    for requirement in fhir.values():
+        assert requirement.source.startswith("https://"), requirement.id  # a Redox page
+        assert not any(c.startswith(DATA_MODEL_CODE) for c in requirement.checks)
+
+
+def test_what_fhir_does_not_offer_is_data_model_only_and_both_apis_rows_are_checked_by_both() -> (
+    None
+):
+    """A requirement only not-offered scenarios verify is a Data Model rule; a requirement of
+    both APIs checked by Data Model code names the FHIR side's code too, and the reverse."""
+    for requirement in CATALOGUE:
+        if not requirement.every_scenario and set(requirement.scenarios) <= NOT_OFFERED_UNDER_FHIR:
+            assert requirement.api == DATA_MODEL, requirement.id
+        if requirement.api == DATA_MODEL:
+            assert not any(c.startswith("techval.validation.fhir.") for c in requirement.checks)
+    for identifier in ("API-01", "API-06", "CQ-01", "ORG-01", "PS-01", "PS-03", "DQ-05"):
+        assert by_id(identifier).api == DATA_MODEL, identifier
+    for identifier in ("ORG-02", "ORG-03", "ORG-05", "PS-05", "DQ-04", "DOD-01", "DOD-06"):
+        requirement = by_id(identifier)
+        assert requirement.api == BOTH, identifier
+        if any(c.startswith(DATA_MODEL_CODE) for c in requirement.checks):
+            assert any(c.startswith("techval.validation.fhir.") for c in requirement.checks)
+
+
+def every_scenario_passed(api: str | None) -> Assembled:
+    """A run in which every scenario of the features passed (each with a log ID), its
+    environment block naming `api` (None: a run recorded before it was named)."""
+    names = feature_scenarios()
+    outcomes = [
+        outcome(
+            f"n{i}",
+            name.replace("<kind>", "inpatient"),
+            "passed",
+            parameters={"kind": "inpatient"} if "<kind>" in name else {},
+        )
+        for i, name in enumerate(names)
+    ]
+    return Assembled(outcomes=outcomes, environment={"api": api} if api else {})
+
+
+@pytest.mark.parametrize(("api", "other"), [(FHIR, DATA_MODEL), (DATA_MODEL, FHIR), (None, FHIR)])
+def test_a_requirement_of_the_other_api_is_not_applicable_never_passed(
+    api: str | None, other: str, tmp_path: Path
+) -> None:
+    result: dict[str, Any] = {"steps": []}
+    SECTION.apply(result, every_scenario_passed(api), tmp_path)
+    rows = {row["id"]: row for row in result["requirements"]}
+    foreign = {r.id for r in CATALOGUE if r.api == other}
+    assert foreign
+    for identifier, row in rows.items():
+        if identifier in foreign:
+            assert row["verdict"] == "not_applicable", identifier
+            assert row["ran"] == [] and row["redox_log_ids"] == [], identifier
+        else:
+            assert row["verdict"] == "passed", identifier
+            assert row["redox_log_ids"], identifier
+    with (tmp_path / "requirements.csv").open(encoding="utf-8", newline="") as file:
+        table = {line["id"]: line for line in csv.DictReader(file)}
+    for identifier in foreign:
+        assert table[identifier]["verdict"] == "not_applicable"
+        assert table[identifier]["scenarios"] == table[identifier]["redox_log_ids"] == ""
+    passed = len(CATALOGUE) - len(foreign)
+    assert SECTION.console(result, Path("reports")) == [
+        f"Requirements: {passed} passed, 0 failed, 0 warnings, 0 not checked in this run, "
+        f"{len(foreign)} not applicable to this API (requirements.csv)"
+    ]
+    table_lines = [line for line in SECTION.summary(result) if line.startswith("| ")]
+    shown = [
+        line for line in table_lines if "⊘ not_applicable (does not apply to this API)" in line
+    ]
+    assert sorted(line.split(":")[0][2:] for line in shown) == sorted(foreign)
+    assert "does not apply to this API" in SECTION.attachments(result)[0].text
+
+
+def test_a_failure_pinned_to_a_check_of_the_other_api_fails_every_shall_of_its_scenario() -> None:
+    """Under FHIR a push's refusal raised by the Data Model envelope check (API-06's, not a
+    rule of this API) is pinned to no requirement of the run: every SHALL of the scenario
+    fails; a FHIR check pins its own requirement."""
+    push = outcome(
+        "a", "Merge two records of a patient", "failed", "conformance",
+        raised_at="techval.core.client.RedoxClient.check_request",
+    )  # fmt: skip
+    create = outcome(
+        "b", "Create the organization record", "failed", "conformance",
+        raised_at="techval.validation.fhir.organization.id_is_oid",
+    )  # fmt: skip
+    found = Assembled(outcomes=[push, create], environment={"api": FHIR})
+    rows = {row["id"]: row["verdict"] for row in evaluate(CATALOGUE, found)[0]}
+    assert rows["API-06"] == "not_applicable"
+    assert rows["DOD-01"] == rows["DOD-04"] == rows["DOD-09"] == "failed"
+    assert rows["FHIR-05"] == "failed"
+    assert rows["ORG-02"] == rows["ORG-03"] == "incomplete"  # not disproven by id = OID
+    assert rows["ORG-01"] == "not_applicable"
 
 
 # ── findings: SHOULD observations, recorded and redacted, never failing ───────────────────
@@ -207,6 +353,14 @@ def test_observations_of_the_recommendations(tmp_path: Path) -> None:
     sent = [push("PatientSearch.Query", query, {}), push("PatientSearch.Query", query, {})]
     recommendations.requesting_user(sent, reporter)
     assert [r for r, _ in found] == ["CQ-06"]  # once per user-id, not per request
+
+    found.clear()  # under FHIR the user-id is the x-user-id header (its name: fhir.headers)
+    search = push("Patient search", {}, {})
+    search.request_headers = {"Authorization": "Bearer ***", "X-User-Id": "svc_techval"}
+    recommendations.requesting_user([search], reporter)
+    assert not found  # no header name given: the Data Model's Meta.Extensions only
+    recommendations.requesting_user([search], reporter, "x-user-id")
+    assert [r for r, _ in found] == ["CQ-06"] and "header x-user-id 'svc_techval'" in found[0][1]
 
     found.clear()
     logged = {"Logs": [{"ID": "5b1f1cde-0000-4000-8000-000000000001"}]}
@@ -286,9 +440,11 @@ def test_the_section_from_a_hand_made_run(tmp_path: Path) -> None:
     for row in rows.values():
         tally[row["verdict"]] = tally.get(row["verdict"], 0) + 1
     assert tally["warning"] == tally["incomplete"] == 1 and tally["failed"] > 4
+    assert tally["not_applicable"] == sum(1 for r in CATALOGUE if r.api == FHIR)  # no api named
     assert SECTION.console(result, Path("reports")) == [
         f"Requirements: {tally['passed']} passed, {tally['failed']} failed, 1 warning, "
-        f"{tally['not_run']} not checked in this run, 1 incomplete (requirements.csv)"
+        f"{tally['not_run']} not checked in this run, 1 incomplete, "
+        f"{tally['not_applicable']} not applicable to this API (requirements.csv)"
     ]
     summary = SECTION.summary(result)
     assert "## Requirements" in summary
@@ -359,11 +515,13 @@ def test_a_whole_run_lists_every_requirement_with_a_verdict(tmp_path: Path) -> N
     assert result.code == 0, result.stderr
     rows = read_csv(result.reports)
     assert list(rows) == [r.id for r in CATALOGUE]
-    assert {row["verdict"] for row in rows.values()} == {"passed"}
-    assert all(row["redox_log_ids"] for row in rows.values())
+    fhir = {r.id for r in CATALOGUE if r.api == FHIR}
+    assert {rows[i]["verdict"] for i in fhir} == {"not_applicable"}  # a Data Model run
+    assert {row["verdict"] for i, row in rows.items() if i not in fhir} == {"passed"}
+    assert all(row["redox_log_ids"] for i, row in rows.items() if i not in fhir)
     assert re.search(
-        rf"^Requirements: {len(CATALOGUE)} passed, 0 failed, 0 warnings, 0 not checked in this "
-        r"run \(requirements.csv\)$",
+        rf"^Requirements: {len(CATALOGUE) - len(fhir)} passed, 0 failed, 0 warnings, 0 not "
+        rf"checked in this run, {len(fhir)} not applicable to this API \(requirements.csv\)$",
         result.stdout,
         re.MULTILINE,
     )
@@ -389,6 +547,31 @@ def test_a_tagged_run_shows_the_other_requirements_as_empty_rows(tmp_path: Path)
     for key in ("PS-01", "DQ-01", "DOD-01", "CQ-01"):
         assert rows[key]["verdict"] == rows[key]["scenarios"] == rows[key]["redox_log_ids"] == ""
         assert rows[key]["requirement"]
+
+
+@pytest.mark.whole_run
+def test_a_fhir_run_checks_the_fhir_rules_and_shows_data_model_rules_as_not_applicable(
+    tmp_path: Path,
+) -> None:
+    result = run_techval(["--env", "simulator-fhir", "--tags", "organization"], tmp_path / "r")
+    assert result.code == 0, result.stderr
+    rows = read_csv(result.reports)
+    assert list(rows) == [r.id for r in CATALOGUE]
+    assert rows["FHIR-05"]["verdict"] == "passed"  # id = OID: only organization scenarios
+    assert rows["FHIR-05"]["redox_log_ids"]
+    assert "Create the organization record" in rows["FHIR-05"]["scenarios"]
+    for key in ("FHIR-01", "FHIR-02", "FHIR-03", "FHIR-06"):  # other steps verify them too
+        assert rows[key]["verdict"] == "incomplete", key
+    assert rows["FHIR-04"]["verdict"] == ""  # the headers: no scenario of this run sends them
+    assert rows["ORG-03"]["verdict"] == rows["ORG-05"]["verdict"] == "passed"  # both APIs
+    data_model = [r.id for r in CATALOGUE if r.api == DATA_MODEL]
+    for key in data_model:  # ORG-01, API-01, CQ-01, PS-01 ...: whatever the tags
+        assert rows[key]["verdict"] == "not_applicable", key
+        assert rows[key]["scenarios"] == rows[key]["redox_log_ids"] == ""
+    assert f", {len(data_model)} not applicable to this API (requirements.csv)" in result.stdout
+    document = json.loads((result.reports / "verdict.json").read_text())
+    assert document["environment"]["api"] == "fhir"
+    assert "⊘ not_applicable (does not apply to this API)" in bundle.summary(document)
 
 
 @pytest.mark.whole_run

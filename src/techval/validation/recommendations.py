@@ -52,23 +52,35 @@ def names_a_person(user_id: str) -> bool:
     )
 
 
-def requesting_user(exchanges: Iterable[Exchange], reporter: Reporter) -> None:
+def _user_id(exchange: Exchange, header: str | None) -> tuple[str, Any]:
+    """Where the request carried its user-id and the value: Meta.Extensions (Data Model), else
+    the FHIR request header `header` (x-user-id)."""
+    meta = exchange.request_body.get("Meta") if isinstance(exchange.request_body, dict) else {}
+    extensions = (meta or {}).get("Extensions") or {}
+    entry = extensions.get("user-id") if isinstance(extensions, dict) else None
+    if isinstance(entry, dict):
+        return "$.Meta.Extensions.user-id", entry.get("string")
+    sent = {k.lower(): v for k, v in exchange.request_headers.items()}
+    return f"header {header}", sent.get(header.lower()) if header else None
+
+
+def requesting_user(
+    exchanges: Iterable[Exchange], reporter: Reporter, header: str | None = None
+) -> None:
     """CQ-06: the user-id sent to Carequality names the requesting provider in a form a person
-    reads, for audit (a provider's name even for automated jobs)."""
+    reads, for audit (a provider's name even for automated jobs). `header`: the FHIR header
+    carrying it (Redox's FHIR pages say the same of x-user-id)."""
     seen: set[str] = set()
     for exchange in exchanges:
-        meta = exchange.request_body.get("Meta") if isinstance(exchange.request_body, dict) else {}
-        extensions = (meta or {}).get("Extensions") or {}
-        entry = extensions.get("user-id") if isinstance(extensions, dict) else None
-        user_id = entry.get("string") if isinstance(entry, dict) else None
+        where, user_id = _user_id(exchange, header)
         if not isinstance(user_id, str) or user_id in seen:
             continue
         seen.add(user_id)
         if not names_a_person(user_id):
             reporter.finding(
                 "CQ-06",
-                f"{exchange.label}: $.Meta.Extensions.user-id {user_id!r} does not read as a "
-                "person's name: it should name the requesting provider (e.g. 'Doolittle, John')",
+                f"{exchange.label}: {where} {user_id!r} does not read as a person's name: it "
+                "should name the requesting provider (e.g. 'Doolittle, John')",
             )
 
 

@@ -1,6 +1,8 @@
 """The catalogue of the Redox and Carequality requirements the harness checks
 (fixtures/requirements.yaml): each with its ID, the requirement in one line, its source page,
-its level (SHALL fails, SHOULD warns), the scenarios that verify it and the code that checks it.
+its level (SHALL fails, SHOULD warns), the scenarios that verify it and the code that checks it,
+and (optional key `api`) the Redox API it is a rule of: `both` (the default), `data_model` or
+`fhir`; in a run of the other API it does not apply.
 
 `load` reads and checks the catalogue's shape; a mistake is one line naming the entry and the
 key. `Requirement.covers` tells whether a scenario that ran (its name as the verdict has it,
@@ -26,6 +28,10 @@ SHALL, SHOULD = "SHALL", "SHOULD"
 LEVELS = (SHALL, SHOULD)
 ALL = "all"  # `scenarios: all`: every scenario verifies it
 KEYS = ("id", "requirement", "source", "level", "scenarios", "checks")
+OPTIONAL = ("api",)
+# The API a requirement is a rule of: the values of `api:` in an environment file, or both.
+BOTH, DATA_MODEL, FHIR = "both", "data_model", "fhir"
+SCOPES = (BOTH, DATA_MODEL, FHIR)
 ID = re.compile(r"^[A-Z]{2,4}-[0-9]{2}$")
 DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 
@@ -42,6 +48,11 @@ class Requirement:
     level: str
     scenarios: tuple[str, ...]  # names as in features/*.feature; (ALL,) for every scenario
     checks: tuple[str, ...]  # dotted names of the functions and classes that check it
+    api: str = BOTH  # the API it is a rule of (SCOPES)
+
+    def applies_to(self, api: str) -> bool:
+        """Whether it is a rule of the API a run speaks (`data_model` or `fhir`)."""
+        return self.api in (BOTH, api)
 
     @property
     def every_scenario(self) -> bool:
@@ -99,7 +110,7 @@ def _requirement(entry: Any, index: int, seen: set[str], origin: str) -> Require
     if identifier in seen:
         raise CatalogueError(f"{where}: id: used by another entry")
     seen.add(identifier)
-    unknown = sorted(set(entry) - set(KEYS))
+    unknown = sorted(set(entry) - set(KEYS) - set(OPTIONAL))
     if unknown:
         raise CatalogueError(f"{where}: {unknown[0]}: not a key of a requirement")
     missing = [key for key in KEYS if key not in entry]
@@ -108,6 +119,9 @@ def _requirement(entry: Any, index: int, seen: set[str], origin: str) -> Require
     level = entry["level"]
     if level not in LEVELS:
         raise CatalogueError(f"{where}: level: must be one of {', '.join(LEVELS)}")
+    api = entry.get("api", BOTH)
+    if api not in SCOPES:
+        raise CatalogueError(f"{where}: api: must be one of {', '.join(SCOPES)}")
     return Requirement(
         id=identifier,
         requirement=_text(entry, "requirement", where),
@@ -115,6 +129,7 @@ def _requirement(entry: Any, index: int, seen: set[str], origin: str) -> Require
         level=level,
         scenarios=_names(entry, "scenarios", where),
         checks=_names(entry, "checks", where),
+        api=api,
     )
 
 

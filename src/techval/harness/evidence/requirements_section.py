@@ -9,12 +9,15 @@ test data ran but showed nothing):
 * passed: every linked scenario that ran passed (and, for SHOULD, no finding);
 * incomplete: linked scenarios ran, but not all passed and none failed a conformance check
   (could not run, harness error, not applicable; or a SHOULD whose scenario failed);
-* not_run: no linked scenario ran in this run (e.g. `--tags`): an empty row in the CSV.
+* not_run: no linked scenario ran in this run (e.g. `--tags`): an empty row in the CSV;
+* not_applicable: a rule of the other Redox API than the run's (its `api` in the catalogue;
+  the run's API is the environment block's `api`): never passed nor failed.
 
 A failed scenario fails the SHALL requirement whose check raised it (`raised_at`), or every
-SHALL linked to it when that check belongs to no requirement; its message (in the verdict and
-the report) says which check. Writes reports/requirements.csv; puts `requirements` and
-`warnings` into the verdict; the exit code still follows only the scenarios' kinds.
+SHALL linked to it when that check belongs to no requirement of the run's API; its message (in
+the verdict and the report) says which check. Writes reports/requirements.csv; puts
+`requirements` and `warnings` into the verdict; the exit code still follows only the
+scenarios' kinds.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from techval.core.errors import CONFORMANCE, TEST_DATA
 from techval.harness.evidence.assemble import Assembled
 from techval.harness.evidence.outcomes import BROKEN, FAILED, PASSED, ScenarioOutcome
 from techval.validation import requirements
-from techval.validation.requirements import SHOULD, CatalogueError, Requirement
+from techval.validation.requirements import DATA_MODEL, SHOULD, CatalogueError, Requirement
 
 if TYPE_CHECKING:  # sections lists this module's SECTION
     from techval.harness.evidence.sections import Attachment
@@ -36,7 +39,16 @@ if TYPE_CHECKING:  # sections lists this module's SECTION
 CSV_FILE = "requirements.csv"
 COLUMNS = ("id", "level", "requirement", "source", "verdict", "scenarios", "redox_log_ids")
 WARNING, INCOMPLETE, NOT_RUN = "warning", "incomplete", "not_run"
-ICONS = {PASSED: "✅", FAILED: "❌", WARNING: "⚠️", INCOMPLETE: "❔", NOT_RUN: ""}
+NOT_APPLICABLE = "not_applicable"  # a rule of the other API: "does not apply to this API"
+ICONS = {
+    PASSED: "✅",
+    FAILED: "❌",
+    WARNING: "⚠️",
+    INCOMPLETE: "❔",
+    NOT_RUN: "",
+    NOT_APPLICABLE: "⊘",
+}
+SHOWN = {NOT_APPLICABLE: f"{NOT_APPLICABLE} (does not apply to this API)"}
 SHOWN_LOG_IDS = 3  # per row in the Markdown table; the CSV lists every one
 
 
@@ -71,11 +83,20 @@ def _unique(values: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(values))
 
 
+def run_api(found: Assembled) -> str:
+    """The Redox API the run spoke, as its environment block names it; the Data Model for a
+    run recorded before the block named one."""
+    return found.environment.get("api") or DATA_MODEL
+
+
 def evaluate(
     catalogue: Sequence[Requirement], found: Assembled
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The rows of the requirements table, and the warnings (every finding), in the verdict's
-    words: scenarios by their titles."""
+    words: scenarios by their titles. A requirement of the other API than the run's is
+    not applicable, whatever its scenarios did."""
+    api = run_api(found)
+    applicable = [r for r in catalogue if r.applies_to(api)]
     by_node = {o.nodeid: o for o in found.outcomes}
     warnings: list[dict[str, Any]] = []
     for event in found.findings:
@@ -96,22 +117,27 @@ def evaluate(
         verifies: then only that requirement fails."""
         raised = outcome.raised_at
         return raised is not None and any(
-            _checked_by(r, raised) and r.covers(outcome.name, outcome.parameters) for r in catalogue
+            _checked_by(r, raised) and r.covers(outcome.name, outcome.parameters)
+            for r in applicable
         )
 
     rows = []
     for requirement in catalogue:
-        linked = [o for o in found.outcomes if requirement.covers(o.name, o.parameters)]
-        ran = [o for o in linked if _ran(o)]
         mine = [w for w in warnings if w["requirement"] == requirement.id]
-        verdict = _verdict(requirement, ran, len(mine), pinned)
-        left_out = any(requirement.covers(o.name, o.parameters) for o in found.not_selected)
-        if verdict == PASSED and left_out:  # a scenario verifying it was not selected
-            verdict = INCOMPLETE
+        if requirement.applies_to(api):
+            linked = [o for o in found.outcomes if requirement.covers(o.name, o.parameters)]
+            ran = [o for o in linked if _ran(o)]
+            verdict = _verdict(requirement, ran, len(mine), pinned)
+            left_out = any(requirement.covers(o.name, o.parameters) for o in found.not_selected)
+            if verdict == PASSED and left_out:  # a scenario verifying it was not selected
+                verdict = INCOMPLETE
+        else:  # its scenarios ran, but they showed nothing of another API's rule
+            ran, verdict = [], NOT_APPLICABLE
         rows.append(
             {
                 "id": requirement.id,
                 "level": requirement.level,
+                "api": requirement.api,
                 "requirement": requirement.requirement,
                 "source": requirement.source,
                 "verdict": verdict,
@@ -146,7 +172,7 @@ def write_csv(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
 
 
 def counts(rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
-    found = dict.fromkeys((PASSED, FAILED, WARNING, INCOMPLETE, NOT_RUN), 0)
+    found = dict.fromkeys((PASSED, FAILED, WARNING, INCOMPLETE, NOT_RUN, NOT_APPLICABLE), 0)
     for row in rows:
         found[row["verdict"]] = found.get(row["verdict"], 0) + 1
     return found
@@ -173,7 +199,8 @@ def markdown(result: Mapping[str, Any]) -> list[str]:
     ]
     for row in rows:
         verdict = row["verdict"]
-        shown = f"{ICONS.get(verdict, '')} {verdict}".strip() if verdict != NOT_RUN else ""
+        words = SHOWN.get(verdict, verdict)
+        shown = f"{ICONS.get(verdict, '')} {words}".strip() if verdict != NOT_RUN else ""
         lines.append(
             f"| {row['id']}: {_cell(row['requirement'])} | {row['level']} | {shown} | "
             f"{len(row['ran']) or ''} | {_cell(_log_ids(row['redox_log_ids']))} |"
@@ -198,6 +225,8 @@ def console_line(rows: Sequence[Mapping[str, Any]]) -> str:
     )
     if found[INCOMPLETE]:
         line += f", {found[INCOMPLETE]} incomplete"
+    if found[NOT_APPLICABLE]:
+        line += f", {found[NOT_APPLICABLE]} not applicable to this API"
     return line + f" ({CSV_FILE})"
 
 

@@ -51,6 +51,7 @@ def describe(settings: Settings) -> dict[str, str]:
         "environment": settings.name,
         "base_url": settings.base_url,
         "production": str(settings.production).lower(),
+        "api": settings.api,
         "auth": f"{settings.auth.method} {settings.auth.algorithm}".strip(),
         "client_id": masked_id(settings.auth.client_id or settings.auth.api_key),
     }

@@ -1,7 +1,8 @@
 """Documents of a located patient through Redox's FHIR API, slug `ceq-xca:{oid}`:
 `DocumentReference/_search` (form-encoded, `patient` = the Patient id the search returned,
 with the Carequality headers), then `GET DocumentReference/{id}`, the base64 attachment
-decoded: a CDA must be well-formed XML with an HL7 v3 root. No documents is an empty
+decoded: a CDA must be well-formed XML with an HL7 v3 root. Each request must have carried the
+Carequality headers (checked on the request as sent). No documents is an empty
 searchset. The latest-summary query is Data Model only. Sources: docs/redox-facts.md, FHIR 6.x.
 """
 
@@ -19,6 +20,7 @@ from techval.core.exchange import Exchange
 from techval.validation import cda
 from techval.validation.checks import succeeded
 from techval.validation.fhir.organization import entries
+from techval.validation.fhir.search import carried_headers
 from techval.validation.located import Location
 from techval.validation.patients import TestPatient
 
@@ -39,14 +41,20 @@ class FhirDocuments:
             raise WrongContent(
                 "Patient search: the patient matched without an id: no document can be asked for"
             )
-        return client.request(
-            "DocumentReference search",
-            "POST",
-            self._path(location, "DocumentReference/_search"),
-            form={"patient": [location.patient_id]},
-            headers=self.settings.carequality_headers(),
-            response_schema=SEARCHSET,
+        return self._sent(
+            client.request(
+                "DocumentReference search",
+                "POST",
+                self._path(location, "DocumentReference/_search"),
+                form={"patient": [location.patient_id]},
+                headers=self.settings.carequality_headers(),
+                response_schema=SEARCHSET,
+            )
         )
+
+    def _sent(self, exchange: Exchange) -> Exchange:
+        carried_headers(exchange, self.settings.carequality_headers())
+        return exchange
 
     def listed(self, exchange: Exchange) -> list[str]:
         """The IDs of the listed documents; each must have an id and a type (or category)."""
@@ -64,12 +72,14 @@ class FhirDocuments:
         return [str(d["id"]) for d in documents]
 
     def retrieve(self, client: RedoxClient, location: Location, document_id: str) -> Exchange:
-        return client.request(
-            "DocumentReference read",
-            "GET",
-            self._path(location, f"DocumentReference/{quote(document_id, safe='')}"),
-            headers=self.settings.carequality_headers(),
-            response_schema=DOCUMENT,
+        return self._sent(
+            client.request(
+                "DocumentReference read",
+                "GET",
+                self._path(location, f"DocumentReference/{quote(document_id, safe='')}"),
+                headers=self.settings.carequality_headers(),
+                response_schema=DOCUMENT,
+            )
         )
 
     def retrieved(self, exchange: Exchange, requested_id: str) -> str:

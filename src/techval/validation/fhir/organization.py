@@ -2,6 +2,7 @@
 `POST Organization` (a bare Organization whose `id` is the OID of its `identifier`), update and
 deactivate (`active: false`) with `fhir.update_verb` (PUT Organization/{oid}, or POST with the
 id: INFERRED), read back by `GET Organization/{oid}` and by `Organization/_search` on its name.
+An Organization whose `id` is not the OID of its identifier is not sent (`id_is_oid`).
 Sources: docs/redox-facts.md, FHIR 4.x."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import Any
 
 from techval.core.client import RedoxClient
 from techval.core.config import Address, Contact, OrganizationProfile, Settings
+from techval.core.errors import BreaksRedoxRule
 from techval.core.exchange import Exchange
 
 OID_SYSTEM = "http://www.hl7.org/oid/"  # the identifier system of Redox's create example
@@ -68,6 +70,29 @@ def resource(profile: OrganizationProfile, *, active: bool = True) -> dict[str, 
     return organization
 
 
+def id_is_oid(label: str, organization: dict[str, Any]) -> None:
+    """Redox's rule for an Organization sent to ceq-orgs: `id` is required and equals the OID
+    its `identifier` gives (system http://www.hl7.org/oid/): BreaksRedoxRule, not sent, when
+    it does not. Source:
+    https://docs.redoxengine.com/how-to-use-redox/interact-with-clinical-networks/onramp-to-carequality/create-an-organization-record-with-fhir
+    """
+    listed = organization.get("identifier")
+    oids = [
+        i.get("value")
+        for i in (listed if isinstance(listed, list) else [])
+        if isinstance(i, dict) and i.get("system") == OID_SYSTEM and i.get("value")
+    ]
+    rule = "Redox requires the id to be the OID of the identifier"
+    if not oids:
+        raise BreaksRedoxRule(
+            f"{label}: not sent: $.identifier: no OID identifier (system {OID_SYSTEM}): {rule}"
+        )
+    if organization.get("id") not in oids:
+        raise BreaksRedoxRule(
+            f"{label}: not sent: $.id: not the OID of $.identifier (system {OID_SYSTEM}): {rule}"
+        )
+
+
 def holds(organization: Any, oid: str) -> bool:
     """Whether an Organization resource is the record of `oid` (by id or OID identifier)."""
     if not isinstance(organization, dict) or organization.get("resourceType") != "Organization":
@@ -103,11 +128,13 @@ class FhirDirectory:
         return self.settings.carequality_headers() if self.fhir.headers_on_directory else {}
 
     def create(self, client: RedoxClient, profile: OrganizationProfile) -> Exchange:
+        body = resource(profile)
+        id_is_oid("Organization create", body)
         return client.request(
             "Organization create",
             "POST",
             self._path("Organization"),
-            json_body=resource(profile),
+            json_body=body,
             headers=self._headers(),
             request_schema=RESOURCE,
             response_schema=RESOURCE,
@@ -117,11 +144,13 @@ class FhirDirectory:
         self, client: RedoxClient, profile: OrganizationProfile, *, active: bool
     ) -> Exchange:
         put = self.fhir.update_verb == "PUT"
+        body = resource(profile, active=active)
+        id_is_oid("Organization update", body)
         return client.request(
             "Organization update",
             self.fhir.update_verb,
             self._path(f"Organization/{profile.oid}" if put else "Organization"),
-            json_body=resource(profile, active=active),
+            json_body=body,
             headers=self._headers(),
             request_schema=RESOURCE,
             response_schema=RESOURCE,

@@ -46,6 +46,17 @@ def demographics_form(patient: TestPatient) -> dict[str, list[str]]:
     return {name: [str(value)] for name, value in form.items() if value}
 
 
+def carried_headers(exchange: Exchange, expected: dict[str, str]) -> None:
+    """The request as sent carried each Carequality metadata header with the environment's
+    value (required on ceq-xcpd and ceq-xca: docs/redox-facts.md, FHIR)."""
+    got = {k.lower(): v for k, v in exchange.request_headers.items()}
+    for name, value in expected.items():
+        if name.lower() not in got:
+            raise CheckFailed(f"{exchange.label}: header {name}: missing")
+        if got[name.lower()] != value:
+            raise CheckFailed(f"{exchange.label}: header {name}: not the environment's value")
+
+
 def oid_of(system: Any) -> str:
     """The assigning authority of an identifier system: `urn:oid:X` -> X (INFERRED template
     of a responder's identifiers), any other system as it is."""
@@ -208,12 +219,7 @@ class FhirPatientSearch:
         if not sent:
             raise CheckFailed("no request to a Carequality organization was sent in this scenario")
         for exchange in sent:
-            got = {k.lower(): v for k, v in exchange.request_headers.items()}
-            for name, value in expected.items():
-                if got.get(name.lower()) != value:
-                    raise CheckFailed(
-                        f"{exchange.label}: header {name}: not the environment's value"
-                    )
+            carried_headers(exchange, expected)
 
     def narrow(self, client: RedoxClient, located: Located) -> Exchange:
         return self._search_at(client, located.patient, located.chosen.organization_oid)
