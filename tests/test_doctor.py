@@ -252,9 +252,7 @@ def test_under_fhir_each_slug_gets_one_harmless_request_and_no_message_is_sent(
         ("POST", [f"ceq-xca:{own}", "Development", "DocumentReference", "_search"]),
     ]
     assert "techval-doctor-no-such-patient" in server.simulator.captured[2].body.decode()
-    assert re.search(
-        r"^test patient 'unknown patient'\s+skipped\s+expected nowhere", out, re.M
-    )
+    assert re.search(r"^test patient 'unknown patient'\s+skipped\s+expected nowhere", out, re.M)
 
 
 def test_a_wrong_fhir_base_path_fails_every_slug_naming_the_key(
