@@ -16,7 +16,7 @@ from techval.simulator.faults import named
 from techval.validation import checks, directory, organization
 from techval.validation.apis import for_settings
 from techval.validation.fhir.organization import FhirDirectory, resource
-from techval.validation.fhir.search import FhirPatientSearch
+from techval.validation.fhir.search import FhirPatientSearch, oid_of, system_of
 from techval.validation.patients import load_patients
 from tests.fhir_second_opinion import invalid_by_fhir_resources
 from tests.helpers import RecordingClient, in_process_client, settings_for
@@ -147,3 +147,20 @@ def test_across_the_network_is_each_organization_of_the_directory_near_the_patie
         search.network_match(somebody)
     gateway = settings.organizations[0].part_of
     assert not any(f"ceq-xcpd:{gateway}/" in e.url for e in client.exchanges)
+
+
+def test_what_the_sources_leave_open_is_a_key_of_the_environment_file(tmp_path: Path) -> None:
+    settings = settings_for(
+        tmp_path,
+        api="fhir",
+        fhir={"identifier_system": "urn:x:{oid}:mrn", "organization_type_system": "urn:types"},
+    )
+    assert settings.fhir.identifier_system == "urn:x:{oid}:mrn"
+    assert oid_of("urn:x:1.2.3:mrn", settings.fhir.identifier_system) == "1.2.3"
+    assert oid_of("urn:oid:1.2.3", settings.fhir.identifier_system) == "urn:oid:1.2.3"
+    assert system_of("1.2.3", settings.fhir.identifier_system) == "urn:x:1.2.3:mrn"
+    assert oid_of("urn:oid:1.2.3") == "1.2.3"  # the default, INFERRED
+    client = in_process_client(settings)
+    api, profile = FhirDirectory(settings), settings.organizations[0]
+    created = directory.create_or_adopt(api, client, profile)
+    assert created.final.request_body["type"][0]["coding"][0]["system"] == "urn:types"

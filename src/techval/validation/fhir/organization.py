@@ -15,7 +15,7 @@ from techval.core.errors import BreaksRedoxRule
 from techval.core.exchange import Exchange
 
 OID_SYSTEM = "http://www.hl7.org/oid/"  # the identifier system of Redox's create example
-# The Sequoia directory's organization types (INFERRED: Redox's example is cut off there).
+# The default of fhir.organization_type_system (INFERRED: Redox's example is cut off there).
 TYPE_SYSTEM = "https://sequoiaproject.org/fhir/sphd/CodeSystem/OrganizationType"
 PHONE_USES = {"office": "work", "work": "work", "mobile": "mobile", "home": "home"}
 RESOURCE = "fhir/Organization"
@@ -47,7 +47,9 @@ def _contact(contact: Contact) -> dict[str, Any]:
     return found
 
 
-def resource(profile: OrganizationProfile, *, active: bool = True) -> dict[str, Any]:
+def resource(
+    profile: OrganizationProfile, *, active: bool = True, type_system: str = TYPE_SYSTEM
+) -> dict[str, Any]:
     """The Organization resource of a profile, as Redox's create example shapes it."""
     organization: dict[str, Any] = {
         "resourceType": "Organization",
@@ -59,7 +61,7 @@ def resource(profile: OrganizationProfile, *, active: bool = True) -> dict[str, 
     if profile.aliases:
         organization["alias"] = list(profile.aliases)
     if profile.type:
-        organization["type"] = [{"coding": [{"system": TYPE_SYSTEM, "code": profile.type}]}]
+        organization["type"] = [{"coding": [{"system": type_system, "code": profile.type}]}]
     if profile.part_of:
         organization["partOf"] = {"identifier": {"system": OID_SYSTEM, "value": profile.part_of}}
     address = _address(profile.address)
@@ -128,7 +130,7 @@ class FhirDirectory:
         return self.settings.carequality_headers() if self.fhir.headers_on_directory else {}
 
     def create(self, client: RedoxClient, profile: OrganizationProfile) -> Exchange:
-        body = resource(profile)
+        body = resource(profile, type_system=self.fhir.organization_type_system)
         id_is_oid("Organization create", body)
         return client.request(
             "Organization create",
@@ -144,7 +146,7 @@ class FhirDirectory:
         self, client: RedoxClient, profile: OrganizationProfile, *, active: bool
     ) -> Exchange:
         put = self.fhir.update_verb == "PUT"
-        body = resource(profile, active=active)
+        body = resource(profile, active=active, type_system=self.fhir.organization_type_system)
         id_is_oid("Organization update", body)
         return client.request(
             "Organization update",
@@ -181,4 +183,4 @@ class FhirDirectory:
         return next((r for r in entries(body) if holds(r, oid)), None)
 
     def expected(self, profile: OrganizationProfile, *, active: bool) -> dict[str, Any]:
-        return resource(profile, active=active)
+        return resource(profile, active=active, type_system=self.fhir.organization_type_system)

@@ -19,14 +19,14 @@ from techval.core.exchange import Exchange
 from techval.core.reporting import Reporter
 from techval.validation.checks import succeeded
 from techval.validation.fhir.organization import entries
-from techval.validation.fhir.search import SEARCHSET, demographics_form, oid_of
+from techval.validation.fhir.search import SEARCHSET, demographics_form, oid_of, system_of
 from techval.validation.finding import OwnOrganizationFinder
 from techval.validation.patients import TestPatient
 
 PHONES = {"home": "Home", "mobile": "Mobile", "work": "Office"}
 
 
-def record_of(patient: dict[str, Any]) -> dict[str, Any]:
+def record_of(patient: dict[str, Any], template: str = "urn:oid:{oid}") -> dict[str, Any]:
     """A FHIR Patient as the record the checks compare: identifiers (system -> IDType), names,
     birth date, sex, the first address, phones by use and e-mail addresses."""
     names = [n for n in patient.get("name") or [] if isinstance(n, dict)]
@@ -58,16 +58,19 @@ def record_of(patient: dict[str, Any]) -> dict[str, Any]:
         "EmailAddresses": [t.get("value") for t in telecom if t.get("system") == "email"],
     }
     identifiers = [
-        {"ID": i.get("value"), "IDType": oid_of(i.get("system"))}
+        {"ID": i.get("value"), "IDType": oid_of(i.get("system"), template)}
         for i in patient.get("identifier") or []
         if isinstance(i, dict)
     ]
     return {"Identifiers": identifiers, "Demographics": demographics}
 
 
-def by_identifiers(ids: list[dict[str, str]]) -> dict[str, list[str]]:
-    """A Patient/_search by identifier token (`system|value`, the system the OID as a URN)."""
-    return {"identifier": [f"urn:oid:{i['IDType']}|{i['ID']}" for i in ids]}
+def by_identifiers(
+    ids: list[dict[str, str]], template: str = "urn:oid:{oid}"
+) -> dict[str, list[str]]:
+    """A Patient/_search by identifier token (`system|value`, the system from the OID as
+    `fhir.identifier_system` writes it)."""
+    return {"identifier": [f"{system_of(i['IDType'], template)}|{i['ID']}" for i in ids]}
 
 
 def document_ids(document_id: str) -> set[str]:
@@ -106,9 +109,10 @@ class FhirFinder(OwnOrganizationFinder):
         self, patient: TestPatient, ids: list[dict[str, str]] | None
     ) -> dict[str, Any] | None:
         # by identifier: unambiguous even when records share demographics
-        form = by_identifiers(ids) if ids is not None else demographics_form(patient)
+        template = self.fhir.identifier_system
+        form = by_identifiers(ids, template) if ids is not None else demographics_form(patient)
         patients = self._patients(form)
-        return record_of(patients[0]) if patients else None
+        return record_of(patients[0], template) if patients else None
 
     def _documents(self, patient_id: str) -> Exchange:
         slug = self.fhir.documents_slug.format(oid=self.own.oid)
@@ -159,7 +163,7 @@ class FhirFinder(OwnOrganizationFinder):
         return result
 
     def _patient_id(self, ids: list[dict[str, str]]) -> str | None:
-        patients = self._patients(by_identifiers(ids))
+        patients = self._patients(by_identifiers(ids, self.fhir.identifier_system))
         found = patients[0].get("id") if patients else None
         return str(found) if found else None
 

@@ -57,11 +57,19 @@ def carried_headers(exchange: Exchange, expected: dict[str, str]) -> None:
             raise CheckFailed(f"{exchange.label}: header {name}: not the environment's value")
 
 
-def oid_of(system: Any) -> str:
-    """The assigning authority of an identifier system: `urn:oid:X` -> X (INFERRED template
-    of a responder's identifiers), any other system as it is."""
+def oid_of(system: Any, template: str = "urn:oid:{oid}") -> str:
+    """The assigning authority of an identifier system written as `template` (`fhir.
+    identifier_system`, INFERRED: `urn:oid:X` -> X); any other system as it is."""
     text = str(system or "")
-    return text.removeprefix("urn:oid:")
+    before, _, after = template.partition("{oid}")
+    if text.startswith(before) and text.endswith(after) and len(text) > len(before + after):
+        return text[len(before) : len(text) - len(after)]
+    return text
+
+
+def system_of(oid: str, template: str = "urn:oid:{oid}") -> str:
+    """The identifier system of an assigning authority, as `fhir.identifier_system` says."""
+    return template.replace("{oid}", oid)
 
 
 class FhirPatientSearch:
@@ -202,7 +210,8 @@ class FhirPatientSearch:
             answer = self._search_at(client, patient, oid)
             match = self.matched(answer, patient)
             if match is not None:
-                return Located(patient, {}, (location(oid, name, match),))
+                found = location(oid, name, match, self.fhir.identifier_system)
+                return Located(patient, {}, (found,))
         raise NotFound(
             f"Patient search: no match for {patient.alias!r} at any of the {len(candidates)} "
             f"organization(s) searched ({NOT_ON_NETWORK})"
@@ -229,7 +238,8 @@ class FhirPatientSearch:
         match = self.matched(exchange, located.patient)
         if match is None:
             raise NotFound(f"{exchange.label}: no match within the organization that holds records")
-        got = {(i.get("value"), oid_of(i.get("system"))) for i in match["identifier"]}
+        template = self.fhir.identifier_system
+        got = {(i.get("value"), oid_of(i.get("system"), template)) for i in match["identifier"]}
         if not got & set(located.chosen.identifiers):
             raise WrongContent(
                 f"{exchange.label}: $.entry[].resource.identifier: none of the identifiers the "
@@ -238,8 +248,10 @@ class FhirPatientSearch:
         return match
 
 
-def location(oid: str, name: str, match: dict[str, Any]) -> Location:
-    identifiers = tuple((str(i["value"]), oid_of(i["system"])) for i in match["identifier"])
+def location(oid: str, name: str, match: dict[str, Any], template: str) -> Location:
+    identifiers = tuple(
+        (str(i["value"]), oid_of(i["system"], template)) for i in match["identifier"]
+    )
     patient_id = match.get("id")
     return Location(oid, name, identifiers, str(patient_id) if patient_id else None)
 
