@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any
 from urllib.parse import quote
 
 from techval.core.client import RedoxClient
@@ -19,13 +18,13 @@ from techval.core.errors import NotFound, TestDataMismatch, WrongContent
 from techval.core.exchange import Exchange
 from techval.validation import cda
 from techval.validation.checks import succeeded
-from techval.validation.fhir.organization import entries
+from techval.validation.fhir import paging
+from techval.validation.fhir.paging import SEARCHSET
 from techval.validation.fhir.search import carried_headers
 from techval.validation.located import Location
 from techval.validation.patients import TestPatient
 
 DOCUMENT = "fhir/DocumentReference"
-SEARCHSET = "fhir/Bundle.searchset"
 
 
 class FhirDocuments:
@@ -36,39 +35,39 @@ class FhirDocuments:
     def _path(self, location: Location, tail: str) -> str:
         return self.fhir.path(self.fhir.documents_slug.format(oid=location.organization_oid), tail)
 
-    def search(self, client: RedoxClient, location: Location) -> Exchange:
+    def search(self, client: RedoxClient, location: Location) -> list[Exchange]:
+        """The documents of the located patient there: every page of the searchset."""
         if not location.patient_id:
             raise WrongContent(
                 "Patient search: the patient matched without an id: no document can be asked for"
             )
-        return self._sent(
-            client.request(
-                "DocumentReference search",
-                "POST",
-                self._path(location, "DocumentReference/_search"),
-                form={"patient": [location.patient_id]},
-                headers=self.settings.carequality_headers(),
-                response_schema=SEARCHSET,
-            )
+        headers = self.settings.carequality_headers()
+        first = client.request(
+            "DocumentReference search",
+            "POST",
+            self._path(location, "DocumentReference/_search"),
+            form={"patient": [location.patient_id]},
+            headers=headers,
+            response_schema=SEARCHSET,
         )
+        carried_headers(first, headers)
+        return paging.pages(client, first, self.fhir, headers)
 
     def _sent(self, exchange: Exchange) -> Exchange:
         carried_headers(exchange, self.settings.carequality_headers())
         return exchange
 
-    def listed(self, exchange: Exchange) -> list[str]:
-        """The IDs of the listed documents; each must have an id and a type (or category)."""
-        succeeded(exchange)
-        documents = [r for r in entries(exchange.response_body) if _is_document(r)]
+    def listed(self, found: list[Exchange]) -> list[str]:
+        """The IDs of the listed documents (every page); each must have an id and a type."""
+        label = found[0].label
+        documents = paging.resources(found, "DocumentReference")
         if not documents:
-            raise NotFound(f"{exchange.label}: the document list is empty")
+            raise NotFound(f"{label}: the document list is empty")
         for index, document in enumerate(documents):
             if not document.get("id"):
-                raise WrongContent(f"{exchange.label}: $.entry[{index}].resource.id: missing")
+                raise WrongContent(f"{label}: $.entry[{index}].resource.id: missing")
             if not (document.get("type") or document.get("category")):
-                raise WrongContent(
-                    f"{exchange.label}: $.entry[{index}].resource: no type nor category"
-                )
+                raise WrongContent(f"{label}: $.entry[{index}].resource: no type nor category")
         return [str(d["id"]) for d in documents]
 
     def retrieve(self, client: RedoxClient, location: Location, document_id: str) -> Exchange:
@@ -109,18 +108,13 @@ class FhirDocuments:
         if problem is not None:
             raise WrongContent(f"{exchange.label}: $.content[].attachment.data: {problem}")
 
-    def expect_no_documents(self, exchange: Exchange, patient: TestPatient) -> None:
+    def expect_no_documents(self, found: list[Exchange], patient: TestPatient) -> None:
         """An empty searchset. Documents listed mean the test data does not fit."""
-        succeeded(exchange)
-        listed = [r for r in entries(exchange.response_body) if _is_document(r)]
+        listed = paging.resources(found, "DocumentReference")
         if listed:
             raise TestDataMismatch(
                 patient.alias,
                 "organization",
-                f"{exchange.label} lists {len(listed)} document(s) for this patient at the "
+                f"{found[0].label} lists {len(listed)} document(s) for this patient at the "
                 "organization used, who should have none there",
             )
-
-
-def _is_document(resource: Any) -> bool:
-    return isinstance(resource, dict) and resource.get("resourceType") == "DocumentReference"

@@ -26,7 +26,7 @@ from techval.core.config import FhirSettings, Settings
 from techval.core.errors import RedoxRefused
 from techval.core.exchange import Exchange
 from techval.validation.checks import answered, succeeded
-from techval.validation.fhir.search import SEARCHSET
+from techval.validation.fhir.paging import SEARCHSET
 
 NO_MODULE = "MSG_NO_MODULE"  # Redox's code for a path it has no module for (8.4)
 NOWHERE = "techval-doctor-no-such-{what}"  # an identifier value nobody holds

@@ -17,9 +17,9 @@ from techval.core.config import Settings
 from techval.core.errors import ReadbackMismatch
 from techval.core.exchange import Exchange
 from techval.core.reporting import Reporter
-from techval.validation.checks import succeeded
-from techval.validation.fhir.organization import entries
-from techval.validation.fhir.search import SEARCHSET, demographics_form, oid_of, system_of
+from techval.validation.fhir import paging
+from techval.validation.fhir.paging import SEARCHSET
+from techval.validation.fhir.search import demographics_form, oid_of, system_of
 from techval.validation.finding import OwnOrganizationFinder
 from techval.validation.patients import TestPatient
 
@@ -94,16 +94,16 @@ class FhirFinder(OwnOrganizationFinder):
         self.own = settings.carequality.sender
 
     def _patients(self, form: dict[str, list[str]]) -> list[dict[str, Any]]:
-        answer = self.client.request(
+        headers = self.settings.carequality_headers()
+        first = self.client.request(
             "Patient search",
             "POST",
             self.fhir.path(self.fhir.patients_slug.format(oid=self.own.oid), "Patient/_search"),
             form=form,
-            headers=self.settings.carequality_headers(),
+            headers=headers,
             response_schema=SEARCHSET,
         )
-        succeeded(answer)
-        return [r for r in entries(answer.response_body) if _is(r, "Patient")]
+        return paging.resources(paging.pages(self.client, first, self.fhir, headers), "Patient")
 
     def _search(
         self, patient: TestPatient, ids: list[dict[str, str]] | None
@@ -136,11 +136,9 @@ class FhirFinder(OwnOrganizationFinder):
             patient_id = self._patient_id(ids)
             if patient_id is None:
                 return None
-            answer = self._documents(patient_id)
-            succeeded(answer)
-            for document in (
-                r for r in entries(answer.response_body) if _is(r, "DocumentReference")
-            ):
+            headers = self.settings.carequality_headers()
+            found = paging.pages(self.client, self._documents(patient_id), self.fhir, headers)
+            for document in paging.resources(found, "DocumentReference"):
                 master = document.get("masterIdentifier") or {}
                 listed = {str(master.get("value"))} | {
                     str(i.get("value"))

@@ -19,12 +19,12 @@ from techval.core.errors import (
 )
 from techval.core.exchange import Exchange
 from techval.core.reporting import Reporter
-from techval.validation.checks import succeeded
-from techval.validation.fhir.organization import OID_SYSTEM, entries
+from techval.validation.fhir import paging
+from techval.validation.fhir.organization import OID_SYSTEM
+from techval.validation.fhir.paging import SEARCHSET
 from techval.validation.located import Located, Location, Searched
 from techval.validation.patients import TestPatient
 
-SEARCHSET = "fhir/Bundle.searchset"
 API = "FHIR API"
 GENDERS = {"male": "male", "female": "female", "other": "other", "unknown": "unknown"}
 NOT_ON_NETWORK = (
@@ -77,22 +77,26 @@ class FhirPatientSearch:
         self.settings = settings
         self.fhir = settings.fhir
 
-    def _search_at(self, client: RedoxClient, patient: TestPatient, oid: str) -> Exchange:
+    def _search_at(self, client: RedoxClient, patient: TestPatient, oid: str) -> list[Exchange]:
+        """The patient search at one organization: its first page and the pages after it."""
         slug = self.fhir.patients_slug.format(oid=oid)
-        return client.request(
+        headers = self.settings.carequality_headers()
+        first = client.request(
             "Patient search",
             "POST",
             self.fhir.path(slug, "Patient/_search"),
             form=demographics_form(patient),
-            headers=self.settings.carequality_headers(),
+            headers=headers,
             response_schema=SEARCHSET,
         )
+        return paging.pages(client, first, self.fhir, headers)
 
-    def matched(self, exchange: Exchange, patient: TestPatient) -> dict[str, Any] | None:
-        """The one Patient of a searchset; None for the empty searchset ("no match"). Several
-        are a test-data mismatch; a Patient without identifiers cannot be used further."""
-        succeeded(exchange)
-        patients = [r for r in entries(exchange.response_body) if _is_patient(r)]
+    def matched(self, found: list[Exchange], patient: TestPatient) -> dict[str, Any] | None:
+        """The one Patient of a searchset (every page); None for the empty searchset ("no
+        match"). Several are a test-data mismatch; a Patient without identifiers cannot be
+        used further."""
+        exchange = found[0]
+        patients = paging.resources(found, "Patient")
         if len(patients) > 1:
             raise TestDataMismatch(
                 patient.alias,
@@ -143,42 +147,30 @@ class FhirPatientSearch:
             "radius": [str(self.fhir.directory_radius)],
             "limit": [str(self.fhir.page_limit)],
         }
-        path: str | None = self.fhir.path(self.fhir.organizations_slug, "Organization/_search")
         headers = self.settings.carequality_headers() if self.fhir.headers_on_directory else {}
-        for page in range(1, self.fhir.max_pages + 1):
-            if path is None:
-                break
-            if page == 1:
-                answer = client.request(
-                    "Organization search",
-                    "POST",
-                    path,
-                    form=form,
-                    headers=headers,
-                    response_schema=SEARCHSET,
-                )
-            else:
-                answer = client.request(
-                    f"Organization search, page {page}",
-                    "GET",
-                    path,
-                    headers=headers,
-                    response_schema=SEARCHSET,
-                )
-            succeeded(answer)
-            for organization in entries(answer.response_body):
-                oid = _organization_oid(organization)
-                if oid and oid not in own:
-                    found.setdefault(oid, str(organization.get("name") or oid))
-            path = next_link(answer.response_body)
+        first = client.request(
+            "Organization search",
+            "POST",
+            self.fhir.path(self.fhir.organizations_slug, "Organization/_search"),
+            form=form,
+            headers=headers,
+            response_schema=SEARCHSET,
+        )
+        for organization in paging.resources(
+            paging.pages(client, first, self.fhir, headers), "Organization"
+        ):
+            oid = _organization_oid(organization)
+            if oid and oid not in own:
+                found.setdefault(oid, str(organization.get("name") or oid))
         return list(found.items())
 
     def across_network(self, client: RedoxClient, patient: TestPatient) -> Searched:
         """FHIR has no record locator: the patient is searched at each organization of the
         directory near their ZIP (or near yours when their test data has none)."""
         answers = tuple(
-            self._search_at(client, patient, oid)
+            page
             for oid, _ in self.organizations(client, patient, near_you=True)
+            for page in self._search_at(client, patient, oid)
         )
         return Searched(patient, answers)
 
@@ -194,8 +186,8 @@ class FhirPatientSearch:
         """Every organization searched answered an empty searchset ("no match" is no error)."""
         if not searched.answers:
             raise NotFound("Organization search: no organization of the directory was searched")
-        for answer in searched.answers:
-            if self.matched(answer, searched.patient) is not None:
+        for answer in searched.answers:  # each page of each organization's answer
+            if paging.resources([answer], "Patient"):
                 raise WrongContent(f"{answer.label}: a patient matched who does not exist")
 
     def locate(self, client: RedoxClient, reporter: Reporter, patient: TestPatient) -> Located:
@@ -230,12 +222,13 @@ class FhirPatientSearch:
         for exchange in sent:
             carried_headers(exchange, expected)
 
-    def narrow(self, client: RedoxClient, located: Located) -> Exchange:
+    def narrow(self, client: RedoxClient, located: Located) -> list[Exchange]:
         return self._search_at(client, located.patient, located.chosen.organization_oid)
 
-    def matched_at(self, exchange: Exchange, located: Located) -> dict[str, Any]:
+    def matched_at(self, found: list[Exchange], located: Located) -> dict[str, Any]:
         """The match at the chosen organization carries the identifiers it was located with."""
-        match = self.matched(exchange, located.patient)
+        exchange = found[0]
+        match = self.matched(found, located.patient)
         if match is None:
             raise NotFound(f"{exchange.label}: no match within the organization that holds records")
         template = self.fhir.identifier_system
@@ -254,14 +247,6 @@ def location(oid: str, name: str, match: dict[str, Any], template: str) -> Locat
     )
     patient_id = match.get("id")
     return Location(oid, name, identifiers, str(patient_id) if patient_id else None)
-
-
-def next_link(bundle: Any) -> str | None:
-    links = bundle.get("link") if isinstance(bundle, dict) else None
-    for link in links if isinstance(links, list) else []:
-        if isinstance(link, dict) and link.get("relation") == "next" and link.get("url"):
-            return str(link["url"])
-    return None
 
 
 def _is_patient(resource: Any) -> bool:

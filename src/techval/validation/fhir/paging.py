@@ -1,0 +1,58 @@
+"""Searchset Bundles as Redox pages them: the `next` link of each page followed with GET (the
+same headers), at most `fhir.max_pages` pages in all; the resources of every page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from techval.core.client import RedoxClient
+from techval.core.config import FhirSettings
+from techval.core.exchange import Exchange
+from techval.validation.checks import succeeded
+from techval.validation.fhir.organization import entries
+
+SEARCHSET = "fhir/Bundle.searchset"
+
+
+def next_link(bundle: Any) -> str | None:
+    links = bundle.get("link") if isinstance(bundle, dict) else None
+    for link in links if isinstance(links, list) else []:
+        if isinstance(link, dict) and link.get("relation") == "next" and link.get("url"):
+            return str(link["url"])
+    return None
+
+
+def pages(
+    client: RedoxClient, first: Exchange, fhir: FhirSettings, headers: dict[str, str]
+) -> list[Exchange]:
+    """`first` and the pages after it; a page that is not a good searchset ends the walk (the
+    checks on it say why)."""
+    found = [first]
+    while len(found) < fhir.max_pages:
+        last = found[-1]
+        link = next_link(last.response_body) if last.status == 200 else None
+        if link is None:
+            break
+        found.append(
+            client.request(
+                f"{first.label}, page {len(found) + 1}",
+                "GET",
+                link,
+                headers=headers,
+                response_schema=SEARCHSET,
+            )
+        )
+    return found
+
+
+def resources(found: list[Exchange], kind: str) -> list[dict[str, Any]]:
+    """The resources of `kind` on every page, each page checked as an answer first."""
+    listed: list[dict[str, Any]] = []
+    for page in found:
+        succeeded(page)
+        listed += [
+            r
+            for r in entries(page.response_body)
+            if isinstance(r, dict) and r.get("resourceType") == kind
+        ]
+    return listed
