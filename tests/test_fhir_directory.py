@@ -164,3 +164,23 @@ def test_what_the_sources_leave_open_is_a_key_of_the_environment_file(tmp_path: 
     api, profile = FhirDirectory(settings), settings.organizations[0]
     created = directory.create_or_adopt(api, client, profile)
     assert created.final.request_body["type"][0]["coding"][0]["system"] == "urn:types"
+
+
+def test_a_patient_is_searched_at_max_organizations_of_the_directory_at_most(
+    tmp_path: Path,
+) -> None:
+    settings, client = fhir_directory(tmp_path, max_organizations=2)
+    person = load_patients(settings.test_patients)["test patient 1"]
+    neighbours(settings, client, person.demographics["Address"]["ZIP"])
+    assert len(FhirPatientSearch(settings).organizations(client, person)) == 2
+
+
+def test_the_read_back_by_name_finds_the_record_on_a_later_page(tmp_path: Path) -> None:
+    settings, client = fhir_directory(tmp_path, "fhir_one_per_page")
+    api, profile = FhirDirectory(settings), settings.organizations[0]
+    namesake = replace(profile, name=f"{profile.name} North", oid="2.16.840.1.113883.3.7777.9")
+    checks.succeeded(api.create(client, namesake))  # listed before it by name
+    checks.succeeded(directory.create_or_adopt(api, client, profile).final)
+    directory.expect_record(api, directory.read_back(api, client, profile), profile, active=True)
+    pages = [e for e in client.exchanges if e.label.startswith("Organization search, page")]
+    assert pages  # the record was on a later page

@@ -201,6 +201,9 @@ class FhirSettings:
     page_limit: int = 50  # Organization/_search `limit`
     max_pages: int = 10  # next links / index pages followed at most
     directory_radius: int = 25  # miles around a ZIP for the directory search
+    # organizations of the directory a patient is searched at, at most (each is a Carequality
+    # query with purpose of use TREATMENT to a real organization)
+    max_organizations: int = 10
     # INFERRED: how a responder's Patient.identifier names its assigning authority
     identifier_system: str = "urn:oid:{oid}"
     # INFERRED (Redox's example is cut off there): the Sequoia directory's organization types
@@ -487,6 +490,7 @@ def _fhir(raw: dict[str, Any], production: bool) -> FhirSettings:
         page_limit=raw.get("page_limit", defaults.page_limit),
         max_pages=raw.get("max_pages", defaults.max_pages),
         directory_radius=raw.get("directory_radius", defaults.directory_radius),
+        max_organizations=raw.get("max_organizations", defaults.max_organizations),
         identifier_system=raw.get("identifier_system", defaults.identifier_system),
         organization_type_system=raw.get(
             "organization_type_system", defaults.organization_type_system

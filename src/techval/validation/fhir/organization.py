@@ -7,12 +7,14 @@ Sources: docs/redox-facts.md, FHIR 4.x."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from techval.core.client import RedoxClient
 from techval.core.config import Address, Contact, OrganizationProfile, Settings
 from techval.core.errors import BreaksRedoxRule
 from techval.core.exchange import Exchange
+from techval.validation.fhir import paging
 
 OID_SYSTEM = "http://www.hl7.org/oid/"  # the identifier system of Redox's create example
 # The default of fhir.organization_type_system (INFERRED: Redox's example is cut off there).
@@ -106,14 +108,6 @@ def holds(organization: Any, oid: str) -> bool:
     return any(isinstance(i, dict) and i.get("value") in (oid, f"urn:oid:{oid}") for i in listed)
 
 
-def entries(bundle: Any) -> list[Any]:
-    """The resources of a searchset Bundle's entries (none for anything else)."""
-    listed = bundle.get("entry") if isinstance(bundle, dict) else None
-    if not isinstance(listed, list):
-        return []
-    return [entry.get("resource") for entry in listed if isinstance(entry, dict)]
-
-
 class FhirDirectory:
     """The directory through the FHIR API (validation.directory holds the flow)."""
 
@@ -166,21 +160,26 @@ class FhirDirectory:
             headers=self._headers(),
             response_schema=RESOURCE,
         )
-        by_name = client.request(
+        first = client.request(
             "Organization search",
             "POST",
             self._path("Organization/_search"),
             form={"name": [profile.name], "limit": [str(self.fhir.page_limit)]},
             headers=self._headers(),
-            response_schema="fhir/Bundle.searchset",
+            response_schema=paging.SEARCHSET,
         )
-        return [by_id, by_name]
+        # the page that lists the record (names that contain its name may come first)
+        pages = paging.pages(client, first, self.fhir, self._headers(), until=self._lists(profile))
+        return [by_id, pages[-1]]
+
+    def _lists(self, profile: OrganizationProfile) -> Callable[[Exchange], bool]:
+        return lambda page: self.found(page, profile.oid) is not None
 
     def found(self, exchange: Exchange, oid: str) -> dict[str, Any] | None:
         body = exchange.response_body
         if holds(body, oid):
             return body  # type: ignore[no-any-return]
-        return next((r for r in entries(body) if holds(r, oid)), None)
+        return next((r for r in paging.entries(body) if holds(r, oid)), None)
 
     def expected(self, profile: OrganizationProfile, *, active: bool) -> dict[str, Any]:
         return resource(profile, active=active, type_system=self.fhir.organization_type_system)

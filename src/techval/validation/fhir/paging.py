@@ -3,15 +3,23 @@ same headers), at most `fhir.max_pages` pages in all; the resources of every pag
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from techval.core.client import RedoxClient
 from techval.core.config import FhirSettings
 from techval.core.exchange import Exchange
 from techval.validation.checks import succeeded
-from techval.validation.fhir.organization import entries
 
 SEARCHSET = "fhir/Bundle.searchset"
+
+
+def entries(bundle: Any) -> list[Any]:
+    """The resources of a searchset Bundle's entries (none for anything else)."""
+    listed = bundle.get("entry") if isinstance(bundle, dict) else None
+    if not isinstance(listed, list):
+        return []
+    return [entry.get("resource") for entry in listed if isinstance(entry, dict)]
 
 
 def next_link(bundle: Any) -> str | None:
@@ -23,13 +31,20 @@ def next_link(bundle: Any) -> str | None:
 
 
 def pages(
-    client: RedoxClient, first: Exchange, fhir: FhirSettings, headers: dict[str, str]
+    client: RedoxClient,
+    first: Exchange,
+    fhir: FhirSettings,
+    headers: dict[str, str],
+    *,
+    until: Callable[[Exchange], bool] | None = None,
 ) -> list[Exchange]:
-    """`first` and the pages after it; a page that is not a good searchset ends the walk (the
-    checks on it say why)."""
+    """`first` and the pages after it (until a page `until` accepts, when given); a page that
+    is not a good searchset ends the walk (the checks on it say why)."""
     found = [first]
     while len(found) < fhir.max_pages:
         last = found[-1]
+        if until is not None and until(last):
+            break
         link = next_link(last.response_body) if last.status == 200 else None
         if link is None:
             break

@@ -164,7 +164,3 @@ class FhirFinder(OwnOrganizationFinder):
         patients = self._patients(by_identifiers(ids, self.fhir.identifier_system))
         found = patients[0].get("id") if patients else None
         return str(found) if found else None
-
-
-def _is(resource: Any, kind: str) -> bool:
-    return isinstance(resource, dict) and resource.get("resourceType") == kind

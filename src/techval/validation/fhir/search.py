@@ -125,8 +125,9 @@ class FhirPatientSearch:
     ) -> list[tuple[str, str]]:
         """(OID, name) of the organizations to search: the one the test data names, else the
         directory's near the patient's ZIP (every page, at most fhir.max_pages), the
-        environment's own organizations and their parents left out; `near_you`: near your
-        organization's ZIP when the patient has none (someone who may exist nowhere)."""
+        environment's own organizations and their parents left out, at most
+        fhir.max_organizations; `near_you`: near your organization's ZIP when the patient has
+        none (someone who may exist nowhere)."""
         if patient.organization:
             return [(patient.organization, patient.organization)]
         zip_code = (patient.demographics.get("Address") or {}).get("ZIP")
@@ -162,7 +163,7 @@ class FhirPatientSearch:
             oid = _organization_oid(organization)
             if oid and oid not in own:
                 found.setdefault(oid, str(organization.get("name") or oid))
-        return list(found.items())
+        return list(found.items())[: self.fhir.max_organizations]
 
     def across_network(self, client: RedoxClient, patient: TestPatient) -> Searched:
         """FHIR has no record locator: the patient is searched at each organization of the
@@ -247,10 +248,6 @@ def location(oid: str, name: str, match: dict[str, Any], template: str) -> Locat
     )
     patient_id = match.get("id")
     return Location(oid, name, identifiers, str(patient_id) if patient_id else None)
-
-
-def _is_patient(resource: Any) -> bool:
-    return isinstance(resource, dict) and resource.get("resourceType") == "Patient"
 
 
 def _organization_oid(organization: Any) -> str | None:
