@@ -8,6 +8,7 @@ Feature: Patient search on Carequality
   the record locator lists. Every step carries the Carequality metadata built from the
   environment's organization.
 
+  @record_locator
   Scenario: Broad search finds the patient and the organizations that hold records
     When "test patient 1" is searched across the network by demographics
     Then the search finds the patient with a network patient ID

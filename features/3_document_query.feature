@@ -19,6 +19,7 @@ Feature: Document query on Carequality
     Then the document that was asked for comes back
     And a CDA document is well-formed XML
 
+  @summary_query
   Scenario: Summarize the patient
     Given "test patient 1" was located across the network
     When the latest summary of the patient is requested from the organization that holds their records

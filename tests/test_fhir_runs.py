@@ -97,3 +97,5 @@ def test_each_fhir_fault_fails_the_right_scenario_naming_what_was_seen(
     messages = [m for name, m in failed(result).items() if name.startswith(scenario)]
     assert messages and said in messages[0], failed(result)
     assert "Traceback" not in result.stderr
+    # what FHIR does not offer is said before any step: never failed by an earlier step's fault
+    assert not [n for n in failed(result) if n.startswith(("test_summarize", "test_broad"))]

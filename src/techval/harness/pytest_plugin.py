@@ -188,12 +188,15 @@ def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
 
 
 @pytest.hookimpl(trylast=True)  # once allure-pytest-bdd has opened the scenario's result
-def pytest_bdd_before_scenario(request: pytest.FixtureRequest) -> None:
-    """Fail fast: no scenario is attempted once the environment stopped answering."""
+def pytest_bdd_before_scenario(request: pytest.FixtureRequest, feature: Any, scenario: Any) -> None:
+    """Fail fast: no scenario is attempted once the environment stopped answering; a scenario
+    needing what the run's API does not offer is not offered, before any of its steps."""
     run = request.config.stash.get(RUN_KEY, None)
     if run is not None and run.client.health.unreachable:
         stopped(run)
         raise NotRun(run.client.health.unreachable)
+    if run is not None:
+        apis.require_offered(apis.for_settings(run.settings), set(feature.tags | scenario.tags))
 
 
 def stopped(run: Run) -> None:

@@ -65,3 +65,20 @@ def data_model_only(api: Api, what: str) -> None:
     locator's broad search and location query, the latest-summary query)."""
     if api.name == FHIR:
         raise NotOffered(what, "FHIR API")
+
+
+# What a scenario needs that an API does not offer, by the scenario's tag (features/).
+NOT_OFFERED: dict[str, dict[str, str]] = {
+    FHIR: {
+        "record_locator": "the record locator (broad search and location query)",
+        "summary_query": "the latest summary of a patient (ClinicalSummary.PatientQuery)",
+    }
+}
+
+
+def require_offered(api: Api, tags: set[str]) -> None:
+    """NotOffered, before any of its steps, for a scenario needing what the API lacks."""
+    for tag in sorted(tags):
+        what = NOT_OFFERED.get(api.name, {}).get(tag)
+        if what is not None:
+            raise NotOffered(what, "FHIR API" if api.name == FHIR else "Data Model API")
