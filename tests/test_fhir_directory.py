@@ -3,6 +3,7 @@ the same flow (validation.directory) as the Data Model's, against the simulator'
 
 from __future__ import annotations
 
+import base64
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -11,12 +12,15 @@ import pytest
 
 from techval.core.config import Settings
 from techval.core.errors import CheckFailed, NotOffered, ReadbackMismatch, WrongContent
+from techval.core.exchange import Exchange
 from techval.simulator import provision
 from techval.simulator.faults import named
 from techval.validation import checks, directory, organization
 from techval.validation.apis import for_settings
+from techval.validation.fhir.documents import FhirDocuments
 from techval.validation.fhir.organization import FhirDirectory, resource
 from techval.validation.fhir.search import FhirPatientSearch, oid_of, system_of
+from techval.validation.located import Location
 from techval.validation.patients import load_patients
 from tests.fhir_second_opinion import invalid_by_fhir_resources
 from tests.helpers import RecordingClient, in_process_client, settings_for
@@ -184,3 +188,42 @@ def test_the_read_back_by_name_finds_the_record_on_a_later_page(tmp_path: Path) 
     directory.expect_record(api, directory.read_back(api, client, profile), profile, active=True)
     pages = [e for e in client.exchanges if e.label.startswith("Organization search, page")]
     assert pages  # the record was on a later page
+
+
+def test_the_cda_attachment_is_read_whatever_comes_before_it(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, api="fhir")
+    cda_text = '<ClinicalDocument xmlns="urn:hl7-org:v3"/>'
+    read = Exchange(
+        label="DocumentReference read",
+        method="GET",
+        url="http://x/fhir/R4/ceq-xca:1.2/Development/DocumentReference/d1",
+        request_headers={},
+        request_body=None,
+        started_at="",
+        status=200,
+        response_body={
+            "resourceType": "DocumentReference",
+            "id": "d1",
+            "content": [
+                {"attachment": {"contentType": "application/pdf", "data": "JVBERi0xLjQK/w=="}},
+                {
+                    "attachment": {
+                        "contentType": "text/xml",
+                        "data": base64.b64encode(cda_text.encode()).decode(),
+                    }
+                },
+            ],
+        },
+    )
+    documents = FhirDocuments(settings)
+    assert documents.retrieved(read, "d1") == cda_text
+    documents.check_cda(read, cda_text)
+
+
+def test_documents_are_asked_for_as_cda(tmp_path: Path) -> None:
+    settings, client = fhir_directory(tmp_path)
+    location = Location("2.16.840.1.113883.3.6147.458.5555.1", "Elsewhere", (), "patient-1")
+    FhirDocuments(settings).search(client, location)
+    (sent,) = [e for e in client.exchanges if e.label == "DocumentReference search"]
+    assert sent.request_form is not None
+    assert sent.request_form["category"] == ["urn:redox:document_kind|CDA"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from typing import Any
 from urllib.parse import quote
 
 from techval.core.client import RedoxClient
@@ -25,6 +26,8 @@ from techval.validation.located import Location
 from techval.validation.patients import TestPatient
 
 DOCUMENT = "fhir/DocumentReference"
+# Redox's category for XML CDA documents in a DocumentReference search (FHIR 6.5)
+CDA_CATEGORY = "urn:redox:document_kind|CDA"
 
 
 class FhirDocuments:
@@ -46,7 +49,7 @@ class FhirDocuments:
             "DocumentReference search",
             "POST",
             self._path(location, "DocumentReference/_search"),
-            form={"patient": [location.patient_id]},
+            form={"patient": [location.patient_id], "category": [CDA_CATEGORY]},
             headers=headers,
             response_schema=SEARCHSET,
         )
@@ -89,8 +92,11 @@ class FhirDocuments:
             raise WrongContent(
                 f"{exchange.label}: $.id: another document came back than the one requested"
             )
-        for index, content in enumerate(body.get("content") or []):
-            attachment = content.get("attachment") if isinstance(content, dict) else None
+        contents = [c for c in body.get("content") or [] if isinstance(c, dict)]
+        # the CDA (text/xml) first: a document may also come as a PDF or a parsed view
+        contents.sort(key=lambda c: not _xml((c.get("attachment") or {}).get("contentType")))
+        for index, content in enumerate(contents):
+            attachment = content.get("attachment")
             data = attachment.get("data") if isinstance(attachment, dict) else None
             if not data:
                 continue
@@ -118,3 +124,7 @@ class FhirDocuments:
                 f"{found[0].label} lists {len(listed)} document(s) for this patient at the "
                 "organization used, who should have none there",
             )
+
+
+def _xml(content_type: Any) -> bool:
+    return str(content_type or "").split(";")[0].strip() in ("text/xml", "application/xml")

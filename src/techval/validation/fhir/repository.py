@@ -18,6 +18,7 @@ from techval.core.errors import ReadbackMismatch
 from techval.core.exchange import Exchange
 from techval.core.reporting import Reporter
 from techval.validation.fhir import paging
+from techval.validation.fhir.documents import CDA_CATEGORY
 from techval.validation.fhir.paging import SEARCHSET
 from techval.validation.fhir.search import demographics_form, oid_of, system_of
 from techval.validation.finding import OwnOrganizationFinder
@@ -120,7 +121,7 @@ class FhirFinder(OwnOrganizationFinder):
             "DocumentReference search",
             "POST",
             self.fhir.path(slug, "DocumentReference/_search"),
-            form={"patient": [patient_id]},
+            form={"patient": [patient_id], "category": [CDA_CATEGORY]},
             headers=self.settings.carequality_headers(),
             response_schema=SEARCHSET,
         )
