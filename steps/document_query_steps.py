@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pytest_bdd import given, then, when
 
 from techval.core.exchange import Exchange
-from techval.validation import apis, documents
 
 
 @dataclass(frozen=True)
@@ -55,14 +54,13 @@ def well_formed_cda(retrieval, api):
     "the latest summary of the patient is requested from the organization that holds their records",
     target_fixture="summary_answer",
 )
-def request_summary(located, client, settings, api):
-    apis.data_model_only(api, "the latest summary of a patient (ClinicalSummary.PatientQuery)")
-    return client.send(documents.patient_query(settings, located.chosen))
+def request_summary(located, client, api):
+    return api.documents.summary_of(client, located.chosen)
 
 
 @then("the summary names its document and is of the same patient")
-def summary_of_patient(summary_answer, located):
-    documents.summary(summary_answer, located.chosen)
+def summary_of_patient(summary_answer, located, api):
+    api.documents.summary(summary_answer, located.chosen)
 
 
 @then("Redox answers that the organization holds no documents for the patient")

@@ -3,6 +3,10 @@ offered: never failed, never silently missing, and it keeps no step from passing
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from techval.core.errors import NOT_OFFERED, NotOffered, category_of, failure_kind
 from techval.harness.evidence import bundle, console, verdict
 from techval.harness.evidence.outcomes import ScenarioOutcome
@@ -52,3 +56,15 @@ def test_a_failure_beside_a_scenario_not_offered_still_fails_the_step() -> None:
     result = verdict.build(outcomes, {}, started_at="", finished_at="")
     step = next(s for s in result["steps"] if s["key"] == "patient_search")
     assert step["verdict"] == "failed" and verdict.exit_code(result) == 1
+
+
+def test_the_fhir_documents_offer_no_summary(tmp_path: Path) -> None:
+    from techval.validation.fhir.documents import FhirDocuments
+    from techval.validation.located import Location
+    from tests.helpers import in_process_client, settings_for
+
+    settings = settings_for(tmp_path, api="fhir")
+    client = in_process_client(settings)
+    with pytest.raises(NotOffered, match="latest summary"):
+        FhirDocuments(settings).summary_of(client, Location("1.2", "Org", ()))
+    assert not client.exchanges  # nothing was sent for it

@@ -60,13 +60,6 @@ def for_settings(settings: Settings) -> Api:
     )
 
 
-def data_model_only(api: Api, what: str) -> None:
-    """NotOffered under FHIR for what Redox documents through the Data Model only (the record
-    locator's broad search and location query, the latest-summary query)."""
-    if api.name == FHIR:
-        raise NotOffered(what, "FHIR API")
-
-
 # What a scenario needs that an API does not offer, by the scenario's tag (features/).
 NOT_OFFERED: dict[str, dict[str, str]] = {
     FHIR: {

@@ -166,3 +166,10 @@ class DataModelDocuments:
 
     def expect_no_documents(self, exchange: Exchange, patient: TestPatient) -> None:
         expect_no_documents(exchange, patient)
+
+    def summary_of(self, client: RedoxClient, location: Location) -> Exchange:
+        """ClinicalSummary.PatientQuery: the latest summary of the patient there."""
+        return client.send(patient_query(self.settings, location))
+
+    def summary(self, exchange: Exchange, location: Location) -> dict[str, Any]:
+        return summary(exchange, location)

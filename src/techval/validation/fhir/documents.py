@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from techval.core.client import RedoxClient
 from techval.core.config import Settings
-from techval.core.errors import NotFound, TestDataMismatch, WrongContent
+from techval.core.errors import NotFound, NotOffered, TestDataMismatch, WrongContent
 from techval.core.exchange import Exchange
 from techval.validation import cda
 from techval.validation.checks import succeeded
@@ -114,6 +114,12 @@ class FhirDocuments:
         if problem is not None:
             raise WrongContent(f"{exchange.label}: $.content[].attachment.data: {problem}")
 
+    def summary_of(self, client: RedoxClient, location: Location) -> Exchange:
+        raise _not_offered()  # scenarios that need it are tagged @summary_query
+
+    def summary(self, exchange: Exchange, location: Location) -> dict[str, Any]:
+        raise _not_offered()
+
     def expect_no_documents(self, found: list[Exchange], patient: TestPatient) -> None:
         """An empty searchset. Documents listed mean the test data does not fit."""
         listed = paging.resources(found, "DocumentReference")
@@ -128,3 +134,10 @@ class FhirDocuments:
 
 def _xml(content_type: Any) -> bool:
     return str(content_type or "").split(";")[0].strip() in ("text/xml", "application/xml")
+
+
+SUMMARY = "the latest summary of a patient (ClinicalSummary.PatientQuery)"
+
+
+def _not_offered() -> NotOffered:
+    return NotOffered(SUMMARY, "FHIR API")
