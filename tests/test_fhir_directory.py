@@ -13,6 +13,7 @@ import pytest
 from techval.core.config import Settings
 from techval.core.errors import CheckFailed, NotOffered, ReadbackMismatch, WrongContent
 from techval.core.exchange import Exchange
+from techval.core.reporting import Reporter
 from techval.simulator import provision
 from techval.simulator.faults import named
 from techval.validation import checks, directory, organization
@@ -227,3 +228,20 @@ def test_documents_are_asked_for_as_cda(tmp_path: Path) -> None:
     (sent,) = [e for e in client.exchanges if e.label == "DocumentReference search"]
     assert sent.request_form is not None
     assert sent.request_form["category"] == ["urn:redox:document_kind|CDA"]
+
+
+def test_the_narrow_search_must_answer_the_patient_that_was_located(tmp_path: Path) -> None:
+    settings, client = fhir_directory(tmp_path)
+    search = FhirPatientSearch(settings)
+    person = load_patients(settings.test_patients)["test patient 1"]
+    located = search.locate(client, Reporter(client.redactor), person)
+    found = search.narrow(client, located)
+    (sent,) = [e for e in found if e.label == "Patient search"]
+    assert sent.request_form is not None and set(sent.request_form) == {"identifier"}
+    search.matched_at(found, located)  # the same patient, by the identifier it was given
+    other = dict(found[0].response_body)
+    entry = dict(other["entry"][0])
+    entry["resource"] = dict(entry["resource"], id="someone-else")
+    other["entry"] = [entry]
+    with pytest.raises(WrongContent, match="another patient than the one"):
+        search.matched_at([replace(found[0], response_body=other)], located)

@@ -77,15 +77,22 @@ class FhirPatientSearch:
         self.settings = settings
         self.fhir = settings.fhir
 
-    def _search_at(self, client: RedoxClient, patient: TestPatient, oid: str) -> list[Exchange]:
-        """The patient search at one organization: its first page and the pages after it."""
+    def _search_at(
+        self,
+        client: RedoxClient,
+        patient: TestPatient,
+        oid: str,
+        form: dict[str, list[str]] | None = None,
+    ) -> list[Exchange]:
+        """The patient search at one organization (by demographics unless `form` says
+        otherwise): its first page and the pages after it."""
         slug = self.fhir.patients_slug.format(oid=oid)
         headers = self.settings.carequality_headers()
         first = client.request(
             "Patient search",
             "POST",
             self.fhir.path(slug, "Patient/_search"),
-            form=demographics_form(patient),
+            form=form or demographics_form(patient),
             headers=headers,
             response_schema=SEARCHSET,
         )
@@ -224,7 +231,14 @@ class FhirPatientSearch:
             carried_headers(exchange, expected)
 
     def narrow(self, client: RedoxClient, located: Located) -> list[Exchange]:
-        return self._search_at(client, located.patient, located.chosen.organization_oid)
+        """The search within the organization by the identifier it gave the patient (not the
+        demographics that located them): the answer must be the same patient."""
+        chosen = located.chosen
+        first = chosen.patient_identifiers[0]
+        token = f"{system_of(first['IDType'], self.fhir.identifier_system)}|{first['ID']}"
+        return self._search_at(
+            client, located.patient, chosen.organization_oid, {"identifier": [token]}
+        )
 
     def matched_at(self, found: list[Exchange], located: Located) -> dict[str, Any]:
         """The match at the chosen organization carries the identifiers it was located with."""
@@ -232,6 +246,11 @@ class FhirPatientSearch:
         match = self.matched(found, located.patient)
         if match is None:
             raise NotFound(f"{exchange.label}: no match within the organization that holds records")
+        if located.chosen.patient_id and match.get("id") != located.chosen.patient_id:
+            raise WrongContent(
+                f"{exchange.label}: $.entry[].resource.id: another patient than the one the "
+                "organization answered for before"
+            )
         template = self.fhir.identifier_system
         got = {(i.get("value"), oid_of(i.get("system"), template)) for i in match["identifier"]}
         if not got & set(located.chosen.identifiers):
