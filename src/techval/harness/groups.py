@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from pytest_bdd.scenario import scenario_wrapper_template_registry
 
+from techval.harness.thirdparty import scenario_template
 from techval.validation.catalogue import step_for
 
 ALIAS = re.compile(r'"([^"]+)"')  # steps name test patients by quoted alias
@@ -26,7 +26,7 @@ def slug(text: str) -> str:
 
 def template_of(item: pytest.Item) -> Any:
     """pytest-bdd's scenario behind a test item, or None for a plain test."""
-    return scenario_wrapper_template_registry.get(getattr(item, "obj", None))  # type: ignore[arg-type]
+    return scenario_template(item)
 
 
 def group_for(item: pytest.Item) -> str | None:

@@ -4,6 +4,9 @@ worker (loaded with -p by the CLI, only for runs with workers).
 The controller never collects; it learns the groups from the workers' scenario_collected
 events, which each worker writes (flushed) before it reports its collection to the controller,
 so they are on disk when the scheduler splits the work.
+
+It subclasses xdist's LoadScopeScheduling and uses its private parts, each listed in
+thirdparty.XDIST_SCHEDULER_NEEDS / _STATE (checked by thirdparty.missing()).
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ from allure_commons.model2 import StatusDetails, TestResult
 
 from techval.core.errors import category_of_class
 from techval.core.redaction import Redactor
+from techval.harness.thirdparty import logger_folder
 
 MARKER = "[techval category: {}]"
 _MARKER_LINE = re.compile(r"\n?\[techval category: [^\]\n]*\]\s*$")
@@ -164,7 +165,7 @@ def guard_results(redactor: Callable[[], Redactor], on_error: WriteError) -> Cal
         return lambda: None
     name = manager.get_name(original)
     manager.unregister(original)
-    guard = RedactingFileLogger(original._report_dir, redactor, on_error)
+    guard = RedactingFileLogger(logger_folder(original), redactor, on_error)
     manager.register(guard)
 
     def restore() -> None:

@@ -45,6 +45,7 @@ from techval.harness.pytest_plugin import (
     stream_for,
 )
 from techval.harness.run import redactor_for
+from techval.harness.thirdparty import allure_results, example_values
 from techval.validation.catalogue import EPIC, step_for
 
 REDACTOR_KEY = pytest.StashKey[Redactor]()
@@ -83,10 +84,10 @@ def redactor(config: pytest.Config) -> Redactor:
 
 def reports_dir(config: pytest.Config) -> Path | None:
     chosen = config.getoption("--techval-reports")
-    alluredir = getattr(config.option, "allure_report_dir", None)
+    alluredir = allure_results(config)
     if chosen:
         return Path(chosen)
-    return Path(alluredir).parent if alluredir else None
+    return alluredir.parent if alluredir is not None else None
 
 
 def outcome_for(item: pytest.Item, masker: Redactor) -> ScenarioOutcome:
@@ -95,12 +96,11 @@ def outcome_for(item: pytest.Item, masker: Redactor) -> ScenarioOutcome:
     feature = template.feature if template is not None else None
     name = template.name if template is not None else item.name
     callspec = getattr(item, "callspec", None)
-    parameters: dict[str, str] = {}
-    for key, value in (callspec.params if callspec is not None else {}).items():
-        if key == "_pytest_bdd_example" and isinstance(value, dict):
-            parameters |= {str(k): str(v) for k, v in value.items()}
-        elif key == "organization_profile":
-            parameters["organization"] = getattr(value, "name", str(value))
+    params = callspec.params if callspec is not None else {}
+    parameters: dict[str, str] = example_values(params)
+    if "organization_profile" in params:
+        profile = params["organization_profile"]
+        parameters["organization"] = getattr(profile, "name", str(profile))
     for key, value in parameters.items():
         name = name.replace(f"<{key}>", value)
     step = step_for(marker.name for marker in item.iter_markers())
@@ -212,12 +212,9 @@ class Evidence:
             for outcome in assemble(events.read([folder])).outcomes
             if outcome.message in (NOT_REACHED, NOT_FINISHED)
         ]
-        results = getattr(config.option, "allure_report_dir", None)
         junit = getattr(config.option, "xmlpath", None)
         try:
-            agree.restate(
-                stopped, Path(results) if results else None, Path(junit) if junit else None
-            )
+            agree.restate(stopped, allure_results(config), Path(junit) if junit else None)
         except OSError as exc:
             self.cannot_write(exc)
 
@@ -330,9 +327,9 @@ class Evidence:
         """xdist's report of a scenario whose worker died while running it (a crash, a kill):
         broken, as JUnit says, and finished, so the verdict and the console agree."""
         outcome.status, outcome.kind, outcome.message = BROKEN, HARNESS_ERROR, WORKER_DIED
-        results = getattr(self.config.option, "allure_report_dir", None)
-        if results:
-            agree.restate([outcome], Path(results), None)
+        results = allure_results(self.config)
+        if results is not None:
+            agree.restate([outcome], results, None)
         self.finished += 1
         self.stream.emit("scenario_finished", **outcome.ending())
 
