@@ -18,6 +18,7 @@ from techval.core.config import Settings, load_settings
 from techval.core.exchange import Exchange
 from techval.core.redaction import Redactor
 from techval.core.schemas import SchemaRegistry
+from techval.harness.evidence.inputs import Inputs
 from techval.simulator import Simulator, provision
 from techval.simulator.transport import simulator_transport
 from techval.validation.rules import OutgoingRules
@@ -186,3 +187,8 @@ def assert_evidence_agrees(reports: Path) -> dict[str, Any]:
             else "incomplete"
         )
     return verdict
+
+
+def no_baseline(folder: Path) -> Inputs:
+    """The evidence inputs of a run without a known-failures file."""
+    return Inputs(baseline=folder / "no-baseline.yaml")

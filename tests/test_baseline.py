@@ -17,6 +17,7 @@ from techval.core.errors import CONFORMANCE, COULD_NOT_RUN, HARNESS_ERROR
 from techval.harness.evidence import baseline, console, verdict
 from techval.harness.evidence.assemble import Assembled
 from techval.harness.evidence.bundle import summary
+from techval.harness.evidence.inputs import Inputs
 from techval.harness.evidence.outcomes import ScenarioOutcome
 from techval.simulator import RunningSimulator
 from techval.simulator.faults import named
@@ -75,7 +76,9 @@ def write(path: Path, environments: dict[str, Any]) -> None:
 
 
 def applied(result: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
-    baseline.SECTION.apply(result, Assembled(), tmp_path)
+    baseline.SECTION.apply(
+        result, Assembled(), tmp_path, Inputs(baseline=tmp_path / "baseline.yaml")
+    )
     return result
 
 

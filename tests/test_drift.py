@@ -19,7 +19,7 @@ from techval.harness.evidence.bundle import summary
 from techval.harness.evidence.outcomes import ScenarioOutcome
 from techval.simulator import RunningSimulator
 from techval.simulator.faults import named
-from tests.helpers import run_techval, write_environment
+from tests.helpers import no_baseline, run_techval, write_environment
 
 STAMP = "2026-11-21T10:00:00.000Z"
 SEARCH = "PatientSearch.Query HTTP 2xx"
@@ -172,7 +172,7 @@ def result_of(*statuses: str) -> dict[str, Any]:
 
 
 def applied(result: dict[str, Any], reports: Path, *shapes: dict[str, Any]) -> dict[str, Any]:
-    drift.SECTION.apply(result, Assembled(shapes=list(shapes)), reports)
+    drift.SECTION.apply(result, Assembled(shapes=list(shapes)), reports, no_baseline(reports))
     return result
 
 

@@ -29,7 +29,7 @@ from techval.harness.evidence import baseline, drift, verdict
 from techval.harness.evidence.assemble import Assembled
 from techval.validation import organization, rules, search
 from techval.validation.patients import load_patients
-from tests.helpers import ROOT, environment, run_techval
+from tests.helpers import ROOT, environment, no_baseline, run_techval
 
 DEEP_JSON = "[" * 100_000 + "]" * 100_000
 
@@ -144,8 +144,7 @@ def read_dot_env(path: Path, folder: Path) -> Any:
 
 
 def read_baseline(path: Path, folder: Path) -> Any:
-    with baseline.chosen(path):
-        return baseline.check()
+    return baseline.check(path)
 
 
 READERS = {
@@ -278,7 +277,7 @@ def test_corrupt_last_green_shapes_are_absent_with_one_warning_line(
     path = tmp_path / "history" / drift.LAST_GREEN
     path.write_bytes(content)
     result = a_verdict()
-    drift.SECTION.apply(result, Assembled(), tmp_path)
+    drift.SECTION.apply(result, Assembled(), tmp_path, no_baseline(tmp_path))
     assert result["drift"]["against"] is None
     assert capsys.readouterr().err.startswith(f"techval: warning: {path}: {problem}")
     assert json.loads(path.read_text())["answers"] == {}  # a green run starts it afresh

@@ -17,7 +17,6 @@ from techval.simulator import RunningSimulator, Simulator, provision
 from techval.simulator.acceptance import REQUIRED
 from techval.simulator.app import NO_SUBSCRIPTION
 from techval.simulator.faults import named
-from techval.simulator.routes import HANDLERS
 from techval.validation import organization
 from tests.helpers import in_process_client, settings_for
 
@@ -352,7 +351,7 @@ def test_a_required_field_of_the_wrong_type_is_refused(
 
 
 def test_every_routed_event_has_its_documented_required_fields() -> None:
-    assert {(m, e) for _, m, e in HANDLERS} <= set(REQUIRED)
+    assert {(m, e) for _, m, e in Simulator({}).routes} <= set(REQUIRED)
 
 
 def test_the_simulator_does_not_use_the_harness_schemas(
@@ -773,3 +772,26 @@ def test_a_fault_argument_out_of_range_is_refused_by_name(name: str) -> None:
 def test_an_unknown_fault_lists_the_ones_with_arguments_too() -> None:
     with pytest.raises(ValueError, match="slow:SECONDS, silent_after:N, token_refused_after:N"):
         named("nope")
+
+
+def test_the_request_log_keeps_only_the_latest_requests() -> None:
+    from techval.simulator.app import CAPTURED
+
+    sim = Simulator({})
+    for number in range(CAPTURED + 5):
+        sim.handle("GET", f"/nothing/{number}", {}, b"")
+    assert len(sim.captured) == CAPTURED
+    assert sim.captured[0].path == "/nothing/5"
+    assert sim.captured[-1].path == f"/nothing/{CAPTURED + 4}"
+
+
+def test_a_route_two_modules_claim_is_refused() -> None:
+    from techval.simulator.routes import Routes, merged
+
+    first, second = Routes(), Routes()
+    for table in (first, second):
+        table.handles("organization", "Organization", "New")(lambda sim, message, name: None)  # type: ignore[arg-type,return-value]
+    with pytest.raises(
+        ValueError, match=r"claimed twice: \[\('organization', 'Organization', 'New'\)\]"
+    ):
+        merged(first, second)

@@ -28,6 +28,7 @@ from techval.core.redox import MAX_MESSAGE_BYTES
 from techval.core.schemas import SchemaRegistry, UnknownMessage
 from techval.harness import doctor, listing
 from techval.harness.evidence import baseline, bundle, console, html, verdict
+from techval.harness.evidence.inputs import Inputs
 from techval.harness.groups import parse_shard
 from techval.harness.merge import merge
 from techval.harness.pytest_plugin import provide_run
@@ -125,7 +126,7 @@ def _run(args: argparse.Namespace, term: _Terminated) -> int:
         except CouldNotRun as exc:
             return fail(f"could not run: {exc}")
         try:
-            with _only_the_plugins_a_run_needs(), baseline.chosen(args.baseline):
+            with _only_the_plugins_a_run_needs():
                 code = pytest.main(
                     _pytest_args(args, root, run, staging.stage), plugins=[_Handoff(run)]
                 )
@@ -281,6 +282,7 @@ def _pytest_args(args: argparse.Namespace, root: Path, run: Run, reports: Path) 
         "--tb=short",  # the check's message names the cause; no argument values in reports
         "-rN",  # the progress lines already list the failures
         f"--techval-reports={reports}",
+        f"--techval-baseline={baseline.path_of(args.baseline)}",
         "-p",
         "allure_pytest_bdd.plugin",
         # no --clean-alluredir: the stage is new, and a worker that xdist starts again to
@@ -364,9 +366,8 @@ def command_merge(args: argparse.Namespace) -> int:
     reports = Path(args.reports)
     try:
         _existing_reports(args)
-        with baseline.chosen(args.baseline):
-            baseline.check()
-            result = merge([Path(folder) for folder in args.folders], reports)
+        inputs = Inputs(baseline=baseline.check(args.baseline))
+        result = merge([Path(folder) for folder in args.folders], reports, inputs)
     except (CouldNotRun, baseline.BaselineError) as exc:
         return fail(str(exc))
     except OSError as exc:  # --reports a file, read-only, full: the merge is not written

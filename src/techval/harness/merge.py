@@ -14,13 +14,14 @@ from techval.core.errors import CouldNotRun, NotRun
 from techval.harness import events
 from techval.harness.evidence import agree
 from techval.harness.evidence.assemble import NOT_HELD, assemble
-from techval.harness.evidence.plugin import write_evidence
+from techval.harness.evidence.inputs import Inputs
+from techval.harness.evidence.writing import write_evidence
 
 RESULTS = "allure-results"
 REWRITTEN = {"environment.properties", "executor.json", "categories.json"}
 
 
-def merge(sources: list[Path], out: Path) -> dict[str, Any]:
+def merge(sources: list[Path], out: Path, inputs: Inputs) -> dict[str, Any]:
     """Fold `sources` into `out`; the merged verdict. CouldNotRun names a folder that is
     not the reports of a run, or runs of different environments."""
     _check(sources, out)
@@ -31,7 +32,7 @@ def merge(sources: list[Path], out: Path) -> dict[str, Any]:
         for path in events.files([source]):
             shutil.copyfile(path, out / events.EVENTS / f"{number}-{path.name}")
     _merge_results(sources, out / RESULTS)
-    merged = write_evidence([out], out, merging=True)
+    merged = write_evidence([out], out, inputs, merging=True)
     if merged is None:
         raise CouldNotRun("the reports hold no scenario: nothing to merge")
     found = assemble(events.read([out]), merging=True).outcomes

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,18 +18,19 @@ from typing import Any
 from techval.core import yamlfile
 from techval.core.paths import project_root
 from techval.core.redox import MAX_MESSAGE_BYTES
-from techval.simulator import (  # noqa: F401 (each registers its routes)
+from techval.simulator import (
     directory_routes,
     dod_routes,
     fhir_directory,
     fhir_queries,
+    fhir_routes,
     query_routes,
+    routes,
 )
 from techval.simulator.acceptance import missing_fields
 from techval.simulator.directory import Directory, DirectoryError
 from techval.simulator.faults import Fault
 from techval.simulator.fhir_config import FhirState
-from techval.simulator.fhir_routes import handle as handle_fhir
 from techval.simulator.fhir_routes import interaction
 from techval.simulator.network import Network
 from techval.simulator.record_locator import FanOut
@@ -39,9 +41,10 @@ from techval.simulator.responses import (
     errors_reply,
     text_reply,
 )
-from techval.simulator.routes import DESTINATION_NAMES, HANDLERS
+from techval.simulator.routes import DESTINATION_NAMES
 from techval.simulator.tokens import TokenIssuer
 
+CAPTURED = 1000  # requests kept for harness tests to read (the latest ones)
 NO_SUBSCRIPTION = (
     "No subscriptions. Meta.Destinations needs to contain a destination from existing subscriptions"
 )
@@ -82,7 +85,10 @@ class Simulator:
             (_load_yaml(data_dir / "directory.yaml") or []) + self.network.directory_records()
         )
         self.fhir = FhirState()  # the FHIR R4 API (fhir_*.py); provision() sets its options
-        self.captured: list[CapturedRequest] = []
+        # the latest requests (a long-lived `techval simulator` must not grow without end)
+        self.captured: deque[CapturedRequest] = deque(maxlen=CAPTURED)
+        self.routes = routes.merged(directory_routes.ROUTES, dod_routes.ROUTES, query_routes.ROUTES)
+        self.fhir_routes = fhir_routes.merged(fhir_directory.ROUTES, fhir_queries.ROUTES)
         self.faults: list[Fault] = list(faults or [])
         self.lock = threading.RLock()
         # Seconds every answer (token and /endpoint) is held back on the wire, as a round trip
@@ -129,7 +135,7 @@ class Simulator:
                 return text_reply(401, "Unauthorized")
             if len(body) > self.max_message_bytes:
                 return too_large(self.max_message_bytes)
-            return handle_fhir(self, method, path, headers, body)
+            return fhir_routes.handle(self, self.fhir_routes, (method, path), headers, body)
         if method != "POST":
             return text_reply(404, "Not Found")
         if path in {"/v2/auth/token", "/oauth/token"}:
@@ -175,7 +181,7 @@ class Simulator:
             )
         destination = destinations[0].get("ID") if isinstance(destinations[0], dict) else None
         purpose = self.purposes.get(str(destination))
-        handler = HANDLERS.get((purpose or "", data_model, event_type))
+        handler = self.routes.get((purpose or "", data_model, event_type))
         if purpose is None or handler is None:
             return errors_reply(400, meta, [error(NO_SUBSCRIPTION, module="Subscriptions")])
         name = DESTINATION_NAMES.get(purpose)

@@ -5,20 +5,23 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from techval.simulator.responses import Reply, echo_meta, json_reply
-from techval.simulator.routes import handles
+from techval.simulator.routes import Routes
 from techval.simulator.shapes import DIRECTORY_RECORD, filled, reordered
 
 if TYPE_CHECKING:
     from techval.simulator.app import Simulator
 
 
-@handles("organization", "Organization", "New")
+ROUTES = Routes()  # this module's routes (app.py merges them)
+
+
+@ROUTES.handles("organization", "Organization", "New")
 def organization_new(sim: Simulator, message: dict[str, Any], name: str) -> Reply:
     sim.directory.new(message["Organizations"])
     return json_reply(200, {"Meta": echo_meta(message["Meta"], name)})
 
 
-@handles("organization", "Organization", "Update")
+@ROUTES.handles("organization", "Organization", "Update")
 def organization_update(sim: Simulator, message: dict[str, Any], name: str) -> Reply:
     sim.directory.update(message["Organizations"], str(message.get("Action") or "Update"))
     return json_reply(200, {"Meta": echo_meta(message["Meta"], name)})
@@ -35,7 +38,7 @@ def as_answered(record: dict[str, Any]) -> dict[str, Any]:
     return answered
 
 
-@handles("organization", "Organization", "Query")
+@ROUTES.handles("organization", "Organization", "Query")
 def organization_query(sim: Simulator, message: dict[str, Any], name: str) -> Reply:
     organizations, paging = sim.directory.query(message)
     return json_reply(

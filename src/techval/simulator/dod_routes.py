@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from techval.simulator.responses import Reply, echo_meta, json_reply
-from techval.simulator.routes import handles
+from techval.simulator.routes import Routes
 
 if TYPE_CHECKING:
     from techval.simulator.app import Simulator
@@ -26,8 +26,11 @@ def _acknowledge(message: dict[str, Any], name: str) -> Reply:
     return json_reply(200, {"Meta": echo_meta(message["Meta"], name)})
 
 
-@handles("data_on_demand", "PatientAdmin", "NewPatient", "PatientUpdate", "PatientMerge")
-@handles("data_on_demand", "Clinical Summary", "VisitPush")
+ROUTES = Routes()  # this module's routes (app.py merges them)
+
+
+@ROUTES.handles("data_on_demand", "PatientAdmin", "NewPatient", "PatientUpdate", "PatientMerge")
+@ROUTES.handles("data_on_demand", "Clinical Summary", "VisitPush")
 def push(sim: Simulator, message: dict[str, Any], name: str) -> Reply:
     meta = message["Meta"]
     getattr(sim.repository, PUSHES[(meta["DataModel"], meta["EventType"])])(message)

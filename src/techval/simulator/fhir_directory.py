@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from techval.core.redox import timestamp
 from techval.simulator.directory import NOT_PARSED, DirectoryError
-from techval.simulator.fhir_routes import FhirRequest, first, route, whole_number
+from techval.simulator.fhir_routes import FhirRequest, FhirRoutes, first, whole_number
 from techval.simulator.fhir_shapes import (
     as_dict,
     directory_record,
@@ -109,7 +109,10 @@ def _checked(request: FhirRequest) -> tuple[dict[str, Any], str] | Reply:
     return resource, oid
 
 
-@route("organizations", "POST", "Organization", "type")
+ROUTES = FhirRoutes()  # this module's routes (app.py merges them)
+
+
+@ROUTES.route("organizations", "POST", "Organization", "type")
 def create(sim: Simulator, request: FhirRequest) -> Reply:
     checked = _checked(request)
     if isinstance(checked, Reply):
@@ -126,7 +129,7 @@ def create(sim: Simulator, request: FhirRequest) -> Reply:
     return fhir_reply(201, shown(sim, oid), {"Location": location})
 
 
-@route("organizations", "PUT", "Organization", "instance")
+@ROUTES.route("organizations", "PUT", "Organization", "instance")
 def update(sim: Simulator, request: FhirRequest) -> Reply:
     checked = _checked(request)
     if isinstance(checked, Reply):
@@ -150,7 +153,7 @@ def _update(sim: Simulator, resource: dict[str, Any], oid: str) -> Reply:
     return fhir_reply(200, shown(sim, oid))
 
 
-@route("organizations", "GET", "Organization", "instance")
+@ROUTES.route("organizations", "GET", "Organization", "instance")
 def read(sim: Simulator, request: FhirRequest) -> Reply:
     oid = request.tail[0]
     if oid not in sim.directory.records:
@@ -189,7 +192,7 @@ def matches(record: dict[str, Any], form: dict[str, list[str]]) -> bool:
     )
 
 
-@route("organizations", "POST", "Organization", "search")
+@ROUTES.route("organizations", "POST", "Organization", "search")
 def search(sim: Simulator, request: FhirRequest) -> Reply:
     form = request.form()
     if isinstance(form, Reply):

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from techval.simulator.fhir_routes import (
     FhirRequest,
+    FhirRoutes,
     alternatives,
     parameters_missing,
-    route,
 )
 from techval.simulator.fhir_shapes import (
     CDA,
@@ -107,7 +107,10 @@ def _patient_matches(
     return all(checks)
 
 
-@route("patients", "POST", "Patient", "search")
+ROUTES = FhirRoutes()  # this module's routes (app.py merges them)
+
+
+@ROUTES.route("patients", "POST", "Patient", "search")
 def search_patients(sim: Simulator, request: FhirRequest) -> Reply:
     form = request.form()
     if isinstance(form, Reply):
@@ -153,7 +156,7 @@ def _patient_reference(value: str) -> str:
     return value.removeprefix("Patient/")
 
 
-@route("documents", "POST", "DocumentReference", "search")
+@ROUTES.route("documents", "POST", "DocumentReference", "search")
 def search_documents(sim: Simulator, request: FhirRequest) -> Reply:
     form = request.form()
     if isinstance(form, Reply):
@@ -186,7 +189,7 @@ def search_documents(sim: Simulator, request: FhirRequest) -> Reply:
     return fhir_reply(200, sim.fhir.pages.first(request.where, listed, 0, size))
 
 
-@route("documents", "GET", "DocumentReference", "instance")
+@ROUTES.route("documents", "GET", "DocumentReference", "instance")
 def read_document(sim: Simulator, request: FhirRequest) -> Reply:
     held = _held(sim, request)
     if isinstance(held, Reply):

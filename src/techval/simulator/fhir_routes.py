@@ -64,18 +64,37 @@ class FhirRequest:
 
 
 Handler = Callable[["Simulator", FhirRequest], Reply]
-ROUTES: dict[tuple[str, str, str, str], Handler] = {}
+Key = tuple[str, str, str, str]  # (slug kind, HTTP method, resource, shape of the path's rest)
 
 
-def route(kind: str, method: str, resource: str, shape: str) -> Callable[[Handler], Handler]:
-    """Register a handler: slug kind, HTTP method, resource, and the shape of the rest of the
-    path ("type": none, "search": `_search`, "instance": an id)."""
+class FhirRoutes:
+    """One module's FHIR routes; the simulator merges the modules' tables (app.py)."""
 
-    def register(handler: Handler) -> Handler:
-        ROUTES[(kind, method, resource, shape)] = handler
-        return handler
+    def __init__(self) -> None:
+        self.table: dict[Key, Handler] = {}
 
-    return register
+    def route(
+        self, kind: str, method: str, resource: str, shape: str
+    ) -> Callable[[Handler], Handler]:
+        """A handler for slug kind, HTTP method, resource, and the shape of the rest of the
+        path ("type": none, "search": `_search`, "instance": an id)."""
+
+        def add(handler: Handler) -> Handler:
+            self.table[(kind, method, resource, shape)] = handler
+            return handler
+
+        return add
+
+
+def merged(*modules: FhirRoutes) -> dict[Key, Handler]:
+    """The routes of every module; a key two modules claim is a programming error."""
+    table: dict[Key, Handler] = {}
+    for routes in modules:
+        clash = table.keys() & routes.table.keys()
+        if clash:
+            raise ValueError(f"simulator FHIR routes claimed twice: {sorted(clash)}")
+        table |= routes.table
+    return table
 
 
 def _shape(tail: tuple[str, ...]) -> str:
@@ -132,8 +151,13 @@ def carequality_refusal(options: FhirOptions, headers: Mapping[str, str]) -> Rep
 
 
 def handle(
-    sim: Simulator, method: str, path: str, headers: Mapping[str, str], body: bytes
+    sim: Simulator,
+    routes: Mapping[Key, Handler],
+    request_line: tuple[str, str],
+    headers: Mapping[str, str],
+    body: bytes,
 ) -> Reply:
+    method, path = request_line
     options = sim.fhir.options
     parts = _parts(options, path)
     if parts is None:
@@ -154,7 +178,7 @@ def handle(
     if resource == "page":
         return _page(sim, method, slug, where, tail)
     request = FhirRequest(method, slug, environment, resource, tail, headers, body, where)
-    handler = ROUTES.get((slug.kind, method, resource, _shape(tail)))
+    handler = routes.get((slug.kind, method, resource, _shape(tail)))
     if handler is not None:
         return handler(sim, request)
     if resource == RESOURCES[slug.kind] and method == "POST":

@@ -17,7 +17,7 @@ from techval.simulator.clinical_documents import narratives
 from techval.simulator.network import Holding, Network, NetworkPatient
 from techval.simulator.record_locator import task_status
 from techval.simulator.responses import Reply, echo_meta, error, errors_reply, json_reply
-from techval.simulator.routes import Handler, handles
+from techval.simulator.routes import Handler, Routes
 from techval.simulator.shapes import (
     DEMOGRAPHICS,
     LISTED_DOCUMENT,
@@ -67,7 +67,10 @@ def _patient(patient: NetworkPatient, identifiers: list[dict[str, str]]) -> dict
     return {"Identifiers": identifiers, "Demographics": filled(DEMOGRAPHICS, patient.demographics)}
 
 
-@handles("patient_search", "PatientSearch", "Query")
+ROUTES = Routes()  # this module's routes (app.py merges them)
+
+
+@ROUTES.handles("patient_search", "PatientSearch", "Query")
 @carequality
 def broad_search(sim: Simulator, message: dict[str, Any], name: str) -> Reply:
     """Record locator: the match carries the network patient ID (redox-api.md 4.2.2)."""
@@ -105,7 +108,7 @@ def _location(holding: Holding) -> dict[str, Any]:
     }
 
 
-@handles("patient_search", "PatientSearch", "LocationQuery")
+@ROUTES.handles("patient_search", "PatientSearch", "LocationQuery")
 @carequality
 def locate(sim: Simulator, message: dict[str, Any], name: str) -> Reply:
     """Organizations holding records of the patient, found asynchronously (10.1)."""
@@ -139,7 +142,7 @@ def _not_found(message: dict[str, Any], name: str) -> Reply:
     return errors_reply(404, message["Meta"], [error(NOT_FOUND, kind="query", module="Send")], name)
 
 
-@handles("organization_patient_search", "PatientSearch", "Query")
+@ROUTES.handles("organization_patient_search", "PatientSearch", "Query")
 @carequality
 def search_in_organization(sim: Simulator, message: dict[str, Any], name: str) -> Reply:
     oid = str(message["Meta"].get("FacilityCode"))
@@ -215,7 +218,7 @@ def _listed(document: dict[str, Any]) -> dict[str, Any]:
     return listed
 
 
-@handles("clinical_summary", "Clinical Summary", "DocumentQuery")
+@ROUTES.handles("clinical_summary", "Clinical Summary", "DocumentQuery")
 @carequality
 def document_query(sim: Simulator, message: dict[str, Any], name: str) -> Reply:
     located = _located(sim, message, name)
@@ -233,7 +236,7 @@ def document_query(sim: Simulator, message: dict[str, Any], name: str) -> Reply:
     )
 
 
-@handles("clinical_summary", "Clinical Summary", "DocumentGet")
+@ROUTES.handles("clinical_summary", "Clinical Summary", "DocumentGet")
 @carequality
 def document_get(sim: Simulator, message: dict[str, Any], name: str) -> Reply:
     oid = str(message["Meta"].get("FacilityCode"))
@@ -250,7 +253,7 @@ def document_get(sim: Simulator, message: dict[str, Any], name: str) -> Reply:
     )
 
 
-@handles("clinical_summary", "Clinical Summary", "PatientQuery")
+@ROUTES.handles("clinical_summary", "Clinical Summary", "PatientQuery")
 @carequality
 def patient_query(sim: Simulator, message: dict[str, Any], name: str) -> Reply:
     """The latest summary document in Redox's parsed view (CDA only)."""

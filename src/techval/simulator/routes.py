@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from techval.simulator.app import Simulator
 
 Handler = Callable[["Simulator", dict[str, Any], str], Reply]
-HANDLERS: dict[tuple[str, str, str], Handler] = {}
+Key = tuple[str, str, str]  # (destination purpose, DataModel, EventType)
 DESTINATION_NAMES = {
     "organization": "Carequality Organization Directory",
     "patient_search": "Carequality Record Locator (Patient Search)",
@@ -21,10 +21,30 @@ DESTINATION_NAMES = {
 }
 
 
-def handles(purpose: str, data_model: str, *event_types: str) -> Callable[[Handler], Handler]:
-    def register(handler: Handler) -> Handler:
-        for event_type in event_types:
-            HANDLERS[(purpose, data_model, event_type)] = handler
-        return handler
+class Routes:
+    """One module's routes; the simulator merges the modules' tables (app.py), so nothing
+    registers itself anywhere by being imported."""
 
-    return register
+    def __init__(self) -> None:
+        self.table: dict[Key, Handler] = {}
+
+    def handles(
+        self, purpose: str, data_model: str, *event_types: str
+    ) -> Callable[[Handler], Handler]:
+        def add(handler: Handler) -> Handler:
+            for event_type in event_types:
+                self.table[(purpose, data_model, event_type)] = handler
+            return handler
+
+        return add
+
+
+def merged(*modules: Routes) -> dict[Key, Handler]:
+    """The routes of every module; a key two modules claim is a programming error."""
+    table: dict[Key, Handler] = {}
+    for routes in modules:
+        clash = table.keys() & routes.table.keys()
+        if clash:
+            raise ValueError(f"simulator routes claimed twice: {sorted(clash)}")
+        table |= routes.table
+    return table

@@ -30,6 +30,7 @@ from techval.core import yamlfile
 from techval.core.errors import CONFORMANCE, COULD_NOT_RUN, HARNESS_ERROR, CouldNotRun
 from techval.core.paths import project_root
 from techval.harness.evidence.assemble import Assembled
+from techval.harness.evidence.inputs import Inputs
 from techval.harness.evidence.outcomes import BROKEN, FAILED, PASSED, first_line
 from techval.harness.evidence.verdict import KNOWN_FAILURE
 from techval.harness.evidence.verdict import read as read_verdict
@@ -105,21 +106,6 @@ def shown(path: Path) -> str:
     with contextlib.suppress(ValueError):
         return path.resolve().relative_to(project_root().resolve()).as_posix()
     return path.name
-
-
-@contextlib.contextmanager
-def chosen(path: str | Path | None) -> Iterator[None]:
-    """While a run or a merge assembles its evidence: the baseline file it applies."""
-    before = os.environ.get(CHOOSE)
-    if path:
-        os.environ[CHOOSE] = str(path)
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(CHOOSE, None)
-        else:
-            os.environ[CHOOSE] = before
 
 
 def load(path: Path, name: str | None = None) -> dict[str, list[Entry]]:
@@ -274,8 +260,10 @@ def match(result: dict[str, Any], entries: list[Entry], today: date) -> dict[str
 class KnownFailures:
     """The section: `baseline` in the verdict, its lines in the console and the summary."""
 
-    def apply(self, result: dict[str, Any], found: Assembled, reports: Path) -> None:
-        path = path_of()
+    def apply(
+        self, result: dict[str, Any], found: Assembled, reports: Path, inputs: Inputs
+    ) -> None:
+        path = inputs.baseline
         environment = str(result.get("environment", {}).get("environment", ""))
         state: dict[str, Any] = {"file": shown(path), "environment": environment, "entries": 0}
         try:

@@ -25,6 +25,7 @@ from techval.core.exchange import Exchange
 from techval.core.schemas import ERROR_SCHEMA
 from techval.harness.evidence import history
 from techval.harness.evidence.assemble import Assembled
+from techval.harness.evidence.inputs import Inputs
 from techval.harness.evidence.verdict import exit_code
 
 if TYPE_CHECKING:  # sections lists this module's SECTION
@@ -182,7 +183,9 @@ def headline(drift: Mapping[str, Any]) -> str:
 class ResponseDrift:
     """The section: `drift` in the verdict; the shapes in shapes.json and the history."""
 
-    def apply(self, result: dict[str, Any], found: Assembled, reports: Path) -> None:
+    def apply(
+        self, result: dict[str, Any], found: Assembled, reports: Path, inputs: Inputs
+    ) -> None:
         current = merged(found.shapes)
         folder = reports / HISTORY
         earlier = history.read(folder / LAST_GREEN, wrong_shape)  # before this run replaces it

@@ -11,7 +11,6 @@ scenario's phases into its outcome and writes scenario_finished, then assembles 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
@@ -22,18 +21,17 @@ import pytest
 from techval.core.errors import HARNESS_ERROR, failure_kind
 from techval.core.redaction import Redactor
 from techval.harness import events
-from techval.harness.evidence import agree, har, sections, verdict
+from techval.harness.evidence import agree, baseline, verdict
 from techval.harness.evidence.allure_files import (
     guard_results,
     redact_strings,
-    write_environment,
-    write_executor,
-    write_globals,
 )
 from techval.harness.evidence.assemble import NOT_FINISHED, NOT_REACHED, OTHER_SHARD, assemble
 from techval.harness.evidence.console import progress_line
+from techval.harness.evidence.inputs import Inputs
 from techval.harness.evidence.outcomes import BROKEN, ScenarioOutcome, first_line
 from techval.harness.evidence.run_info import describe
+from techval.harness.evidence.writing import write_evidence
 from techval.harness.groups import group_for, template_of
 from techval.harness.pytest_plugin import (
     OTHER_SHARD_KEY,
@@ -62,10 +60,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="write verdict.json and exchanges.har here (default: beside --alluredir)",
     )
     group.addoption(
+        "--techval-baseline",
+        default=None,
+        metavar="FILE",
+        help="the known-failures file (default: $TECHVAL_BASELINE, else baseline.yaml)",
+    )
+    group.addoption(
         "--techval-progress",
         action="store_true",
         help="one line per scenario as it ends, instead of pytest's progress",
     )
+
+
+def inputs_of(config: pytest.Config) -> Inputs:
+    """The evidence's inputs from this run's options."""
+    return Inputs(baseline=baseline.path_of(config.getoption("--techval-baseline")))
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -369,34 +378,9 @@ class Evidence:
         if self.write_error is not None:  # the evidence would be incomplete: none is written
             return
         try:
-            result = write_evidence([folder], folder)
+            result = write_evidence([folder], folder, inputs_of(self.config))
         except OSError as exc:
             self.cannot_write(exc)
             return
         if result is not None and session.exitstatus in (0, 1):
             session.exitstatus = verdict.exit_code(result)
-
-
-def write_evidence(
-    sources: list[Path], folder: Path, *, merging: bool = False
-) -> dict[str, Any] | None:
-    """verdict.json, exchanges.har and the Allure environment block in `folder`, from the
-    events of the runs whose reports are in `sources` (one run, or shards being merged)."""
-    found = assemble(events.read(sources), merging=merging)
-    if not found.outcomes and not found.environment:
-        return None
-    folder.mkdir(parents=True, exist_ok=True)
-    results = folder / "allure-results"
-    if results.is_dir():
-        write_environment(results, found.environment)
-        write_executor(results)
-    archive = har.archive(found.outcomes, found.entries)
-    (folder / "exchanges.har").write_text(
-        json.dumps(archive, indent=1, ensure_ascii=False), encoding="utf-8"
-    )
-    result = verdict.from_events(found)
-    sections.apply_all(result, found, folder)
-    if results.is_dir():
-        shown = sections.attachments(result)
-        write_globals(results, [(a.name, a.text, a.mime_type, a.extension) for a in shown])
-    return verdict.write(folder, result)

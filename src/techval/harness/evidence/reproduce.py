@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from techval.harness.evidence.assemble import Assembled
+from techval.harness.evidence.inputs import Inputs
 from techval.harness.evidence.outcomes import BROKEN, FAILED
 
 if TYPE_CHECKING:  # sections imports this module to register it: no import cycle at run time
@@ -380,7 +381,9 @@ def render(found: Assembled) -> tuple[dict[str, str], list[dict[str, Any]]]:
 class Reproduction:
     """The evidence section: reports/reproduce/ and the verdict's `reproduction` key."""
 
-    def apply(self, result: dict[str, Any], found: Assembled, reports: Path) -> None:
+    def apply(
+        self, result: dict[str, Any], found: Assembled, reports: Path, inputs: Inputs
+    ) -> None:
         folder = reports / FOLDER
         if folder.is_symlink() or folder.is_file():
             folder.unlink()

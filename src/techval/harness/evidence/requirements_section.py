@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from techval.core.errors import CONFORMANCE, TEST_DATA
 from techval.harness.evidence.assemble import Assembled
+from techval.harness.evidence.inputs import Inputs
 from techval.harness.evidence.outcomes import BROKEN, FAILED, PASSED, ScenarioOutcome
 from techval.validation import requirements
 from techval.validation.requirements import DATA_MODEL, SHOULD, CatalogueError, Requirement
@@ -233,7 +234,9 @@ def console_line(rows: Sequence[Mapping[str, Any]]) -> str:
 class RequirementsSection:
     """The `Section` of requirement traceability (techval.harness.evidence.sections)."""
 
-    def apply(self, result: dict[str, Any], found: Assembled, reports: Path) -> None:
+    def apply(
+        self, result: dict[str, Any], found: Assembled, reports: Path, inputs: Inputs
+    ) -> None:
         try:
             catalogue = requirements.load()
         except CatalogueError as exc:  # the project's own data is broken: say so, once

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from techval.harness.evidence import baseline, drift, selection
 from techval.harness.evidence.assemble import Assembled
+from techval.harness.evidence.inputs import Inputs
 from techval.harness.evidence.reproduce import REPRODUCTION
 from techval.harness.evidence.requirements_section import SECTION as REQUIREMENTS
 
@@ -32,7 +33,9 @@ class Attachment:
 
 
 class Section(Protocol):
-    def apply(self, result: dict[str, Any], found: Assembled, reports: Path) -> None:
+    def apply(
+        self, result: dict[str, Any], found: Assembled, reports: Path, inputs: Inputs
+    ) -> None:
         """Add this section's key to `result` (the verdict) and write its own files."""
 
     def summary(self, result: Mapping[str, Any]) -> list[str]:
@@ -55,9 +58,9 @@ SECTIONS: list[Section] = [
 ]
 
 
-def apply_all(result: dict[str, Any], found: Assembled, reports: Path) -> None:
+def apply_all(result: dict[str, Any], found: Assembled, reports: Path, inputs: Inputs) -> None:
     for section in SECTIONS:
-        section.apply(result, found, reports)
+        section.apply(result, found, reports, inputs)
 
 
 def summary_lines(result: Mapping[str, Any]) -> list[str]:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from techval.harness.evidence.assemble import Assembled
+from techval.harness.evidence.inputs import Inputs
 
 if TYPE_CHECKING:
     from techval.harness.evidence.sections import Attachment
@@ -24,7 +25,9 @@ def not_selected_line(result: Mapping[str, Any]) -> str:
 
 
 class Selection:
-    def apply(self, result: dict[str, Any], found: Assembled, reports: Path) -> None:
+    def apply(
+        self, result: dict[str, Any], found: Assembled, reports: Path, inputs: Inputs
+    ) -> None:
         """Nothing to add: the verdict counts and lists what was not selected."""
 
     def summary(self, result: Mapping[str, Any]) -> list[str]:

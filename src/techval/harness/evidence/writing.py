@@ -1,0 +1,41 @@
+"""The evidence files of one run, or of shards being merged, from their events: verdict.json,
+exchanges.har, the Allure environment block and global attachments, and each section's
+files. No pytest here: the plugin calls it at the end of a run, `techval merge` after one."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from techval.harness import events
+from techval.harness.evidence import har, sections, verdict
+from techval.harness.evidence.allure_files import write_environment, write_executor, write_globals
+from techval.harness.evidence.assemble import assemble
+from techval.harness.evidence.inputs import Inputs
+
+
+def write_evidence(
+    sources: list[Path], folder: Path, inputs: Inputs, *, merging: bool = False
+) -> dict[str, Any] | None:
+    """verdict.json, exchanges.har and the Allure environment block in `folder`, from the
+    events of the runs whose reports are in `sources` (one run, or shards being merged);
+    None when they hold no run."""
+    found = assemble(events.read(sources), merging=merging)
+    if not found.outcomes and not found.environment:
+        return None
+    folder.mkdir(parents=True, exist_ok=True)
+    results = folder / "allure-results"
+    if results.is_dir():
+        write_environment(results, found.environment)
+        write_executor(results)
+    archive = har.archive(found.outcomes, found.entries)
+    (folder / "exchanges.har").write_text(
+        json.dumps(archive, indent=1, ensure_ascii=False), encoding="utf-8"
+    )
+    result = verdict.from_events(found)
+    sections.apply_all(result, found, folder, inputs)
+    if results.is_dir():
+        shown = sections.attachments(result)
+        write_globals(results, [(a.name, a.text, a.mime_type, a.extension) for a in shown])
+    return verdict.write(folder, result)
