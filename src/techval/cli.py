@@ -29,6 +29,7 @@ from techval.core.schemas import SchemaRegistry, UnknownMessage
 from techval.harness import doctor, listing
 from techval.harness.evidence import baseline, bundle, console, html, verdict
 from techval.harness.evidence.inputs import Inputs
+from techval.harness.evidence.outcomes import SKIPPED
 from techval.harness.groups import parse_shard
 from techval.harness.merge import merge
 from techval.harness.pytest_plugin import provide_run
@@ -229,7 +230,10 @@ def _exit(result: dict[str, Any]) -> int:
 
 def _not_run(result: dict[str, Any] | None) -> str:
     scenarios = [s for step in (result or {}).get("steps", []) for s in step["scenarios"]]
-    count = sum(1 for s in scenarios if str(s.get("message", "")).startswith("not run:"))
+    # not attempted: skipped as could-not-run (errors.NotRun, or never reached), by fields
+    count = sum(
+        1 for s in scenarios if s.get("status") == SKIPPED and s.get("kind") == COULD_NOT_RUN
+    )
     return f"{count} of {len(scenarios)} scenarios not attempted (the reports list them)"
 
 

@@ -14,6 +14,7 @@ words of its message, so rewording a message cannot move a failure to another ca
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 import pytest
@@ -88,9 +89,17 @@ class SchemaMismatch(CheckFailed):
 
 
 class RedoxRefused(CheckFailed):
-    """Redox answered with an HTTP error status, Meta.Errors, or task-status Error."""
+    """Redox answered with an HTTP error status, Meta.Errors, or task-status Error; `status`
+    and `errors` (Redox's error texts) say which, for code that explains it (doctor)."""
 
     category = "Redox answered with an error"
+
+    def __init__(
+        self, message: str, *, status: int | None = None, errors: Sequence[str] = ()
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.errors = tuple(errors)
 
 
 class NotFound(CheckFailed):

@@ -37,11 +37,17 @@ def succeeded(exchange: Exchange) -> None:
     """HTTP 2xx, no Meta.Errors, and a response that matches the message's response schema."""
     if exchange.status is None or not 200 <= exchange.status < 300:
         errors = "; ".join(exchange.redox_errors) or "no error text in the body"
-        raise RedoxRefused(f"{exchange.label}: Redox answered HTTP {exchange.status}: {errors}")
+        raise RedoxRefused(
+            f"{exchange.label}: Redox answered HTTP {exchange.status}: {errors}",
+            status=exchange.status,
+            errors=exchange.redox_errors,
+        )
     if exchange.redox_errors:
         raise RedoxRefused(
             f"{exchange.label}: Redox answered HTTP {exchange.status} with "
-            f"{_errors_shape(exchange)}: " + "; ".join(exchange.redox_errors)
+            f"{_errors_shape(exchange)}: " + "; ".join(exchange.redox_errors),
+            status=exchange.status,
+            errors=exchange.redox_errors,
         )
     answered(exchange)
 

@@ -105,7 +105,9 @@ def still_working(exchange: Exchange) -> bool:
         errors = "; ".join(exchange.redox_errors)
         raise RedoxRefused(
             f"{exchange.label}: the record locator answered task-status {ERROR}"
-            + (f": {errors}" if errors else "")
+            + (f": {errors}" if errors else ""),
+            status=exchange.status,
+            errors=exchange.redox_errors,
         )
     if status != ACTIVE:
         return False
