@@ -6,16 +6,13 @@ stop with one line before any request is sent.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
-from techval.core import destinations, dotenv, yamlfile
+from techval.core import datafiles, destinations, dotenv, yamlfile
 from techval.core.errors import ConfigError
 from techval.core.paths import project_root
 from techval.core.redox import TREATMENT
@@ -23,7 +20,6 @@ from techval.core.retries import RetryPolicy
 
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 SCHEMA_PATH = Path("schemas/config/environment.json")
-MAX_DETAIL = 300  # characters of a schema error's text in the one line that names it
 
 
 @dataclass(frozen=True)
@@ -314,7 +310,7 @@ def load_settings(
         data = _substitute(raw, environ, (), missing)
         if missing:
             raise MissingVariables(path, missing, _complete_key_file(data, missing, root))
-        _validate(data, path, root)
+        datafiles.check(data, root / SCHEMA_PATH, path)
     except RecursionError:
         raise ConfigError(f"{path}: nested too deeply to be an environment file") from None
     return _build(data, path, root)
@@ -374,7 +370,7 @@ def _substitute(
         def fill(match: re.Match[str]) -> str:
             name = match.group(1)
             if not environ.get(name):  # an empty value is not a value
-                missing.append((name, _dotted(at)))
+                missing.append((name, datafiles.dotted(at)))
                 return ""
             return environ[name]
 
@@ -384,32 +380,6 @@ def _substitute(
     if isinstance(value, list):
         return [_substitute(v, environ, (*at, str(i)), missing) for i, v in enumerate(value)]
     return value
-
-
-def _dotted(at: tuple[str, ...] | list[Any]) -> str:
-    return ".".join(str(part) for part in at) or "(top level)"
-
-
-def _validate(data: dict[str, Any], path: Path, root: Path) -> None:
-    schema = json.loads((root / SCHEMA_PATH).read_text(encoding="utf-8"))
-    validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
-    if not errors:
-        return
-    # The deepest error is the most specific: a wrong value beats the branch it knocks out.
-    error = max(errors, key=lambda e: (len(e.absolute_path), e.validator != "required"))
-    detail = _describe(error)
-    if len(detail) > MAX_DETAIL:  # jsonschema quotes the whole wrong value
-        detail = detail[:MAX_DETAIL] + " ... (cut short)"
-    raise ConfigError(f"{path}: {_dotted(list(error.absolute_path))}: {detail}")
-
-
-def _describe(error: jsonschema.ValidationError) -> str:
-    if error.validator == "additionalProperties":
-        return f"unknown key ({error.message})"
-    if error.validator == "pattern":
-        return f"{error.instance!r} is not in the expected format"
-    return str(error.message)
 
 
 def _build(data: dict[str, Any], path: Path, root: Path) -> Settings:
