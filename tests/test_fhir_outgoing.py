@@ -110,7 +110,7 @@ def test_a_document_request_that_went_out_without_the_headers_fails(
     client = in_process_client(settings)
     documents = FhirDocuments(settings)
     location = Location("2.16.840.1.113883.3.6147.458.5555.1", "Elsewhere", (), "patient-1")
-    (answer, *_) = documents.search(client, location)  # as sent: every header, nothing raised
+    (answer, *_) = documents.search(client, location).pages  # as sent: every header, nothing raised
     assert {k.lower() for k in settings.carequality_headers()} <= {
         k.lower() for k in answer.request_headers
     }

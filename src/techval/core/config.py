@@ -196,6 +196,7 @@ class FhirSettings:
     update_verb: str = "PUT"  # PUT Organization/{oid}, or POST Organization with the id
     page_limit: int = 50  # Organization/_search `limit`
     max_pages: int = 10  # next links / index pages followed at most
+    next_verb: str = "GET"  # INFERRED (undocumented): GET a next link, or POST it an empty form
     directory_radius: int = 25  # miles around a ZIP for the directory search
     # organizations of the directory a patient is searched at, at most (each is a Carequality
     # query with purpose of use TREATMENT to a real organization)
@@ -459,6 +460,7 @@ def _fhir(raw: dict[str, Any], production: bool) -> FhirSettings:
         update_verb=raw.get("update_verb", defaults.update_verb),
         page_limit=raw.get("page_limit", defaults.page_limit),
         max_pages=raw.get("max_pages", defaults.max_pages),
+        next_verb=raw.get("next_verb", defaults.next_verb),
         directory_radius=raw.get("directory_radius", defaults.directory_radius),
         max_organizations=raw.get("max_organizations", defaults.max_organizations),
         identifier_system=raw.get("identifier_system", defaults.identifier_system),

@@ -42,6 +42,9 @@ class Exchange:
     too_deep: bool = False  # the body is JSON nested deeper than MAX_DEPTH: not parsed
     cut_short: bool = False  # the scenario's own deadline ended the wait (not the environment)
     request_form: dict[str, list[str]] | None = None  # a form sent, masked (masked_form)
+    # what kind of request this is when its label says more: every page of a search is of its
+    # first page's kind ("Patient search", the label "Patient search, page 2"); None: the label
+    kind: str | None = None
 
     @property
     def is_json(self) -> bool:

@@ -52,6 +52,10 @@ class FhirOptions:
     headers_on_directory: bool = False  # INFERRED (3.8): tables only on the query pages
     update_verb: str = "PUT"  # INFERRED (4.4): PUT Organization/{oid}, or POST with the id
     page_size: int = 50  # INFERRED: entries per searchset page when no `limit` is asked
+    next_verb: str = "GET"  # INFERRED (9.2): how a next link is followed (GET, or POST)
+    # 9.1 observed next links, 9.3 documents ceq-orgs's own `index` and `limit`: False answers
+    # directory searches without next links (paged by index and limit only)
+    directory_next_links: bool = True
 
     @classmethod
     def from_settings(cls, fhir: Any) -> FhirOptions:
@@ -70,6 +74,7 @@ class FhirOptions:
                 "documents_slug",
                 "headers_on_directory",
                 "update_verb",
+                "next_verb",
             )
         }
         headers = {**HEADERS, **dict(getattr(fhir, "headers", None) or {})}

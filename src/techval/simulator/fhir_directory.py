@@ -13,7 +13,7 @@ Query, so a record written through one API is read through the other. Answers:
   unknown OID: 403 `id: [ID] is not valid.` (4.11); deactivate is an update with active false;
 * read: `GET Organization/{oid}`; unknown: 404 OperationOutcome;
 * search: `POST Organization/_search`, form-encoded (4.9), paged by `index` and `limit` (9.3)
-  and by `next` links (9.1).
+  and by `next` links (9.1; none when the options say `directory_next_links: False`).
 
 Read answers show the Organization as last written through FHIR, its identifiers and contacts
 in another order than sent, and meta.lastUpdated; a record last written through the Data Model
@@ -204,4 +204,5 @@ def search(sim: Simulator, request: FhirRequest) -> Reply:
     if isinstance(limit, Reply):
         return limit
     found = [shown(sim, oid) for oid, rec in sim.directory.records.items() if matches(rec, form)]
-    return fhir_reply(200, sim.fhir.pages.first(request.where, found, start, limit))
+    links = sim.fhir.options.directory_next_links
+    return fhir_reply(200, sim.fhir.pages.first(request.where, found, start, limit, links=links))

@@ -11,6 +11,7 @@ import base64
 import json
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from techval.simulator.fhir_directory import updates_not_stored
 from techval.simulator.fhir_paging import one_per_page
@@ -20,6 +21,7 @@ from techval.simulator.responses import Reply
 Message = dict[str, Any] | None
 Fault = Callable[[Message, Callable[[], Reply]], Reply]
 NOT_XML = "<ClinicalDocument><unclosed></ClinicalDocument>"
+ELSEWHERE = "elsewhere.example"  # the host of next links sent elsewhere
 # Redox's text for a document list that failed (redox-api.md 3.4 example).
 LIST_FAILED = (
     "Something went wrong retrieving the document list. Please contact Redox Support. "
@@ -104,6 +106,14 @@ def _outcome_entry(body: dict[str, Any]) -> None:
         body["entry"] = [*(body.get("entry") or []), entry]
 
 
+def _next_elsewhere(body: dict[str, Any]) -> None:
+    """A searchset's next link on another host than the API's (the token would follow it)."""
+    for link in body.get("link") or []:
+        if isinstance(link, dict) and link.get("relation") == "next" and link.get("url"):
+            parts = urlsplit(str(link["url"]))
+            link["url"] = urlunsplit(parts._replace(netloc=ELSEWHERE))
+
+
 def _data_model_errors(message: Message, proceed: Callable[[], Reply]) -> Reply:
     """Redox's Data-Model-shaped 400 on a FHIR path (8.5), nothing handled."""
     request = fhir_request(message) or {}
@@ -141,4 +151,5 @@ FHIR_NAMED: dict[str, Callable[[], Fault]] = {
     ),
     "fhir_data_model_errors": lambda: on_fhir("Patient", {"search"}, _data_model_errors),
     "fhir_one_per_page": lambda: _one_per_page,
+    "fhir_next_link_elsewhere": lambda: edit_fhir(_next_elsewhere),
 }

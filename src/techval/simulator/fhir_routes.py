@@ -177,8 +177,14 @@ def handle(
 
 
 def _page(sim: Simulator, method: str, slug: Slug, where: Where, tail: tuple[str, ...]) -> Reply:
-    """GET `page/{Resource}/search/{key}.next` (9.1): the next page of a searchset."""
-    if method != "GET" or len(tail) != 3 or tail[1] != "search" or not tail[2].endswith(".next"):
+    """`page/{Resource}/search/{key}.next` (9.1) with the environment's next verb (GET unless
+    it says POST, 9.2): the next page of a searchset."""
+    if (
+        method != sim.fhir.options.next_verb
+        or len(tail) != 3
+        or tail[1] != "search"
+        or not tail[2].endswith(".next")
+    ):
         return unknown_slug(slug.text)
     found = sim.fhir.pages.follow(
         Where(where.origin, where.base, tail[0]), tail[2].removesuffix(".next")

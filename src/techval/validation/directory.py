@@ -22,6 +22,15 @@ from techval.validation.checks import refused_with, succeeded
 ALREADY_EXISTS = "already exists."  # the directory's 403 for a create of a known OID
 
 
+@dataclass(frozen=True)
+class Read:
+    """One answer of a read-back, and why the record may be where the read did not reach
+    (a search that stopped with pages remaining); "" when the read saw all there was."""
+
+    exchange: Exchange
+    stopped: str = ""
+
+
 class DirectoryApi(Protocol):
     def create(self, client: RedoxClient, profile: OrganizationProfile) -> Exchange:
         """Send the record as new."""
@@ -31,7 +40,7 @@ class DirectoryApi(Protocol):
     ) -> Exchange:
         """Send the record as it should now be (active: false deactivates it)."""
 
-    def reads(self, client: RedoxClient, profile: OrganizationProfile) -> list[Exchange]:
+    def reads(self, client: RedoxClient, profile: OrganizationProfile) -> list[Read]:
         """Read the record back, in each way the API offers (by OID, by name...)."""
 
     def found(self, exchange: Exchange, oid: str) -> dict[str, Any] | None:
@@ -76,12 +85,15 @@ def read_back(
 ) -> list[dict[str, Any]]:
     """The record as each read of the API returns it; CheckFailed naming what went wrong."""
     records = []
-    for exchange in api.reads(client, profile):
+    for read in api.reads(client, profile):
+        exchange = read.exchange
         succeeded(exchange)
         found = api.found(exchange, profile.oid)
         if found is None:
+            stopped = f": {read.stopped}" if read.stopped else ""
             raise NotFound(
                 f"{exchange.label}: the directory returned no record with OID {profile.oid}"
+                + stopped
             )
         records.append(found)
     return records

@@ -61,6 +61,8 @@ class Searched:
 
     patient: TestPatient
     answers: tuple[Exchange, ...]
+    # what the search did not read ("" when it read all): a directory walk cut short (FHIR)
+    unread: str = ""
 
     @property
     def answer(self) -> Exchange:

@@ -9,6 +9,7 @@ from typing import Any
 from techval.core.client import RedoxClient
 from techval.core.config import Address, Contact, OrganizationProfile, Settings
 from techval.core.exchange import Exchange
+from techval.validation.directory import Read
 from techval.validation.messages import envelope
 
 DIRECTORY = "Carequality"
@@ -105,8 +106,8 @@ class DataModelDirectory:
     ) -> Exchange:
         return client.send(update_message(self.settings, profile, active=active))
 
-    def reads(self, client: RedoxClient, profile: OrganizationProfile) -> list[Exchange]:
-        return [client.send(query_message(self.settings, profile.oid))]
+    def reads(self, client: RedoxClient, profile: OrganizationProfile) -> list[Read]:
+        return [Read(client.send(query_message(self.settings, profile.oid)))]
 
     def found(self, exchange: Exchange, oid: str) -> dict[str, Any] | None:
         body = exchange.response_body

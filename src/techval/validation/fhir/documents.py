@@ -17,10 +17,11 @@ from techval.core.client import RedoxClient
 from techval.core.config import Settings
 from techval.core.errors import NotFound, NotOffered, TestDataMismatch, WrongContent
 from techval.core.exchange import Exchange
+from techval.core.reporting import Reporter
 from techval.validation import cda
 from techval.validation.checks import succeeded
 from techval.validation.fhir import paging
-from techval.validation.fhir.paging import SEARCHSET
+from techval.validation.fhir.paging import SEARCHSET, Walk
 from techval.validation.fhir.search import carried_headers
 from techval.validation.located import Location
 from techval.validation.patients import TestPatient
@@ -31,14 +32,15 @@ CDA_CATEGORY = "urn:redox:document_kind|CDA"
 
 
 class FhirDocuments:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, reporter: Reporter | None = None) -> None:
         self.settings = settings
         self.fhir = settings.fhir
+        self.reporter = reporter  # told of a search that stopped with pages remaining
 
     def _path(self, location: Location, tail: str) -> str:
         return self.fhir.path(self.fhir.documents_slug.format(oid=location.organization_oid), tail)
 
-    def search(self, client: RedoxClient, location: Location) -> list[Exchange]:
+    def search(self, client: RedoxClient, location: Location) -> Walk:
         """The documents of the located patient there: every page of the searchset."""
         if not location.patient_id:
             raise WrongContent(
@@ -54,18 +56,19 @@ class FhirDocuments:
             response_schema=SEARCHSET,
         )
         carried_headers(first, headers)
-        return paging.pages(client, first, self.fhir, headers)
+        return paging.pages(client, first, self.fhir, headers, reporter=self.reporter)
 
     def _sent(self, exchange: Exchange) -> Exchange:
         carried_headers(exchange, self.settings.carequality_headers())
         return exchange
 
-    def listed(self, found: list[Exchange]) -> list[str]:
+    def listed(self, found: Walk) -> list[str]:
         """The IDs of the listed documents (every page); each must have an id and a type."""
-        label = found[0].label
-        documents = paging.resources(found, "DocumentReference")
+        label = found.pages[0].label
+        documents = paging.resources(found.pages, "DocumentReference")
         if not documents:
-            raise NotFound(f"{label}: the document list is empty")
+            stopped = f": {found.stopped()}" if found.more else ""
+            raise NotFound(f"{label}: the document list is empty{stopped}")
         for index, document in enumerate(documents):
             if not document.get("id"):
                 raise WrongContent(f"{label}: $.entry[{index}].resource.id: missing")
@@ -120,14 +123,14 @@ class FhirDocuments:
     def summary(self, exchange: Exchange, location: Location) -> dict[str, Any]:
         raise _not_offered()
 
-    def expect_no_documents(self, found: list[Exchange], patient: TestPatient) -> None:
+    def expect_no_documents(self, found: Walk, patient: TestPatient) -> None:
         """An empty searchset. Documents listed mean the test data does not fit."""
-        listed = paging.resources(found, "DocumentReference")
+        listed = paging.resources(found.pages, "DocumentReference")
         if listed:
             raise TestDataMismatch(
                 patient.alias,
                 "organization",
-                f"{found[0].label} lists {len(listed)} document(s) for this patient at the "
+                f"{found.pages[0].label} lists {len(listed)} document(s) for this patient at the "
                 "organization used, who should have none there",
             )
 

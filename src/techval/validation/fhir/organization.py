@@ -1,7 +1,8 @@
 """The organization record through Redox's FHIR API, slug `ceq-orgs`: create with
 `POST Organization` (a bare Organization whose `id` is the OID of its `identifier`), update and
 deactivate (`active: false`) with `fhir.update_verb` (PUT Organization/{oid}, or POST with the
-id: INFERRED), read back by `GET Organization/{oid}` and by `Organization/_search` on its name.
+id: INFERRED), read back by `GET Organization/{oid}` and by `Organization/_search` on its name
+(paged by next links and by `index`/`limit`: paging.py).
 An Organization whose `id` is not the OID of its identifier is not sent (`id_is_oid`).
 Sources: docs/redox-facts.md, FHIR 4.x."""
 
@@ -14,6 +15,8 @@ from techval.core.client import RedoxClient
 from techval.core.config import Address, Contact, OrganizationProfile, Settings
 from techval.core.errors import BreaksRedoxRule
 from techval.core.exchange import Exchange
+from techval.core.reporting import Reporter
+from techval.validation.directory import Read
 from techval.validation.fhir import paging
 
 OID_SYSTEM = "http://www.hl7.org/oid/"  # the identifier system of Redox's create example
@@ -113,9 +116,10 @@ class FhirDirectory:
 
     where = "Organization"
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, reporter: Reporter | None = None) -> None:
         self.settings = settings
         self.fhir = settings.fhir
+        self.reporter = reporter
 
     def _path(self, tail: str) -> str:
         return self.fhir.path(self.fhir.organizations_slug, tail)
@@ -152,7 +156,7 @@ class FhirDirectory:
             response_schema=RESOURCE,
         )
 
-    def reads(self, client: RedoxClient, profile: OrganizationProfile) -> list[Exchange]:
+    def reads(self, client: RedoxClient, profile: OrganizationProfile) -> list[Read]:
         by_id = client.request(
             "Organization read",
             "GET",
@@ -160,17 +164,26 @@ class FhirDirectory:
             headers=self._headers(),
             response_schema=RESOURCE,
         )
+        form = {"name": [profile.name], "limit": [str(self.fhir.page_limit)]}
         first = client.request(
             "Organization search",
             "POST",
             self._path("Organization/_search"),
-            form={"name": [profile.name], "limit": [str(self.fhir.page_limit)]},
+            form=form,
             headers=self._headers(),
             response_schema=paging.SEARCHSET,
         )
         # the page that lists the record (names that contain its name may come first)
-        pages = paging.pages(client, first, self.fhir, self._headers(), until=self._lists(profile))
-        return [by_id, pages[-1]]
+        walk = paging.pages(
+            client,
+            first,
+            self.fhir,
+            self._headers(),
+            until=self._lists(profile),
+            form=form,
+            reporter=self.reporter,
+        )
+        return [Read(by_id), Read(walk.pages[-1], walk.stopped())]
 
     def _lists(self, profile: OrganizationProfile) -> Callable[[Exchange], bool]:
         return lambda page: self.found(page, profile.oid) is not None

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from techval.core.client import RedoxClient
 from techval.core.config import Settings
-from techval.core.errors import ReadbackMismatch
+from techval.core.errors import NotFound, ReadbackMismatch
 from techval.core.exchange import Exchange
 from techval.core.reporting import Reporter
 from techval.validation.fhir import paging
@@ -93,6 +94,22 @@ class FhirFinder(OwnOrganizationFinder):
         super().__init__(client, settings, reporter)
         self.fhir = settings.fhir
         self.own = settings.carequality.sender
+        self.stopped = ""  # the last search's walk, when fhir.max_pages ended it early
+
+    def _walk(self, first: Exchange, headers: dict[str, str]) -> list[Exchange]:
+        """The pages of a search, remembering whether fhir.max_pages cut it short."""
+        walk = paging.pages(self.client, first, self.fhir, headers, reporter=self.reporter)
+        self.stopped = f"{first.label} {walk.stopped()}" if walk.more else ""
+        return walk.pages
+
+    def _until(self, what: str, probe: Callable[[], Any]) -> Any:
+        """Polling, its "not found" saying when the last search did not read every page."""
+        try:
+            return super()._until(what, probe)
+        except NotFound as exc:
+            if not self.stopped:
+                raise
+            raise NotFound(f"{exc}; the last {self.stopped}") from None
 
     def _patients(self, form: dict[str, list[str]]) -> list[dict[str, Any]]:
         headers = self.settings.carequality_headers()
@@ -104,7 +121,7 @@ class FhirFinder(OwnOrganizationFinder):
             headers=headers,
             response_schema=SEARCHSET,
         )
-        return paging.resources(paging.pages(self.client, first, self.fhir, headers), "Patient")
+        return paging.resources(self._walk(first, headers), "Patient")
 
     def _search(
         self, patient: TestPatient, ids: list[dict[str, str]] | None
@@ -138,7 +155,7 @@ class FhirFinder(OwnOrganizationFinder):
             if patient_id is None:
                 return None
             headers = self.settings.carequality_headers()
-            found = paging.pages(self.client, self._documents(patient_id), self.fhir, headers)
+            found = self._walk(self._documents(patient_id), headers)
             for document in paging.resources(found, "DocumentReference"):
                 master = document.get("masterIdentifier") or {}
                 listed = {str(master.get("value"))} | {

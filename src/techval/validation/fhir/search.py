@@ -1,8 +1,9 @@
-"""Patient search through Redox's FHIR API: no record locator (broad search is Data Model
-only), so a test patient's organizations come from its test data (`organization:`) or from the
-directory (`Organization/_search` near the patient's ZIP on `ceq-orgs`, every page followed,
-bounded); then `Patient/_search`, form-encoded with the Carequality headers, on
-`ceq-xcpd:{oid}` at each until the patient is found. Sources: docs/redox-facts.md, FHIR 5.x."""
+"""Patient search through Redox's FHIR API: no record locator (broad search is Data Model only),
+so a test patient's organizations come from its test data (`organization:`) or from the
+directory (`Organization/_search` near the patient's ZIP on `ceq-orgs`, every page followed by
+next links or by `index`/`limit`, bounded: paging.py); then `Patient/_search`, form-encoded
+with the Carequality headers, on `ceq-xcpd:{oid}` at each until the patient is found. Sources:
+docs/redox-facts.md, FHIR 5.x."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from techval.core.exchange import Exchange
 from techval.core.reporting import Reporter
 from techval.validation.fhir import paging
 from techval.validation.fhir.organization import OID_SYSTEM
-from techval.validation.fhir.paging import SEARCHSET
+from techval.validation.fhir.paging import SEARCHSET, Walk
 from techval.validation.located import Located, Location, Searched
 from techval.validation.patients import TestPatient
 
@@ -73,9 +74,10 @@ def system_of(oid: str, template: str = "urn:oid:{oid}") -> str:
 
 
 class FhirPatientSearch:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, reporter: Reporter | None = None) -> None:
         self.settings = settings
         self.fhir = settings.fhir
+        self.reporter = reporter  # told of a search that stopped with pages remaining
 
     def _search_at(
         self,
@@ -83,7 +85,7 @@ class FhirPatientSearch:
         patient: TestPatient,
         oid: str,
         form: dict[str, list[str]] | None = None,
-    ) -> list[Exchange]:
+    ) -> Walk:
         """The patient search at one organization (by demographics unless `form` says
         otherwise): its first page and the pages after it."""
         slug = self.fhir.patients_slug.format(oid=oid)
@@ -96,7 +98,7 @@ class FhirPatientSearch:
             headers=headers,
             response_schema=SEARCHSET,
         )
-        return paging.pages(client, first, self.fhir, headers)
+        return paging.pages(client, first, self.fhir, headers, reporter=self.reporter)
 
     def matched(self, found: list[Exchange], patient: TestPatient) -> dict[str, Any] | None:
         """The one Patient of a searchset (every page); None for the empty searchset ("no
@@ -135,8 +137,15 @@ class FhirPatientSearch:
         environment's own organizations and their parents left out, at most
         fhir.max_organizations; `near_you`: near your organization's ZIP when the patient has
         none (someone who may exist nowhere)."""
+        return self._organizations(client, patient, near_you=near_you)[0]
+
+    def _organizations(
+        self, client: RedoxClient, patient: TestPatient, *, near_you: bool = False
+    ) -> tuple[list[tuple[str, str]], str]:
+        """`organizations`, and why the directory may list more than it read ("" when every
+        page was read)."""
         if patient.organization:
-            return [(patient.organization, patient.organization)]
+            return [(patient.organization, patient.organization)], ""
         zip_code = (patient.demographics.get("Address") or {}).get("ZIP")
         if not zip_code and near_you:
             zip_code = self.settings.carequality.sender.address.zip
@@ -150,8 +159,17 @@ class FhirPatientSearch:
         own = {o.oid for o in self.settings.organizations}
         own |= {o.part_of for o in self.settings.organizations if o.part_of}
         found: dict[str, str] = {}
+        walk = self._directory(client, str(zip_code))
+        for organization in paging.resources(walk.pages, "Organization"):
+            oid = _organization_oid(organization)
+            if oid and oid not in own:
+                found.setdefault(oid, str(organization.get("name") or oid))
+        return list(found.items())[: self.fhir.max_organizations], walk.stopped()
+
+    def _directory(self, client: RedoxClient, zip_code: str) -> Walk:
+        """The directory's organizations near a ZIP: every page (9.1, 9.3), bounded."""
         form = {
-            "address-postalcode": [str(zip_code)],
+            "address-postalcode": [zip_code],
             "radius": [str(self.fhir.directory_radius)],
             "limit": [str(self.fhir.page_limit)],
         }
@@ -164,23 +182,17 @@ class FhirPatientSearch:
             headers=headers,
             response_schema=SEARCHSET,
         )
-        for organization in paging.resources(
-            paging.pages(client, first, self.fhir, headers), "Organization"
-        ):
-            oid = _organization_oid(organization)
-            if oid and oid not in own:
-                found.setdefault(oid, str(organization.get("name") or oid))
-        return list(found.items())[: self.fhir.max_organizations]
+        return paging.pages(client, first, self.fhir, headers, form=form, reporter=self.reporter)
 
     def across_network(self, client: RedoxClient, patient: TestPatient) -> Searched:
         """FHIR has no record locator: the patient is searched at each organization of the
         directory near their ZIP (or near yours when their test data has none)."""
+        candidates, stopped = self._organizations(client, patient, near_you=True)
         answers = tuple(
-            page
-            for oid, _ in self.organizations(client, patient, near_you=True)
-            for page in self._search_at(client, patient, oid)
+            page for oid, _ in candidates for page in self._search_at(client, patient, oid).pages
         )
-        return Searched(patient, answers)
+        unread = f"the directory search {stopped}" if stopped else ""
+        return Searched(patient, answers, unread)
 
     def network_match(self, searched: Searched) -> dict[str, Any]:
         raise NotOffered("a network patient ID from the record locator (broad search)", API)
@@ -193,28 +205,34 @@ class FhirPatientSearch:
     def no_match(self, searched: Searched) -> None:
         """Every organization searched answered an empty searchset ("no match" is no error)."""
         if not searched.answers:
-            raise NotFound("Organization search: no organization of the directory was searched")
+            unread = f"; {searched.unread}" if searched.unread else ""
+            raise NotFound(
+                f"Organization search: no organization of the directory was searched{unread}"
+            )
         for answer in searched.answers:  # each page of each organization's answer
             if paging.resources([answer], "Patient"):
                 raise WrongContent(f"{answer.label}: a patient matched who does not exist")
 
     def locate(self, client: RedoxClient, reporter: Reporter, patient: TestPatient) -> Located:
         """The first organization whose patient search finds the test patient."""
-        candidates = self.organizations(client, patient)
+        candidates, stopped = self._organizations(client, patient)
+        unread = [f"the directory search {stopped}"] if stopped else []
         if not candidates:
             raise NotFound(
                 f"Organization search: the directory lists no organization near the ZIP of "
-                f"{patient.alias!r} but your own"
+                f"{patient.alias!r} but your own{_said(unread)}"
             )
         for oid, name in candidates:
-            answer = self._search_at(client, patient, oid)
-            match = self.matched(answer, patient)
+            walk = self._search_at(client, patient, oid)
+            match = self.matched(walk.pages, patient)
             if match is not None:
                 found = location(oid, name, match, self.fhir.identifier_system)
                 return Located(patient, {}, (found,))
+            if walk.more:
+                unread.append(f"the patient search at {oid} {walk.stopped()}")
         raise NotFound(
             f"Patient search: no match for {patient.alias!r} at any of the {len(candidates)} "
-            f"organization(s) searched ({NOT_ON_NETWORK})"
+            f"organization(s) searched ({NOT_ON_NETWORK}){_said(unread)}"
         )
 
     def carried_metadata(self, exchanges: list[Exchange]) -> None:
@@ -230,7 +248,7 @@ class FhirPatientSearch:
         for exchange in sent:
             carried_headers(exchange, expected)
 
-    def narrow(self, client: RedoxClient, located: Located) -> list[Exchange]:
+    def narrow(self, client: RedoxClient, located: Located) -> Walk:
         """The search within the organization by the identifier it gave the patient (not the
         demographics that located them): the answer must be the same patient."""
         chosen = located.chosen
@@ -240,12 +258,15 @@ class FhirPatientSearch:
             client, located.patient, chosen.organization_oid, {"identifier": [token]}
         )
 
-    def matched_at(self, found: list[Exchange], located: Located) -> dict[str, Any]:
+    def matched_at(self, found: Walk, located: Located) -> dict[str, Any]:
         """The match at the chosen organization carries the identifiers it was located with."""
-        exchange = found[0]
-        match = self.matched(found, located.patient)
+        exchange = found.pages[0]
+        match = self.matched(found.pages, located.patient)
         if match is None:
-            raise NotFound(f"{exchange.label}: no match within the organization that holds records")
+            stopped = f": {found.stopped()}" if found.more else ""
+            raise NotFound(
+                f"{exchange.label}: no match within the organization that holds records{stopped}"
+            )
         if located.chosen.patient_id and match.get("id") != located.chosen.patient_id:
             raise WrongContent(
                 f"{exchange.label}: $.entry[].resource.id: another patient than the one the "
@@ -259,6 +280,11 @@ class FhirPatientSearch:
                 "patient was located with at this organization"
             )
         return match
+
+
+def _said(unread: list[str]) -> str:
+    """What was not read, after a failure's message."""
+    return f"; {'; '.join(unread)}" if unread else ""
 
 
 def location(oid: str, name: str, match: dict[str, Any], template: str) -> Location:
