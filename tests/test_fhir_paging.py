@@ -180,6 +180,20 @@ def test_a_note_is_a_step_of_its_own_in_the_report_redacted(
 # -- fhir.max_pages --------------------------------------------------------------------------
 
 
+def test_the_directory_is_read_only_until_enough_organizations_are_listed(
+    tmp_path: Path,
+) -> None:
+    settings, client, _ = simulated(tmp_path, page_limit=1, max_organizations=2, max_pages=50)
+    patient = person(settings)
+    neighbours(settings, client, patient.demographics["Address"]["ZIP"], count=4)
+    notes = Notes()
+    found = FhirPatientSearch(settings, notes).organizations(client, patient)
+    assert len(found) == 2
+    read = searches(client)
+    assert len(read) < read[0].response_body["total"]  # pages were left unread, on purpose
+    assert notes.notes == []  # not a walk cut short: it had what it needed
+
+
 def test_a_read_back_cut_short_by_max_pages_says_so_in_its_failure(tmp_path: Path) -> None:
     settings, client, _ = simulated(tmp_path, "fhir_one_per_page", max_pages=2)
     api, profile = FhirDirectory(settings), settings.organizations[0]

@@ -7,6 +7,7 @@ docs/redox-facts.md, FHIR 5.x."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from techval.core.client import RedoxClient
@@ -133,9 +134,9 @@ class FhirPatientSearch:
         self, client: RedoxClient, patient: TestPatient, *, near_you: bool = False
     ) -> list[tuple[str, str]]:
         """(OID, name) of the organizations to search: the one the test data names, else the
-        directory's near the patient's ZIP (every page, at most fhir.max_pages), the
-        environment's own organizations and their parents left out, at most
-        fhir.max_organizations; `near_you`: near your organization's ZIP when the patient has
+        directory's near the patient's ZIP (pages read until fhir.max_organizations are listed,
+        at most fhir.max_pages), the environment's own organizations and their parents left
+        out; `near_you`: near your organization's ZIP when the patient has
         none (someone who may exist nowhere)."""
         return self._organizations(client, patient, near_you=near_you)[0]
 
@@ -158,16 +159,29 @@ class FhirPatientSearch:
         # your own records and the ones they are part of (the Redox gateway) hold no patients
         own = {o.oid for o in self.settings.organizations}
         own |= {o.part_of for o in self.settings.organizations if o.part_of}
+        seen: set[str] = set()
+
+        def enough(page: Exchange) -> bool:
+            """Enough candidates once max_organizations are listed: no further page."""
+            for organization in paging.entries(page.response_body):
+                oid = _organization_oid(organization)
+                if oid and oid not in own:
+                    seen.add(oid)
+            return len(seen) >= self.fhir.max_organizations
+
         found: dict[str, str] = {}
-        walk = self._directory(client, str(zip_code))
+        walk = self._directory(client, str(zip_code), enough)
         for organization in paging.resources(walk.pages, "Organization"):
             oid = _organization_oid(organization)
             if oid and oid not in own:
                 found.setdefault(oid, str(organization.get("name") or oid))
         return list(found.items())[: self.fhir.max_organizations], walk.stopped()
 
-    def _directory(self, client: RedoxClient, zip_code: str) -> Walk:
-        """The directory's organizations near a ZIP: every page (9.1, 9.3), bounded."""
+    def _directory(
+        self, client: RedoxClient, zip_code: str, enough: Callable[[Exchange], bool]
+    ) -> Walk:
+        """The directory's organizations near a ZIP: page after page (9.1, 9.3) until
+        `enough` (or fhir.max_pages)."""
         form = {
             "address-postalcode": [zip_code],
             "radius": [str(self.fhir.directory_radius)],
@@ -182,7 +196,9 @@ class FhirPatientSearch:
             headers=headers,
             response_schema=SEARCHSET,
         )
-        return paging.pages(client, first, self.fhir, headers, form=form, reporter=self.reporter)
+        return paging.pages(
+            client, first, self.fhir, headers, until=enough, form=form, reporter=self.reporter
+        )
 
     def across_network(self, client: RedoxClient, patient: TestPatient) -> Searched:
         """FHIR has no record locator: the patient is searched at each organization of the
