@@ -67,6 +67,12 @@ def test_every_step_runs_through_fhir_and_what_it_lacks_is_not_offered(
             "WrongContent: Patient search: $.entry[].resource.identifier",
         ),
         (
+            "fhir_write_answers_outcome",
+            "test_create_the_organization_record",
+            "SchemaMismatch: Organization create: the answer is an OperationOutcome, not the "
+            "Organization (fhir.write_answer: resource;",
+        ),
+        (
             "fhir_document_without_data",
             "test_list_the_patients_documents",
             "attachment.data: required field missing",

@@ -9,6 +9,7 @@ from typing import Any
 from techval.core.client import RedoxClient
 from techval.core.config import Address, Contact, OrganizationProfile, Settings
 from techval.core.exchange import Exchange
+from techval.validation.checks import succeeded
 from techval.validation.messages import envelope
 
 DIRECTORY = "Carequality"
@@ -104,6 +105,9 @@ class DataModelDirectory:
         self, client: RedoxClient, profile: OrganizationProfile, *, active: bool
     ) -> Exchange:
         return client.send(update_message(self.settings, profile, active=active))
+
+    def accepted(self, exchange: Exchange) -> None:
+        succeeded(exchange)
 
     def reads(self, client: RedoxClient, profile: OrganizationProfile) -> list[Exchange]:
         return [client.send(query_message(self.settings, profile.oid))]

@@ -20,7 +20,6 @@ from techval.core.errors import (
 from techval.core.exchange import Exchange
 from techval.core.reporting import Reporter
 from techval.validation.fhir import paging
-from techval.validation.fhir.organization import OID_SYSTEM
 from techval.validation.fhir.paging import SEARCHSET
 from techval.validation.located import Located, Location, Searched
 from techval.validation.patients import TestPatient
@@ -167,7 +166,7 @@ class FhirPatientSearch:
         for organization in paging.resources(
             paging.pages(client, first, self.fhir, headers), "Organization"
         ):
-            oid = _organization_oid(organization)
+            oid = _organization_oid(organization, self.fhir.oid_system)
             if oid and oid not in own:
                 found.setdefault(oid, str(organization.get("name") or oid))
         return list(found.items())[: self.fhir.max_organizations]
@@ -269,12 +268,14 @@ def location(oid: str, name: str, match: dict[str, Any], template: str) -> Locat
     return Location(oid, name, identifiers, str(patient_id) if patient_id else None)
 
 
-def _organization_oid(organization: Any) -> str | None:
+def _organization_oid(organization: Any, oid_system: str) -> str | None:
+    """The OID of a directory's Organization: its identifier with system `fhir.oid_system`,
+    or an `urn:ietf:rfc:3986` one as the Carequality directory writes it (4.7); else its id."""
     if not isinstance(organization, dict):
         return None
     for identifier in organization.get("identifier") or []:
         if isinstance(identifier, dict) and identifier.get("system") in (
-            OID_SYSTEM,
+            oid_system,
             "urn:ietf:rfc:3986",
         ):
             return str(identifier.get("value") or "").removeprefix("urn:oid:") or None
