@@ -86,6 +86,11 @@ def _without_identifiers(body: dict[str, Any]) -> None:
         patient.pop("identifier", None)
 
 
+def _without_id(body: dict[str, Any]) -> None:
+    for patient in _resources(body, "Patient"):
+        patient.pop("id", None)
+
+
 def _without_data(body: dict[str, Any]) -> None:
     for attachment in _attachments(body):
         attachment.pop("data", None)
@@ -185,6 +190,7 @@ FHIR_NAMED: dict[str, Callable[[], Fault]] = {
         "DocumentReference", SEARCH, edit_fhir(_outcome_entry)
     ),
     "fhir_data_model_errors": lambda: on_fhir("Patient", {"search"}, _data_model_errors),
+    "fhir_patients_without_id": lambda: on_fhir("Patient", SEARCH, edit_fhir(_without_id)),
     **{f"fhir_write_answers_{kind}": _written(body) for kind, body in WRITTEN_AS.items()},
     "fhir_one_per_page": lambda: _one_per_page,
 }

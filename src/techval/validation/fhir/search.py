@@ -71,6 +71,19 @@ def system_of(oid: str, template: str = "urn:oid:{oid}") -> str:
     return template.replace("{oid}", oid)
 
 
+def patient_id(where: str, patient: dict[str, Any]) -> str:
+    """The id of a Patient a searchset answered (`where`: its place, paging.placed). A
+    server's resource has one (FHIR R4), and the patient's documents are asked for by it
+    (`patient=<id>`, FHIR 5.9, 6.9): WrongContent naming the entry when it has none."""
+    found = patient.get("id")
+    if isinstance(found, str) and found:
+        return found
+    raise WrongContent(
+        f"{where}.id: missing: the patient was found, but without the id its documents are "
+        "asked for by (DocumentReference/_search patient=<id>)"
+    )
+
+
 class FhirPatientSearch:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -102,7 +115,7 @@ class FhirPatientSearch:
         match"). Several are a test-data mismatch; a Patient without identifiers cannot be
         used further."""
         exchange = found[0]
-        patients = paging.resources(found, "Patient")
+        patients = paging.placed(found, "Patient")
         if len(patients) > 1:
             raise TestDataMismatch(
                 patient.alias,
@@ -112,7 +125,7 @@ class FhirPatientSearch:
             )
         if not patients:
             return None
-        match = patients[0]
+        where, match = patients[0]
         listed = match.get("identifier")
         identifiers = (
             [i for i in listed if isinstance(i, dict) and i.get("system") and i.get("value")]
@@ -121,9 +134,9 @@ class FhirPatientSearch:
         )
         if not identifiers:
             raise WrongContent(
-                f"{exchange.label}: $.entry[].resource.identifier: the matched patient has no "
-                "identifiers (system and value)"
+                f"{where}.identifier: the matched patient has no identifiers (system and value)"
             )
+        patient_id(where, match)
         return dict(match, identifier=identifiers)
 
     def organizations(
@@ -261,11 +274,11 @@ class FhirPatientSearch:
 
 
 def location(oid: str, name: str, match: dict[str, Any], template: str) -> Location:
+    """Where a match of `matched` (identifiers and id checked there) was found."""
     identifiers = tuple(
         (str(i["value"]), oid_of(i["system"], template)) for i in match["identifier"]
     )
-    patient_id = match.get("id")
-    return Location(oid, name, identifiers, str(patient_id) if patient_id else None)
+    return Location(oid, name, identifiers, str(match["id"]))
 
 
 def _organization_oid(organization: Any, oid_system: str) -> str | None:
