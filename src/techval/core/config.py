@@ -207,6 +207,12 @@ class FhirSettings:
     organization_type_system: str = (
         "https://sequoiaproject.org/fhir/sphd/CodeSystem/OrganizationType"
     )
+    # INFERRED (4.3: the answer's body is not in the stored copy): what Organization create
+    # and update answer: "resource" (the Organization), "outcome" (an OperationOutcome) or
+    # "any" (either, a Bundle, or an empty body); the read-back proves the write either way
+    write_answer: str = "resource"
+    # The identifier system of an organization's OID (4.2: Redox's create example)
+    oid_system: str = "http://www.hl7.org/oid/"
 
     def path(self, slug: str, tail: str) -> str:
         """The URL path of `tail` (e.g. "Patient/_search") on destination `slug`."""
@@ -467,6 +473,8 @@ def _fhir(raw: dict[str, Any], production: bool) -> FhirSettings:
         organization_type_system=raw.get(
             "organization_type_system", defaults.organization_type_system
         ),
+        write_answer=raw.get("write_answer", defaults.write_answer),
+        oid_system=raw.get("oid_system", defaults.oid_system),
     )
 
 

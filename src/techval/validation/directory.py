@@ -40,6 +40,9 @@ class DirectoryApi(Protocol):
     ) -> Exchange:
         """Send the record as it should now be (active: false deactivates it)."""
 
+    def accepted(self, exchange: Exchange) -> None:
+        """The write's answer says the directory took it; CheckFailed naming why not."""
+
     def reads(self, client: RedoxClient, profile: OrganizationProfile) -> list[Read]:
         """Read the record back, in each way the API offers (by OID, by name...)."""
 
@@ -72,6 +75,11 @@ def create_or_adopt(api: DirectoryApi, client: RedoxClient, profile: Organizatio
     if not refused_with(created, 403, ALREADY_EXISTS):
         return Write([created])
     return Write([created, api.update(client, profile, active=True)])
+
+
+def accepted(api: DirectoryApi, write: Write) -> None:
+    """The directory took the change: its last answer, as the API answers a write."""
+    api.accepted(write.final)
 
 
 def update(

@@ -9,6 +9,7 @@ from typing import Any
 from techval.core.client import RedoxClient
 from techval.core.config import Address, Contact, OrganizationProfile, Settings
 from techval.core.exchange import Exchange
+from techval.validation.checks import succeeded
 from techval.validation.directory import Read
 from techval.validation.messages import envelope
 
@@ -105,6 +106,9 @@ class DataModelDirectory:
         self, client: RedoxClient, profile: OrganizationProfile, *, active: bool
     ) -> Exchange:
         return client.send(update_message(self.settings, profile, active=active))
+
+    def accepted(self, exchange: Exchange) -> None:
+        succeeded(exchange)
 
     def reads(self, client: RedoxClient, profile: OrganizationProfile) -> list[Read]:
         return [Read(client.send(query_message(self.settings, profile.oid)))]

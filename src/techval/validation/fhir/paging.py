@@ -155,12 +155,19 @@ def pages(
 
 def resources(found: Sequence[Exchange], kind: str) -> list[dict[str, Any]]:
     """The resources of `kind` on every page, each page checked as an answer first."""
-    listed: list[dict[str, Any]] = []
+    return [resource for _, resource in placed(found, kind)]
+
+
+def placed(found: Sequence[Exchange], kind: str) -> list[tuple[str, dict[str, Any]]]:
+    """The resources of `kind` on every page, each with where it is: the page's label and
+    its entry (`Patient search, page 2: $.entry[3].resource`), each page checked first."""
+    listed: list[tuple[str, dict[str, Any]]] = []
     for page in found:
         succeeded(page)
-        listed += [
-            r
-            for r in entries(page.response_body)
-            if isinstance(r, dict) and r.get("resourceType") == kind
-        ]
+        body = page.response_body
+        listed_entries = body.get("entry") if isinstance(body, dict) else None
+        for index, entry in enumerate(listed_entries if isinstance(listed_entries, list) else []):
+            r = entry.get("resource") if isinstance(entry, dict) else None
+            if isinstance(r, dict) and r.get("resourceType") == kind:
+                listed.append((f"{page.label}: $.entry[{index}].resource", r))
     return listed

@@ -22,7 +22,6 @@ from techval.core.errors import (
 from techval.core.exchange import Exchange
 from techval.core.reporting import Reporter
 from techval.validation.fhir import paging
-from techval.validation.fhir.organization import OID_SYSTEM
 from techval.validation.fhir.paging import SEARCHSET, Walk
 from techval.validation.located import Located, Location, Searched
 from techval.validation.patients import TestPatient
@@ -74,6 +73,19 @@ def system_of(oid: str, template: str = "urn:oid:{oid}") -> str:
     return template.replace("{oid}", oid)
 
 
+def patient_id(where: str, patient: dict[str, Any]) -> str:
+    """The id of a Patient a searchset answered (`where`: its place, paging.placed). A
+    server's resource has one (FHIR R4), and the patient's documents are asked for by it
+    (`patient=<id>`, FHIR 5.9, 6.9): WrongContent naming the entry when it has none."""
+    found = patient.get("id")
+    if isinstance(found, str) and found:
+        return found
+    raise WrongContent(
+        f"{where}.id: missing: the patient was found, but without the id its documents are "
+        "asked for by (DocumentReference/_search patient=<id>)"
+    )
+
+
 class FhirPatientSearch:
     def __init__(self, settings: Settings, reporter: Reporter | None = None) -> None:
         self.settings = settings
@@ -106,7 +118,7 @@ class FhirPatientSearch:
         match"). Several are a test-data mismatch; a Patient without identifiers cannot be
         used further."""
         exchange = found[0]
-        patients = paging.resources(found, "Patient")
+        patients = paging.placed(found, "Patient")
         if len(patients) > 1:
             raise TestDataMismatch(
                 patient.alias,
@@ -116,7 +128,7 @@ class FhirPatientSearch:
             )
         if not patients:
             return None
-        match = patients[0]
+        where, match = patients[0]
         listed = match.get("identifier")
         identifiers = (
             [i for i in listed if isinstance(i, dict) and i.get("system") and i.get("value")]
@@ -125,9 +137,9 @@ class FhirPatientSearch:
         )
         if not identifiers:
             raise WrongContent(
-                f"{exchange.label}: $.entry[].resource.identifier: the matched patient has no "
-                "identifiers (system and value)"
+                f"{where}.identifier: the matched patient has no identifiers (system and value)"
             )
+        patient_id(where, match)
         return dict(match, identifier=identifiers)
 
     def organizations(
@@ -164,7 +176,7 @@ class FhirPatientSearch:
         def enough(page: Exchange) -> bool:
             """Enough candidates once max_organizations are listed: no further page."""
             for organization in paging.entries(page.response_body):
-                oid = _organization_oid(organization)
+                oid = _organization_oid(organization, self.fhir.oid_system)
                 if oid and oid not in own:
                     seen.add(oid)
             return len(seen) >= self.fhir.max_organizations
@@ -172,7 +184,7 @@ class FhirPatientSearch:
         found: dict[str, str] = {}
         walk = self._directory(client, str(zip_code), enough)
         for organization in paging.resources(walk.pages, "Organization"):
-            oid = _organization_oid(organization)
+            oid = _organization_oid(organization, self.fhir.oid_system)
             if oid and oid not in own:
                 found.setdefault(oid, str(organization.get("name") or oid))
         return list(found.items())[: self.fhir.max_organizations], walk.stopped()
@@ -304,19 +316,21 @@ def _said(unread: list[str]) -> str:
 
 
 def location(oid: str, name: str, match: dict[str, Any], template: str) -> Location:
+    """Where a match of `matched` (identifiers and id checked there) was found."""
     identifiers = tuple(
         (str(i["value"]), oid_of(i["system"], template)) for i in match["identifier"]
     )
-    patient_id = match.get("id")
-    return Location(oid, name, identifiers, str(patient_id) if patient_id else None)
+    return Location(oid, name, identifiers, str(match["id"]))
 
 
-def _organization_oid(organization: Any) -> str | None:
+def _organization_oid(organization: Any, oid_system: str) -> str | None:
+    """The OID of a directory's Organization: its identifier with system `fhir.oid_system`,
+    or an `urn:ietf:rfc:3986` one as the Carequality directory writes it (4.7); else its id."""
     if not isinstance(organization, dict):
         return None
     for identifier in organization.get("identifier") or []:
         if isinstance(identifier, dict) and identifier.get("system") in (
-            OID_SYSTEM,
+            oid_system,
             "urn:ietf:rfc:3986",
         ):
             return str(identifier.get("value") or "").removeprefix("urn:oid:") or None
