@@ -17,6 +17,7 @@ from techval.core.errors import ConfigError
 from techval.core.paths import project_root
 from techval.core.redox import TREATMENT
 from techval.core.retries import RetryPolicy
+from techval.core.verifies import verifies
 
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 SCHEMA_PATH = Path("schemas/config/environment.json")
@@ -214,6 +215,7 @@ class FhirSettings:
     # The identifier system of an organization's OID (4.2: Redox's create example)
     oid_system: str = "http://www.hl7.org/oid/"
 
+    @verifies("FHIR-01")
     def path(self, slug: str, tail: str) -> str:
         """The URL path of `tail` (e.g. "Patient/_search") on destination `slug`."""
         return f"{self.base_path}/{slug}/{self.environment}/{tail}"
@@ -257,6 +259,7 @@ class Settings:
         )
         return replace(self, base_url=base_url, auth=auth)
 
+    @verifies("FHIR-04")
     def carequality_headers(self) -> dict[str, str]:
         """The Carequality metadata as FHIR request headers, {header name: value}: the values
         the Data Model sends as Meta.Extensions (the user role and purpose as bare codes,
@@ -292,6 +295,7 @@ def environment_path(name: str, root: Path) -> Path:
     return path
 
 
+@verifies("DOD-05")
 def load_settings(
     env: str | None = None,
     config_path: str | Path | None = None,
@@ -488,6 +492,7 @@ _HEADER_SOURCES = {
 }
 
 
+@verifies("FHIR-02")
 def _check_fhir(settings: Settings, path: Path) -> None:
     """What the FHIR API cannot take, refused before any request (one line naming the key)."""
     if settings.auth.method == "legacy":

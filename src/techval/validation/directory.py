@@ -16,6 +16,7 @@ from techval.core.client import RedoxClient
 from techval.core.config import OrganizationProfile
 from techval.core.errors import NotFound, ReadbackMismatch
 from techval.core.exchange import Exchange
+from techval.core.verifies import verifies
 from techval.validation import readback
 from techval.validation.checks import refused_with, succeeded
 
@@ -68,6 +69,7 @@ class Write:
         return self.exchanges[-1]
 
 
+@verifies("ORG-02")
 def create_or_adopt(api: DirectoryApi, client: RedoxClient, profile: OrganizationProfile) -> Write:
     """Send the record as new; when the directory already holds the OID (a re-run), adopt the
     record and bring it to the configured state with an update instead of failing."""
@@ -88,6 +90,7 @@ def update(
     return Write([api.update(client, profile, active=active)])
 
 
+@verifies("ORG-03")
 def read_back(
     api: DirectoryApi, client: RedoxClient, profile: OrganizationProfile
 ) -> list[dict[str, Any]]:
@@ -107,6 +110,7 @@ def read_back(
     return records
 
 
+@verifies("ORG-03", "ORG-04", "ORG-05")
 def expect_record(
     api: DirectoryApi,
     records: list[dict[str, Any]],

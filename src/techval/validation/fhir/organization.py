@@ -18,6 +18,7 @@ from techval.core.config import Address, Contact, FhirSettings, OrganizationProf
 from techval.core.errors import BreaksRedoxRule, RedoxRefused, SchemaMismatch
 from techval.core.exchange import Exchange, outcome_errors
 from techval.core.reporting import Reporter
+from techval.core.verifies import verifies
 from techval.validation.checks import succeeded
 from techval.validation.directory import Read
 from techval.validation.fhir import paging
@@ -75,6 +76,7 @@ def _contact(contact: Contact) -> dict[str, Any]:
     return found
 
 
+@verifies("FHIR-05")
 def resource(
     profile: OrganizationProfile, *, active: bool = True, fhir: FhirSettings = DEFAULTS
 ) -> dict[str, Any]:
@@ -103,6 +105,7 @@ def resource(
     return organization
 
 
+@verifies("FHIR-05")
 def id_is_oid(
     label: str, organization: dict[str, Any], oid_system: str = DEFAULTS.oid_system
 ) -> None:
@@ -168,6 +171,7 @@ class FhirDirectory:
             response_schema=self._answer_schema(),
         )
 
+    @verifies("ORG-04", "ORG-05")
     def update(
         self, client: RedoxClient, profile: OrganizationProfile, *, active: bool
     ) -> Exchange:
@@ -187,6 +191,7 @@ class FhirDirectory:
     def _answer_schema(self) -> str:
         return WRITE_ANSWERS[self.fhir.write_answer].schema
 
+    @verifies("FHIR-06")
     def accepted(self, exchange: Exchange) -> None:
         """A write's answer: 2xx, no error in it (an OperationOutcome's issue of severity error
         or fatal, also inside a Bundle, fails with its text; so does a Bundle entry answered
@@ -210,6 +215,7 @@ class FhirDirectory:
                 + "; ".join(refused)
             )
 
+    @verifies("FHIR-03", "ORG-03")
     def reads(self, client: RedoxClient, profile: OrganizationProfile) -> list[Read]:
         by_id = client.request(
             "Organization read",

@@ -18,6 +18,7 @@ from techval.core.config import FhirSettings
 from techval.core.errors import WrongContent
 from techval.core.exchange import Exchange
 from techval.core.reporting import Reporter
+from techval.core.verifies import verifies
 from techval.validation.checks import succeeded
 
 SEARCHSET = "fhir/Bundle.searchset"
@@ -50,6 +51,7 @@ def entries(bundle: Any) -> list[Any]:
     return [entry.get("resource") for entry in listed if isinstance(entry, dict)]
 
 
+@verifies("FHIR-06")
 def next_link(bundle: Any) -> str | None:
     links = bundle.get("link") if isinstance(bundle, dict) else None
     for link in links if isinstance(links, list) else []:

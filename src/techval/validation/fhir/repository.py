@@ -18,6 +18,7 @@ from techval.core.config import Settings
 from techval.core.errors import NotFound, ReadbackMismatch
 from techval.core.exchange import Exchange
 from techval.core.reporting import Reporter
+from techval.core.verifies import verifies
 from techval.validation.fhir import paging
 from techval.validation.fhir.documents import CDA_CATEGORY
 from techval.validation.fhir.paging import SEARCHSET
@@ -67,6 +68,7 @@ def record_of(patient: dict[str, Any], template: str = "urn:oid:{oid}") -> dict[
     return {"Identifiers": identifiers, "Demographics": demographics}
 
 
+@verifies("FHIR-03")
 def by_identifiers(
     ids: list[dict[str, str]], template: str = "urn:oid:{oid}"
 ) -> dict[str, list[str]]:
@@ -148,6 +150,7 @@ class FhirFinder(OwnOrganizationFinder):
             response_schema=SEARCHSET,
         )
 
+    @verifies("DOD-07")
     def document(self, ids: list[dict[str, str]], sent: dict[str, Any]) -> dict[str, Any]:
         """The pushed document (`sent`: its Header.Document) among your organization's
         DocumentReferences of the patient, by ID; its type code must be the one sent."""

@@ -21,6 +21,7 @@ from techval.core.errors import (
 )
 from techval.core.exchange import Exchange
 from techval.core.reporting import Reporter
+from techval.core.verifies import verifies
 from techval.validation.fhir import paging
 from techval.validation.fhir.paging import SEARCHSET, Walk
 from techval.validation.located import Located, Location, Searched
@@ -34,6 +35,7 @@ NOT_ON_NETWORK = (
 )
 
 
+@verifies("FHIR-03")
 def demographics_form(patient: TestPatient) -> dict[str, list[str]]:
     """The documented mandatory set (given + family + birthdate) and what narrows it."""
     demographics = patient.demographics
@@ -47,6 +49,7 @@ def demographics_form(patient: TestPatient) -> dict[str, list[str]]:
     return {name: [str(value)] for name, value in form.items() if value}
 
 
+@verifies("CQ-02", "FHIR-04")
 def carried_headers(exchange: Exchange, expected: dict[str, str]) -> None:
     """The request as sent carried each Carequality metadata header with the environment's
     value (required on ceq-xcpd and ceq-xca: docs/redox-facts.md, FHIR)."""
@@ -73,6 +76,7 @@ def system_of(oid: str, template: str = "urn:oid:{oid}") -> str:
     return template.replace("{oid}", oid)
 
 
+@verifies("FHIR-06")
 def patient_id(where: str, patient: dict[str, Any]) -> str:
     """The id of a Patient a searchset answered (`where`: its place, paging.placed). A
     server's resource has one (FHIR R4), and the patient's documents are asked for by it
@@ -113,6 +117,7 @@ class FhirPatientSearch:
         )
         return paging.pages(client, first, self.fhir, headers, reporter=self.reporter)
 
+    @verifies("PS-05")
     def matched(self, found: list[Exchange], patient: TestPatient) -> dict[str, Any] | None:
         """The one Patient of a searchset (every page); None for the empty searchset ("no
         match"). Several are a test-data mismatch; a Patient without identifiers cannot be
@@ -142,6 +147,7 @@ class FhirPatientSearch:
         patient_id(where, match)
         return dict(match, identifier=identifiers)
 
+    @verifies("FHIR-03")
     def organizations(
         self, client: RedoxClient, patient: TestPatient, *, near_you: bool = False
     ) -> list[tuple[str, str]]:
@@ -230,6 +236,7 @@ class FhirPatientSearch:
     ) -> None:
         raise NotOffered("the location query of the record locator", API)
 
+    @verifies("PS-02")
     def no_match(self, searched: Searched) -> None:
         """Every organization searched answered an empty searchset ("no match" is no error)."""
         if not searched.answers:
@@ -241,6 +248,7 @@ class FhirPatientSearch:
             if paging.resources([answer], "Patient"):
                 raise WrongContent(f"{answer.label}: a patient matched who does not exist")
 
+    @verifies("PS-05")
     def locate(self, client: RedoxClient, reporter: Reporter, patient: TestPatient) -> Located:
         """The first organization whose patient search finds the test patient."""
         candidates, stopped = self._organizations(client, patient)
@@ -263,6 +271,7 @@ class FhirPatientSearch:
             f"organization(s) searched ({NOT_ON_NETWORK}){_said(unread)}"
         )
 
+    @verifies("CQ-02", "FHIR-04")
     def carried_metadata(self, exchanges: list[Exchange]) -> None:
         """Every request to a Carequality organization (ceq-xcpd, ceq-xca) carried the
         environment's metadata headers, each with its value."""
@@ -276,6 +285,7 @@ class FhirPatientSearch:
         for exchange in sent:
             carried_headers(exchange, expected)
 
+    @verifies("FHIR-03")
     def narrow(self, client: RedoxClient, located: Located) -> Walk:
         """The search within the organization by the identifier it gave the patient (not the
         demographics that located them): the answer must be the same patient."""
@@ -286,6 +296,7 @@ class FhirPatientSearch:
             client, located.patient, chosen.organization_oid, {"identifier": [token]}
         )
 
+    @verifies("PS-05")
     def matched_at(self, found: Walk, located: Located) -> dict[str, Any]:
         """The match at the chosen organization carries the identifiers it was located with."""
         exchange = found.pages[0]
