@@ -107,6 +107,7 @@ PERSON_RESOURCES = frozenset({"Patient", "RelatedPerson", "Person"})
 # the `patient` of many resources): masked as a Patient is, the reference keeping its type.
 PATIENT_REFERENCE_KEYS = frozenset({"subject", "patient", "sourcePatientInfo"})
 URL_KEYS = frozenset({"url", "fullUrl", "reference"})  # where a patient's id or search may be
+FHIR_KEYS = URL_KEYS | PATIENT_REFERENCE_KEYS | {"attachment"}  # masked by `_fhir_entry`
 URL_HEADERS = frozenset({"location", "content-location"})
 # Inside a FHIR person or a reference to one, the values learned (see the module docstring):
 # ids, identifier and telecom values, names, birth date, street lines, a reference's display.
@@ -130,6 +131,7 @@ MASKED_BODY = re.compile(r"\[document body masked: \d+ characters\]")
 SHORTEST_PATIENT_VALUE = 4  # shorter values ("WI", "Al") would mask innocent text
 SHORT_TEXT = 256  # shorter texts are remembered once masked
 MASKED_TEXTS = 20_000  # short texts remembered, at most
+Learned = list[tuple[str, bool]]  # values masked by their place, each whether a phone number
 _SHAPES = str.maketrans(
     string.ascii_uppercase + string.ascii_lowercase + string.digits, "X" * 26 + "x" * 26 + "9" * 10
 )
@@ -181,15 +183,19 @@ class Redactor:
             if self._add_patient_value(value):
                 self._compile()
 
-    def _learn(self, values: Iterable[str]) -> bool:
-        """Mask in free text from now on the values masked by their place; whether any was
-        new (at most MAX_LEARNED are learned)."""
+    def _learn(self, noted: Learned) -> bool:
+        """Mask in free text from now on the values masked by their place (`_note`): not the
+        short ones, nor those masked already (a shape is no one's value); whether any was new
+        (at most MAX_LEARNED are learned)."""
         with self._adding:
             added = False
-            for value in values:
+            for raw, phone in dict.fromkeys(noted):  # once each, in order
+                value = raw.strip()
+                if value in self._patient_spellings or shape(value) == value:
+                    continue  # known (most calls: each value is seen in every answer)
                 if self._learned >= MAX_LEARNED:
                     break
-                if self._add_patient_value(value):
+                if self._add_patient_value((_us_phone(value) or value) if phone else value):
                     self._learned += 1
                     added = True
             if added:
@@ -279,7 +285,7 @@ class Redactor:
     def data(self, value: object) -> object:
         """A copy of a JSON-like value with secrets and (by default) patient data masked; the
         values masked by their place are learned, and the value masked again if any was new."""
-        learned: list[str] = []
+        learned: Learned = []
         masked = self._data(value, False, learned)
         if learned and self._learn(learned):
             masked = self._data(value, False, [])
@@ -288,7 +294,7 @@ class Redactor:
     def url(self, value: str) -> str:
         """A URL (or a FHIR reference) with a patient's id in its path (`Patient/<id>`) and
         the patient parameters of its query masked by shape, then as free text."""
-        learned: list[str] = []
+        learned: Learned = []
         masked = self._url(value, learned)
         if learned and self._learn(learned):
             masked = self._url(value, [])
@@ -300,7 +306,7 @@ class Redactor:
         """Parameters of a form-encoded FHIR search (name -> values) with the patient's masked
         by shape, a token's system kept (`urn:oid:1.2|9999`); `resource` is the resource
         searched (`search_resource`); unknown, the search is taken for a Patient search."""
-        learned: list[str] = []
+        learned: Learned = []
         masked = self._form(params, resource, learned)
         if learned and self._learn(learned):
             masked = self._form(params, resource, [])
@@ -308,7 +314,7 @@ class Redactor:
 
     # The private maskers below note in `learned` each value they mask by its place.
 
-    def _data(self, value: object, in_patient: bool, learned: list[str]) -> object:
+    def _data(self, value: object, in_patient: bool, learned: Learned) -> object:
         if isinstance(value, str):
             return shape(value) if in_patient else self.text(value)
         if isinstance(value, list):
@@ -325,7 +331,7 @@ class Redactor:
             return {str(k): self._entry(str(k), v, in_patient, learned) for k, v in value.items()}
         return value
 
-    def _entry(self, key: str, value: Any, in_patient: bool, learned: list[str]) -> object:
+    def _entry(self, key: str, value: Any, in_patient: bool, learned: Learned) -> object:
         if key.lower() in SECRET_KEYS and value:
             return MASK
         if not self.mask_patient_data:
@@ -334,24 +340,31 @@ class Redactor:
             return _body(value)
         if key in READABLE_KEYS:
             return self._data(value, False, learned)
-        if in_patient and key in IDENTIFYING_KEYS:  # a Data Model patient's
-            _note(learned, value, phone=key in PHONE_KEYS)
-        if not in_patient:
-            if key in URL_KEYS and isinstance(value, str):
-                return self._url(value, learned)
-            if key == "attachment" and isinstance(value, dict | Mapping):
-                return {str(k): self._attached(str(k), v, learned) for k, v in value.items()}
-            if key in PATIENT_REFERENCE_KEYS and isinstance(value, dict | Mapping):
-                return self._fhir_patient(value, learned)
+        if in_patient:
+            if key in IDENTIFYING_KEYS:  # a Data Model patient's
+                _note(learned, value, phone=key in PHONE_KEYS)
+        elif key in FHIR_KEYS:
+            return self._fhir_entry(key, value, learned)
         return self._data(value, in_patient or key in PATIENT_CONTAINERS, learned)
 
-    def _attached(self, key: str, value: Any, learned: list[str]) -> object:
+    def _fhir_entry(self, key: str, value: Any, learned: Learned) -> object:
+        """A URL or reference masked as a URL (`_url`), a reference to the patient as a
+        patient, an attachment's `data` (a document) replaced by its size."""
+        if key in URL_KEYS and isinstance(value, str):
+            return self._url(value, learned)
+        if key == "attachment" and isinstance(value, dict | Mapping):
+            return {str(k): self._attached(str(k), v, learned) for k, v in value.items()}
+        if key in PATIENT_REFERENCE_KEYS and isinstance(value, dict | Mapping):
+            return self._fhir_patient(value, learned)
+        return self._data(value, False, learned)
+
+    def _attached(self, key: str, value: Any, learned: Learned) -> object:
         """An attachment's `data` (a document) is replaced by its size."""
         if key == "data" and isinstance(value, str):
             return _body(value)
         return self._entry(key, value, False, learned)
 
-    def _person_entry(self, value: Mapping[Any, Any], learned: list[str]) -> dict[str, object]:
+    def _person_entry(self, value: Mapping[Any, Any], learned: Learned) -> dict[str, object]:
         """A Bundle entry of a Patient: its `fullUrl` names the patient too."""
         return {
             str(k): self._patient_link(v, learned)
@@ -360,7 +373,7 @@ class Redactor:
             for k, v in value.items()
         }
 
-    def _fhir_patient(self, value: object, learned: list[str]) -> object:
+    def _fhir_patient(self, value: object, learned: Learned) -> object:
         """A FHIR Patient's content (or a reference to one) masked by shape, its codes
         readable (FHIR_READABLE_KEYS), a reference keeping its resource type."""
         if isinstance(value, str):
@@ -382,11 +395,11 @@ class Redactor:
                 masked[key] = self._patient_link(v, learned)
             else:
                 if key in FHIR_IDENTIFYING_KEYS:
-                    _note(learned, v, phone=value.get("system") == "phone")
+                    _note(learned, v, phone=key == "value" and value.get("system") == "phone")
                 masked[key] = self._fhir_patient(v, learned)
         return masked
 
-    def _patient_link(self, value: str, learned: list[str]) -> str:
+    def _patient_link(self, value: str, learned: Learned) -> str:
         """A reference to a patient or its Bundle entry's fullUrl: `urn:uuid:<id>` keeps its
         scheme, a URL its resource type; a contained one (`#p1`) names no one."""
         if value.startswith("#"):
@@ -401,7 +414,7 @@ class Redactor:
         _note(learned, tail)
         return self.text(head) + slash + shape(tail)
 
-    def _url(self, value: str, learned: list[str]) -> str:
+    def _url(self, value: str, learned: Learned) -> str:
         if not self.mask_patient_data:
             return self.text(value)
         where, mark, query = value.partition("?")
@@ -410,7 +423,7 @@ class Redactor:
             masked += mark + self._query(query, search_resource(value), learned)
         return self.text(masked)
 
-    def _query(self, query: str, resource: str | None, learned: list[str]) -> str:
+    def _query(self, query: str, resource: str | None, learned: Learned) -> str:
         """A URL's query with its patient parameters masked (as `_form` masks a form's)."""
         pieces = []
         for piece in query.split("&"):
@@ -423,7 +436,7 @@ class Redactor:
         return "&".join(pieces)
 
     def _form(
-        self, params: Mapping[str, Sequence[str]], resource: str | None, learned: list[str]
+        self, params: Mapping[str, Sequence[str]], resource: str | None, learned: Learned
     ) -> dict[str, list[str]]:
         patient_search = resource in {None, "Patient"}
         masked: dict[str, list[str]] = {}
@@ -441,7 +454,7 @@ class Redactor:
                 masked[name] = [shape(v) for v in texts]
         return masked
 
-    def _with_form(self, value: Mapping[Any, Any], learned: list[str]) -> dict[str, object]:
+    def _with_form(self, value: Mapping[Any, Any], learned: Learned) -> dict[str, object]:
         """A recorded request whose `form` is masked as search parameters, the resource
         searched read from its `url` (or `path`)."""
         where = value.get("url", value.get("path"))
@@ -466,18 +479,15 @@ def _is_person(resource: object) -> bool:
     )
 
 
-def _note(learned: list[str], value: object, *, phone: bool = False) -> None:
-    """Note the strings of `value` (one, or a list of them) as values to learn: not the short
-    ones, nor those masked already (a shape is no one's value)."""
-    for item in value if isinstance(value, list) else [value]:
-        if not isinstance(item, str):
-            continue
-        item = item.strip()
-        if len(item) >= SHORTEST_PATIENT_VALUE and shape(item) != item:
-            learned.append((_us_phone(item) or item) if phone else item)
+def _note(learned: Learned, value: object, *, phone: bool = False) -> None:
+    """Note the strings of `value` (one, or a list of them) as values to learn (`_learn`)."""
+    if isinstance(value, str):
+        learned.append((value, phone))
+    elif isinstance(value, list):
+        learned.extend((item, phone) for item in value if isinstance(item, str))
 
 
-def _patient_path(path: str, learned: list[str]) -> str:
+def _patient_path(path: str, learned: Learned) -> str:
     """`path` with the id after each `Patient/` masked by shape: not an operation or a
     search (`_search`, `$match`), nor a Redox page link's `page/Patient/search/...` (9.1)."""
     if PATIENT_REFERENCE not in path:
