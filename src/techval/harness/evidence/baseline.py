@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
@@ -32,11 +32,9 @@ from techval.core.paths import project_root
 from techval.harness.evidence.assemble import Assembled
 from techval.harness.evidence.inputs import Inputs
 from techval.harness.evidence.outcomes import BROKEN, FAILED, PASSED, first_line
+from techval.harness.evidence.section import Attachment
 from techval.harness.evidence.verdict import KNOWN_FAILURE
 from techval.harness.evidence.verdict import read as read_verdict
-
-if TYPE_CHECKING:  # sections lists this module's SECTION
-    from techval.harness.evidence.sections import Attachment
 
 FILE = "baseline.yaml"
 CHOOSE = "TECHVAL_BASELINE"  # the file a run uses, when not the project's (--baseline PATH)
@@ -315,8 +313,6 @@ class KnownFailures:
         return lines
 
     def attachments(self, result: Mapping[str, Any]) -> list[Attachment]:
-        from techval.harness.evidence.sections import Attachment
-
         state = result.get("baseline") or {}
         if not any(state.get(s) for s in STATES):
             return []

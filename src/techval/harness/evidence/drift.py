@@ -19,17 +19,15 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from techval.core.exchange import Exchange
 from techval.core.schemas import ERROR_SCHEMA
 from techval.harness.evidence import history
 from techval.harness.evidence.assemble import Assembled
 from techval.harness.evidence.inputs import Inputs
+from techval.harness.evidence.section import Attachment
 from techval.harness.evidence.verdict import exit_code
-
-if TYPE_CHECKING:  # sections lists this module's SECTION
-    from techval.harness.evidence.sections import Attachment
 
 HISTORY = "history"
 LAST_GREEN = "last-green-shapes.json"
@@ -231,8 +229,6 @@ class ResponseDrift:
         return [headline(drift), *(f"  {line}" for line in found[:SHOWN]), *more]
 
     def attachments(self, result: Mapping[str, Any]) -> list[Attachment]:
-        from techval.harness.evidence.sections import Attachment
-
         drift = result.get("drift") or {}
         found = lines_of(drift)
         if not found:

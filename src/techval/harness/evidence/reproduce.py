@@ -21,15 +21,13 @@ import time
 import zipfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 from techval.harness.evidence.assemble import Assembled
 from techval.harness.evidence.inputs import Inputs
 from techval.harness.evidence.outcomes import BROKEN, FAILED
-
-if TYPE_CHECKING:  # sections imports this module to register it: no import cycle at run time
-    from techval.harness.evidence.sections import Attachment
+from techval.harness.evidence.section import Attachment
 
 FOLDER = "reproduce"
 KEY = "reproduction"  # the verdict key
@@ -415,8 +413,6 @@ class Reproduction:
         return [f"reproduce: {reports / FOLDER}/ ({_count(count)})"] if count else []
 
     def attachments(self, result: Mapping[str, Any]) -> list[Attachment]:
-        from techval.harness.evidence.sections import Attachment  # see TYPE_CHECKING above
-
         scripts = _scripts(result)
         if not scripts:
             return []

@@ -25,17 +25,15 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from techval.core.errors import CONFORMANCE, TEST_DATA
 from techval.harness.evidence.assemble import Assembled
 from techval.harness.evidence.inputs import Inputs
 from techval.harness.evidence.outcomes import BROKEN, FAILED, PASSED, ScenarioOutcome
+from techval.harness.evidence.section import Attachment
 from techval.validation import requirements
 from techval.validation.requirements import DATA_MODEL, SHOULD, CatalogueError, Requirement
-
-if TYPE_CHECKING:  # sections lists this module's SECTION
-    from techval.harness.evidence.sections import Attachment
 
 CSV_FILE = "requirements.csv"
 COLUMNS = ("id", "level", "requirement", "source", "verdict", "scenarios", "redox_log_ids")
@@ -259,8 +257,6 @@ class RequirementsSection:
         return [console_line(rows)] if rows else []
 
     def attachments(self, result: Mapping[str, Any]) -> list[Attachment]:
-        from techval.harness.evidence.sections import Attachment  # it imports this module
-
         if not result.get("requirements"):
             return []
         text = "\n".join(["# Requirements", "", *markdown(result)]) + "\n"

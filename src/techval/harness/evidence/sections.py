@@ -11,43 +11,15 @@ apply after a run, and after `techval merge` to the merged events.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from techval.harness.evidence import baseline, drift, selection
 from techval.harness.evidence.assemble import Assembled
 from techval.harness.evidence.inputs import Inputs
 from techval.harness.evidence.reproduce import REPRODUCTION
 from techval.harness.evidence.requirements_section import SECTION as REQUIREMENTS
-
-
-@dataclass(frozen=True)
-class Attachment:
-    """A text the report shows for the whole run (Allure 3's global attachments)."""
-
-    name: str
-    text: str
-    mime_type: str = "text/markdown"
-    extension: str = "md"
-
-
-class Section(Protocol):
-    def apply(
-        self, result: dict[str, Any], found: Assembled, reports: Path, inputs: Inputs
-    ) -> None:
-        """Add this section's key to `result` (the verdict) and write its own files."""
-
-    def summary(self, result: Mapping[str, Any]) -> list[str]:
-        """Markdown lines for summary.md (and the CI job summary); [] for nothing."""
-
-    def console(self, result: Mapping[str, Any], reports: Path) -> list[str]:
-        """Lines under the console table (`reports`: the folder as the user named it); []
-        for nothing."""
-
-    def attachments(self, result: Mapping[str, Any]) -> list[Attachment]:
-        """What the report shows of it for the whole run."""
-
+from techval.harness.evidence.section import Attachment, Section
 
 SECTIONS: list[Section] = [
     selection.SECTION,
