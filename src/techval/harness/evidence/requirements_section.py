@@ -38,16 +38,19 @@ from techval.validation.requirements import DATA_MODEL, SHOULD, CatalogueError, 
 CSV_FILE = "requirements.csv"
 COLUMNS = ("id", "level", "requirement", "source", "verdict", "scenarios", "redox_log_ids")
 WARNING, INCOMPLETE, NOT_RUN = "warning", "incomplete", "not_run"
-NOT_APPLICABLE = "not_applicable"  # a rule of the other API: "does not apply to this API"
+# a rule of the other API ("does not apply to this API"); its value is the CSV's and the
+# verdict's, where it has always been written so; NOT_APPLICABLE (verdict.py) is a scenario
+# skipped because the test data does not fit
+OTHER_API = "not_applicable"
 ICONS = {
     PASSED: "✅",
     FAILED: "❌",
     WARNING: "⚠️",
     INCOMPLETE: "❔",
     NOT_RUN: "",
-    NOT_APPLICABLE: "⊘",
+    OTHER_API: "⊘",
 }
-SHOWN = {NOT_APPLICABLE: f"{NOT_APPLICABLE} (does not apply to this API)"}
+SHOWN = {OTHER_API: f"{OTHER_API} (does not apply to this API)"}
 SHOWN_LOG_IDS = 3  # per row in the Markdown table; the CSV lists every one
 
 
@@ -131,7 +134,7 @@ def evaluate(
             if verdict == PASSED and left_out:  # a scenario verifying it was not selected
                 verdict = INCOMPLETE
         else:  # its scenarios ran, but they showed nothing of another API's rule
-            ran, verdict = [], NOT_APPLICABLE
+            ran, verdict = [], OTHER_API
         rows.append(
             {
                 "id": requirement.id,
@@ -171,7 +174,7 @@ def write_csv(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
 
 
 def counts(rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
-    found = dict.fromkeys((PASSED, FAILED, WARNING, INCOMPLETE, NOT_RUN, NOT_APPLICABLE), 0)
+    found = dict.fromkeys((PASSED, FAILED, WARNING, INCOMPLETE, NOT_RUN, OTHER_API), 0)
     for row in rows:
         found[row["verdict"]] = found.get(row["verdict"], 0) + 1
     return found
@@ -224,8 +227,8 @@ def console_line(rows: Sequence[Mapping[str, Any]]) -> str:
     )
     if found[INCOMPLETE]:
         line += f", {found[INCOMPLETE]} incomplete"
-    if found[NOT_APPLICABLE]:
-        line += f", {found[NOT_APPLICABLE]} not applicable to this API"
+    if found[OTHER_API]:
+        line += f", {found[OTHER_API]} not applicable to this API"
     return line + f" ({CSV_FILE})"
 
 
