@@ -18,7 +18,9 @@ from techval.core.config import Settings, load_settings
 from techval.core.exchange import Exchange
 from techval.core.redaction import Redactor
 from techval.core.schemas import SchemaRegistry
-from techval.harness.evidence.inputs import Inputs
+from techval.harness.evidence.assemble import Assembled
+from techval.harness.evidence.decide import Decided
+from techval.harness.evidence.section import Section
 from techval.simulator import Simulator, provision
 from techval.simulator.transport import simulator_transport
 from techval.validation.rules import OutgoingRules
@@ -189,6 +191,10 @@ def assert_evidence_agrees(reports: Path) -> dict[str, Any]:
     return verdict
 
 
-def no_baseline(folder: Path) -> Inputs:
-    """The evidence inputs of a run without a known-failures file."""
-    return Inputs(baseline=folder / "no-baseline.yaml")
+def applied(
+    section: Section, result: dict[str, Any], found: Assembled, reports: Path
+) -> dict[str, Any]:
+    """`section`'s part of the verdict put into `result`, as sections.apply_all puts it (a
+    run without a known-failures file: `found`'s outcomes are its decided ones)."""
+    result.update(section.apply(result, Decided(found), reports))
+    return result

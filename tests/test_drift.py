@@ -19,7 +19,7 @@ from techval.harness.evidence.bundle import summary
 from techval.harness.evidence.outcomes import ScenarioOutcome
 from techval.simulator import RunningSimulator
 from techval.simulator.faults import named
-from tests.helpers import no_baseline, run_techval, write_environment
+from tests.helpers import applied, run_techval, write_environment
 
 STAMP = "2026-11-21T10:00:00.000Z"
 SEARCH = "PatientSearch.Query HTTP 2xx"
@@ -171,15 +171,15 @@ def result_of(*statuses: str) -> dict[str, Any]:
     )
 
 
-def applied(result: dict[str, Any], reports: Path, *shapes: dict[str, Any]) -> dict[str, Any]:
-    drift.SECTION.apply(result, Assembled(shapes=list(shapes)), reports, no_baseline(reports))
+def drifted(result: dict[str, Any], reports: Path, *shapes: dict[str, Any]) -> dict[str, Any]:
+    applied(drift.SECTION, result, Assembled(shapes=list(shapes)), reports)
     return result
 
 
 def test_the_last_green_run_keeps_its_shapes_and_drift_is_a_warning(tmp_path: Path) -> None:
     green = {"answer": SEARCH, "fields": fields(Meta="object")}
     token = {"answer": "token HTTP 2xx", "fields": fields(access_token="string")}
-    first = applied(result_of(*["passed"] * 4), tmp_path, green, token)
+    first = drifted(result_of(*["passed"] * 4), tmp_path, green, token)
     assert first["drift"]["against"] is None
     assert drift.SECTION.console(first, Path("reports")) == drift.SECTION.summary(first) == []
     assert drift.SECTION.attachments(first) == []
@@ -190,12 +190,12 @@ def test_the_last_green_run_keeps_its_shapes_and_drift_is_a_warning(tmp_path: Pa
     )
 
     changed = {"answer": SEARCH, "fields": fields(Meta="object", Trace="object")}
-    red = applied(result_of("passed", "failed"), tmp_path, changed)
+    red = drifted(result_of("passed", "failed"), tmp_path, changed)
     assert red["drift"]["added"] == [{"answer": SEARCH, "path": "$.Trace", "type": "object"}]
     # not green: the last green shapes stay
     assert json.loads((tmp_path / "history" / drift.LAST_GREEN).read_text()) == history
 
-    incomplete = applied(result_of("passed", "passed"), tmp_path, changed)  # e.g. --tags
+    incomplete = drifted(result_of("passed", "passed"), tmp_path, changed)  # e.g. --tags
     assert verdict.exit_code(incomplete) == 0
     lines = drift.SECTION.console(incomplete, Path("reports"))
     assert lines == [
@@ -212,22 +212,22 @@ def test_the_last_green_run_keeps_its_shapes_and_drift_is_a_warning(tmp_path: Pa
     history = json.loads((tmp_path / "history" / drift.LAST_GREEN).read_text())
     assert history["answers"][SEARCH] == fields(Meta="object", Trace="object")
     assert "token HTTP 2xx" in history["answers"]
-    again = applied(result_of("passed", "passed"), tmp_path, changed)
+    again = drifted(result_of("passed", "passed"), tmp_path, changed)
     assert drift.SECTION.console(again, Path("reports")) == []
 
 
 def test_an_interrupted_run_does_not_move_the_shapes_on(tmp_path: Path) -> None:
-    applied(result_of(*["passed"] * 4), tmp_path, {"answer": SEARCH, "fields": fields()})
+    drifted(result_of(*["passed"] * 4), tmp_path, {"answer": SEARCH, "fields": fields()})
     interrupted = result_of(*["passed"] * 4) | {"interrupted": True}
-    applied(interrupted, tmp_path, {"answer": SEARCH, "fields": fields(New="string")})
+    drifted(interrupted, tmp_path, {"answer": SEARCH, "fields": fields(New="string")})
     history = json.loads((tmp_path / "history" / drift.LAST_GREEN).read_text())
     assert history["answers"][SEARCH] == fields()
 
 
 def test_many_drifted_fields_are_cut_short_in_the_console(tmp_path: Path) -> None:
-    applied(result_of(*["passed"] * 4), tmp_path, {"answer": SEARCH, "fields": fields()})
+    drifted(result_of(*["passed"] * 4), tmp_path, {"answer": SEARCH, "fields": fields()})
     many = fields(**{f"F{n:02}": "string" for n in range(30)})
-    result = applied(result_of(*["passed"] * 4), tmp_path, {"answer": SEARCH, "fields": many})
+    result = drifted(result_of(*["passed"] * 4), tmp_path, {"answer": SEARCH, "fields": many})
     lines = drift.SECTION.console(result, Path("reports"))
     assert len(lines) == 1 + drift.SHOWN + 1
     assert lines[-1] == "  ... and 10 more in verdict.json"

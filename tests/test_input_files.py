@@ -25,11 +25,11 @@ from techval.core.config import MissingVariables, Settings, load_settings
 from techval.core.errors import ConfigError
 from techval.core.redox import MAX_MESSAGE_BYTES
 from techval.harness import events
-from techval.harness.evidence import baseline, drift, verdict
+from techval.harness.evidence import baseline_file, drift, verdict
 from techval.harness.evidence.assemble import Assembled
 from techval.validation import organization, rules, search
 from techval.validation.patients import load_patients
-from tests.helpers import ROOT, environment, no_baseline, run_techval
+from tests.helpers import ROOT, applied, environment, run_techval
 
 DEEP_JSON = "[" * 100_000 + "]" * 100_000
 
@@ -144,14 +144,14 @@ def read_dot_env(path: Path, folder: Path) -> Any:
 
 
 def read_baseline(path: Path, folder: Path) -> Any:
-    return baseline.check(path)
+    return baseline_file.check(path)
 
 
 READERS = {
     "environment": (read_environment, ConfigError),
     "test patients": (read_patients, ConfigError),
     ".env": (read_dot_env, ConfigError),
-    "baseline": (read_baseline, baseline.BaselineError),
+    "baseline": (read_baseline, baseline_file.BaselineError),
 }
 
 
@@ -277,7 +277,7 @@ def test_corrupt_last_green_shapes_are_absent_with_one_warning_line(
     path = tmp_path / "history" / drift.LAST_GREEN
     path.write_bytes(content)
     result = a_verdict()
-    drift.SECTION.apply(result, Assembled(), tmp_path, no_baseline(tmp_path))
+    applied(drift.SECTION, result, Assembled(), tmp_path)
     assert result["drift"]["against"] is None
     assert capsys.readouterr().err.startswith(f"techval: warning: {path}: {problem}")
     assert json.loads(path.read_text())["answers"] == {}  # a green run starts it afresh

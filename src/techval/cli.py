@@ -27,7 +27,7 @@ from techval.core.paths import find_project_root, project_root
 from techval.core.redox import MAX_MESSAGE_BYTES
 from techval.core.schemas import SchemaRegistry, UnknownMessage
 from techval.harness import doctor, listing
-from techval.harness.evidence import baseline, bundle, console, html, verdict
+from techval.harness.evidence import baseline_command, baseline_file, bundle, console, html, verdict
 from techval.harness.evidence.inputs import Inputs
 from techval.harness.groups import parse_shard
 from techval.harness.merge import merge
@@ -39,7 +39,7 @@ from techval.validation import rules
 TAG = re.compile(r"@([A-Za-z_][A-Za-z0-9_]*)")
 TAG_WORDS = {"and", "or", "not"}
 NO_AUTOLOAD = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
-BASELINE = f"{baseline.FILE} at the project root, or $TECHVAL_BASELINE"
+BASELINE = f"{baseline_file.FILE} at the project root, or $TECHVAL_BASELINE"
 MAX_WORKERS_PER_CORE = 4
 SHOWN_PROBLEMS = 20  # per file, then "... and N more"
 # A message file may be pretty-printed: twice Redox's 40 MB limit is read; rules.size then
@@ -110,7 +110,7 @@ def _run(args: argparse.Namespace, term: _Terminated) -> int:
         args.workers = _capped(args.workers)
         if args.shard:
             parse_shard(args.shard)
-        baseline.check(args.baseline)  # a bad baseline file stops the run before it starts
+        baseline_file.check(args.baseline)  # a bad baseline file stops the run before it starts
         settings = load_settings(args.env, args.config, root=root)
         if args.list:
             return _list(args, root, settings)
@@ -282,7 +282,7 @@ def _pytest_args(args: argparse.Namespace, root: Path, run: Run, reports: Path) 
         "--tb=short",  # the check's message names the cause; no argument values in reports
         "-rN",  # the progress lines already list the failures
         f"--techval-reports={reports}",
-        f"--techval-baseline={baseline.path_of(args.baseline)}",
+        f"--techval-baseline={baseline_file.path_of(args.baseline)}",
         "-p",
         "allure_pytest_bdd.plugin",
         # no --clean-alluredir: the stage is new, and a worker that xdist starts again to
@@ -366,9 +366,9 @@ def command_merge(args: argparse.Namespace) -> int:
     reports = Path(args.reports)
     try:
         _existing_reports(args)
-        inputs = Inputs(baseline=baseline.check(args.baseline))
+        inputs = Inputs(baseline=baseline_file.check(args.baseline))
         result = merge([Path(folder) for folder in args.folders], reports, inputs)
-    except (CouldNotRun, baseline.BaselineError) as exc:
+    except (CouldNotRun, baseline_file.BaselineError) as exc:
         return fail(str(exc))
     except OSError as exc:  # --reports a file, read-only, full: the merge is not written
         return fail(str(unwritable(reports, exc)))
@@ -401,8 +401,8 @@ def command_bundle(args: argparse.Namespace) -> int:
 
 def command_baseline(args: argparse.Namespace) -> int:
     try:
-        line = baseline.write(_existing_reports(args), args.baseline, days=args.days)
-    except (CouldNotRun, baseline.BaselineError) as exc:
+        line = baseline_command.write(_existing_reports(args), args.baseline, days=args.days)
+    except (CouldNotRun, baseline_file.BaselineError) as exc:
         return fail(str(exc))
     print(f"techval: {line}")
     return 0
@@ -598,9 +598,9 @@ def parser() -> argparse.ArgumentParser:
     known.add_argument(
         "--days",
         type=int,
-        default=baseline.DEFAULT_DAYS,
+        default=baseline_command.DEFAULT_DAYS,
         metavar="N",
-        help=f"each entry expires after N days (default: {baseline.DEFAULT_DAYS})",
+        help=f"each entry expires after N days (default: {baseline_command.DEFAULT_DAYS})",
     )
     known.set_defaults(handler=command_baseline)
 

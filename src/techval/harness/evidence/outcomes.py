@@ -34,6 +34,7 @@ class ScenarioOutcome:
     raised_at: str | None = None  # the techval function that raised it, e.g. "...checks.succeeded"
     log_ids: list[str] = field(default_factory=list)
     duration_s: float = 0.0
+    baseline: str | None = None  # what baseline.yaml says of it (decide.py), None: nothing
 
     def identity(self) -> dict[str, Any]:
         """What is known before it runs, as the scenario_collected event carries it."""
@@ -118,7 +119,7 @@ class ScenarioOutcome:
                 self.message, self.kind, self.raised_at = message, kind, raised_at
 
     def as_document(self) -> dict[str, Any]:
-        return {
+        document: dict[str, Any] = {
             "name": self.name,
             "feature": self.feature,
             "feature_file": self.feature_file,
@@ -131,6 +132,7 @@ class ScenarioOutcome:
             "redox_log_ids": self.log_ids,
             "duration_s": round(self.duration_s, 3),
         }
+        return document | ({"baseline": self.baseline} if self.baseline else {})
 
 
 def _status(report: pytest.TestReport, assertion: bool) -> str | None:

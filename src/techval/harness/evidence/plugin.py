@@ -21,12 +21,13 @@ import pytest
 from techval.core.errors import HARNESS_ERROR, failure_kind
 from techval.core.redaction import Redactor
 from techval.harness import events
-from techval.harness.evidence import agree, baseline, verdict
+from techval.harness.evidence import agree, verdict
 from techval.harness.evidence.allure_files import (
     guard_results,
     redact_strings,
 )
 from techval.harness.evidence.assemble import NOT_FINISHED, NOT_REACHED, OTHER_SHARD, assemble
+from techval.harness.evidence.baseline_file import path_of
 from techval.harness.evidence.console import progress_line
 from techval.harness.evidence.inputs import Inputs
 from techval.harness.evidence.outcomes import BROKEN, ScenarioOutcome, first_line
@@ -74,7 +75,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def inputs_of(config: pytest.Config) -> Inputs:
     """The evidence's inputs from this run's options."""
-    return Inputs(baseline=baseline.path_of(config.getoption("--techval-baseline")))
+    return Inputs(baseline=path_of(config.getoption("--techval-baseline")))
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from techval.harness.evidence.assemble import Assembled
-from techval.harness.evidence.inputs import Inputs
+from techval.harness.evidence.decide import Decided
 from techval.harness.evidence.outcomes import BROKEN, FAILED
 from techval.harness.evidence.section import Attachment
 
@@ -379,24 +379,26 @@ def render(found: Assembled) -> tuple[dict[str, str], list[dict[str, Any]]]:
 class Reproduction:
     """The evidence section: reports/reproduce/ and the verdict's `reproduction` key."""
 
-    def apply(
-        self, result: dict[str, Any], found: Assembled, reports: Path, inputs: Inputs
-    ) -> None:
+    reads: tuple[str, ...] = ()
+    adds = (KEY,)
+
+    def apply(self, result: Mapping[str, Any], decided: Decided, reports: Path) -> dict[str, Any]:
         folder = reports / FOLDER
         if folder.is_symlink() or folder.is_file():
             folder.unlink()
         elif folder.is_dir():
             shutil.rmtree(folder)
-        files, listed = render(found)
-        result[KEY] = {"folder": f"{FOLDER}/" if listed else None, "scripts": listed}
+        files, listed = render(decided.found)
+        part = {KEY: {"folder": f"{FOLDER}/" if listed else None, "scripts": listed}}
         if not files:
-            return
+            return part
         folder.mkdir(parents=True)
         for name, text in files.items():
             path = folder / name
             path.write_text(text, encoding="utf-8")
             if name.endswith(".sh"):
                 path.chmod(0o755)
+        return part
 
     def summary(self, result: Mapping[str, Any]) -> list[str]:
         count = len(_scripts(result))

@@ -29,7 +29,7 @@ from typing import Any
 
 from techval.core.errors import CONFORMANCE, TEST_DATA
 from techval.harness.evidence.assemble import Assembled
-from techval.harness.evidence.inputs import Inputs
+from techval.harness.evidence.decide import Decided
 from techval.harness.evidence.outcomes import BROKEN, FAILED, PASSED, ScenarioOutcome
 from techval.harness.evidence.section import Attachment
 from techval.validation import requirements
@@ -235,18 +235,17 @@ def console_line(rows: Sequence[Mapping[str, Any]]) -> str:
 class RequirementsSection:
     """The `Section` of requirement traceability (techval.harness.evidence.sections)."""
 
-    def apply(
-        self, result: dict[str, Any], found: Assembled, reports: Path, inputs: Inputs
-    ) -> None:
+    reads: tuple[str, ...] = ()
+    adds = ("requirements", "warnings", "requirements_error")
+
+    def apply(self, result: Mapping[str, Any], decided: Decided, reports: Path) -> dict[str, Any]:
         try:
             catalogue = requirements.load()
         except CatalogueError as exc:  # the project's own data is broken: say so, once
-            result["requirements"], result["warnings"] = [], []
-            result["requirements_error"] = str(exc)
-            return
-        rows, warnings = evaluate(catalogue, found)
+            return {"requirements": [], "warnings": [], "requirements_error": str(exc)}
+        rows, warnings = evaluate(catalogue, decided.found)
         write_csv(reports / CSV_FILE, rows)
-        result["requirements"], result["warnings"] = rows, warnings
+        return {"requirements": rows, "warnings": warnings}
 
     def summary(self, result: Mapping[str, Any]) -> list[str]:
         if not result.get("requirements"):

@@ -1,6 +1,11 @@
 """What every evidence section shares, and what the registry (sections.py) lists: the
 `Section` protocol and the `Attachment` a section shows in the report. The section modules
-import this one, never the registry, so no import runs back."""
+import this one, never the registry, so no import runs back.
+
+A section reads the decided run (decide.py: every outcome final) and the verdict built from
+it, and returns its own part of the verdict: the keys it `adds`, no other. It names the keys
+of the verdict it `reads`; sections.py checks that each of them is the verdict's own or an
+earlier section's, so the order is the code's."""
 
 from __future__ import annotations
 
@@ -9,8 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from techval.harness.evidence.assemble import Assembled
-from techval.harness.evidence.inputs import Inputs
+from techval.harness.evidence.decide import Decided
 
 
 @dataclass(frozen=True)
@@ -24,10 +28,17 @@ class Attachment:
 
 
 class Section(Protocol):
-    def apply(
-        self, result: dict[str, Any], found: Assembled, reports: Path, inputs: Inputs
-    ) -> None:
-        """Add this section's key to `result` (the verdict) and write its own files."""
+    @property
+    def reads(self) -> tuple[str, ...]:
+        """The verdict's keys it reads in `apply`."""
+
+    @property
+    def adds(self) -> tuple[str, ...]:
+        """The keys of its part of the verdict."""
+
+    def apply(self, result: Mapping[str, Any], decided: Decided, reports: Path) -> dict[str, Any]:
+        """This section's part of the verdict (keys of `adds`); it may write its own files
+        under `reports`. `result` is the verdict so far, read-only."""
 
     def summary(self, result: Mapping[str, Any]) -> list[str]:
         """Markdown lines for summary.md (and the CI job summary); [] for nothing."""

@@ -1,25 +1,27 @@
-"""What a run's evidence holds besides its scenarios: each section (known failures, response
-drift, requirements, reproduction scripts) looks at the assembled events and the verdict,
-adds its own key to the verdict, may write its own files under reports/, and says what the
-summary, the console and the report show of it.
+"""What a run's evidence holds besides its scenarios: each section (the selection, known
+failures, response drift, requirements, reproduction scripts) reads the decided run and the
+verdict, returns its own part of the verdict, may write its own files under reports/, and
+says what the summary, the console and the report show of it (section.py: `Section`).
 
-A section is a module-level object with the `Section` methods, listed in `SECTIONS` in the
-order they apply (an earlier one's verdict key is there for a later one). The same sections
-apply after a run, and after `techval merge` to the merged events.
+`SECTIONS` lists them in the order they apply; `check_order` (run here, at import) refuses an
+order in which a section reads a key that neither the verdict nor an earlier section has, and
+`apply_all` refuses a part with a key the section did not declare or one already there. The
+same sections apply after a run, and after `techval merge` to the merged events.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from techval.harness.evidence import baseline, drift, selection
-from techval.harness.evidence.assemble import Assembled
-from techval.harness.evidence.inputs import Inputs
+from techval.harness.evidence.decide import Decided
 from techval.harness.evidence.reproduce import REPRODUCTION
 from techval.harness.evidence.requirements_section import SECTION as REQUIREMENTS
 from techval.harness.evidence.section import Attachment, Section
+from techval.harness.evidence.verdict import VERDICT_KEYS
 
 SECTIONS: list[Section] = [
     selection.SECTION,
@@ -30,9 +32,42 @@ SECTIONS: list[Section] = [
 ]
 
 
-def apply_all(result: dict[str, Any], found: Assembled, reports: Path, inputs: Inputs) -> None:
-    for section in SECTIONS:
-        section.apply(result, found, reports, inputs)
+class SectionOrder(RuntimeError):
+    """A section reads what no one before it adds, or adds what it did not declare: a
+    mistake in techval, named by the section and the key."""
+
+
+def _name(section: Section) -> str:
+    return type(section).__module__.rsplit(".", 1)[-1]
+
+
+def check_order(sections: list[Section], verdict_keys: tuple[str, ...] = VERDICT_KEYS) -> None:
+    there = set(verdict_keys)
+    for section in sections:
+        missing = [key for key in section.reads if key not in there]
+        if missing:
+            listed = ", ".join(missing)
+            raise SectionOrder(f"{_name(section)} reads {listed}: added by none before it")
+        twice = [key for key in section.adds if key in there]
+        if twice:
+            raise SectionOrder(f"{_name(section)} adds {', '.join(twice)}: already there")
+        there.update(section.adds)
+
+
+check_order(SECTIONS)
+
+
+def apply_all(
+    result: dict[str, Any], decided: Decided, reports: Path, sections: list[Section] = SECTIONS
+) -> None:
+    """Each section's part into `result` (the verdict), in their order."""
+    check_order(sections, tuple(result))
+    for section in sections:
+        part = section.apply(MappingProxyType(result), decided, reports)
+        undeclared = [key for key in part if key not in section.adds or key in result]
+        if undeclared:
+            raise SectionOrder(f"{_name(section)} added {', '.join(undeclared)} undeclared")
+        result.update(part)
 
 
 def summary_lines(result: Mapping[str, Any]) -> list[str]:

@@ -8,8 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from techval.harness.evidence.assemble import Assembled
-from techval.harness.evidence.inputs import Inputs
+from techval.harness.evidence.decide import Decided
 from techval.harness.evidence.section import Attachment
 
 
@@ -23,10 +22,12 @@ def not_selected_line(result: Mapping[str, Any]) -> str:
 
 
 class Selection:
-    def apply(
-        self, result: dict[str, Any], found: Assembled, reports: Path, inputs: Inputs
-    ) -> None:
+    reads = ("counts", "steps")
+    adds: tuple[str, ...] = ()
+
+    def apply(self, result: Mapping[str, Any], decided: Decided, reports: Path) -> dict[str, Any]:
         """Nothing to add: the verdict counts and lists what was not selected."""
+        return {}
 
     def summary(self, result: Mapping[str, Any]) -> list[str]:
         return ["", f"**Subset.** {not_selected_line(result)}."] if _subset(result) else []

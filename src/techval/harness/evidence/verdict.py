@@ -14,7 +14,8 @@ from typing import Any
 
 from techval.core.errors import COULD_NOT_RUN, NOT_OFFERED
 from techval.harness.evidence import history
-from techval.harness.evidence.assemble import Assembled
+from techval.harness.evidence.baseline_match import KNOWN_FAILURE
+from techval.harness.evidence.decide import Decided
 from techval.harness.evidence.outcomes import (
     BROKEN,
     FAILED,
@@ -30,7 +31,19 @@ INCOMPLETE = "incomplete"
 CANNOT_RUN_FAILED = "could_not_run_failed"  # of the could_not_run ones, those failed or broken
 NOT_APPLICABLE = "not_applicable"  # skipped because the test data does not fit the network
 NOT_SELECTED = "not_selected"  # a scenario of the suite left out (--tags, -k, --shard)
-KNOWN_FAILURE = "known"  # a scenario's `baseline` state: failed as baseline.yaml expects
+# the verdict's own keys, there before any section adds its part (sections.check_order)
+VERDICT_KEYS = (
+    "schema_version",
+    "verdict",
+    "interrupted",
+    "started_at",
+    "finished_at",
+    "environment",
+    "counts",
+    "undefined_steps",
+    "stopped",
+    "steps",
+)
 
 
 def build(
@@ -81,7 +94,9 @@ def build(
     }
 
 
-def from_events(assembled: Assembled) -> dict[str, Any]:
+def from_decided(decided: Decided) -> dict[str, Any]:
+    """The verdict of a run whose outcomes are decided (decide.py: the baseline applied)."""
+    assembled = decided.found
     return build(
         assembled.outcomes,
         assembled.environment,

@@ -1,0 +1,124 @@
+"""The evidence flows one way: events -> outcomes (decided once, the baseline included) ->
+verdict -> sections -> files. A section reads only what the verdict or an earlier section
+holds, adds only the keys it declares, and changes nothing it reads; the order is checked by
+the code, not written in a docstring."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from techval.core.errors import CONFORMANCE
+from techval.harness.evidence import baseline, drift, sections, verdict
+from techval.harness.evidence.assemble import Assembled
+from techval.harness.evidence.decide import Decided, decide
+from techval.harness.evidence.inputs import Inputs
+from techval.harness.evidence.outcomes import ScenarioOutcome
+from techval.harness.evidence.section import Attachment, Section
+
+STAMP = "2026-11-21T10:00:00.000Z"
+SEARCH = "Search within one organization"
+
+
+class Made:
+    """A section for these tests: reads and adds what it is told, returns `part`."""
+
+    def __init__(
+        self,
+        reads: tuple[str, ...] = (),
+        adds: tuple[str, ...] = (),
+        part: dict[str, Any] | None = None,
+        change: bool = False,
+    ) -> None:
+        self.reads, self.adds, self.part, self.change = reads, adds, part or {}, change
+
+    def apply(self, result: Mapping[str, Any], decided: Decided, reports: Path) -> dict[str, Any]:
+        if self.change:
+            result["verdict"] = "passed"  # type: ignore[index]
+        return self.part
+
+    def summary(self, result: Mapping[str, Any]) -> list[str]:
+        return []
+
+    def console(self, result: Mapping[str, Any], reports: Path) -> list[str]:
+        return []
+
+    def attachments(self, result: Mapping[str, Any]) -> list[Attachment]:
+        return []
+
+
+def a_run(status: str = "failed") -> Assembled:
+    outcome = ScenarioOutcome("id::search", SEARCH, "feature", "patient_search")
+    outcome.status, outcome.kind = status, CONFORMANCE if status == "failed" else None
+    return Assembled(
+        outcomes=[outcome],
+        environment={"environment": "dev", "git_revision": "abc1234"},
+        started_at=STAMP,
+        finished_at=STAMP,
+        shapes=[{"answer": "PatientSearch.Query HTTP 2xx", "fields": {"$": "object"}}],
+    )
+
+
+def test_the_sections_order_holds() -> None:
+    sections.check_order(sections.SECTIONS)  # also run when sections.py is imported
+
+
+def test_a_section_reading_what_a_later_one_adds_is_refused_naming_both() -> None:
+    reader = Made(reads=("drift",))
+    with pytest.raises(sections.SectionOrder, match=r"^test_evidence_flow reads drift: added"):
+        sections.check_order([reader, drift.SECTION])
+    sections.check_order([drift.SECTION, reader])  # after it: fine
+
+
+def test_a_section_adding_a_key_twice_or_undeclared_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(sections.SectionOrder, match="adds verdict: already there"):
+        sections.check_order([Made(adds=("verdict",))])
+    decided = Decided(a_run())
+    result = verdict.from_decided(decided)
+    with pytest.raises(sections.SectionOrder, match="added surprise undeclared"):
+        sections.apply_all(result, decided, tmp_path, [Made(part={"surprise": 1})])
+    assert "surprise" not in result
+
+
+def test_a_section_cannot_change_the_verdict_it_reads(tmp_path: Path) -> None:
+    decided = Decided(a_run())
+    result = verdict.from_decided(decided)
+    with pytest.raises(TypeError):
+        sections.apply_all(result, decided, tmp_path, [Made(change=True)])
+    assert result["verdict"] == "failed"
+
+
+def _known(tmp_path: Path) -> Inputs:
+    path = tmp_path / "baseline.yaml"
+    entry = {"scenario": SEARCH, "kind": CONFORMANCE, "reason": "ticket 1", "expires": "2027-01-01"}
+    path.write_text(yaml.safe_dump({"environments": {"dev": [entry]}}), encoding="utf-8")
+    return Inputs(baseline=path)
+
+
+def test_the_baseline_is_decided_before_the_verdict_and_any_section(tmp_path: Path) -> None:
+    decided = decide(a_run(), _known(tmp_path))
+    (outcome,) = decided.found.outcomes
+    assert outcome.baseline == "known"
+    result = verdict.from_decided(decided)  # no section applied yet
+    assert result["steps"][1]["scenarios"][0]["baseline"] == "known"
+    assert verdict.exit_code(result) == 0
+    assert [e["scenario"] for e in decided.baseline.states["known"]] == [SEARCH]
+    # without the file the same run fails
+    assert verdict.exit_code(verdict.from_decided(decide(a_run(), Inputs(tmp_path / "x")))) == 1
+
+
+@pytest.mark.parametrize("order", [[baseline.SECTION, drift.SECTION], [drift.SECTION]])
+def test_drift_sees_a_run_of_known_failures_as_green_whatever_comes_before_it(
+    tmp_path: Path, order: list[Section]
+) -> None:
+    last_green = tmp_path / drift.HISTORY / drift.LAST_GREEN
+    decided = decide(a_run(), Inputs(tmp_path / "none.yaml"))
+    sections.apply_all(verdict.from_decided(decided), decided, tmp_path, order)
+    assert not last_green.exists()  # a failed run is not green
+    decided = decide(a_run(), _known(tmp_path))
+    sections.apply_all(verdict.from_decided(decided), decided, tmp_path, order)
+    assert last_green.is_file()  # its only failure is known: green
