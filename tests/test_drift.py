@@ -13,6 +13,7 @@ import pytest
 from techval.core.exchange import Exchange
 from techval.core.redaction import Redactor
 from techval.core.schemas import ERROR_SCHEMA
+from techval.harness.events import records
 from techval.harness.evidence import console, drift, verdict
 from techval.harness.evidence.assemble import Assembled, assemble
 from techval.harness.evidence.bundle import summary
@@ -107,11 +108,11 @@ def test_the_answer_kind_keeps_errors_apart_from_successes() -> None:
 def test_the_assembled_events_carry_the_shapes() -> None:
     shape = {"answer": SEARCH, "fields": {"$": "object"}}
     events: list[dict[str, Any]] = [
-        {"event": "exchange", "scenario": "a", "entry": {}, "shape": shape},
-        {"event": "exchange", "scenario": "a", "entry": {}},  # a run before shapes: none
+        {"event": "exchange", "scenario": "a", "entry": {}, "log_ids": [], "shape": shape},
+        {"event": "exchange", "scenario": "a", "entry": {}, "log_ids": []},  # before shapes
         {"event": "run_finished"},
     ]
-    assert assemble(events).shapes == [shape]
+    assert assemble(records(events)).shapes == [shape]
 
 
 def fields(**paths: str) -> dict[str, str]:

@@ -5,6 +5,7 @@ the code, not written in a docstring."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,8 @@ import pytest
 import yaml
 
 from techval.core.errors import CONFORMANCE
+from techval.core.exchange import Exchange
+from techval.harness import events
 from techval.harness.evidence import baseline, drift, sections, verdict
 from techval.harness.evidence.assemble import Assembled
 from techval.harness.evidence.decide import Decided, decide
@@ -122,3 +125,67 @@ def test_drift_sees_a_run_of_known_failures_as_green_whatever_comes_before_it(
     decided = decide(a_run(), _known(tmp_path))
     sections.apply_all(verdict.from_decided(decided), decided, tmp_path, order)
     assert last_green.is_file()  # its only failure is known: green
+
+
+# --- the events: typed records, JSON only at the file boundary ------------------------------
+
+
+def test_every_kind_of_record_is_written_and_read_back_as_itself(tmp_path: Path) -> None:
+    written: list[events.Record] = [
+        events.RunStarted(process="main", environment={"environment": "dev"}),
+        events.ScenarioCollected(
+            scenario="a", name="n", parameters={"p": "1"}, position=2, group=None, step="x"
+        ),
+        events.ScenarioNotSelected(
+            scenario="b", name="m", parameters={}, position=3, group="g", reason="shard"
+        ),
+        events.ScenarioStarted(scenario="a"),
+        events.ExchangeRecorded(scenario="a", entry={"request": {}}, log_ids=["l1"], shape=None),
+        events.ScenarioFinished(scenario="a", status="failed", kind="conformance", duration_s=1.5),
+        events.UndefinedStep(where="f.feature:3: Given x"),
+        events.RunStopped(reason="unreachable"),
+        events.Finding(scenario=None, requirement="CQ-06", message="thin"),
+        events.RunFinished(interrupted=True),
+    ]
+    assert {type(record) for record in written} == set(events.KINDS.values())
+    file = events.EventFile(tmp_path, "main")
+    for record in written:
+        file(record)
+    file.close()
+    first = json.loads((tmp_path / "events" / "main.jsonl").read_text().splitlines()[0])
+    assert list(first)[:3] == ["event", "at", "process"]  # the line format of before
+    assert list(events.read([tmp_path])) == written
+
+
+def test_the_live_exchange_is_never_written(tmp_path: Path) -> None:
+    live = Exchange("PatientSearch.Query", "POST", "https://x", {}, None, "t")
+    record = events.ExchangeRecorded(scenario=None, entry={}, log_ids=[], exchange=live)
+    assert "exchange" not in events.as_json(record)
+
+
+@pytest.mark.parametrize(
+    ("document", "problem"),
+    [
+        ({"event": "scenario_finished", "scenario": "a", "status": None, "duration_s": "slow"},
+         "scenario_finished: duration_s is missing or wrong"),
+        ({"event": "scenario_collected", "scenario": "s", "name": "x", "parameters": {},
+          "position": True, "group": None}, "scenario_collected: position is missing or wrong"),
+        ({"event": "scenario_collected", "scenario": "s", "name": "x", "parameters": {"a": 1},
+          "position": 0, "group": None}, "scenario_collected: parameters is missing or wrong"),
+        ({"event": "run_finished", "interrupted": "yes"},
+         "run_finished: interrupted is missing or wrong"),
+        ({"event": "finding", "scenario": None, "message": "m"},
+         "finding: requirement is missing or wrong"),
+    ],
+)  # fmt: skip
+def test_a_record_whose_field_is_not_of_its_type_is_refused_naming_kind_and_field(
+    document: dict[str, Any], problem: str
+) -> None:
+    with pytest.raises(events.BadEvents) as caught:
+        list(events.records([document], "line"))
+    assert str(caught.value) == f"line 1: {problem}"
+
+
+def test_a_record_of_a_kind_this_version_does_not_know_is_passed_over() -> None:
+    read = list(events.records([{"event": "from_the_future", "x": 1}, {"event": "run_finished"}]))
+    assert read == [events.RunFinished(at="", interrupted=False)]  # no time: not the reading's

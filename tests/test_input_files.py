@@ -313,7 +313,7 @@ def test_a_last_line_cut_inside_a_utf8_character_is_passed_over(tmp_path: Path) 
     (tmp_path / "events").mkdir()
     torn = '{"event": "finding", "message": "café'.encode()[:-1]
     (tmp_path / "events" / "main.jsonl").write_bytes(STARTED.encode() + b"\n" + torn)
-    assert [e["event"] for e in events.read([tmp_path])] == ["run_started"]
+    assert [e.KIND for e in events.read([tmp_path])] == ["run_started"]
 
 
 def test_an_event_file_that_is_a_fifo_is_one_line(tmp_path: Path) -> None:

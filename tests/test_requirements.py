@@ -14,6 +14,7 @@ import pytest
 from techval.core.exchange import Exchange
 from techval.core.redaction import Redactor
 from techval.core.reporting import Reporter
+from techval.harness import events
 from techval.harness.evidence import bundle, sections, verdict
 from techval.harness.evidence.assemble import Assembled, assemble
 from techval.harness.evidence.outcomes import ScenarioOutcome
@@ -400,9 +401,7 @@ def test_the_section_from_a_hand_made_run(tmp_path: Path) -> None:
                     parameters={"kind": "inpatient"}),
             outcome("e", "Summarize the patient", "broken", "could_not_run"),
         ],
-        findings=[
-            {"event": "finding", "scenario": "d", "requirement": "DOD-11", "message": "thin"}
-        ],
+        findings=[events.Finding(scenario="d", requirement="DOD-11", message="thin")],
     )  # fmt: skip
     result: dict[str, Any] = {"steps": []}
     applied(SECTION, result, found, tmp_path)
@@ -482,13 +481,15 @@ def test_a_failure_is_pinned_only_to_a_requirement_its_scenario_verifies(tmp_pat
 
 def test_finding_events_are_assembled() -> None:
     found = assemble(
-        [
-            {"event": "run_started", "at": "1", "environment": {"environment": "x"}},
-            {"event": "finding", "scenario": None, "requirement": "CQ-06", "message": "m"},
-            {"event": "run_finished", "at": "2"},
-        ]
+        events.records(
+            [
+                {"event": "run_started", "at": "1", "environment": {"environment": "x"}},
+                {"event": "finding", "scenario": None, "requirement": "CQ-06", "message": "m"},
+                {"event": "run_finished", "at": "2"},
+            ]
+        )
     )
-    assert [f["requirement"] for f in found.findings] == ["CQ-06"]
+    assert [f.requirement for f in found.findings] == ["CQ-06"]
 
 
 def test_the_section_is_registered_in_order() -> None:

@@ -102,12 +102,12 @@ def evaluate(
     by_node = {o.nodeid: o for o in found.outcomes}
     warnings: list[dict[str, Any]] = []
     for event in found.findings:
-        outcome = by_node.get(str(event.get("scenario")))
+        outcome = by_node.get(str(event.scenario))
         warnings.append(
             {
-                "requirement": str(event.get("requirement", "")),
+                "requirement": event.requirement,
                 "scenario": outcome.title if outcome else None,
-                "message": str(event.get("message", "")),
+                "message": event.message,
             }
         )
     levels = {r.id: r.level for r in catalogue}
