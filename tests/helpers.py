@@ -9,6 +9,7 @@ import sys
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import yaml
@@ -18,6 +19,7 @@ from techval.core.config import Settings, load_settings
 from techval.core.exchange import Exchange
 from techval.core.redaction import Redactor
 from techval.core.schemas import SchemaRegistry
+from techval.harness.evidence import verdict
 from techval.harness.evidence.assemble import Assembled
 from techval.harness.evidence.decide import Decided
 from techval.harness.evidence.section import Section
@@ -194,7 +196,10 @@ def assert_evidence_agrees(reports: Path) -> dict[str, Any]:
 def applied(
     section: Section, result: dict[str, Any], found: Assembled, reports: Path
 ) -> dict[str, Any]:
-    """`section`'s part of the verdict put into `result`, as sections.apply_all puts it (a
-    run without a known-failures file: `found`'s outcomes are its decided ones)."""
-    result.update(section.apply(result, Decided(found), reports))
+    """`section`'s part of verdict.json put into `result` (the earlier sections' parts), as
+    sections.apply_all puts it: the verdict of `found`, a run without a known-failures file
+    (its outcomes are its decided ones)."""
+    decided = Decided(found)
+    earlier = MappingProxyType(dict(result))
+    result.update(section.apply(verdict.from_decided(decided), earlier, decided, reports))
     return result

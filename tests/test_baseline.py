@@ -66,7 +66,7 @@ def result_of(*outcomes: ScenarioOutcome, environment: str = "dev") -> Assembled
 
 def unbaselined(found: Assembled) -> dict[str, Any]:
     """Its verdict without a known-failures file."""
-    return verdict.from_decided(Decided(found))
+    return verdict.from_decided(Decided(found)).as_document()
 
 
 def entry(
@@ -92,9 +92,8 @@ def write(path: Path, environments: dict[str, Any]) -> None:
 def applied(found: Assembled, tmp_path: Path) -> dict[str, Any]:
     """Its verdict with tmp_path/baseline.yaml: the outcomes decided, then the section."""
     decided = decide(found, Inputs(baseline=tmp_path / "baseline.yaml"))
-    result = verdict.from_decided(decided)
-    sections.apply_all(result, decided, tmp_path, [baseline.SECTION])
-    return result
+    built = verdict.from_decided(decided)
+    return built.as_document() | sections.apply_all(built, decided, tmp_path, [baseline.SECTION])
 
 
 # --- what a baseline does to a verdict -----------------------------------------------

@@ -4,6 +4,7 @@ nothing."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from techval.harness.events import records
 from techval.harness.evidence import console, drift, verdict
 from techval.harness.evidence.assemble import Assembled, assemble
 from techval.harness.evidence.bundle import summary
+from techval.harness.evidence.decide import Decided
 from techval.harness.evidence.outcomes import ScenarioOutcome
 from techval.simulator import RunningSimulator
 from techval.simulator.faults import named
@@ -157,24 +159,27 @@ def test_shapes_of_one_kind_are_merged_and_compared_with_the_earlier_ones() -> N
     }
 
 
-def result_of(*statuses: str) -> dict[str, Any]:
+def result_of(*statuses: str) -> Assembled:
+    """A run whose scenarios, one per step, ended so."""
     outcomes = []
     for step, status in zip(STEPS, statuses, strict=False):
         found = ScenarioOutcome(f"id::{step}", f"{step} scenario", "feature", step)
         found.status = status
         found.kind = "conformance" if status == "failed" else None
         outcomes.append(found)
-    return verdict.build(
-        outcomes,
-        {"environment": "dev", "git_revision": "abc1234"},
+    return Assembled(
+        outcomes=outcomes,
+        environment={"environment": "dev", "git_revision": "abc1234"},
         started_at=STAMP,
         finished_at=STAMP,
     )
 
 
-def drifted(result: dict[str, Any], reports: Path, *shapes: dict[str, Any]) -> dict[str, Any]:
-    applied(drift.SECTION, result, Assembled(shapes=list(shapes)), reports)
-    return result
+def drifted(found: Assembled, reports: Path, *shapes: dict[str, Any]) -> dict[str, Any]:
+    """The verdict document of the run `found` with these answer shapes, drift applied."""
+    found = dataclasses.replace(found, shapes=list(shapes))
+    result = verdict.from_decided(Decided(found)).as_document()
+    return applied(drift.SECTION, result, found, reports)
 
 
 def test_the_last_green_run_keeps_its_shapes_and_drift_is_a_warning(tmp_path: Path) -> None:
@@ -219,7 +224,7 @@ def test_the_last_green_run_keeps_its_shapes_and_drift_is_a_warning(tmp_path: Pa
 
 def test_an_interrupted_run_does_not_move_the_shapes_on(tmp_path: Path) -> None:
     drifted(result_of(*["passed"] * 4), tmp_path, {"answer": SEARCH, "fields": fields()})
-    interrupted = result_of(*["passed"] * 4) | {"interrupted": True}
+    interrupted = dataclasses.replace(result_of(*["passed"] * 4), interrupted=True)
     drifted(interrupted, tmp_path, {"answer": SEARCH, "fields": fields(New="string")})
     history = json.loads((tmp_path / "history" / drift.LAST_GREEN).read_text())
     assert history["answers"][SEARCH] == fields()

@@ -44,7 +44,7 @@ def outcome(step: str | None, status: str | None, name: str = "a scenario") -> S
 def result_of(outcomes: list[ScenarioOutcome], **kwargs: Any) -> dict[str, Any]:
     return verdict.build(
         outcomes, {"environment": "dev"}, started_at=STAMP, finished_at=STAMP, **kwargs
-    )
+    ).as_document()
 
 
 # --- the Allure results writer -------------------------------------------------------

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import FrozenInstanceError
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from techval.harness.evidence.decide import Decided, decide
 from techval.harness.evidence.inputs import Inputs
 from techval.harness.evidence.outcomes import ScenarioOutcome
 from techval.harness.evidence.section import Attachment, Section
+from techval.harness.evidence.verdict import Verdict
 
 STAMP = "2026-11-21T10:00:00.000Z"
 SEARCH = "Search within one organization"
@@ -35,13 +37,17 @@ class Made:
         reads: tuple[str, ...] = (),
         adds: tuple[str, ...] = (),
         part: dict[str, Any] | None = None,
-        change: bool = False,
+        change: str = "",
     ) -> None:
         self.reads, self.adds, self.part, self.change = reads, adds, part or {}, change
 
-    def apply(self, result: Mapping[str, Any], decided: Decided, reports: Path) -> dict[str, Any]:
-        if self.change:
-            result["verdict"] = "passed"  # type: ignore[index]
+    def apply(
+        self, verdict: Verdict, earlier: Mapping[str, Any], decided: Decided, reports: Path
+    ) -> dict[str, Any]:
+        if self.change == "verdict":
+            verdict.verdict = "passed"  # type: ignore[misc]
+        elif self.change == "earlier":
+            earlier["drift"] = {}  # type: ignore[index]
         return self.part
 
     def summary(self, result: Mapping[str, Any]) -> list[str]:
@@ -79,20 +85,23 @@ def test_a_section_reading_what_a_later_one_adds_is_refused_naming_both() -> Non
 
 def test_a_section_adding_a_key_twice_or_undeclared_is_refused(tmp_path: Path) -> None:
     with pytest.raises(sections.SectionOrder, match="adds verdict: already there"):
-        sections.check_order([Made(adds=("verdict",))])
+        sections.check_order([Made(adds=("verdict",))])  # verdict.json's own
+    with pytest.raises(sections.SectionOrder, match="adds drift: already there"):
+        sections.check_order([drift.SECTION, Made(adds=("drift",))])
     decided = Decided(a_run())
-    result = verdict.from_decided(decided)
     with pytest.raises(sections.SectionOrder, match="added surprise undeclared"):
-        sections.apply_all(result, decided, tmp_path, [Made(part={"surprise": 1})])
-    assert "surprise" not in result
+        sections.apply_all(
+            verdict.from_decided(decided), decided, tmp_path, [Made(part={"surprise": 1})]
+        )
 
 
-def test_a_section_cannot_change_the_verdict_it_reads(tmp_path: Path) -> None:
+@pytest.mark.parametrize("change", ["verdict", "earlier"])
+def test_a_section_cannot_change_what_it_reads(tmp_path: Path, change: str) -> None:
     decided = Decided(a_run())
-    result = verdict.from_decided(decided)
-    with pytest.raises(TypeError):
-        sections.apply_all(result, decided, tmp_path, [Made(change=True)])
-    assert result["verdict"] == "failed"
+    built = verdict.from_decided(decided)
+    with pytest.raises((FrozenInstanceError, TypeError)):
+        sections.apply_all(built, decided, tmp_path, [drift.SECTION, Made(change=change)])
+    assert built.verdict == "failed"
 
 
 def _known(tmp_path: Path) -> Inputs:
@@ -107,11 +116,11 @@ def test_the_baseline_is_decided_before_the_verdict_and_any_section(tmp_path: Pa
     (outcome,) = decided.found.outcomes
     assert outcome.baseline == "known"
     result = verdict.from_decided(decided)  # no section applied yet
-    assert result["steps"][1]["scenarios"][0]["baseline"] == "known"
-    assert verdict.exit_code(result) == 0
+    assert result.as_document()["steps"][1]["scenarios"][0]["baseline"] == "known"
+    assert result.exit_code() == verdict.exit_code(result.as_document()) == 0
     assert [e["scenario"] for e in decided.baseline.states["known"]] == [SEARCH]
     # without the file the same run fails
-    assert verdict.exit_code(verdict.from_decided(decide(a_run(), Inputs(tmp_path / "x")))) == 1
+    assert verdict.from_decided(decide(a_run(), Inputs(tmp_path / "x"))).exit_code() == 1
 
 
 @pytest.mark.parametrize("order", [[baseline.SECTION, drift.SECTION], [drift.SECTION]])

@@ -22,7 +22,8 @@ def outcome(nodeid: str, step: str, status: str | None = "passed") -> ScenarioOu
 def test_a_step_with_scenarios_not_selected_is_not_passed() -> None:
     ran = [outcome("a", "organization"), outcome("b", "patient_search")]
     left = [outcome("c", "organization", None), outcome("d", "document_query", None)]
-    result = verdict.build(ran, {}, started_at="", finished_at="", not_selected=left)
+    built = verdict.build(ran, {}, started_at="", finished_at="", not_selected=left)
+    result = built.as_document()
     steps = {step["key"]: step for step in result["steps"]}
     assert steps["organization"]["verdict"] == "incomplete"
     assert steps["organization"]["not_selected"] == ["c"]

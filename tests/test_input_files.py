@@ -229,7 +229,7 @@ PROBLEMS = {
 
 
 def a_verdict() -> dict[str, Any]:
-    return verdict.build([], {"environment": "dev"}, started_at="s", finished_at="f")
+    return verdict.build([], {"environment": "dev"}, started_at="s", finished_at="f").as_document()
 
 
 @pytest.mark.parametrize("case", sorted(CORRUPT))

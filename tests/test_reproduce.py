@@ -353,7 +353,7 @@ def test_the_token_script_gets_a_token_the_simulator_accepts(
 
 def test_the_bundle_carries_the_scripts_in_its_manifest(tmp_path: Path) -> None:
     found = found_with(("Create", "failed", [entry()]))
-    result = verdict.from_decided(Decided(found))
+    result = verdict.from_decided(Decided(found)).as_document()
     applied(reproduce.REPRODUCTION, result, found, tmp_path)
     verdict.write(tmp_path, result)
     for name in ("allure-report/index.html", "junit.xml", "exchanges.har"):

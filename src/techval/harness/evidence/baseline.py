@@ -20,6 +20,7 @@ from techval.harness.evidence.baseline_file import title_of
 from techval.harness.evidence.baseline_match import STATES
 from techval.harness.evidence.decide import Decided
 from techval.harness.evidence.section import Attachment
+from techval.harness.evidence.verdict import Verdict
 
 KEY = "baseline"
 
@@ -30,7 +31,9 @@ class KnownFailures:
     reads: tuple[str, ...] = ()
     adds = (KEY,)
 
-    def apply(self, result: Mapping[str, Any], decided: Decided, reports: Path) -> dict[str, Any]:
+    def apply(
+        self, verdict: Verdict, earlier: Mapping[str, Any], decided: Decided, reports: Path
+    ) -> dict[str, Any]:
         """What decide.py matched: the scenarios' marks are already in the verdict."""
         return {KEY: decided.baseline.as_document()}
 

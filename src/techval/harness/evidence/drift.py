@@ -27,7 +27,7 @@ from techval.core.schemas import ERROR_SCHEMA
 from techval.harness.evidence import history
 from techval.harness.evidence.decide import Decided
 from techval.harness.evidence.section import Attachment
-from techval.harness.evidence.verdict import exit_code
+from techval.harness.evidence.verdict import Verdict
 
 HISTORY = "history"
 LAST_GREEN = "last-green-shapes.json"
@@ -182,24 +182,26 @@ def headline(drift: Mapping[str, Any]) -> str:
 class ResponseDrift:
     """The section: `drift` in the verdict; the shapes in shapes.json and the history."""
 
-    reads = ("steps", "undefined_steps", "interrupted", "finished_at", "environment")
+    reads: tuple[str, ...] = ()
     adds = (KEY,)
 
-    def apply(self, result: Mapping[str, Any], decided: Decided, reports: Path) -> dict[str, Any]:
+    def apply(
+        self, verdict: Verdict, earlier: Mapping[str, Any], decided: Decided, reports: Path
+    ) -> dict[str, Any]:
         current = merged(decided.found.shapes)
         folder = reports / HISTORY
-        earlier = history.read(folder / LAST_GREEN, wrong_shape)  # before this run replaces it
-        part = {KEY: compare(current, earlier)}
+        green_before = history.read(folder / LAST_GREEN, wrong_shape)  # before this run replaces it
+        part = {KEY: compare(current, green_before)}
         reports.mkdir(parents=True, exist_ok=True)
         (reports / SHAPES).write_text(
             json.dumps({"answers": current}, indent=1, ensure_ascii=False) + "\n", "utf-8"
         )
-        if exit_code(result) != 0 or result.get("interrupted"):
+        if verdict.exit_code() != 0 or verdict.interrupted:
             return part
-        kept = (earlier or {}).get("answers")
+        kept = (green_before or {}).get("answers")
         green = {
-            "finished_at": result.get("finished_at"),
-            "git_revision": result.get("environment", {}).get("git_revision"),
+            "finished_at": verdict.finished_at,
+            "git_revision": verdict.environment.get("git_revision"),
             "answers": (kept if isinstance(kept, dict) else {}) | current,
         }
         folder.mkdir(parents=True, exist_ok=True)

@@ -28,6 +28,7 @@ from techval.harness.evidence.assemble import Assembled
 from techval.harness.evidence.decide import Decided
 from techval.harness.evidence.outcomes import BROKEN, FAILED
 from techval.harness.evidence.section import Attachment
+from techval.harness.evidence.verdict import Verdict
 
 FOLDER = "reproduce"
 KEY = "reproduction"  # the verdict key
@@ -382,7 +383,9 @@ class Reproduction:
     reads: tuple[str, ...] = ()
     adds = (KEY,)
 
-    def apply(self, result: Mapping[str, Any], decided: Decided, reports: Path) -> dict[str, Any]:
+    def apply(
+        self, verdict: Verdict, earlier: Mapping[str, Any], decided: Decided, reports: Path
+    ) -> dict[str, Any]:
         folder = reports / FOLDER
         if folder.is_symlink() or folder.is_file():
             folder.unlink()

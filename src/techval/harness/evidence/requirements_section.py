@@ -32,6 +32,7 @@ from techval.harness.evidence.assemble import Assembled
 from techval.harness.evidence.decide import Decided
 from techval.harness.evidence.outcomes import BROKEN, FAILED, PASSED, ScenarioOutcome
 from techval.harness.evidence.section import Attachment
+from techval.harness.evidence.verdict import Verdict
 from techval.validation import requirements
 from techval.validation.requirements import DATA_MODEL, SHOULD, CatalogueError, Requirement
 
@@ -238,7 +239,9 @@ class RequirementsSection:
     reads: tuple[str, ...] = ()
     adds = ("requirements", "warnings", "requirements_error")
 
-    def apply(self, result: Mapping[str, Any], decided: Decided, reports: Path) -> dict[str, Any]:
+    def apply(
+        self, verdict: Verdict, earlier: Mapping[str, Any], decided: Decided, reports: Path
+    ) -> dict[str, Any]:
         try:
             catalogue = requirements.load()
         except CatalogueError as exc:  # the project's own data is broken: say so, once

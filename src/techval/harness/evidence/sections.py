@@ -4,9 +4,9 @@ verdict, returns its own part of the verdict, may write its own files under repo
 says what the summary, the console and the report show of it (section.py: `Section`).
 
 `SECTIONS` lists them in the order they apply; `check_order` (run here, at import) refuses an
-order in which a section reads a key that neither the verdict nor an earlier section has, and
-`apply_all` refuses a part with a key the section did not declare or one already there. The
-same sections apply after a run, and after `techval merge` to the merged events.
+order in which a section reads a key no earlier section adds, or adds one verdict.json already
+has, and `apply_all` refuses a part with a key the section did not declare. The same sections
+apply after a run, and after `techval merge` to the merged events.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from techval.harness.evidence.decide import Decided
 from techval.harness.evidence.reproduce import REPRODUCTION
 from techval.harness.evidence.requirements_section import SECTION as REQUIREMENTS
 from techval.harness.evidence.section import Attachment, Section
-from techval.harness.evidence.verdict import VERDICT_KEYS
+from techval.harness.evidence.verdict import VERDICT_KEYS, Verdict
 
 SECTIONS: list[Section] = [
     selection.SECTION,
@@ -41,33 +41,35 @@ def _name(section: Section) -> str:
     return type(section).__module__.rsplit(".", 1)[-1]
 
 
-def check_order(sections: list[Section], verdict_keys: tuple[str, ...] = VERDICT_KEYS) -> None:
-    there = set(verdict_keys)
+def check_order(sections: list[Section]) -> None:
+    added: set[str] = set()
     for section in sections:
-        missing = [key for key in section.reads if key not in there]
+        missing = [key for key in section.reads if key not in added]
         if missing:
             listed = ", ".join(missing)
             raise SectionOrder(f"{_name(section)} reads {listed}: added by none before it")
-        twice = [key for key in section.adds if key in there]
+        twice = [key for key in section.adds if key in added or key in VERDICT_KEYS]
         if twice:
             raise SectionOrder(f"{_name(section)} adds {', '.join(twice)}: already there")
-        there.update(section.adds)
+        added.update(section.adds)
 
 
 check_order(SECTIONS)
 
 
 def apply_all(
-    result: dict[str, Any], decided: Decided, reports: Path, sections: list[Section] = SECTIONS
-) -> None:
-    """Each section's part into `result` (the verdict), in their order."""
-    check_order(sections, tuple(result))
+    verdict: Verdict, decided: Decided, reports: Path, sections: list[Section] = SECTIONS
+) -> dict[str, Any]:
+    """Each section's part of verdict.json, in their order: what follows the verdict's own."""
+    check_order(sections)
+    parts: dict[str, Any] = {}
     for section in sections:
-        part = section.apply(MappingProxyType(result), decided, reports)
-        undeclared = [key for key in part if key not in section.adds or key in result]
+        part = section.apply(verdict, MappingProxyType(parts), decided, reports)
+        undeclared = [key for key in part if key not in section.adds]
         if undeclared:
             raise SectionOrder(f"{_name(section)} added {', '.join(undeclared)} undeclared")
-        result.update(part)
+        parts.update(part)
+    return parts
 
 
 def summary_lines(result: Mapping[str, Any]) -> list[str]:

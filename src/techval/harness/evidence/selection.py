@@ -10,6 +10,7 @@ from typing import Any
 
 from techval.harness.evidence.decide import Decided
 from techval.harness.evidence.section import Attachment
+from techval.harness.evidence.verdict import Verdict
 
 
 def not_selected_line(result: Mapping[str, Any]) -> str:
@@ -22,10 +23,12 @@ def not_selected_line(result: Mapping[str, Any]) -> str:
 
 
 class Selection:
-    reads = ("counts", "steps")
+    reads: tuple[str, ...] = ()
     adds: tuple[str, ...] = ()
 
-    def apply(self, result: Mapping[str, Any], decided: Decided, reports: Path) -> dict[str, Any]:
+    def apply(
+        self, verdict: Verdict, earlier: Mapping[str, Any], decided: Decided, reports: Path
+    ) -> dict[str, Any]:
         """Nothing to add: the verdict counts and lists what was not selected."""
         return {}
 

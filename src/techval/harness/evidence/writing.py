@@ -40,8 +40,8 @@ def write_evidence(
         json.dumps(archive, indent=1, ensure_ascii=False), encoding="utf-8"
     )
     decided = decide(found, inputs)
-    result = verdict.from_decided(decided)
-    sections.apply_all(result, decided, folder)
+    built = verdict.from_decided(decided)
+    result = built.as_document() | sections.apply_all(built, decided, folder)
     if results.is_dir():
         shown = sections.attachments(result)
         write_globals(results, [(a.name, a.text, a.mime_type, a.extension) for a in shown])
