@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import MISSING, Field, dataclass, field, fields
 from pathlib import Path
 from types import UnionType
@@ -289,14 +289,16 @@ def parse(document: Any, where: str) -> Record | None:
     if not isinstance(document, dict) or not isinstance(document.get("event"), str):
         raise BadEvents(f"{where}: not a techval event")
     kind = KINDS.get(document["event"])
-    if kind is None:
-        return None
+    return None if kind is None else parse_as(kind, document, where)
+
+
+def parse_as(kind: type[R], document: Mapping[str, Any], where: str) -> R:
+    """A record of `kind` from the fields of `document` (its "event" aside), each checked
+    against the type the record declares; BadEvents as `parse`."""
     values: dict[str, Any] = {"at": ""}  # not the time it was read
     for item, hint in _HINTS[kind]:
         value = document.get(item.name, MISSING)
-        if value is MISSING and (
-            item.default is not MISSING or item.default_factory is not MISSING
-        ):
+        if value is MISSING and _optional(item):
             continue
         value = None if value is MISSING else value  # absent: None, when its type allows it
         if not _fits(value, hint):

@@ -155,9 +155,7 @@ def raised_at(excinfo: pytest.ExceptionInfo[BaseException] | None) -> str | None
 
 def _reported(identity: dict[str, Any]) -> ScenarioOutcome:
     """The scenario as the setup report of an xdist worker names it (its identity, JSON)."""
-    known = events.parse(identity | {"event": events.ScenarioCollected.KIND}, "a worker's report")
-    if not isinstance(known, events.ScenarioCollected):  # parse returns the kind it was given
-        raise TypeError(known)
+    known = events.parse_as(events.ScenarioCollected, identity, "a worker's report")
     return ScenarioOutcome.from_identity(known)
 
 
