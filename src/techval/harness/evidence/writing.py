@@ -41,7 +41,8 @@ def write_evidence(
     )
     decided = decide(found, inputs)
     built = verdict.from_decided(decided)
-    result = built.as_document() | sections.apply_all(built, decided, folder)
+    result = built.as_document()  # before any section runs: none of them changes it
+    result |= sections.apply_all(built, decided, folder)
     if results.is_dir():
         shown = sections.attachments(result)
         write_globals(results, [(a.name, a.text, a.mime_type, a.extension) for a in shown])
