@@ -57,7 +57,7 @@ import httpx
 import pytest
 import yaml
 
-from techval.cli import _Handoff
+from techval.cli.invocation import Handoff as _Handoff
 from techval.core.auth import token_provider
 from techval.core.config import load_settings
 from techval.core.exchange import Exchange

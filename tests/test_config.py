@@ -259,6 +259,7 @@ def test_the_api_is_the_data_model_unless_said_and_fhir_has_its_defaults(tmp_pat
         "ceq-xca:{oid}",
     )
     assert (fhir.page_limit, fhir.max_pages, fhir.directory_radius) == (50, 10, 25)
+    assert fhir.next_verb == "GET"
     assert not fhir.headers_on_directory
     assert fhir.path("ceq-xcpd:1.2.3", "Patient/_search") == (
         "/fhir/R4/ceq-xcpd:1.2.3/Development/Patient/_search"
@@ -302,6 +303,7 @@ def test_the_fhir_block_overrides_each_default(tmp_path: Path) -> None:
         "update_verb": "POST",
         "page_limit": 5,
         "max_pages": 2,
+        "next_verb": "POST",
         "directory_radius": 10,
     }
     settings = settings_for(tmp_path, api="fhir", fhir=fhir)
@@ -310,6 +312,7 @@ def test_the_fhir_block_overrides_each_default(tmp_path: Path) -> None:
     assert settings.fhir.headers["user_id"] == "x-user-id"  # the others keep their defaults
     assert "x-role" in settings.carequality_headers()
     assert (settings.fhir.update_verb, settings.fhir.page_limit) == ("POST", 5)
+    assert settings.fhir.next_verb == "POST"
 
 
 def test_production_defaults_the_fhir_environment_to_production(tmp_path: Path) -> None:
@@ -343,6 +346,7 @@ LEGACY = {"method": "legacy", "api_key": "an-api-key-1", "secret": "a-secret-123
             r"fhir\.environment: Development disagrees with production: true",
         ),
         ({"api": "fhir", "fhir": {"update_verb": "PATCH"}}, r"fhir\.update_verb: 'PATCH' is not"),
+        ({"api": "fhir", "fhir": {"next_verb": "PUT"}}, r"fhir\.next_verb: 'PUT' is not"),
         (
             {"api": "fhir", "fhir": {"slugs": {"patients": "ceq-xcpd"}}},
             r"fhir\.slugs\.patients: 'ceq-xcpd' is not in the expected format",
@@ -367,6 +371,7 @@ LEGACY = {"method": "legacy", "api_key": "an-api-key-1", "secret": "a-secret-123
         "not-production",
         "production",
         "update-verb",
+        "next-verb",
         "slug-without-oid",
         "header-twice",
         "client-header",

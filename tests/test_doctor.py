@@ -295,3 +295,18 @@ def test_production_under_fhir_reads_the_organization_record_only(
         assert re.search(rf"^{row}\S*\s+skipped\s+production", out, re.M), row
     assert code == 1  # the simulator answers Development only: explained
     assert "check fhir.environment (Production)" in out
+
+
+def test_a_refusal_is_explained_by_its_class_and_fields_never_its_words() -> None:
+    from techval.core.errors import CheckFailed, RedoxRefused
+    from techval.harness.doctor import _explain
+
+    worded = CheckFailed("Organization.Query: Redox answered HTTP 401: No subscriptions")
+    assert _explain(worded, "patient_search", "d") == (
+        "see the detail: the answer broke a documented rule"
+    )
+    refused = RedoxRefused("reworded entirely", status=401)
+    assert "Carequality metadata" in _explain(refused, "patient_search", "d")
+    assert _explain(RedoxRefused("x", status=403), "organization", "d").startswith("forbidden")
+    unsubscribed = RedoxRefused("x", status=400, errors=["No subscriptions. Meta.Destinations"])
+    assert "is not a subscription of your source" in _explain(unsubscribed, "organization", "d")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,14 @@ from techval.harness.evidence.decide import Decided
 from techval.harness.evidence.outcomes import ScenarioOutcome
 from techval.simulator import RunningSimulator
 from techval.simulator.faults import named
-from tests.helpers import applied, run_techval, write_environment
+from techval.validation.fhir import paging
+from tests.helpers import (
+    applied,
+    in_process_client,
+    run_techval,
+    settings_for,
+    write_environment,
+)
 
 STAMP = "2026-11-21T10:00:00.000Z"
 SEARCH = "PatientSearch.Query HTTP 2xx"
@@ -157,6 +165,35 @@ def test_shapes_of_one_kind_are_merged_and_compared_with_the_earlier_ones() -> N
         "removed": [],
         "changed": [],
     }
+
+
+def test_the_pages_of_a_search_are_one_kind_and_drift_is_compared_across_them(
+    tmp_path: Path,
+) -> None:
+    settings = settings_for(tmp_path, api="fhir", fhir={"page_limit": 1})
+    client = in_process_client(settings)
+    first = client.request(
+        "Organization search",
+        "POST",
+        settings.fhir.path(settings.fhir.organizations_slug, "Organization/_search"),
+        form={"limit": ["1"]},
+        response_schema=paging.SEARCHSET,
+    )
+    pages = paging.pages(client, first, settings.fhir, {}).pages
+    assert [p.label for p in pages][:2] == ["Organization search", "Organization search, page 2"]
+    shapes = [drift.shape_of(page) for page in pages]
+    assert {s["answer"] for s in shapes if s} == {"Organization search HTTP 2xx"}
+    earlier = {"answers": drift.merged(s for s in shapes if s)}
+    assert set(earlier["answers"]) == {"Organization search HTTP 2xx"}
+    # the next run: only its second page carries a new field
+    body = dict(pages[1].response_body, meta={"lastUpdated": STAMP})
+    again = [pages[0], replace(pages[1], response_body=body), *pages[2:]]
+    found = drift.compare(drift.merged(s for s in map(drift.shape_of, again) if s), earlier)
+    assert found["compared"] == 1
+    assert found["added"] == [
+        {"answer": "Organization search HTTP 2xx", "path": "$.meta", "type": "object"},
+        {"answer": "Organization search HTTP 2xx", "path": "$.meta.lastUpdated", "type": "string"},
+    ]
 
 
 def result_of(*statuses: str) -> Assembled:

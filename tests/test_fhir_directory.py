@@ -20,6 +20,7 @@ from techval.validation import checks, directory, organization
 from techval.validation.apis import for_settings
 from techval.validation.fhir.documents import FhirDocuments
 from techval.validation.fhir.organization import FhirDirectory, resource
+from techval.validation.fhir.paging import Walk
 from techval.validation.fhir.search import FhirPatientSearch, oid_of, system_of
 from techval.validation.located import Location
 from techval.validation.patients import load_patients
@@ -236,12 +237,12 @@ def test_the_narrow_search_must_answer_the_patient_that_was_located(tmp_path: Pa
     person = load_patients(settings.test_patients)["test patient 1"]
     located = search.locate(client, Reporter(client.redactor), person)
     found = search.narrow(client, located)
-    (sent,) = [e for e in found if e.label == "Patient search"]
+    (sent,) = [e for e in found.pages if e.label == "Patient search"]
     assert sent.request_form is not None and set(sent.request_form) == {"identifier"}
     search.matched_at(found, located)  # the same patient, by the identifier it was given
-    other = dict(found[0].response_body)
+    other = dict(found.pages[0].response_body)
     entry = dict(other["entry"][0])
     entry["resource"] = dict(entry["resource"], id="someone-else")
     other["entry"] = [entry]
     with pytest.raises(WrongContent, match="another patient than the one"):
-        search.matched_at([replace(found[0], response_body=other)], located)
+        search.matched_at(Walk([replace(found.pages[0], response_body=other)]), located)

@@ -64,7 +64,19 @@ def test_every_step_runs_through_fhir_and_what_it_lacks_is_not_offered(
         (
             "fhir_patients_without_identifiers",
             "test_search_within_one_organization",
-            "WrongContent: Patient search: $.entry[].resource.identifier",
+            "WrongContent: Patient search: $.entry[0].resource.identifier",
+        ),
+        (
+            "fhir_patients_without_id",
+            "test_push_a_new_patient_and_a_visit_summary",
+            "WrongContent: Patient search: $.entry[0].resource.id: missing: the patient was "
+            "found, but without the id",
+        ),
+        (
+            "fhir_write_answers_outcome",
+            "test_create_the_organization_record",
+            "SchemaMismatch: Organization create: the answer is an OperationOutcome, not the "
+            "Organization (fhir.write_answer: resource;",
         ),
         (
             "fhir_document_without_data",

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from techval import cli
+from techval.cli import validate
 from techval.core import dotenv, inputfiles, yamlfile
 from techval.core.config import MissingVariables, Settings, load_settings
 from techval.core.errors import ConfigError
@@ -428,7 +428,7 @@ def test_validate_reads_no_fifo_no_deep_json_and_caps_what_it_prints(
         "/dev/zero: not a regular file (a character device)",
     ]
     hundred = lines[3:]
-    assert len(hundred) == cli.SHOWN_PROBLEMS + 1
+    assert len(hundred) == validate.SHOWN_PROBLEMS + 1
     assert all(line.startswith(f"{a_hundred_problems}: $.Organizations[") for line in hundred[:-1])
     assert hundred[-1] == f"{a_hundred_problems}: ... and 80 more"
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from techval import cli
+from techval.cli import selection
 from tests import hostile
 from tests.helpers import ROOT, run_techval, write_environment
 
@@ -156,11 +156,12 @@ def test_cucumber_tags_and_the_closing_hints_name_the_reports_folder(tmp_path: P
 
 
 def test_workers_are_capped_at_what_can_help(capsys: pytest.CaptureFixture[str]) -> None:
-    limit = cli.MAX_WORKERS_PER_CORE * (os.cpu_count() or 1)
-    assert cli._capped(3) == 3
-    assert cli._capped(999) == limit
+    per_core = selection.MAX_WORKERS_PER_CORE
+    limit = per_core * (os.cpu_count() or 1)
+    assert selection.capped(3) == 3
+    assert selection.capped(999) == limit
     assert capsys.readouterr().err.strip() == (
-        f"techval: --workers 999: using {limit} ({cli.MAX_WORKERS_PER_CORE} per CPU core; more "
+        f"techval: --workers 999: using {limit} ({per_core} per CPU core; more "
         "only adds start-up time)"
     )
 

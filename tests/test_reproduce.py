@@ -412,3 +412,18 @@ def test_a_script_of_a_failed_run_gets_the_same_status_from_the_server(
     assert run_script(folder / scripts[0]["script"], env).stdout == "200\n"
     wrong = run_script(folder / scripts[0]["script"], env, REDOX_TOKEN="not-a-token")
     assert wrong.stdout == "401\n"
+
+
+def test_the_shipped_token_script_runs_alone_and_names_what_it_lacks(tmp_path: Path) -> None:
+    shipped = Path(reproduce.__file__).with_name(reproduce.FETCHER)
+    env = {"PATH": os.environ["PATH"]}
+    done = subprocess.run(
+        ["sh", str(shipped)], env=env, capture_output=True, text=True, timeout=30, check=False
+    )
+    assert done.returncode != 0
+    assert done.stderr.strip().endswith("REDOX_TOKEN_URL: set REDOX_TOKEN_URL (the token endpoint)")
+    written = reproduce.token_script("jwt ES384", f"{BASE}/v2/auth/token", BASE)
+    assert "REDOX_AUTH=${REDOX_AUTH:-'jwt ES384'}" in written
+    assert ': "${REDOX_TOKEN_URL:?' not in written  # the run's default replaced the check
+    outside = shipped.read_text().split(reproduce.DEFAULTS_START)[0]
+    assert written.startswith(outside)

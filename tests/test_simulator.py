@@ -792,6 +792,6 @@ def test_a_route_two_modules_claim_is_refused() -> None:
     for table in (first, second):
         table.handles("organization", "Organization", "New")(lambda sim, message, name: None)  # type: ignore[arg-type,return-value]
     with pytest.raises(
-        ValueError, match=r"claimed twice: \[\('organization', 'Organization', 'New'\)\]"
+        ValueError, match=r"claimed twice: \[\"\('organization', 'Organization', 'New'\)\"\]"
     ):
         merged(first, second)

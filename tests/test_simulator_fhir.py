@@ -458,6 +458,29 @@ def test_directory_search_pages_by_index_and_limit(fhir: Fhir) -> None:
     assert bundle["total"] == 3
 
 
+def test_a_directory_may_page_by_index_and_limit_only(fhir: Fhir) -> None:
+    fhir.simulator.fhir.options = replace(fhir.simulator.fhir.options, directory_next_links=False)
+    names = []
+    for index in range(4):
+        form = {"index": str(index), "limit": "1"}
+        bundle = fhir.http.post(f"{ORGS}/Organization/_search", data=form).json()
+        assert next_link(bundle) is None and bundle["total"] == 4
+        names += [o["name"] for o in resources(bundle)]
+    assert names == [REDOX, HEALTH, CLINIC, SENIOR]
+    other = fhir.search(f"{xcpd(HEALTH_SYSTEM)}/Patient/_search", TIMOTHY)  # other slugs link
+    assert other.status_code == 200
+
+
+def test_next_links_are_followed_with_the_environments_verb(fhir: Fhir) -> None:
+    fhir.simulator.fhir.options = replace(fhir.simulator.fhir.options, next_verb="POST")
+    link = next_link(fhir.http.post(f"{ORGS}/Organization/_search", data={"limit": "1"}).json())
+    assert link is not None
+    assert fhir.http.get(link).status_code == 404  # not the way this environment pages
+    answer = fhir.http.post(link, data={})
+    assert answer.status_code == 200 and [o["name"] for o in resources(answer.json())] == [HEALTH]
+    assert FhirOptions.from_settings(SimpleNamespace(next_verb="POST")).next_verb == "POST"
+
+
 def test_next_links_are_followed_by_get_to_the_last_page(fhir: Fhir) -> None:
     bundle = fhir.http.post(f"{ORGS}/Organization/_search", data={"limit": "1"}).json()
     names, pages = [o["name"] for o in resources(bundle)], 1
@@ -895,6 +918,15 @@ def test_fault_one_per_page(fhir: Fhir) -> None:
         names += [o["name"] for o in resources(bundle)]
         assert len(resources(bundle)) == 1
     assert names == [REDOX, HEALTH, CLINIC, SENIOR]
+
+
+def test_fault_next_link_elsewhere(fhir: Fhir) -> None:
+    fhir.simulator.faults.append(named("fhir_next_link_elsewhere"))
+    bundle = fhir.http.post(f"{ORGS}/Organization/_search", data={"limit": "1"}).json()
+    link = next_link(bundle)
+    assert link is not None and link.startswith(f"http://elsewhere.example{ORGS}/page/")
+    self_link = next(x["url"] for x in bundle["link"] if x["relation"] == "self")
+    assert self_link.startswith("http://simulator.test/")  # only the next link moves
 
 
 def test_generic_faults_reach_fhir_and_data_model_edits_do_not(fhir: Fhir) -> None:

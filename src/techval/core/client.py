@@ -45,6 +45,7 @@ from techval.core.health import Health
 from techval.core.redaction import Redactor
 from techval.core.redox import MAX_MESSAGE_BYTES, timestamp
 from techval.core.schemas import ERROR_SCHEMA, SchemaRegistry, UnknownMessage, Violation
+from techval.core.verifies import verifies
 
 JSON, FHIR_JSON = "application/json", "application/fhir+json"
 # Redox's FHIR searches are form posts:
@@ -125,6 +126,7 @@ class RedoxClient:
         for hook in self.hooks:
             hook(exchange)
 
+    @verifies("API-06")
     def check_request(self, message: dict[str, Any]) -> str:
         """The request schema name of `message`; InvalidMessage when it breaks that schema."""
         try:
@@ -143,12 +145,14 @@ class RedoxClient:
             raise BreaksRedoxRule(f"{name}: the message breaks a Redox rule, not sent: {listed}")
         return name
 
+    @verifies("API-10")
     def purpose_of(self, message: dict[str, Any]) -> str | None:
         """Which configured destination (by purpose) the message is addressed to."""
         destinations = message.get("Meta", {}).get("Destinations") or [{}]
         wanted = destinations[0].get("ID") if isinstance(destinations[0], dict) else None
         return next((p for p, d in self.settings.destinations.items() if d == wanted), None)
 
+    @verifies("API-01", "API-03", "API-04")
     def send(self, message: dict[str, Any]) -> Exchange:
         """Validate, send and record one message; the answer is checked by the caller.
 
@@ -173,6 +177,7 @@ class RedoxClient:
         with wire.deadline(self.clock.remaining()):  # no request past it, a token's included
             return self._exchange(outgoing)
 
+    @verifies("API-03", "API-04", "FHIR-01", "FHIR-03")
     def request(
         self,
         label: str,
@@ -184,6 +189,7 @@ class RedoxClient:
         headers: Mapping[str, str] | None = None,
         request_schema: str | None = None,
         response_schema: str | None = None,
+        kind: str | None = None,
     ) -> Exchange:
         """Send any request of a REST API (Redox's FHIR API) with the machinery of `send`.
 
@@ -196,7 +202,8 @@ class RedoxClient:
         were seen from Redox's FHIR API, as was an empty 404:
         https://docs.redoxengine.com/api-reference/error-handling-and-responses/ and answers
         recorded in github.com/databricks-industry-solutions/redox-ehr-api); an empty answer
-        against none."""
+        against none. `kind`: what kind of request it is when the label says more (a later
+        page of a search: its first page's label), Exchange.kind."""
         if json_body is not None and form is not None:
             raise ValueError(f"{label}: a request has a JSON body or a form, not both")
         url = self._url(label, path)
@@ -239,26 +246,39 @@ class RedoxClient:
             form=None if sent_form is None else masked_form(sent_form, self.redactor, url),
             expected=response_schema,
             schema_of=schema,
+            kind=kind,
         )
         with wire.deadline(self.clock.remaining()):
             return self._exchange(outgoing)
 
-    def _url(self, label: str, path: str) -> str:
-        """The URL of `path`; InvalidMessage for one that is not a URL or is elsewhere than
-        base_url's scheme, host and port (the token is sent there only)."""
+    def elsewhere(self, url: str) -> str | None:
+        """Why `url` is not a URL the token may be sent to (it is not one, or it is elsewhere
+        than base_url's scheme, host and port), naming its origin and never its path; None
+        when it is one."""
         base = httpx.URL(self.settings.base_url)
-        full = self.settings.base_url + path if path.startswith("/") else path
         try:
-            url = httpx.URL(full)
+            found = httpx.URL(url)
         except httpx.InvalidURL as exc:  # a character no URL has (a server's ID in the path)
-            raise BreaksRedoxRule(f"{label}: not sent: not a URL ({exc})") from None
-        here = (url.scheme, url.host, url.port, url.userinfo)
-        if not url.is_absolute_url or here != (base.scheme, base.host, base.port, b""):
-            elsewhere = f"{url.scheme}://{url.host}" if url.is_absolute_url else "a relative URL"
-            origin = f"{base.scheme}://{base.netloc.decode('ascii')}"
-            raise BreaksRedoxRule(
-                f"{label}: not sent: {elsewhere} is not {origin}, where the token goes"
-            )
+            return f"not a URL ({exc})"
+        here = (found.scheme, found.host, found.port, found.userinfo)
+        if found.is_absolute_url and here == (base.scheme, base.host, base.port, b""):
+            return None
+        elsewhere = (
+            f"{found.scheme}://{found.netloc.decode('ascii', 'replace')}"
+            if found.is_absolute_url
+            else "a relative URL"
+        )
+        with_user = " (with user info)" if found.userinfo else ""
+        origin = f"{base.scheme}://{base.netloc.decode('ascii')}"
+        return f"{elsewhere}{with_user} is not {origin}, where the token goes"
+
+    def _url(self, label: str, path: str) -> str:
+        """The URL of `path`; BreaksRedoxRule, not sent, for one that is not a URL or is
+        elsewhere than base_url's scheme, host and port (the token is sent there only)."""
+        full = self.settings.base_url + path if path.startswith("/") else path
+        problem = self.elsewhere(full)
+        if problem is not None:
+            raise BreaksRedoxRule(f"{label}: not sent: {problem}")
         return full
 
     def _check_schemas(self, label: str, *names: str | None) -> None:
@@ -321,6 +341,7 @@ class RedoxClient:
             headers["Redox-Source-Id"] = self.settings.auth.source_id
         exchange = Exchange(
             label=name,
+            kind=outgoing.kind,
             method=outgoing.method,
             url=url,
             request_headers={},
@@ -405,3 +426,4 @@ class _Outgoing:
     expected: str | None  # the answer's schema when it is a success (named when oversized)
     schema_of: Callable[[Exchange], str | None]  # the schema of a JSON answer, or None
     form: dict[str, list[str]] | None = None  # recorded, masked
+    kind: str | None = None  # Exchange.kind

@@ -6,24 +6,21 @@ stop with one line before any request is sent.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
-from techval.core import destinations, dotenv, yamlfile
+from techval.core import datafiles, destinations, dotenv, yamlfile
 from techval.core.errors import ConfigError
 from techval.core.paths import project_root
 from techval.core.redox import TREATMENT
 from techval.core.retries import RetryPolicy
+from techval.core.verifies import verifies
 
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 SCHEMA_PATH = Path("schemas/config/environment.json")
-MAX_DETAIL = 300  # characters of a schema error's text in the one line that names it
 
 
 @dataclass(frozen=True)
@@ -200,6 +197,7 @@ class FhirSettings:
     update_verb: str = "PUT"  # PUT Organization/{oid}, or POST Organization with the id
     page_limit: int = 50  # Organization/_search `limit`
     max_pages: int = 10  # next links / index pages followed at most
+    next_verb: str = "GET"  # INFERRED (undocumented): GET a next link, or POST it an empty form
     directory_radius: int = 25  # miles around a ZIP for the directory search
     # organizations of the directory a patient is searched at, at most (each is a Carequality
     # query with purpose of use TREATMENT to a real organization)
@@ -210,7 +208,14 @@ class FhirSettings:
     organization_type_system: str = (
         "https://sequoiaproject.org/fhir/sphd/CodeSystem/OrganizationType"
     )
+    # INFERRED (4.3: the answer's body is not in the stored copy): what Organization create
+    # and update answer: "resource" (the Organization), "outcome" (an OperationOutcome) or
+    # "any" (either, a Bundle, or an empty body); the read-back proves the write either way
+    write_answer: str = "resource"
+    # The identifier system of an organization's OID (4.2: Redox's create example)
+    oid_system: str = "http://www.hl7.org/oid/"
 
+    @verifies("FHIR-01")
     def path(self, slug: str, tail: str) -> str:
         """The URL path of `tail` (e.g. "Patient/_search") on destination `slug`."""
         return f"{self.base_path}/{slug}/{self.environment}/{tail}"
@@ -254,6 +259,7 @@ class Settings:
         )
         return replace(self, base_url=base_url, auth=auth)
 
+    @verifies("FHIR-04")
     def carequality_headers(self) -> dict[str, str]:
         """The Carequality metadata as FHIR request headers, {header name: value}: the values
         the Data Model sends as Meta.Extensions (the user role and purpose as bare codes,
@@ -289,6 +295,7 @@ def environment_path(name: str, root: Path) -> Path:
     return path
 
 
+@verifies("DOD-05")
 def load_settings(
     env: str | None = None,
     config_path: str | Path | None = None,
@@ -314,7 +321,7 @@ def load_settings(
         data = _substitute(raw, environ, (), missing)
         if missing:
             raise MissingVariables(path, missing, _complete_key_file(data, missing, root))
-        _validate(data, path, root)
+        datafiles.check(data, root / SCHEMA_PATH, path)
     except RecursionError:
         raise ConfigError(f"{path}: nested too deeply to be an environment file") from None
     return _build(data, path, root)
@@ -374,7 +381,7 @@ def _substitute(
         def fill(match: re.Match[str]) -> str:
             name = match.group(1)
             if not environ.get(name):  # an empty value is not a value
-                missing.append((name, _dotted(at)))
+                missing.append((name, datafiles.dotted(at)))
                 return ""
             return environ[name]
 
@@ -384,32 +391,6 @@ def _substitute(
     if isinstance(value, list):
         return [_substitute(v, environ, (*at, str(i)), missing) for i, v in enumerate(value)]
     return value
-
-
-def _dotted(at: tuple[str, ...] | list[Any]) -> str:
-    return ".".join(str(part) for part in at) or "(top level)"
-
-
-def _validate(data: dict[str, Any], path: Path, root: Path) -> None:
-    schema = json.loads((root / SCHEMA_PATH).read_text(encoding="utf-8"))
-    validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
-    if not errors:
-        return
-    # The deepest error is the most specific: a wrong value beats the branch it knocks out.
-    error = max(errors, key=lambda e: (len(e.absolute_path), e.validator != "required"))
-    detail = _describe(error)
-    if len(detail) > MAX_DETAIL:  # jsonschema quotes the whole wrong value
-        detail = detail[:MAX_DETAIL] + " ... (cut short)"
-    raise ConfigError(f"{path}: {_dotted(list(error.absolute_path))}: {detail}")
-
-
-def _describe(error: jsonschema.ValidationError) -> str:
-    if error.validator == "additionalProperties":
-        return f"unknown key ({error.message})"
-    if error.validator == "pattern":
-        return f"{error.instance!r} is not in the expected format"
-    return str(error.message)
 
 
 def _build(data: dict[str, Any], path: Path, root: Path) -> Settings:
@@ -489,12 +470,15 @@ def _fhir(raw: dict[str, Any], production: bool) -> FhirSettings:
         update_verb=raw.get("update_verb", defaults.update_verb),
         page_limit=raw.get("page_limit", defaults.page_limit),
         max_pages=raw.get("max_pages", defaults.max_pages),
+        next_verb=raw.get("next_verb", defaults.next_verb),
         directory_radius=raw.get("directory_radius", defaults.directory_radius),
         max_organizations=raw.get("max_organizations", defaults.max_organizations),
         identifier_system=raw.get("identifier_system", defaults.identifier_system),
         organization_type_system=raw.get(
             "organization_type_system", defaults.organization_type_system
         ),
+        write_answer=raw.get("write_answer", defaults.write_answer),
+        oid_system=raw.get("oid_system", defaults.oid_system),
     )
 
 
@@ -508,6 +492,7 @@ _HEADER_SOURCES = {
 }
 
 
+@verifies("FHIR-02")
 def _check_fhir(settings: Settings, path: Path) -> None:
     """What the FHIR API cannot take, refused before any request (one line naming the key)."""
     if settings.auth.method == "legacy":

@@ -14,6 +14,7 @@ words of its message, so rewording a message cannot move a failure to another ca
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 import pytest
@@ -65,6 +66,7 @@ class InvalidMessage(TechvalError):
     """An outgoing message breaks its request schema or a documented rule."""
 
     category = "Your message is invalid (not sent)"
+    requirements: tuple[str, ...] = ()  # what the check that raised it verifies (verifies.py)
 
 
 class BreaksRequestSchema(InvalidMessage):
@@ -79,6 +81,7 @@ class CheckFailed(AssertionError):
     """A conformance check failed. An AssertionError, so pytest and Allure report 'failed'."""
 
     category: ClassVar[str | None] = "Conformance check failed"
+    requirements: tuple[str, ...] = ()  # what the check that raised it verifies (verifies.py)
 
 
 class SchemaMismatch(CheckFailed):
@@ -88,9 +91,17 @@ class SchemaMismatch(CheckFailed):
 
 
 class RedoxRefused(CheckFailed):
-    """Redox answered with an HTTP error status, Meta.Errors, or task-status Error."""
+    """Redox answered with an HTTP error status, Meta.Errors, or task-status Error; `status`
+    and `errors` (Redox's error texts) say which, for code that explains it (doctor)."""
 
     category = "Redox answered with an error"
+
+    def __init__(
+        self, message: str, *, status: int | None = None, errors: Sequence[str] = ()
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.errors = tuple(errors)
 
 
 class NotFound(CheckFailed):

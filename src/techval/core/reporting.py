@@ -1,5 +1,5 @@
-"""Evidence in the Allure report: each exchange, redacted, under the step that sent it; and the
-findings of documented recommendations (SHOULD), which warn and never fail.
+"""Evidence in the Allure report: each exchange, redacted, under the step that sent it; the
+findings of documented recommendations (SHOULD), which warn and never fail; and notes.
 
 allure-pytest-bdd fails a scenario when something is attached outside a running test (during
 fixture setup, for example), so attachments are made only while `Reporter.active` is set by
@@ -47,6 +47,14 @@ class Reporter:
             self.on_finding(requirement_id, text)
         if self.active:
             with allure.step(f"Warning ({requirement_id}, SHOULD): {text}"):
+                pass
+
+    def note(self, message: str) -> None:
+        """Say what a reader must know of a check that passed which is neither a failure nor a
+        SHOULD finding (a search read only in part): a step of its own in the report,
+        redacted."""
+        if self.active:
+            with allure.step(f"Note: {self.redactor.text(message)}"):
                 pass
 
     @contextlib.contextmanager

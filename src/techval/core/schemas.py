@@ -29,6 +29,7 @@ import jsonschema_rs
 from referencing import Registry, Resource
 
 from techval.core.paths import project_root
+from techval.core.verifies import verifies
 
 ERROR_SCHEMA = "common/error.response"
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
@@ -231,6 +232,7 @@ def _resolve(resources: Mapping[str, Any], document: str, pointer: str) -> Any:
     return node
 
 
+@verifies("API-06", "API-08", "FHIR-01")
 class SchemaRegistry:
     """All message schemas of one schemas/ folder, compiled on first use."""
 

@@ -26,6 +26,7 @@ from techval.core.errors import (
     CheckFailed,
     ConfigError,
     CouldNotRun,
+    RedoxRefused,
     TechvalError,
     TestDataMismatch,
     TransportError,
@@ -244,20 +245,22 @@ def _probe(
 
 
 def _explain(error: CheckFailed, purpose: str, destination: str) -> str:
-    text = str(error)
-    if NO_SUBSCRIPTION in text:
+    """What a refusal means, by its class and fields (Redox's status and error texts)."""
+    if not isinstance(error, RedoxRefused):
+        return "see the detail: the answer broke a documented rule"
+    if any(NO_SUBSCRIPTION in text for text in error.errors):
         return (
             f"destinations.{purpose} ({destination}) is not a subscription of your source: a "
             "wrong destination ID for this environment, or the subscription is missing in the "
             "Redox dashboard"
         )
-    if "HTTP 401" in text and purpose in CAREQUALITY_PURPOSES:
+    if error.status == 401 and purpose in CAREQUALITY_PURPOSES:
         return (
             "refused with a fresh token: the Carequality metadata (Meta.Extensions: "
             "organization-name, sender-organization-id, user-id, user-role, purpose-of-use) is "
             "missing or wrong: check `carequality` and `organization` in the environment file"
         )
-    if "HTTP 403" in text:
+    if error.status == 403:
         return "forbidden: this client may not use this destination; ask Redox to enable it"
     return "see the detail: the answer broke a documented rule"
 

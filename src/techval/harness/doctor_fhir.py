@@ -162,7 +162,7 @@ def patient_finding(
     seen: list[Exchange] = []
     client.hooks.append(seen.append)
     try:
-        located = for_settings(settings).patients.locate(client, reporter, patient)
+        located = for_settings(settings, reporter).patients.locate(client, reporter, patient)
         chosen = located.chosen
     except TestDataMismatch as exc:  # a run would say "not applicable", and pass
         return Finding(name, WARN, str(exc))

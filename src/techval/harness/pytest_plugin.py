@@ -268,10 +268,10 @@ def client(run: Run) -> RedoxClient:
 
 
 @pytest.fixture(scope="session")
-def api(settings: Settings) -> apis.Api:
+def api(settings: Settings, reporter: Reporter) -> apis.Api:
     """The Redox API the run speaks (`api:` in the environment file): what the steps' requests
     are made of."""
-    return apis.for_settings(settings)
+    return apis.for_settings(settings, reporter)
 
 
 @pytest.fixture(scope="session")

@@ -88,7 +88,7 @@ class Simulator:
         # the latest requests (a long-lived `techval simulator` must not grow without end)
         self.captured: deque[CapturedRequest] = deque(maxlen=CAPTURED)
         self.routes = routes.merged(directory_routes.ROUTES, dod_routes.ROUTES, query_routes.ROUTES)
-        self.fhir_routes = fhir_routes.merged(fhir_directory.ROUTES, fhir_queries.ROUTES)
+        self.fhir_routes = routes.merged(fhir_directory.ROUTES, fhir_queries.ROUTES)
         self.faults: list[Fault] = list(faults or [])
         self.lock = threading.RLock()
         # Seconds every answer (token and /endpoint) is held back on the wire, as a round trip

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from techval.simulator.fhir_paging import Pager
+from techval.simulator.fhir_shapes import OID_SYSTEM
 
 ENVIRONMENTS = ("Development", "Staging", "Production")  # Redox environment types (1.2)
 # Carequality metadata headers (3.2, 3.3 documented; the last three INFERRED, 3.4).
@@ -52,6 +53,13 @@ class FhirOptions:
     headers_on_directory: bool = False  # INFERRED (3.8): tables only on the query pages
     update_verb: str = "PUT"  # INFERRED (4.4): PUT Organization/{oid}, or POST with the id
     page_size: int = 50  # INFERRED: entries per searchset page when no `limit` is asked
+    next_verb: str = "GET"  # INFERRED (9.2): how a next link is followed (GET, or POST)
+    # 9.1 observed next links, 9.3 documents ceq-orgs's own `index` and `limit`: False answers
+    # directory searches without next links (paged by index and limit only)
+    directory_next_links: bool = True
+    # The OID's identifier system (4.2: Redox's create example). The simulator's own: never
+    # read from the harness's fhir.oid_system (the simulator shares data, never decisions)
+    oid_system: str = OID_SYSTEM
 
     @classmethod
     def from_settings(cls, fhir: Any) -> FhirOptions:
@@ -70,6 +78,7 @@ class FhirOptions:
                 "documents_slug",
                 "headers_on_directory",
                 "update_verb",
+                "next_verb",
             )
         }
         headers = {**HEADERS, **dict(getattr(fhir, "headers", None) or {})}

@@ -1,9 +1,11 @@
 """Searchset Bundles and their pages, as Redox's FHIR API pages them (redox-fhir.md 9.1, 9.2).
 
 A search answers its first page; when more results remain, `link` carries a `next` URL of
-Redox's observed form `{base}/{slug}/{env}/page/{Resource}/search/{uuid}.next`, followed with
-GET (INFERRED, 9.2). Each page link holds a snapshot of the results: it expires after
-`lifetime` seconds and at most `capacity` links are kept (INFERRED: Redox documents neither).
+Redox's observed form `{base}/{slug}/{env}/page/{Resource}/search/{uuid}.next` (none for a
+directory set to page by `index` and `limit` only, 9.3), followed with GET unless the
+environment's `fhir.next_verb` says POST (INFERRED, 9.2). Each page link holds a snapshot of
+the results: it expires after `lifetime` seconds and at most `capacity` links are kept
+(INFERRED: Redox documents neither).
 """
 
 from __future__ import annotations
@@ -62,12 +64,19 @@ class Pager:
         self._cursors: OrderedDict[str, _Cursor] = OrderedDict()
 
     def first(
-        self, where: Where, entries: list[dict[str, Any]], start: int = 0, size: int = 50
+        self,
+        where: Where,
+        entries: list[dict[str, Any]],
+        start: int = 0,
+        size: int = 50,
+        *,
+        links: bool = True,
     ) -> dict[str, Any]:
-        """The searchset's page from `start` (`size` entries at most)."""
+        """The searchset's page from `start` (`size` entries at most); `links`: False for a
+        page without a next link (the rest asked for by index)."""
         size = 1 if _one_per_page.get() else max(size, 1)
         cursor = _Cursor(where, entries, max(start, 0), size, 0.0)
-        return self._page(cursor, where.url(f"{where.resource}/_search"))
+        return self._page(cursor, where.url(f"{where.resource}/_search"), links=links)
 
     def follow(self, where: Where, key: str) -> dict[str, Any] | None:
         """The page a `next` link names, or None when it is unknown, expired or elsewhere."""
@@ -84,18 +93,18 @@ class Pager:
         for key in [k for k, c in self._cursors.items() if c.expires <= now]:
             del self._cursors[key]
 
-    def _page(self, cursor: _Cursor, self_url: str) -> dict[str, Any]:
+    def _page(self, cursor: _Cursor, self_url: str, *, links: bool = True) -> dict[str, Any]:
         where, start, size = cursor.where, cursor.start, cursor.size
         shown = cursor.entries[start : start + size]
-        links = [{"relation": "self", "url": self_url}]
-        if start + size < len(cursor.entries):
+        listed = [{"relation": "self", "url": self_url}]
+        if links and start + size < len(cursor.entries):
             key = uuid.uuid4().hex
             self._cursors[key] = _Cursor(
                 where, cursor.entries, start + size, size, self.clock() + self.lifetime
             )
             while len(self._cursors) > self.capacity:
                 self._cursors.popitem(last=False)
-            links.append(
+            listed.append(
                 {"relation": "next", "url": where.url(f"page/{where.resource}/search/{key}.next")}
             )
         bundle: dict[str, Any] = {
@@ -103,7 +112,7 @@ class Pager:
             "id": str(uuid.uuid4()),
             "type": "searchset",
             "total": len(cursor.entries),
-            "link": links,
+            "link": listed,
         }
         if shown:  # FHIR has no empty lists: no match is a Bundle without `entry` (5.6)
             bundle["entry"] = [

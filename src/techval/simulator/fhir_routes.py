@@ -25,6 +25,7 @@ from techval.simulator.fhir_shapes import (
     unknown_slug,
 )
 from techval.simulator.responses import Reply
+from techval.simulator.routes import Table
 
 if TYPE_CHECKING:
     from techval.simulator.app import Simulator
@@ -67,11 +68,8 @@ Handler = Callable[["Simulator", FhirRequest], Reply]
 Key = tuple[str, str, str, str]  # (slug kind, HTTP method, resource, shape of the path's rest)
 
 
-class FhirRoutes:
-    """One module's FHIR routes; the simulator merges the modules' tables (app.py)."""
-
-    def __init__(self) -> None:
-        self.table: dict[Key, Handler] = {}
+class FhirRoutes(Table[Key, Handler]):
+    """The FHIR routes of one module (routes.merged joins them)."""
 
     def route(
         self, kind: str, method: str, resource: str, shape: str
@@ -84,17 +82,6 @@ class FhirRoutes:
             return handler
 
         return add
-
-
-def merged(*modules: FhirRoutes) -> dict[Key, Handler]:
-    """The routes of every module; a key two modules claim is a programming error."""
-    table: dict[Key, Handler] = {}
-    for routes in modules:
-        clash = table.keys() & routes.table.keys()
-        if clash:
-            raise ValueError(f"simulator FHIR routes claimed twice: {sorted(clash)}")
-        table |= routes.table
-    return table
 
 
 def _shape(tail: tuple[str, ...]) -> str:
@@ -190,8 +177,14 @@ def handle(
 
 
 def _page(sim: Simulator, method: str, slug: Slug, where: Where, tail: tuple[str, ...]) -> Reply:
-    """GET `page/{Resource}/search/{key}.next` (9.1): the next page of a searchset."""
-    if method != "GET" or len(tail) != 3 or tail[1] != "search" or not tail[2].endswith(".next"):
+    """`page/{Resource}/search/{key}.next` (9.1) with the environment's next verb (GET unless
+    it says POST, 9.2): the next page of a searchset."""
+    if (
+        method != sim.fhir.options.next_verb
+        or len(tail) != 3
+        or tail[1] != "search"
+        or not tail[2].endswith(".next")
+    ):
         return unknown_slug(slug.text)
     found = sim.fhir.pages.follow(
         Where(where.origin, where.base, tail[0]), tail[2].removesuffix(".next")

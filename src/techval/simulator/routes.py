@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Hashable
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from techval.simulator.responses import Reply
 
@@ -21,12 +21,31 @@ DESTINATION_NAMES = {
 }
 
 
-class Routes:
-    """One module's routes; the simulator merges the modules' tables (app.py), so nothing
-    registers itself anywhere by being imported."""
+K = TypeVar("K", bound=Hashable)
+H = TypeVar("H")
+
+
+class Table(Generic[K, H]):
+    """One module's routes, key -> handler; the simulator merges the modules' tables
+    (app.py), so nothing registers itself anywhere by being imported."""
 
     def __init__(self) -> None:
-        self.table: dict[Key, Handler] = {}
+        self.table: dict[K, H] = {}
+
+
+def merged(*modules: Table[K, H]) -> dict[K, H]:
+    """The routes of every module; a key two modules claim is a programming error."""
+    table: dict[K, H] = {}
+    for routes in modules:
+        clash = table.keys() & routes.table.keys()
+        if clash:
+            raise ValueError(f"simulator routes claimed twice: {sorted(map(str, clash))}")
+        table |= routes.table
+    return table
+
+
+class Routes(Table[Key, Handler]):
+    """The Data Model routes of one module."""
 
     def handles(
         self, purpose: str, data_model: str, *event_types: str
@@ -37,14 +56,3 @@ class Routes:
             return handler
 
         return add
-
-
-def merged(*modules: Routes) -> dict[Key, Handler]:
-    """The routes of every module; a key two modules claim is a programming error."""
-    table: dict[Key, Handler] = {}
-    for routes in modules:
-        clash = table.keys() & routes.table.keys()
-        if clash:
-            raise ValueError(f"simulator routes claimed twice: {sorted(clash)}")
-        table |= routes.table
-    return table

@@ -42,14 +42,16 @@ class Api:
         return found(client, self.settings, reporter)
 
 
-def for_settings(settings: Settings) -> Api:
+def for_settings(settings: Settings, reporter: Reporter | None = None) -> Api:
+    """The run's API; `reporter`: told of what a check that passed did not read (a FHIR
+    search that stopped with pages remaining)."""
     if settings.api == FHIR:
         return Api(
             FHIR,
             settings,
-            FhirDirectory(settings),
-            FhirPatientSearch(settings),
-            FhirDocuments(settings),
+            FhirDirectory(settings, reporter),
+            FhirPatientSearch(settings, reporter),
+            FhirDocuments(settings, reporter),
         )
     return Api(
         DATA_MODEL,

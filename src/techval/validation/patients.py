@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-import jsonschema
-
-from techval.core import yamlfile
+from techval.core import datafiles, yamlfile
 from techval.core.errors import ConfigError
 from techval.core.paths import project_root
 
@@ -34,14 +31,8 @@ def load_patients(path: Path) -> dict[str, TestPatient]:
         raw = yamlfile.read(path)
     except yamlfile.Unreadable as exc:
         raise ConfigError(f"test_patients: {path}: {exc}") from None
-    schema = json.loads((project_root() / "schemas/config/test_patients.json").read_text())
-    errors = list(jsonschema.Draft202012Validator(schema).iter_errors(raw))
-    if errors:
-        error = max(errors, key=lambda e: len(e.absolute_path))
-        where = ".".join(str(p) for p in error.absolute_path) or "(top level)"
-        raise ConfigError(
-            f"{path}: {where}: {error.validator} rule broken ({error.validator_value})"
-        )
+    schema = project_root() / "schemas/config/test_patients.json"
+    datafiles.check(raw, schema, path, values=False)  # never a person's data in the message
     return {
         alias: TestPatient(
             alias,

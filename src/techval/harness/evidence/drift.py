@@ -6,12 +6,13 @@ with --tags or data not applicable, or with only known failures: decided before 
 verdict, decide.py).
 
 The shape is taken where the exchange is recorded (harness.run), from the answer as it came
-back: redaction changes types (a masked number is a string). An answer kind is the
-exchange's label with its HTTP class, and "error" for an answer checked against the error
-schema (Meta.Errors), so errors never mix with successes. Over a run, the shapes of one kind
-are merged (every path seen, every type seen at it); reports/shapes.json holds them, and a
-green run keeps them in reports/history/last-green-shapes.json, where kinds this run did not
-see keep their earlier shape.
+back: redaction changes types (a masked number is a string). An answer kind is the exchange's
+kind (Exchange.kind: every page of a search is of its first page's kind, "Patient search" for
+"Patient search, page 2"; else its label) with its HTTP class, and "error" for an answer
+checked against the error schema (Meta.Errors), so errors never mix with successes. Over a run,
+the shapes of one kind are merged (every path seen, every type seen at it); reports/shapes.json
+holds them, and a green run keeps them in reports/history/last-green-shapes.json, where kinds
+this run did not see keep their earlier shape.
 """
 
 from __future__ import annotations
@@ -75,9 +76,10 @@ def shape(body: Any, mask: Callable[[str], str] = lambda text: text) -> Shape:
 
 
 def answer_kind(exchange: Exchange) -> str:
-    """e.g. "PatientSearch.Query HTTP 2xx", "Clinical Summary.DocumentQuery HTTP 2xx error"."""
+    """e.g. "PatientSearch.Query HTTP 2xx", "Clinical Summary.DocumentQuery HTTP 2xx error";
+    the pages of a search are one kind, their first page's ("Patient search HTTP 2xx")."""
     error = " error" if exchange.schema == ERROR_SCHEMA else ""
-    return f"{exchange.label} HTTP {(exchange.status or 0) // 100}xx{error}"
+    return f"{exchange.kind or exchange.label} HTTP {(exchange.status or 0) // 100}xx{error}"
 
 
 def shape_of(

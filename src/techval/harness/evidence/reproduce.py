@@ -20,10 +20,12 @@ import shutil
 import time
 import zipfile
 from collections.abc import Iterable, Mapping
+from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from techval.core.auth import ASSERTION_LIFETIME, ASSERTION_TYPE
 from techval.harness.evidence.assemble import Assembled
 from techval.harness.evidence.decide import Decided
 from techval.harness.evidence.outcomes import BROKEN, FAILED
@@ -57,8 +59,8 @@ LEFT_OUT = frozenset(
 FORM = "application/x-www-form-urlencoded"
 TOKEN_PATHS = ("/auth/token", "/auth/authenticate", "/auth/refreshtoken")
 HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an RFC 9110 token
-ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-ASSERTION_LIFETIME = 300  # seconds, as core.auth signs them
+DEFAULTS_START = "# --- run defaults ---\n"
+DEFAULTS_END = "# --- end of run defaults ---\n"
 
 
 def is_token_request(entry: Mapping[str, Any]) -> bool:
@@ -182,121 +184,27 @@ def _headers(recorded: Any) -> Iterable[tuple[str, str]]:
 
 
 def token_script(auth: str, token_url: str, base_url: str = "") -> str:
-    """get-token.sh: fetch an access token with curl, from the credentials variables, and
-    print it. `auth` is the run's "jwt RS384" / "jwt HS384" / "jwt ES384" / "legacy"."""
+    """get-token.sh (the shipped script, get-token.sh beside this module) with this run's
+    defaults: fetches an access token with curl from the credentials variables and prints it.
+    `auth` is the run's "jwt RS384" / "jwt HS384" / "jwt ES384" / "legacy"."""
     base, rest = split_url(token_url, base_url)
     if base and base_url and base == base_url.rstrip("/"):
         default_url = '"$REDOX_BASE_URL"' + shlex.quote(rest)
     else:
         default_url = shlex.quote(token_url)
-    lines = [
-        "#!/bin/sh",
-        "# Fetches an access token with curl and prints it, for the scripts beside it:",
-        '#   export REDOX_TOKEN="$(sh get-token.sh)"',
-        "# It reads the credentials from the variables the environment files read (never",
-        "# written here):",
-        "#   REDOX_CLIENT_ID          the OAuth API key's client ID",
-        "#   REDOX_KEY_ID             the kid of your key (RS384, ES384)",
-        "#   REDOX_PRIVATE_KEY_FILE   the PEM private key (RS384, ES384)",
-        "#   REDOX_CLIENT_SECRET      the client secret (HS384; it is on openssl's command line)",
-        "#   REDOX_API_KEY, REDOX_API_SECRET   the API key and secret (legacy)",
-        f"# REDOX_AUTH (this run: {one_line(auth) or 'jwt RS384'}), REDOX_BASE_URL and "
-        "REDOX_TOKEN_URL change how and where.",
-        "# As the harness does: a JWT client assertion (iss and sub the client ID, aud the token",
-        f"# URL, iat, exp {ASSERTION_LIFETIME} s later, a new jti) signed with openssl, POSTed "
-        "as a form",
-        "# (client_credentials); legacy: the API key and secret as JSON. Needs curl, openssl, "
-        "awk, sed.",
-        "set -eu",
+    defaults = [
         f"REDOX_BASE_URL=${{REDOX_BASE_URL:-{shlex.quote(base_url.rstrip('/') or base)}}}",
         f"REDOX_TOKEN_URL=${{REDOX_TOKEN_URL:-{default_url}}}",
         f"REDOX_AUTH=${{REDOX_AUTH:-{shlex.quote(one_line(auth) or 'jwt RS384')}}}",
-        _FETCHER_BODY,
+        f"assertion_lifetime={ASSERTION_LIFETIME}",
+        f"assertion_type={ASSERTION_TYPE}",
     ]
-    return "\n".join(lines)
-
-
-_FETCHER_BODY = r"""
-sha384() { openssl dgst -sha384 -binary "$@"; }
-b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '=\n'; }
-json_string() { printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g'; }
-hex_to_binary() {
-  printf "$(awk 'BEGIN { d = "0123456789abcdef" }
-    { h = tolower($0); for (i = 1; i < length(h); i += 2)
-        printf "\\%03o", (index(d, substr(h, i, 1)) - 1) * 16 \
-          + index(d, substr(h, i + 1, 1)) - 1 }')"
-}
-der_to_raw() {  # ES384: the DER signature openssl writes -> r||s, 48 bytes each (JWS)
-  openssl asn1parse -inform DER | awk -F: '/INTEGER/ { h = $NF; sub(/^0+/, "", h)
-    while (length(h) < 96) h = "0" h; printf "%s", h }' | hex_to_binary
-}
-answer=$(mktemp)
-trap 'rm -f "$answer" "$answer.status"' EXIT
-
-case "$REDOX_AUTH" in
-  legacy*)
-    : "${REDOX_API_KEY:?set REDOX_API_KEY (the legacy API key)}"
-    : "${REDOX_API_SECRET:?set REDOX_API_SECRET (the legacy API secret)}"
-    field=accessToken
-    printf '{"apiKey":"%s","secret":"%s"}' "$(json_string "$REDOX_API_KEY")" \
-      "$(json_string "$REDOX_API_SECRET")" |
-      curl -sS -o "$answer" -w '%{http_code}' -X POST "$REDOX_TOKEN_URL" \
-        -H 'Content-Type: application/json' --data-binary @- >"$answer.status"
-    ;;
-  *)
-    alg=${REDOX_AUTH##* }
-    : "${REDOX_CLIENT_ID:?set REDOX_CLIENT_ID (the OAuth client ID)}"
-    field=access_token
-    case "$alg" in
-      RS384 | ES384)
-        : "${REDOX_KEY_ID:?set REDOX_KEY_ID (the kid of your key)}"
-        : "${REDOX_PRIVATE_KEY_FILE:?set REDOX_PRIVATE_KEY_FILE (your PEM private key)}"
-        kid=$(json_string "$REDOX_KEY_ID")
-        header=$(printf '{"alg":"%s","typ":"JWT","kid":"%s"}' "$alg" "$kid")
-        ;;
-      HS384)
-        : "${REDOX_CLIENT_SECRET:?set REDOX_CLIENT_SECRET (the client secret)}"
-        header='{"alg":"HS384","typ":"JWT"}'
-        ;;
-      *)
-        echo "get-token.sh: REDOX_AUTH: 'jwt RS384', 'jwt ES384', 'jwt HS384' or 'legacy'" >&2
-        exit 2
-        ;;
-    esac
-    now=$(date +%s)
-    id=$(json_string "$REDOX_CLIENT_ID")
-    aud=$(json_string "$REDOX_TOKEN_URL")
-    jti=$(openssl rand -hex 16)
-    claims=$(printf '{"iss":"%s","sub":"%s","aud":"%s","iat":%s,"exp":%s,"jti":"%s"}' \
-      "$id" "$id" "$aud" "$now" "$((now + 300))" "$jti")
-    input="$(printf '%s' "$header" | b64url).$(printf '%s' "$claims" | b64url)"
-    key=${REDOX_PRIVATE_KEY_FILE:-}
-    case "$alg" in
-      RS384) signature=$(printf '%s' "$input" | sha384 -sign "$key" | b64url) ;;
-      ES384) signature=$(printf '%s' "$input" | sha384 -sign "$key" | der_to_raw | b64url) ;;
-      HS384) signature=$(printf '%s' "$input" | sha384 -hmac "$REDOX_CLIENT_SECRET" | b64url) ;;
-    esac
-    if [ -z "$signature" ]; then
-      echo "get-token.sh: openssl could not sign the client assertion" >&2
-      exit 2
-    fi
-    assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer
-    printf '%s' "$input.$signature" |
-      curl -sS -o "$answer" -w '%{http_code}' -X POST "$REDOX_TOKEN_URL" \
-        --data-urlencode 'grant_type=client_credentials' \
-        --data-urlencode "client_assertion_type=$assertion_type" \
-        --data-urlencode 'client_assertion@-' >"$answer.status"
-    ;;
-esac
-status=$(cat "$answer.status")
-token=$(sed -n "s/.*\"$field\"[[:space:]]*:[[:space:]]*\"\([^\"]*\)\".*/\1/p" "$answer")
-if [ "$status" != 200 ] || [ -z "$token" ]; then
-  why=$(cut -c1-300 "$answer" | head -n 5)
-  echo "get-token.sh: $REDOX_TOKEN_URL answered HTTP $status: $why" >&2
-  exit 1
-fi
-printf '%s\n' "$token"
-"""
+    shipped = resources.files("techval.harness.evidence").joinpath(FETCHER).read_text("utf-8")
+    head, found, rest_of_script = shipped.partition(DEFAULTS_START)
+    _, ended, tail = rest_of_script.partition(DEFAULTS_END)
+    if not (found and ended):
+        raise RuntimeError(f"{FETCHER}: the run defaults markers are missing")
+    return "".join([head, DEFAULTS_START, "\n".join(defaults), "\n", DEFAULTS_END, tail])
 
 
 def readme(auth: str, scripts: list[dict[str, Any]]) -> str:

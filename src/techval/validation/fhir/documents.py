@@ -17,10 +17,12 @@ from techval.core.client import RedoxClient
 from techval.core.config import Settings
 from techval.core.errors import NotFound, NotOffered, TestDataMismatch, WrongContent
 from techval.core.exchange import Exchange
+from techval.core.reporting import Reporter
+from techval.core.verifies import verifies
 from techval.validation import cda
 from techval.validation.checks import succeeded
 from techval.validation.fhir import paging
-from techval.validation.fhir.paging import SEARCHSET
+from techval.validation.fhir.paging import SEARCHSET, Walk
 from techval.validation.fhir.search import carried_headers
 from techval.validation.located import Location
 from techval.validation.patients import TestPatient
@@ -31,14 +33,16 @@ CDA_CATEGORY = "urn:redox:document_kind|CDA"
 
 
 class FhirDocuments:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, reporter: Reporter | None = None) -> None:
         self.settings = settings
         self.fhir = settings.fhir
+        self.reporter = reporter  # told of a search that stopped with pages remaining
 
     def _path(self, location: Location, tail: str) -> str:
         return self.fhir.path(self.fhir.documents_slug.format(oid=location.organization_oid), tail)
 
-    def search(self, client: RedoxClient, location: Location) -> list[Exchange]:
+    @verifies("DQ-01", "FHIR-03")
+    def search(self, client: RedoxClient, location: Location) -> Walk:
         """The documents of the located patient there: every page of the searchset."""
         if not location.patient_id:
             raise WrongContent(
@@ -54,18 +58,20 @@ class FhirDocuments:
             response_schema=SEARCHSET,
         )
         carried_headers(first, headers)
-        return paging.pages(client, first, self.fhir, headers)
+        return paging.pages(client, first, self.fhir, headers, reporter=self.reporter)
 
     def _sent(self, exchange: Exchange) -> Exchange:
         carried_headers(exchange, self.settings.carequality_headers())
         return exchange
 
-    def listed(self, found: list[Exchange]) -> list[str]:
+    @verifies("DQ-02")
+    def listed(self, found: Walk) -> list[str]:
         """The IDs of the listed documents (every page); each must have an id and a type."""
-        label = found[0].label
-        documents = paging.resources(found, "DocumentReference")
+        label = found.pages[0].label
+        documents = paging.resources(found.pages, "DocumentReference")
         if not documents:
-            raise NotFound(f"{label}: the document list is empty")
+            stopped = f": {found.stopped()}" if found.more else ""
+            raise NotFound(f"{label}: the document list is empty{stopped}")
         for index, document in enumerate(documents):
             if not document.get("id"):
                 raise WrongContent(f"{label}: $.entry[{index}].resource.id: missing")
@@ -73,6 +79,7 @@ class FhirDocuments:
                 raise WrongContent(f"{label}: $.entry[{index}].resource: no type nor category")
         return [str(d["id"]) for d in documents]
 
+    @verifies("DQ-01", "FHIR-03")
     def retrieve(self, client: RedoxClient, location: Location, document_id: str) -> Exchange:
         return self._sent(
             client.request(
@@ -84,6 +91,7 @@ class FhirDocuments:
             )
         )
 
+    @verifies("DQ-03")
     def retrieved(self, exchange: Exchange, requested_id: str) -> str:
         """The decoded content of the document read, which must be the one asked for."""
         succeeded(exchange)
@@ -109,6 +117,7 @@ class FhirDocuments:
                 ) from None
         raise WrongContent(f"{exchange.label}: $.content[].attachment.data: no document data")
 
+    @verifies("DQ-04")
     def check_cda(self, exchange: Exchange, text: str) -> None:
         problem = cda.malformed(text)
         if problem is not None:
@@ -120,14 +129,15 @@ class FhirDocuments:
     def summary(self, exchange: Exchange, location: Location) -> dict[str, Any]:
         raise _not_offered()
 
-    def expect_no_documents(self, found: list[Exchange], patient: TestPatient) -> None:
+    @verifies("DQ-06")
+    def expect_no_documents(self, found: Walk, patient: TestPatient) -> None:
         """An empty searchset. Documents listed mean the test data does not fit."""
-        listed = paging.resources(found, "DocumentReference")
+        listed = paging.resources(found.pages, "DocumentReference")
         if listed:
             raise TestDataMismatch(
                 patient.alias,
                 "organization",
-                f"{found[0].label} lists {len(listed)} document(s) for this patient at the "
+                f"{found.pages[0].label} lists {len(listed)} document(s) for this patient at the "
                 "organization used, who should have none there",
             )
 

@@ -1,11 +1,13 @@
-"""Patient search through Redox's FHIR API: no record locator (broad search is Data Model
-only), so a test patient's organizations come from its test data (`organization:`) or from the
-directory (`Organization/_search` near the patient's ZIP on `ceq-orgs`, every page followed,
-bounded); then `Patient/_search`, form-encoded with the Carequality headers, on
-`ceq-xcpd:{oid}` at each until the patient is found. Sources: docs/redox-facts.md, FHIR 5.x."""
+"""Patient search through Redox's FHIR API: no record locator (broad search is Data Model only),
+so a test patient's organizations come from its test data (`organization:`) or from the
+directory (`Organization/_search` near the patient's ZIP on `ceq-orgs`, every page followed by
+next links or by `index`/`limit`, bounded: paging.py); then `Patient/_search`, form-encoded
+with the Carequality headers, on `ceq-xcpd:{oid}` at each until the patient is found. Sources:
+docs/redox-facts.md, FHIR 5.x."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from techval.core.client import RedoxClient
@@ -19,9 +21,9 @@ from techval.core.errors import (
 )
 from techval.core.exchange import Exchange
 from techval.core.reporting import Reporter
+from techval.core.verifies import verifies
 from techval.validation.fhir import paging
-from techval.validation.fhir.organization import OID_SYSTEM
-from techval.validation.fhir.paging import SEARCHSET
+from techval.validation.fhir.paging import SEARCHSET, Walk
 from techval.validation.located import Located, Location, Searched
 from techval.validation.patients import TestPatient
 
@@ -33,6 +35,7 @@ NOT_ON_NETWORK = (
 )
 
 
+@verifies("FHIR-03")
 def demographics_form(patient: TestPatient) -> dict[str, list[str]]:
     """The documented mandatory set (given + family + birthdate) and what narrows it."""
     demographics = patient.demographics
@@ -46,6 +49,7 @@ def demographics_form(patient: TestPatient) -> dict[str, list[str]]:
     return {name: [str(value)] for name, value in form.items() if value}
 
 
+@verifies("CQ-02", "FHIR-04")
 def carried_headers(exchange: Exchange, expected: dict[str, str]) -> None:
     """The request as sent carried each Carequality metadata header with the environment's
     value (required on ceq-xcpd and ceq-xca: docs/redox-facts.md, FHIR)."""
@@ -72,10 +76,25 @@ def system_of(oid: str, template: str = "urn:oid:{oid}") -> str:
     return template.replace("{oid}", oid)
 
 
+@verifies("FHIR-06")
+def patient_id(where: str, patient: dict[str, Any]) -> str:
+    """The id of a Patient a searchset answered (`where`: its place, paging.placed). A
+    server's resource has one (FHIR R4), and the patient's documents are asked for by it
+    (`patient=<id>`, FHIR 5.9, 6.9): WrongContent naming the entry when it has none."""
+    found = patient.get("id")
+    if isinstance(found, str) and found:
+        return found
+    raise WrongContent(
+        f"{where}.id: missing: the patient was found, but without the id its documents are "
+        "asked for by (DocumentReference/_search patient=<id>)"
+    )
+
+
 class FhirPatientSearch:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, reporter: Reporter | None = None) -> None:
         self.settings = settings
         self.fhir = settings.fhir
+        self.reporter = reporter  # told of a search that stopped with pages remaining
 
     def _search_at(
         self,
@@ -83,7 +102,7 @@ class FhirPatientSearch:
         patient: TestPatient,
         oid: str,
         form: dict[str, list[str]] | None = None,
-    ) -> list[Exchange]:
+    ) -> Walk:
         """The patient search at one organization (by demographics unless `form` says
         otherwise): its first page and the pages after it."""
         slug = self.fhir.patients_slug.format(oid=oid)
@@ -96,14 +115,15 @@ class FhirPatientSearch:
             headers=headers,
             response_schema=SEARCHSET,
         )
-        return paging.pages(client, first, self.fhir, headers)
+        return paging.pages(client, first, self.fhir, headers, reporter=self.reporter)
 
+    @verifies("PS-05")
     def matched(self, found: list[Exchange], patient: TestPatient) -> dict[str, Any] | None:
         """The one Patient of a searchset (every page); None for the empty searchset ("no
         match"). Several are a test-data mismatch; a Patient without identifiers cannot be
         used further."""
         exchange = found[0]
-        patients = paging.resources(found, "Patient")
+        patients = paging.placed(found, "Patient")
         if len(patients) > 1:
             raise TestDataMismatch(
                 patient.alias,
@@ -113,7 +133,7 @@ class FhirPatientSearch:
             )
         if not patients:
             return None
-        match = patients[0]
+        where, match = patients[0]
         listed = match.get("identifier")
         identifiers = (
             [i for i in listed if isinstance(i, dict) and i.get("system") and i.get("value")]
@@ -122,21 +142,29 @@ class FhirPatientSearch:
         )
         if not identifiers:
             raise WrongContent(
-                f"{exchange.label}: $.entry[].resource.identifier: the matched patient has no "
-                "identifiers (system and value)"
+                f"{where}.identifier: the matched patient has no identifiers (system and value)"
             )
+        patient_id(where, match)
         return dict(match, identifier=identifiers)
 
+    @verifies("FHIR-03")
     def organizations(
         self, client: RedoxClient, patient: TestPatient, *, near_you: bool = False
     ) -> list[tuple[str, str]]:
         """(OID, name) of the organizations to search: the one the test data names, else the
-        directory's near the patient's ZIP (every page, at most fhir.max_pages), the
-        environment's own organizations and their parents left out, at most
-        fhir.max_organizations; `near_you`: near your organization's ZIP when the patient has
+        directory's near the patient's ZIP (pages read until fhir.max_organizations are listed,
+        at most fhir.max_pages), the environment's own organizations and their parents left
+        out; `near_you`: near your organization's ZIP when the patient has
         none (someone who may exist nowhere)."""
+        return self._organizations(client, patient, near_you=near_you)[0]
+
+    def _organizations(
+        self, client: RedoxClient, patient: TestPatient, *, near_you: bool = False
+    ) -> tuple[list[tuple[str, str]], str]:
+        """`organizations`, and why the directory may list more than it read ("" when every
+        page was read)."""
         if patient.organization:
-            return [(patient.organization, patient.organization)]
+            return [(patient.organization, patient.organization)], ""
         zip_code = (patient.demographics.get("Address") or {}).get("ZIP")
         if not zip_code and near_you:
             zip_code = self.settings.carequality.sender.address.zip
@@ -149,9 +177,31 @@ class FhirPatientSearch:
         # your own records and the ones they are part of (the Redox gateway) hold no patients
         own = {o.oid for o in self.settings.organizations}
         own |= {o.part_of for o in self.settings.organizations if o.part_of}
+        seen: set[str] = set()
+
+        def enough(page: Exchange) -> bool:
+            """Enough candidates once max_organizations are listed: no further page."""
+            for organization in paging.entries(page.response_body):
+                oid = _organization_oid(organization, self.fhir.oid_system)
+                if oid and oid not in own:
+                    seen.add(oid)
+            return len(seen) >= self.fhir.max_organizations
+
         found: dict[str, str] = {}
+        walk = self._directory(client, str(zip_code), enough)
+        for organization in paging.resources(walk.pages, "Organization"):
+            oid = _organization_oid(organization, self.fhir.oid_system)
+            if oid and oid not in own:
+                found.setdefault(oid, str(organization.get("name") or oid))
+        return list(found.items())[: self.fhir.max_organizations], walk.stopped()
+
+    def _directory(
+        self, client: RedoxClient, zip_code: str, enough: Callable[[Exchange], bool]
+    ) -> Walk:
+        """The directory's organizations near a ZIP: page after page (9.1, 9.3) until
+        `enough` (or fhir.max_pages)."""
         form = {
-            "address-postalcode": [str(zip_code)],
+            "address-postalcode": [zip_code],
             "radius": [str(self.fhir.directory_radius)],
             "limit": [str(self.fhir.page_limit)],
         }
@@ -164,23 +214,19 @@ class FhirPatientSearch:
             headers=headers,
             response_schema=SEARCHSET,
         )
-        for organization in paging.resources(
-            paging.pages(client, first, self.fhir, headers), "Organization"
-        ):
-            oid = _organization_oid(organization)
-            if oid and oid not in own:
-                found.setdefault(oid, str(organization.get("name") or oid))
-        return list(found.items())[: self.fhir.max_organizations]
+        return paging.pages(
+            client, first, self.fhir, headers, until=enough, form=form, reporter=self.reporter
+        )
 
     def across_network(self, client: RedoxClient, patient: TestPatient) -> Searched:
         """FHIR has no record locator: the patient is searched at each organization of the
         directory near their ZIP (or near yours when their test data has none)."""
+        candidates, stopped = self._organizations(client, patient, near_you=True)
         answers = tuple(
-            page
-            for oid, _ in self.organizations(client, patient, near_you=True)
-            for page in self._search_at(client, patient, oid)
+            page for oid, _ in candidates for page in self._search_at(client, patient, oid).pages
         )
-        return Searched(patient, answers)
+        unread = f"the directory search {stopped}" if stopped else ""
+        return Searched(patient, answers, unread)
 
     def network_match(self, searched: Searched) -> dict[str, Any]:
         raise NotOffered("a network patient ID from the record locator (broad search)", API)
@@ -190,33 +236,42 @@ class FhirPatientSearch:
     ) -> None:
         raise NotOffered("the location query of the record locator", API)
 
+    @verifies("PS-02")
     def no_match(self, searched: Searched) -> None:
         """Every organization searched answered an empty searchset ("no match" is no error)."""
         if not searched.answers:
-            raise NotFound("Organization search: no organization of the directory was searched")
+            unread = f"; {searched.unread}" if searched.unread else ""
+            raise NotFound(
+                f"Organization search: no organization of the directory was searched{unread}"
+            )
         for answer in searched.answers:  # each page of each organization's answer
             if paging.resources([answer], "Patient"):
                 raise WrongContent(f"{answer.label}: a patient matched who does not exist")
 
+    @verifies("PS-05")
     def locate(self, client: RedoxClient, reporter: Reporter, patient: TestPatient) -> Located:
         """The first organization whose patient search finds the test patient."""
-        candidates = self.organizations(client, patient)
+        candidates, stopped = self._organizations(client, patient)
+        unread = [f"the directory search {stopped}"] if stopped else []
         if not candidates:
             raise NotFound(
                 f"Organization search: the directory lists no organization near the ZIP of "
-                f"{patient.alias!r} but your own"
+                f"{patient.alias!r} but your own{_said(unread)}"
             )
         for oid, name in candidates:
-            answer = self._search_at(client, patient, oid)
-            match = self.matched(answer, patient)
+            walk = self._search_at(client, patient, oid)
+            match = self.matched(walk.pages, patient)
             if match is not None:
                 found = location(oid, name, match, self.fhir.identifier_system)
                 return Located(patient, {}, (found,))
+            if walk.more:
+                unread.append(f"the patient search at {oid} {walk.stopped()}")
         raise NotFound(
             f"Patient search: no match for {patient.alias!r} at any of the {len(candidates)} "
-            f"organization(s) searched ({NOT_ON_NETWORK})"
+            f"organization(s) searched ({NOT_ON_NETWORK}){_said(unread)}"
         )
 
+    @verifies("CQ-02", "FHIR-04")
     def carried_metadata(self, exchanges: list[Exchange]) -> None:
         """Every request to a Carequality organization (ceq-xcpd, ceq-xca) carried the
         environment's metadata headers, each with its value."""
@@ -230,7 +285,8 @@ class FhirPatientSearch:
         for exchange in sent:
             carried_headers(exchange, expected)
 
-    def narrow(self, client: RedoxClient, located: Located) -> list[Exchange]:
+    @verifies("FHIR-03")
+    def narrow(self, client: RedoxClient, located: Located) -> Walk:
         """The search within the organization by the identifier it gave the patient (not the
         demographics that located them): the answer must be the same patient."""
         chosen = located.chosen
@@ -240,12 +296,16 @@ class FhirPatientSearch:
             client, located.patient, chosen.organization_oid, {"identifier": [token]}
         )
 
-    def matched_at(self, found: list[Exchange], located: Located) -> dict[str, Any]:
+    @verifies("PS-05")
+    def matched_at(self, found: Walk, located: Located) -> dict[str, Any]:
         """The match at the chosen organization carries the identifiers it was located with."""
-        exchange = found[0]
-        match = self.matched(found, located.patient)
+        exchange = found.pages[0]
+        match = self.matched(found.pages, located.patient)
         if match is None:
-            raise NotFound(f"{exchange.label}: no match within the organization that holds records")
+            stopped = f": {found.stopped()}" if found.more else ""
+            raise NotFound(
+                f"{exchange.label}: no match within the organization that holds records{stopped}"
+            )
         if located.chosen.patient_id and match.get("id") != located.chosen.patient_id:
             raise WrongContent(
                 f"{exchange.label}: $.entry[].resource.id: another patient than the one the "
@@ -261,20 +321,27 @@ class FhirPatientSearch:
         return match
 
 
+def _said(unread: list[str]) -> str:
+    """What was not read, after a failure's message."""
+    return f"; {'; '.join(unread)}" if unread else ""
+
+
 def location(oid: str, name: str, match: dict[str, Any], template: str) -> Location:
+    """Where a match of `matched` (identifiers and id checked there) was found."""
     identifiers = tuple(
         (str(i["value"]), oid_of(i["system"], template)) for i in match["identifier"]
     )
-    patient_id = match.get("id")
-    return Location(oid, name, identifiers, str(patient_id) if patient_id else None)
+    return Location(oid, name, identifiers, str(match["id"]))
 
 
-def _organization_oid(organization: Any) -> str | None:
+def _organization_oid(organization: Any, oid_system: str) -> str | None:
+    """The OID of a directory's Organization: its identifier with system `fhir.oid_system`,
+    or an `urn:ietf:rfc:3986` one as the Carequality directory writes it (4.7); else its id."""
     if not isinstance(organization, dict):
         return None
     for identifier in organization.get("identifier") or []:
         if isinstance(identifier, dict) and identifier.get("system") in (
-            OID_SYSTEM,
+            oid_system,
             "urn:ietf:rfc:3986",
         ):
             return str(identifier.get("value") or "").removeprefix("urn:oid:") or None
