@@ -72,11 +72,23 @@ def a_run(status: str = "failed") -> Assembled:
     )
 
 
+def test_the_verdict_document_has_the_keys_of_before_in_their_order() -> None:
+    built = verdict.from_decided(Decided(a_run()))
+    written = [*built.as_document(), "since_previous", "since_last_green"]  # verdict.write's
+    assert written == list(verdict.VERDICT_KEYS)
+    step = built.as_document()["steps"][1]
+    assert list(step) == [
+        *["key", "number", "title", "verdict", "counts", "doc_url", "scenarios"],
+        "not_selected",
+    ]
+    assert built.exit_code() == verdict.exit_code(built.as_document()) == 1
+
+
 def test_the_sections_order_holds() -> None:
     sections.check_order(sections.SECTIONS)  # also run when sections.py is imported
 
 
-def test_a_section_reading_what_a_later_one_adds_is_refused_naming_both() -> None:
+def test_a_section_reading_what_a_later_one_adds_is_refused_naming_section_and_key() -> None:
     reader = Made(reads=("drift",))
     with pytest.raises(sections.SectionOrder, match=r"^test_evidence_flow reads drift: added"):
         sections.check_order([reader, drift.SECTION])

@@ -59,12 +59,12 @@ class Identity(Record):
 
     scenario: str  # its node ID
     name: str
-    parameters: dict[str, str]
-    position: int  # its place in the whole suite's order
-    group: str | None  # its lifecycle group, None when independent
     feature: str = ""
     feature_file: str = ""
     step: str | None = None  # the validation step key
+    parameters: dict[str, str]
+    group: str | None  # its lifecycle group, None when independent
+    position: int  # its place in the whole suite's order
 
 
 @dataclass(frozen=True, kw_only=True)
