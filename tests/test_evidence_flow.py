@@ -210,3 +210,15 @@ def test_a_record_whose_field_is_not_of_its_type_is_refused_naming_kind_and_fiel
 def test_a_record_of_a_kind_this_version_does_not_know_is_passed_over() -> None:
     read = list(events.records([{"event": "from_the_future", "x": 1}, {"event": "run_finished"}]))
     assert read == [events.RunFinished(at="", interrupted=False)]  # no time: not the reading's
+
+
+def test_every_kind_of_record_is_registered_for_reading_and_writing() -> None:
+    found: set[type[events.Record]] = set()
+    pending = [events.Record]
+    while pending:
+        for kind in pending.pop().__subclasses__():
+            pending.append(kind)
+            if "KIND" in vars(kind):
+                found.add(kind)
+    assert found == set(events.KINDS.values())
+    assert all(events.KINDS[kind.KIND] is kind for kind in found)  # no kind named twice
