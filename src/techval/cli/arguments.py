@@ -11,14 +11,14 @@ from techval.cli.run import command_run
 from techval.cli.serve import command_simulator
 from techval.cli.validate import command_validate
 from techval.core.paths import find_project_root
-from techval.harness.evidence import baseline
+from techval.harness.evidence import baseline_command, baseline_file
 
 DESCRIPTION = (
     "The `techval` command: run the validation suite, validate message files, serve the simulator."
 )
 
 
-BASELINE = f"{baseline.FILE} at the project root, or $TECHVAL_BASELINE"
+BASELINE = f"{baseline_file.FILE} at the project root, or $TECHVAL_BASELINE"
 
 
 def paths_help() -> str:
@@ -136,9 +136,9 @@ def parser() -> argparse.ArgumentParser:
     known.add_argument(
         "--days",
         type=int,
-        default=baseline.DEFAULT_DAYS,
+        default=baseline_command.DEFAULT_DAYS,
         metavar="N",
-        help=f"each entry expires after N days (default: {baseline.DEFAULT_DAYS})",
+        help=f"each entry expires after N days (default: {baseline_command.DEFAULT_DAYS})",
     )
     known.set_defaults(handler=command_baseline)
 
