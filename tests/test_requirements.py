@@ -14,6 +14,7 @@ import pytest
 from techval.core.exchange import Exchange
 from techval.core.redaction import Redactor
 from techval.core.reporting import Reporter
+from techval.core.verifies import declared
 from techval.harness import events
 from techval.harness.evidence import bundle, sections, verdict
 from techval.harness.evidence.assemble import Assembled, assemble
@@ -383,6 +384,10 @@ def test_observations_of_the_recommendations(tmp_path: Path) -> None:
 
 
 def outcome(nodeid: str, name: str, status: str | None, kind: str | None = None, **extra: Any):
+    """A finished scenario; `raised_at`: the declared check that failed it, whose
+    requirements (its @verifies) the failure carries, as the plugin records them."""
+    if "raised_at" in extra:
+        extra["requirements"] = list(declared(requirements.resolve(extra["raised_at"])))
     found = ScenarioOutcome(nodeid, name, "feature", "data_on_demand", **extra)
     found.status, found.kind, found.log_ids = status, kind, [f"log-{nodeid}"]
     return found
@@ -623,6 +628,7 @@ def test_a_failed_check_fails_the_requirements_of_its_scenario(
         if s["name"] == "Retrieve a listed document"
     ]
     assert retrieve["raised_at"] == "techval.validation.documents.check_cda"
+    assert retrieve["requirements"] == ["DQ-04"]  # what check_cda declares: no traceback walked
     assert rows["DQ-04"]["scenarios"] == "Retrieve a listed document"
     assert rows["DQ-02"]["verdict"] == rows["DQ-05"]["verdict"] == "passed"
     assert rows["ORG-01"]["verdict"] == ""

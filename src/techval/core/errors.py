@@ -67,6 +67,7 @@ class InvalidMessage(TechvalError):
 
     category = "Your message is invalid (not sent)"
     requirements: tuple[str, ...] = ()  # what the check that raised it verifies (verifies.py)
+    check: str | None = None  # that check, "module.qualname"
 
 
 class BreaksRequestSchema(InvalidMessage):
@@ -82,6 +83,7 @@ class CheckFailed(AssertionError):
 
     category: ClassVar[str | None] = "Conformance check failed"
     requirements: tuple[str, ...] = ()  # what the check that raised it verifies (verifies.py)
+    check: str | None = None  # that check, "module.qualname"
 
 
 class SchemaMismatch(CheckFailed):

@@ -104,7 +104,8 @@ class ScenarioFinished(Record):
     status: str | None
     kind: str | None = None
     message: str = ""
-    raised_at: str | None = None
+    raised_at: str | None = None  # the declared check that failed it (core.verifies)
+    requirements: list[str] = field(default_factory=list)  # what that check verifies
     duration_s: float = 0.0
 
 

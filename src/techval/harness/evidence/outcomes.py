@@ -7,6 +7,7 @@ a setup error decides the status, and a teardown error only spoils a pass.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +33,8 @@ class ScenarioOutcome:
     status: str | None = None  # None until the scenario ran
     message: str = ""  # the first line of the failure, redacted
     kind: str | None = None  # what kind of not-passing (errors.failure_kind); None when passed
-    raised_at: str | None = None  # the techval function that raised it, e.g. "...checks.succeeded"
+    raised_at: str | None = None  # the declared check that failed it, e.g. "...checks.succeeded"
+    requirements: list[str] = field(default_factory=list)  # what that check verifies
     log_ids: list[str] = field(default_factory=list)
     duration_s: float = 0.0
     baseline: str | None = None  # what baseline.yaml says of it (decide.py), None: nothing
@@ -78,12 +80,14 @@ class ScenarioOutcome:
             kind=self.kind,
             message=self.message,
             raised_at=self.raised_at,
+            requirements=list(self.requirements),
             duration_s=round(self.duration_s, 3),
         )
 
     def end(self, finished: events.ScenarioFinished) -> None:
         self.status, self.kind = finished.status, finished.kind
         self.message, self.raised_at = finished.message, finished.raised_at
+        self.requirements = list(finished.requirements)
         self.duration_s = finished.duration_s
 
     @property
@@ -109,6 +113,7 @@ class ScenarioOutcome:
         message: str,
         kind: str | None = None,
         raised_at: str | None = None,
+        requirements: Sequence[str] = (),
     ) -> None:
         """Fold one phase's report (setup, call, teardown) into the status."""
         self.duration_s += report.duration
@@ -118,12 +123,13 @@ class ScenarioOutcome:
         if report.when == "teardown":
             if self.status in (None, PASSED) and status in (FAILED, BROKEN):
                 self.status, self.message, self.kind = status, message, kind
-                self.raised_at = raised_at
+                self.raised_at, self.requirements = raised_at, list(requirements)
             return
         if self.status in (None, PASSED):
             self.status = status
             if status != PASSED:
                 self.message, self.kind, self.raised_at = message, kind, raised_at
+                self.requirements = list(requirements)
 
     def as_document(self) -> dict[str, Any]:
         document: dict[str, Any] = {
@@ -136,6 +142,7 @@ class ScenarioOutcome:
             "kind": self.kind,
             "message": self.message,
             "raised_at": self.raised_at,
+            "requirements": self.requirements,
             "redox_log_ids": self.log_ids,
             "duration_s": round(self.duration_s, 3),
         }

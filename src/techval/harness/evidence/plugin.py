@@ -20,6 +20,7 @@ import pytest
 
 from techval.core.errors import HARNESS_ERROR, failure_kind
 from techval.core.redaction import Redactor
+from techval.core.verifies import check_of, requirements_of
 from techval.harness import events
 from techval.harness.evidence import agree, verdict
 from techval.harness.evidence.allure_files import (
@@ -139,18 +140,6 @@ def pytest_bdd_before_scenario(request: pytest.FixtureRequest, feature: Any, sce
     allure.dynamic.link(step.doc_url, name=f"Redox documentation: {step.title}")
     allure.dynamic.label("validation_step", step.key)
     allure.dynamic.label(agree.NODE_LABEL, request.node.nodeid)  # agree.restate finds it
-
-
-def raised_at(excinfo: pytest.ExceptionInfo[BaseException] | None) -> str | None:
-    """The innermost techval function (outside the harness) the exception came from, as
-    "module.qualified_name": which check failed, for the requirements it verifies."""
-    if excinfo is None:
-        return None
-    for entry in reversed(excinfo.traceback):
-        module = str(entry.frame.f_globals.get("__name__", ""))
-        if module.startswith("techval.") and not module.startswith("techval.harness"):
-            return f"{module}.{entry.frame.code.raw.co_qualname}"
-    return None
 
 
 def _reported(identity: dict[str, Any]) -> ScenarioOutcome:
@@ -293,7 +282,8 @@ class Evidence:
             "assertion": isinstance(error, AssertionError),
             "message": message,
             "kind": failure_kind(error),
-            "raised_at": raised_at(call.excinfo),
+            "raised_at": check_of(error),  # declared on the check: no traceback walked
+            "requirements": list(requirements_of(error)),
         }
         if report.when == "setup":  # the controller of xdist workers learns the scenario here
             techval["scenario"] = outcome_for(item, masker).identity()
@@ -319,6 +309,7 @@ class Evidence:
             techval["message"],
             techval.get("kind"),
             techval.get("raised_at"),
+            techval.get("requirements") or (),
         )
         if report.when == "teardown":
             self.finished += 1

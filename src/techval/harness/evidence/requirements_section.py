@@ -13,8 +13,9 @@ test data ran but showed nothing):
 * not_applicable: a rule of the other Redox API than the run's (its `api` in the catalogue;
   the run's API is the environment block's `api`): never passed nor failed.
 
-A failed scenario fails the SHALL requirement whose check raised it (`raised_at`), or every
-SHALL linked to it when that check belongs to no requirement of the run's API; its message (in
+A failed scenario fails the SHALL requirements its failing check declares (`@verifies`, carried
+by the error as `requirements`), or every SHALL linked to it when that check declares none of
+the run's API; its message (in
 the verdict and the report) says which check. Writes reports/requirements.csv; puts
 `requirements` and `warnings` into the verdict; the exit code still follows only the
 scenarios' kinds.
@@ -59,10 +60,6 @@ def _ran(outcome: ScenarioOutcome) -> bool:
     return outcome.status in (PASSED, FAILED, BROKEN) or outcome.kind == TEST_DATA
 
 
-def _checked_by(requirement: Requirement, raised_at: str) -> bool:
-    return any(raised_at == c or raised_at.startswith(c + ".") for c in requirement.checks)
-
-
 def _verdict(
     requirement: Requirement,
     ran: Sequence[ScenarioOutcome],
@@ -76,7 +73,7 @@ def _verdict(
     if not ran:
         return NOT_RUN
     failed = [o for o in ran if o.status in (FAILED, BROKEN) and o.kind == CONFORMANCE]
-    mine = [o for o in failed if not pinned(o) or _checked_by(requirement, str(o.raised_at))]
+    mine = [o for o in failed if not pinned(o) or requirement.id in o.requirements]
     if mine and requirement.level != SHOULD:
         return FAILED
     return PASSED if all(o.status == PASSED for o in ran) else INCOMPLETE
@@ -116,11 +113,10 @@ def evaluate(
         warning["level"] = levels.get(warning["requirement"])
 
     def pinned(outcome: ScenarioOutcome) -> bool:
-        """Whether the check that failed `outcome` belongs to a requirement the scenario
-        verifies: then only that requirement fails."""
-        raised = outcome.raised_at
-        return raised is not None and any(
-            _checked_by(r, raised) and r.covers(outcome.name, outcome.parameters)
+        """Whether the check that failed `outcome` declares a requirement the scenario
+        verifies (core.verifies): then only that requirement fails."""
+        return any(
+            r.id in outcome.requirements and r.covers(outcome.name, outcome.parameters)
             for r in applicable
         )
 
