@@ -1,0 +1,186 @@
+"""The FHIR checks of patient search, documents and your repository, each fed a nonconforming
+answer (or test data that does not fit) and seen to fail with its kind of not-passing and a
+message naming what was observed: against the simulator's FHIR routes in process, with an
+ad hoc fault, or with a hand-built answer."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from techval.core.errors import (
+    CheckFailed,
+    NotFound,
+    TestDataMismatch,
+    WrongContent,
+)
+from techval.core.exchange import Exchange
+from techval.core.reporting import Reporter
+from techval.simulator import Simulator, provision
+from techval.simulator.faults import Fault
+from techval.simulator.fhir_faults import SEARCH, edit_fhir, on_fhir
+from techval.validation.fhir.paging import Walk
+from techval.validation.fhir.search import FhirPatientSearch
+from techval.validation.located import Located
+from techval.validation.patients import TestPatient, load_patients
+from tests.helpers import RecordingClient, in_process_client, settings_for
+
+ONE = "test patient 1"
+
+
+def simulated(tmp_path: Path, *faults: Fault) -> tuple[Any, RecordingClient, Simulator]:
+    settings = settings_for(tmp_path, api="fhir")
+    simulator = provision(settings)
+    simulator.repository.delay = 0
+    simulator.faults.extend(faults)
+    return settings, in_process_client(settings, simulator), simulator
+
+
+def person(settings: Any, alias: str = ONE) -> TestPatient:
+    return load_patients(settings.test_patients)[alias]
+
+
+def searchset(label: str, *resources: dict[str, Any], url: str = "http://x/") -> Exchange:
+    """A searchset answer as the client records it."""
+    return Exchange(
+        label=label,
+        method="POST",
+        url=url,
+        request_headers={},
+        request_body=None,
+        started_at="",
+        status=200,
+        response_body={
+            "resourceType": "Bundle",
+            "type": "searchset",
+            "total": len(resources),
+            "entry": [{"resource": r} for r in resources],
+        },
+    )
+
+
+def a_patient(pid: str, *identifiers: tuple[str, str]) -> dict[str, Any]:
+    return {
+        "resourceType": "Patient",
+        "id": pid,
+        "identifier": [{"system": f"urn:oid:{oid}", "value": value} for value, oid in identifiers],
+    }
+
+
+# -- validation/fhir/search.py ----------------------------------------------------------------
+
+
+def test_several_patients_answered_are_a_test_data_mismatch_naming_alias_and_key(
+    tmp_path: Path,
+) -> None:
+    settings = settings_for(tmp_path, api="fhir")
+    two = searchset(
+        "Patient search", a_patient("p1", ("M1", "1.2.3")), a_patient("p2", ("M2", "1.2.3"))
+    )
+    with pytest.raises(TestDataMismatch) as mismatch:
+        FhirPatientSearch(settings).matched([two], person(settings))
+    assert (mismatch.value.alias, mismatch.value.key) == (ONE, "Demographics")
+    assert "Patient search answered 2 patients: several people at this organization" in str(
+        mismatch.value.msg
+    )
+
+
+def located_patient(
+    tmp_path: Path,
+) -> tuple[Simulator, RecordingClient, FhirPatientSearch, Located]:
+    settings, client, simulator = simulated(tmp_path)
+    search = FhirPatientSearch(settings)
+    located = search.locate(client, Reporter(client.redactor), person(settings))
+    return simulator, client, search, located
+
+
+def test_no_match_at_the_chosen_organization_is_not_found(tmp_path: Path) -> None:
+    simulator, client, search, located = located_patient(tmp_path)
+    search.matched_at(search.narrow(client, located), located)  # conforming: found again
+    simulator.faults.append(on_fhir("Patient", SEARCH, edit_fhir(empty)))
+    with pytest.raises(NotFound) as failure:
+        search.matched_at(search.narrow(client, located), located)
+    assert str(failure.value) == (
+        "Patient search: no match within the organization that holds records"
+    )
+
+
+def empty(body: dict[str, Any]) -> None:
+    body.update(entry=[], total=0)
+
+
+def test_a_match_without_the_located_identifiers_is_wrong_content(tmp_path: Path) -> None:
+    _, client, search, located = located_patient(tmp_path)
+    answered = search.narrow(client, located).pages[0]
+    other = a_patient(str(located.chosen.patient_id), ("someone-else", "9.9.9"))
+    with pytest.raises(WrongContent) as failure:
+        search.matched_at(Walk([replace(answered, response_body=bundle_of(other))]), located)
+    assert str(failure.value) == (
+        "Patient search: $.entry[].resource.identifier: none of the identifiers the patient "
+        "was located with at this organization"
+    )
+
+
+def bundle_of(*resources: dict[str, Any]) -> dict[str, Any]:
+    body: dict[str, Any] = searchset("", *resources).response_body
+    return body
+
+
+def test_a_patient_without_zip_nor_organization_is_a_test_data_mismatch(tmp_path: Path) -> None:
+    settings, client, _ = simulated(tmp_path)
+    someone = person(settings)
+    someone = replace(someone, demographics=dict(someone.demographics, Address={}))
+    with pytest.raises(TestDataMismatch) as mismatch:
+        FhirPatientSearch(settings).organizations(client, someone)
+    assert (mismatch.value.alias, mismatch.value.key) == (ONE, "Demographics")
+    assert "no Address.ZIP to search the directory near, and no organization named" in str(
+        mismatch.value.msg
+    )
+    assert not client.exchanges  # nothing asked of the directory
+
+
+def test_a_directory_with_nothing_near_the_zip_is_not_found(tmp_path: Path) -> None:
+    settings, client, _ = simulated(tmp_path)
+    someone = person(settings)
+    far = dict(someone.demographics["Address"], ZIP="00001")
+    someone = replace(someone, demographics=dict(someone.demographics, Address=far))
+    with pytest.raises(NotFound) as failure:
+        FhirPatientSearch(settings).locate(client, Reporter(client.redactor), someone)
+    assert str(failure.value) == (
+        f"Organization search: the directory lists no organization near the ZIP of {ONE!r} "
+        "but your own"
+    )
+
+
+def test_no_request_to_a_carequality_organization_fails_the_metadata_check(
+    tmp_path: Path,
+) -> None:
+    settings, client, _ = simulated(tmp_path)
+    search = FhirPatientSearch(settings)
+    search.organizations(client, person(settings))  # the directory only (ceq-orgs)
+    with pytest.raises(CheckFailed) as failure:
+        search.carried_metadata(client.exchanges)
+    assert str(failure.value) == (
+        "no request to a Carequality organization was sent in this scenario"
+    )
+
+
+@pytest.mark.parametrize("change", ["missing", "other"])
+def test_a_request_without_a_metadata_header_or_with_another_value_fails_naming_it(
+    tmp_path: Path, change: str
+) -> None:
+    _, client, search, _ = located_patient(tmp_path)
+    settings = search.settings
+    sent = [e for e in client.exchanges if e.label == "Patient search"]
+    search.carried_metadata(sent)  # conforming: every header with its value
+    name = next(iter(settings.carequality_headers()))
+    headers = {k: v for k, v in sent[0].request_headers.items() if k.lower() != name.lower()}
+    if change == "other":
+        headers[name] = "someone else"
+    with pytest.raises(CheckFailed) as failure:
+        search.carried_metadata([replace(sent[0], request_headers=headers)])
+    said = "missing" if change == "missing" else "not the environment's value"
+    assert str(failure.value) == f"Patient search: header {name}: {said}"
