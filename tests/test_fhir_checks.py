@@ -5,6 +5,7 @@ ad hoc fault, or with a hand-built answer."""
 
 from __future__ import annotations
 
+import base64
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import pytest
 from techval.core.errors import (
     CheckFailed,
     NotFound,
+    SchemaMismatch,
     TestDataMismatch,
     WrongContent,
 )
@@ -22,6 +24,8 @@ from techval.core.reporting import Reporter
 from techval.simulator import Simulator, provision
 from techval.simulator.faults import Fault
 from techval.simulator.fhir_faults import SEARCH, edit_fhir, on_fhir
+from techval.validation import checks
+from techval.validation.fhir.documents import FhirDocuments
 from techval.validation.fhir.paging import Walk
 from techval.validation.fhir.search import FhirPatientSearch
 from techval.validation.located import Located
@@ -184,3 +188,118 @@ def test_a_request_without_a_metadata_header_or_with_another_value_fails_naming_
         search.carried_metadata([replace(sent[0], request_headers=headers)])
     said = "missing" if change == "missing" else "not the environment's value"
     assert str(failure.value) == f"Patient search: header {name}: {said}"
+
+
+# -- validation/fhir/documents.py -------------------------------------------------------------
+
+
+def documents_of(
+    tmp_path: Path, *faults: Fault
+) -> tuple[FhirDocuments, RecordingClient, Located, Walk]:
+    """The located test patient's document list at the organization chosen, then `faults`."""
+    simulator, client, search, located = located_patient(tmp_path)
+    documents = FhirDocuments(search.settings)
+    found = documents.search(client, located.chosen)
+    simulator.faults.extend(faults)
+    return documents, client, located, found
+
+
+def test_a_listed_document_with_neither_type_nor_category_is_wrong_content(
+    tmp_path: Path,
+) -> None:
+    documents, _, _, found = documents_of(tmp_path)
+    assert documents.listed(found)  # conforming
+    body = found.pages[0].response_body
+    untyped = [
+        {k: v for k, v in e["resource"].items() if k not in ("type", "category")}
+        for e in body["entry"]
+    ]
+    page = replace(found.pages[0], response_body=bundle_of(*untyped))
+    with pytest.raises(WrongContent) as failure:
+        documents.listed(Walk([page]))
+    assert str(failure.value) == (
+        "DocumentReference search: $.entry[0].resource: no type nor category"
+    )
+
+
+def other_id(body: dict[str, Any]) -> None:
+    body["id"] = "another-document"
+
+
+def test_another_document_read_than_the_one_requested_is_wrong_content(tmp_path: Path) -> None:
+    wrong = on_fhir("DocumentReference", {"read"}, edit_fhir(other_id))
+    documents, client, located, found = documents_of(tmp_path, wrong)
+    wanted = documents.listed(found)[0]
+    exchange = documents.retrieve(client, located.chosen, wanted)
+    assert exchange.response_body["id"] == "another-document"
+    with pytest.raises(WrongContent) as failure:
+        documents.retrieved(exchange, wanted)
+    assert str(failure.value) == (
+        "DocumentReference read: $.id: another document came back than the one requested"
+    )
+
+
+def data_of(text: bytes | str) -> Any:
+    def edit(body: dict[str, Any]) -> None:
+        for content in body.get("content") or []:
+            value = base64.b64encode(text).decode() if isinstance(text, bytes) else text
+            content["attachment"]["data"] = value
+
+    return edit
+
+
+def test_attachment_data_not_base64_is_caught_by_the_read_schema(tmp_path: Path) -> None:
+    garbled = on_fhir("DocumentReference", {"read"}, edit_fhir(data_of("<ClinicalDocument/>")))
+    documents, client, located, found = documents_of(tmp_path, garbled)
+    with pytest.raises(SchemaMismatch, match=r"\$\.content\[0\]\.attachment\.data: is not base64"):
+        checks.succeeded(documents.retrieve(client, located.chosen, documents.listed(found)[0]))
+
+
+@pytest.mark.parametrize(
+    "data", [b"\xff\xfe<ClinicalDocument/>", "<ClinicalDocument/> is not base64"]
+)
+def test_attachment_data_not_base64_of_utf8_is_wrong_content_naming_the_content(
+    tmp_path: Path, data: bytes | str
+) -> None:
+    """Base64 of bytes that are no UTF-8 text passes the schema and is refused by the read
+    check; text that is not base64 is refused by it too (the schema aside)."""
+    documents, client, located, found = documents_of(tmp_path)
+    wanted = documents.listed(found)[0]
+    read = documents.retrieve(client, located.chosen, wanted)
+    body = dict(read.response_body)
+    edit = data_of(data)
+    edit(body)
+    with pytest.raises(WrongContent) as failure:
+        documents.retrieved(replace(read, response_body=body), wanted)
+    assert str(failure.value) == (
+        "DocumentReference read: $.content[0].attachment.data: not base64 of UTF-8 text"
+    )
+    if isinstance(data, bytes):  # as the simulator answers it: schema-valid, the check fails
+        wrong = on_fhir("DocumentReference", {"read"}, edit_fhir(data_of(data)))
+        (tmp_path / "sim").mkdir()
+        documents, client, located, found = documents_of(tmp_path / "sim", wrong)
+        wanted = documents.listed(found)[0]
+        exchange = documents.retrieve(client, located.chosen, wanted)
+        checks.succeeded(exchange)
+        with pytest.raises(WrongContent, match=r"\.data: not base64 of UTF-8 text$"):
+            documents.retrieved(exchange, wanted)
+
+
+def test_a_document_read_without_any_data_is_wrong_content(tmp_path: Path) -> None:
+    """The fault fhir_document_without_data is caught earlier, by the list's schema: the read
+    check is fed a read answer built by hand."""
+    documents, client, located, found = documents_of(tmp_path)
+    wanted = documents.listed(found)[0]
+    read = documents.retrieve(client, located.chosen, wanted)
+    assert "<ClinicalDocument" in documents.retrieved(read, wanted)  # conforming: the CDA
+    body = dict(read.response_body)
+    body["content"] = [
+        {"attachment": {"contentType": "text/xml"}},
+        {"attachment": {"contentType": "application/pdf", "data": ""}},
+        "not a content",
+    ]
+    with pytest.raises(WrongContent) as failure:
+        documents.retrieved(replace(read, response_body=body), wanted)
+    assert str(failure.value) == (
+        "DocumentReference read: $.content[].attachment.data: no document data"
+    )
