@@ -15,6 +15,7 @@ import pytest
 from techval.core.errors import (
     CheckFailed,
     NotFound,
+    ReadbackMismatch,
     SchemaMismatch,
     TestDataMismatch,
     WrongContent,
@@ -24,12 +25,14 @@ from techval.core.reporting import Reporter
 from techval.simulator import Simulator, provision
 from techval.simulator.faults import Fault
 from techval.simulator.fhir_faults import SEARCH, edit_fhir, on_fhir
-from techval.validation import checks
+from techval.validation import checks, dod
+from techval.validation.apis import for_settings
 from techval.validation.fhir.documents import FhirDocuments
 from techval.validation.fhir.paging import Walk
+from techval.validation.fhir.repository import listed_as_sent
 from techval.validation.fhir.search import FhirPatientSearch
 from techval.validation.located import Located
-from techval.validation.patients import TestPatient, load_patients
+from techval.validation.patients import TestPatient, load_patients, patient
 from tests.helpers import RecordingClient, in_process_client, settings_for
 
 ONE = "test patient 1"
@@ -303,3 +306,91 @@ def test_a_document_read_without_any_data_is_wrong_content(tmp_path: Path) -> No
     assert str(failure.value) == (
         "DocumentReference read: $.content[].attachment.data: no document data"
     )
+
+
+# -- validation/fhir/repository.py (DOD-07) ---------------------------------------------------
+
+
+def pushed(tmp_path: Path, *faults: Fault) -> tuple[Any, dict[str, Any], list[dict[str, str]]]:
+    """test patient 2 and a visit summary pushed to your repository (Data Model, as under
+    either API); the FHIR finder of your organization, the pushed document and the ids."""
+    settings, client, _ = simulated(tmp_path, *faults)
+    someone = patient(load_patients(settings.test_patients), "test patient 2")
+    ids = [dod.identifier(settings, someone)]
+    visit = dod.visit_push(settings, someone, ids)
+    for message in (dod.new_patient(settings, someone, ids), visit):
+        checks.succeeded(client.send(message))
+    finder = for_settings(settings).finder(client, Reporter(client.redactor))
+    return finder, visit["Header"]["Document"], ids
+
+
+def each_document(edit: Any) -> Fault:
+    """`edit` applied to every DocumentReference a search lists."""
+
+    def apply(body: dict[str, Any]) -> None:
+        for entry in body.get("entry") or []:
+            if entry.get("resource", {}).get("resourceType") == "DocumentReference":
+                edit(entry["resource"])
+
+    return on_fhir("DocumentReference", SEARCH, edit_fhir(apply))
+
+
+def other_code(document: dict[str, Any]) -> None:
+    document["type"]["coding"][0]["code"] = "11506-3"
+
+
+def no_type(document: dict[str, Any]) -> None:
+    document.pop("type")
+
+
+def no_coding(document: dict[str, Any]) -> None:
+    document["type"] = {"text": "Summary of episode note"}
+
+
+def other_description(document: dict[str, Any]) -> None:
+    document["description"] = "Another title"
+
+
+def other_attachment_title(document: dict[str, Any]) -> None:
+    document["content"][0]["attachment"]["title"] = "Another title"
+
+
+def no_title(document: dict[str, Any]) -> None:
+    document.pop("description", None)
+    for content in document["content"]:
+        content["attachment"].pop("title", None)
+
+
+MISSING_TYPE = "type.coding: missing (no code), the type code sent cannot be compared"
+
+
+@pytest.mark.parametrize(
+    ("edit", "said"),
+    [
+        (other_code, "type.coding[].code differs from the type code sent"),
+        (no_type, MISSING_TYPE),
+        (no_coding, MISSING_TYPE),
+        (other_description, "description differs from the title sent"),
+        (other_attachment_title, "content[0].attachment.title differs from the title sent"),
+    ],
+)
+def test_the_pushed_document_listed_otherwise_than_sent_fails_naming_the_field(
+    tmp_path: Path, edit: Any, said: str
+) -> None:
+    finder, document, ids = pushed(tmp_path, each_document(edit))
+    with pytest.raises(ReadbackMismatch) as failure:
+        finder.document(ids, document)
+    assert str(failure.value) == f"the pushed document {document['ID']}: found, but {said}"
+
+
+@pytest.mark.parametrize("edit", [None, no_title])
+def test_the_pushed_document_listed_as_sent_or_without_a_title_is_found(
+    tmp_path: Path, edit: Any
+) -> None:
+    finder, document, ids = pushed(tmp_path, *([each_document(edit)] if edit else []))
+    found = finder.document(ids, document)
+    assert document["TypeCode"]["Code"] in {c["code"] for c in found["type"]["coding"]}
+    if edit is None:  # the simulator lists the title sent in both places
+        assert found["description"] == document["Title"]
+        assert found["content"][0]["attachment"]["title"] == document["Title"]
+    assert listed_as_sent(found, document) == ""
