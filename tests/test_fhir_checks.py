@@ -23,17 +23,19 @@ from techval.core.errors import (
 from techval.core.exchange import Exchange
 from techval.core.reporting import Reporter
 from techval.simulator import Simulator, provision
-from techval.simulator.faults import Fault
+from techval.simulator.faults import Fault, named
 from techval.simulator.fhir_faults import SEARCH, edit_fhir, on_fhir
 from techval.validation import checks, dod
 from techval.validation.apis import for_settings
 from techval.validation.fhir.documents import FhirDocuments
+from techval.validation.fhir.organization import FhirDirectory
 from techval.validation.fhir.paging import Walk
 from techval.validation.fhir.repository import listed_as_sent
 from techval.validation.fhir.search import FhirPatientSearch
 from techval.validation.located import Located
 from techval.validation.patients import TestPatient, load_patients, patient
 from tests.helpers import RecordingClient, in_process_client, settings_for
+from tests.test_fhir_write_answers import write_all
 
 ONE = "test patient 1"
 
@@ -394,3 +396,49 @@ def test_the_pushed_document_listed_as_sent_or_without_a_title_is_found(
         assert found["description"] == document["Title"]
         assert found["content"][0]["attachment"]["title"] == document["Title"]
     assert listed_as_sent(found, document) == ""
+
+
+# -- fhir_one_per_page: every step's FHIR flow, paging followed -------------------------------
+
+
+def test_every_steps_fhir_flow_passes_with_one_result_per_page(tmp_path: Path) -> None:
+    """Searches answered one result a page (the fault fhir_one_per_page): the directory
+    lifecycle (step 1), locating and narrowing a patient and a search for nobody (step 2), the
+    documents listed and read (step 3), what was pushed found in your repository (step 4)."""
+    settings, client, _ = simulated(tmp_path, named("fhir_one_per_page"))
+    api, profile = FhirDirectory(settings), settings.organizations[0]
+    for number in range(2):  # namesakes listed before it: its read-back is on page 3
+        far = replace(profile.address, zip="00001")  # not near any test patient
+        namesake = replace(
+            profile, name=f"{profile.name} {number}", oid=f"1.2.3.{number}", address=far
+        )
+        checks.succeeded(api.create(client, namesake))
+    write_all(api, client, settings)
+
+    search = FhirPatientSearch(settings)
+    located = search.locate(client, Reporter(client.redactor), person(settings))
+    search.matched_at(search.narrow(client, located), located)
+    search.no_match(search.across_network(client, person(settings, "unknown patient")))
+    search.carried_metadata(client.exchanges)
+
+    documents = FhirDocuments(settings)
+    listed = documents.listed(documents.search(client, located.chosen))
+    for wanted in listed:
+        read = documents.retrieve(client, located.chosen, wanted)
+        documents.check_cda(read, documents.retrieved(read, wanted))
+
+    someone = patient(load_patients(settings.test_patients), "test patient 2")
+    ids = [dod.identifier(settings, someone)]
+    visits = [dod.visit_push(settings, someone, ids) for _ in range(2)]
+    for message in (dod.new_patient(settings, someone, ids), *visits):
+        checks.succeeded(client.send(message))
+    finder = for_settings(settings).finder(client, Reporter(client.redactor))
+    finder.patient(someone, ids, expect={"Identifiers": ids})
+    for visit in visits:  # the second listed on the second page
+        finder.document(ids, visit["Header"]["Document"])
+
+    # followed where there was more than one result: the directory's and the repository's
+    paged = {e.kind for e in client.exchanges if ", page " in e.label}
+    assert paged == {"Organization search", "DocumentReference search"}, paged
+    answers = [e.response_body for e in client.exchanges if " search" in e.label]
+    assert answers and all(len(a.get("entry") or []) <= 1 for a in answers)
