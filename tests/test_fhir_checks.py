@@ -173,8 +173,11 @@ def test_no_request_to_a_carequality_organization_fails_the_metadata_check(
     with pytest.raises(CheckFailed) as failure:
         search.carried_metadata(client.exchanges)
     assert str(failure.value) == (
-        "no request to a Carequality organization was sent in this scenario"
+        "no request to a Carequality organization (ceq-xcpd, ceq-xca) was sent in this "
+        "scenario; sent: Organization search, token"
     )
+    with pytest.raises(CheckFailed, match=r"; sent: nothing$"):
+        search.carried_metadata([])
 
 
 @pytest.mark.parametrize("change", ["missing", "other"])
