@@ -281,10 +281,10 @@ class FhirPatientSearch:
         prefixes = tuple(f"{self.fhir.base_path}/{k.split('{oid}')[0]}" for k in kinds)
         sent = [e for e in exchanges if any(p in e.url for p in prefixes)]
         if not sent:
-            kinds = sorted({e.kind or e.label for e in exchanges})
+            said = sorted({e.kind or e.label for e in exchanges})
             raise CheckFailed(
                 "no request to a Carequality organization (ceq-xcpd, ceq-xca) was sent in this "
-                f"scenario; sent: {', '.join(kinds) or 'nothing'}"
+                f"scenario; sent: {', '.join(said) or 'nothing'}"
             )
         for exchange in sent:
             carried_headers(exchange, expected)
