@@ -282,8 +282,9 @@ class FhirPatientSearch:
         sent = [e for e in exchanges if any(p in e.url for p in prefixes)]
         if not sent:
             said = sorted({e.kind or e.label for e in exchanges})
+            slugs = ", ".join(k.split("{oid}")[0].rstrip(":") for k in kinds)
             raise CheckFailed(
-                "no request to a Carequality organization (ceq-xcpd, ceq-xca) was sent in this "
+                f"no request to a Carequality organization ({slugs}) was sent in this "
                 f"scenario; sent: {', '.join(said) or 'nothing'}"
             )
         for exchange in sent:
