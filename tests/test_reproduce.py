@@ -427,3 +427,118 @@ def test_the_shipped_token_script_runs_alone_and_names_what_it_lacks(tmp_path: P
     assert ': "${REDOX_TOKEN_URL:?' not in written  # the run's default replaced the check
     outside = shipped.read_text().split(reproduce.DEFAULTS_START)[0]
     assert written.startswith(outside)
+
+
+# --- FHIR's verbs and forms ----------------------------------------------------------------
+
+FHIR = "/fhir/R4/ceq-xca:1.2.3/Development"
+MASKED_FORM = [
+    ("patient", "***"),
+    ("category", "urn:redox:document_kind|CDA"),
+    ("given", "***"),
+    ("address-postalcode", "***"),
+]
+
+
+def har(
+    method: str, path: str, post: dict[str, Any] | None, at: str, comment: str
+) -> dict[str, Any]:
+    """A HAR entry as har.py records it: a GET without postData, a form with its params."""
+    request: dict[str, Any] = {
+        "method": method,
+        "url": f"{BASE}{FHIR}/{path}",
+        "headers": [
+            {"name": "Authorization", "value": "Bearer ***"},
+            {"name": "X-Purpose-Of-Use", "value": "TREATMENT"},
+        ],
+    }
+    if post is not None:
+        request["postData"] = post
+    return {
+        "startedDateTime": at,
+        "request": request,
+        "response": {"status": 404},
+        "comment": comment,
+    }
+
+
+def fhir_entries() -> list[dict[str, Any]]:
+    body = json.dumps({"resourceType": "Organization", "id": "1.2.3", "name": "***"})
+    form = "application/x-www-form-urlencoded"
+    return [
+        har(
+            "GET", "DocumentReference/doc-1", None, "2026-12-01T10:00:01Z", "DocumentReference read"
+        ),
+        har(
+            "PUT",
+            "Organization/1.2.3",
+            {"mimeType": "application/fhir+json", "text": body},
+            "2026-12-01T10:00:02Z",
+            "Organization update",
+        ),
+        har(
+            "POST",
+            "DocumentReference/_search",
+            {
+                "mimeType": form,
+                "params": [{"name": n, "value": v} for n, v in MASKED_FORM],
+                "text": "patient=***&category=urn%3Aredox%3Adocument_kind%7CCDA&given=***",
+            },
+            "2026-12-01T10:00:03Z",
+            "DocumentReference search",
+        ),
+    ]
+
+
+def test_fhir_scripts_send_each_verb_and_form_as_recorded(
+    tmp_path: Path, fake_curl: tuple[dict[str, str], Path]
+) -> None:
+    env, args = fake_curl
+    found = found_with(("Documents", "failed", fhir_entries()))
+    result: dict[str, Any] = {}
+    reproduce.REPRODUCTION.apply(result, found, tmp_path, no_baseline(tmp_path))
+    folder = tmp_path / "reproduce"
+    read, update, search = (folder / s["script"] for s in result["reproduction"]["scripts"])
+
+    text = read.read_text()  # a GET: the verb, no body of any kind
+    assert f'-X GET "$REDOX_BASE_URL"{FHIR}/DocumentReference/doc-1' in text
+    assert "--data" not in text and "Content-Type" not in text
+    assert [p.name for p in folder.glob(f"{read.stem}*")] == [read.name]  # no body file
+
+    text = update.read_text()  # a PUT of JSON: the verb and the body file, as recorded
+    assert f'-X PUT "$REDOX_BASE_URL"{FHIR}/Organization/1.2.3' in text
+    assert f'--data-binary "@$here"/{update.stem}.json' in text
+    assert "-H 'Content-Type: application/fhir+json'" in text
+    assert (folder / f"{update.stem}.json").read_text() == fhir_entries()[1]["request"]["postData"][
+        "text"
+    ]
+
+    text = search.read_text()  # a form: one --data-urlencode per parameter, masked as recorded
+    assert f'-X POST "$REDOX_BASE_URL"{FHIR}/DocumentReference/_search' in text
+    assert [line.strip(" \\") for line in text.splitlines() if "--data" in line] == [
+        "--data-urlencode 'patient=***'",
+        "--data-urlencode 'category=urn:redox:document_kind|CDA'",
+        "--data-urlencode 'given=***'",
+        "--data-urlencode 'address-postalcode=***'",
+    ]
+    assert [p.name for p in folder.glob(f"{search.stem}*")] == [search.name]  # all in it
+
+    done = run_script(search, env, REDOX_TOKEN="the-token")
+    assert (done.returncode, done.stdout) == (0, "299\n"), done.stderr
+    sent = args.read_text().split("\0")[:-1]
+    assert sent[sent.index("-X") : sent.index("-X") + 3] == [
+        "-X",
+        "POST",
+        f"{BASE}{FHIR}/DocumentReference/_search",
+    ]
+    pairs = [sent[i + 1] for i, arg in enumerate(sent) if arg == "--data-urlencode"]
+    assert pairs == [f"{name}={value}" for name, value in MASKED_FORM]
+    assert "--data-binary" not in sent
+    header = sent.index("X-Purpose-Of-Use: TREATMENT")  # the recorded headers go along
+    assert sent[header - 1] == "-H"
+
+    done = run_script(read, env, REDOX_TOKEN="the-token")
+    assert done.returncode == 0, done.stderr
+    sent = args.read_text().split("\0")[:-1]
+    assert sent[sent.index("-X") + 1] == "GET"
+    assert not [arg for arg in sent if arg.startswith("--data")]
