@@ -243,7 +243,8 @@ def test_another_document_read_than_the_one_requested_is_wrong_content(tmp_path:
     with pytest.raises(WrongContent) as failure:
         documents.retrieved(exchange, wanted)
     assert str(failure.value) == (
-        "DocumentReference read: $.id: another document came back than the one requested"
+        "DocumentReference read: $.id: another document came back than the one requested "
+        f"('another-document', not {wanted!r})"
     )
 
 

@@ -496,7 +496,7 @@ def test_fhir_scripts_send_each_verb_and_form_as_recorded(
     env, args = fake_curl
     found = found_with(("Documents", "failed", fhir_entries()))
     result: dict[str, Any] = {}
-    reproduce.REPRODUCTION.apply(result, found, tmp_path, no_baseline(tmp_path))
+    applied(reproduce.REPRODUCTION, result, found, tmp_path)
     folder = tmp_path / "reproduce"
     read, update, search = (folder / s["script"] for s in result["reproduction"]["scripts"])
 

@@ -77,7 +77,6 @@ class FinderApi(Protocol):
         patient: TestPatient,
         ids: list[dict[str, str]] | None = None,
         expect: dict[str, Any] | None = None,
-        /,
     ) -> dict[str, Any]: ...
 
     def gone(self, patient: TestPatient, ids: list[dict[str, str]], /) -> None: ...
