@@ -214,6 +214,9 @@ class FhirSettings:
     write_answer: str = "resource"
     # The identifier system of an organization's OID (4.2: Redox's create example)
     oid_system: str = "http://www.hl7.org/oid/"
+    # INFERRED (1.10: Redox's create example sends application/json): the Content-Type of a
+    # FHIR request's JSON body (create, update)
+    content_type: str = "application/fhir+json"
 
     @verifies("FHIR-01")
     def path(self, slug: str, tail: str) -> str:
@@ -479,6 +482,7 @@ def _fhir(raw: dict[str, Any], production: bool) -> FhirSettings:
         ),
         write_answer=raw.get("write_answer", defaults.write_answer),
         oid_system=raw.get("oid_system", defaults.oid_system),
+        content_type=raw.get("content_type", defaults.content_type),
     )
 
 

@@ -60,6 +60,9 @@ class FhirOptions:
     # The OID's identifier system (4.2: Redox's create example). The simulator's own: never
     # read from the harness's fhir.oid_system (the simulator shares data, never decisions)
     oid_system: str = OID_SYSTEM
+    # INFERRED (1.10): the Content-Types a JSON body (create, update) may have; others get 415.
+    # The simulator's own, never the harness's fhir.content_type.
+    json_content_types: tuple[str, ...] = ("application/fhir+json", "application/json")
 
     @classmethod
     def from_settings(cls, fhir: Any) -> FhirOptions:

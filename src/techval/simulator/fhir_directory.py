@@ -88,6 +88,12 @@ def _refused(exc: DirectoryError) -> Reply:
 
 def _checked(sim: Simulator, request: FhirRequest) -> tuple[dict[str, Any], str] | Reply:
     """The Organization sent and its OID, or Redox's refusal."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media not in sim.fhir.options.json_content_types:
+        accepted = " or ".join(sim.fhir.options.json_content_types)
+        return outcome_reply(
+            415, "not-supported", f"Content-Type {media or '(none)'} is not supported: {accepted}"
+        )
     try:
         resource = json.loads(request.body)
     except ValueError:
