@@ -181,6 +181,21 @@ CLIENT_HEADERS = frozenset(
 
 
 @dataclass(frozen=True)
+class AlreadyExists:
+    """How the directory refuses a create of an OID it already holds, which a re-run adopts:
+    one of `statuses` with an error text containing `text` (4.11: 403 `[OID] already exists.`,
+    documented for the Data Model, INFERRED on FHIR)."""
+
+    statuses: tuple[int, ...] = (403,)
+    text: str = "already exists."
+    key: str = ""  # where it is configured, for a failure's hint ("" when documented)
+
+    def describe(self) -> str:
+        said = " or ".join(str(status) for status in self.statuses)
+        return f"HTTP {said} with an error text containing {self.text!r}"
+
+
+@dataclass(frozen=True)
 class FhirSettings:
     """Where and how the FHIR API is asked: URL parts, the Carequality header names, and the
     choices Redox's pages leave open. The URL pattern and the slugs:
@@ -217,6 +232,9 @@ class FhirSettings:
     # INFERRED (1.10: Redox's create example sends application/json): the Content-Type of a
     # FHIR request's JSON body (create, update)
     content_type: str = "application/fhir+json"
+    # INFERRED (4.11, documented for the Data Model): the refusal of a create of a known OID,
+    # which a re-run adopts with an update
+    already_exists: AlreadyExists = AlreadyExists(key="fhir.already_exists")
 
     @verifies("FHIR-01")
     def path(self, slug: str, tail: str) -> str:
@@ -483,7 +501,18 @@ def _fhir(raw: dict[str, Any], production: bool) -> FhirSettings:
         write_answer=raw.get("write_answer", defaults.write_answer),
         oid_system=raw.get("oid_system", defaults.oid_system),
         content_type=raw.get("content_type", defaults.content_type),
+        already_exists=_already_exists(raw.get("already_exists"), defaults.already_exists),
     )
+
+
+def _already_exists(raw: dict[str, Any] | None, default: AlreadyExists) -> AlreadyExists:
+    """fhir.already_exists: {status: 403 or [403, 409], text: "already exists"} (the schema
+    has checked the shape)."""
+    if not raw:
+        return default
+    status = raw.get("status", list(default.statuses))
+    statuses = tuple(status) if isinstance(status, list) else (status,)
+    return replace(default, statuses=statuses, text=raw.get("text", default.text))
 
 
 # Where each Carequality header's value is configured (for a refusal naming the key).

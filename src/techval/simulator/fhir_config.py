@@ -63,6 +63,10 @@ class FhirOptions:
     # INFERRED (1.10): the Content-Types a JSON body (create, update) may have; others get 415.
     # The simulator's own, never the harness's fhir.content_type.
     json_content_types: tuple[str, ...] = ("application/fhir+json", "application/json")
+    # The refusal of a create of a known OID (4.11: 403 `[OID] already exists.`, documented for
+    # the Data Model; INFERRED on FHIR). The simulator's own, never fhir.already_exists.
+    already_exists_status: int = 403
+    already_exists_text: str = "{oid} already exists."
 
     @classmethod
     def from_settings(cls, fhir: Any) -> FhirOptions:

@@ -126,8 +126,12 @@ def create(sim: Simulator, request: FhirRequest) -> Reply:
     if isinstance(checked, Reply):
         return checked
     resource, oid = checked
-    if oid in sim.directory.records and sim.fhir.options.update_verb == "POST":
+    options = sim.fhir.options
+    if oid in sim.directory.records and options.update_verb == "POST":
         return _update(sim, resource, oid)
+    if oid in sim.directory.records:
+        text = options.already_exists_text.format(oid=oid)
+        return outcome_reply(options.already_exists_status, "processing", text)
     try:
         sim.directory.new([directory_record(resource, oid)])
     except DirectoryError as exc:
