@@ -15,6 +15,7 @@ from techval.core.errors import ConfigError, RedoxRefused
 from techval.simulator import provision
 from techval.simulator.app import Simulator
 from techval.validation import directory
+from techval.validation.checks import succeeded
 from techval.validation.fhir.organization import FhirDirectory
 from tests.helpers import RecordingClient, in_process_client, settings_for
 
@@ -135,3 +136,97 @@ def test_already_exists_is_read_and_checked_when_the_environment_loads(tmp_path:
     for wrong in wrongs:
         with pytest.raises(ConfigError, match=r"fhir\.already_exists"):
             settings_for(tmp_path, api="fhir", fhir={"already_exists": wrong})
+
+
+# -- fhir.header_values -----------------------------------------------------------------------
+ROLE, PURPOSE = "x-user-role", "x-purpose-of-use"
+
+
+@pytest.mark.parametrize(
+    ("written", "role", "purpose"),
+    [
+        ({}, "112247003", "TREATMENT"),  # the default: bare codes
+        ({"user_role": "code"}, "112247003", "TREATMENT"),
+        (
+            {"user_role": "code^display", "purpose_of_use": "code^display"},
+            "112247003^Medical Doctor",
+            "TREATMENT^Treatment",
+        ),
+        ({"purpose_of_use": "display"}, "112247003", "Treatment"),
+        (
+            {"user_role": "{code}^{display}^{system}"},
+            "112247003^Medical Doctor^2.16.840.1.113883.6.96",
+            "TREATMENT",
+        ),
+    ],
+)
+def test_each_header_value_format_writes_the_coded_headers(
+    tmp_path: Path, written: dict[str, str], role: str, purpose: str
+) -> None:
+    settings = settings_for(
+        tmp_path, api="fhir", fhir={"header_values": written} if written else None
+    )
+    headers = settings.carequality_headers()
+    assert (headers[ROLE], headers[PURPOSE]) == (role, purpose)
+
+
+@pytest.mark.parametrize(
+    ("written", "said"),
+    [
+        ({"user_role": "{code"}, r"fhir\.header_values\.user_role: '\{code' is neither"),
+        ({"user_role": "{oid}"}, r"fhir\.header_values\.user_role: '\{oid\}' is neither"),
+        ({"purpose_of_use": "TREATMENT"}, r"fhir\.header_values\.purpose_of_use: 'TREATMENT'"),
+        ({"purpose_of_use": "{code!r}"}, r"fhir\.header_values\.purpose_of_use"),
+        ({"user_id": "code"}, r"fhir\.header_values"),  # not a coded field
+    ],
+)
+def test_a_header_value_format_is_checked_when_the_environment_loads(
+    tmp_path: Path, written: dict[str, str], said: str
+) -> None:
+    with pytest.raises(ConfigError, match=said):
+        settings_for(tmp_path, api="fhir", fhir={"header_values": written})
+
+
+def patient_search(tmp_path: Path, simulated: dict[str, str] | None, **fhir: Any) -> Any:
+    """A Patient search at the sender's organization, the simulator expecting `simulated`."""
+    _api, client, settings, simulator = fhir_run(tmp_path, **fhir)
+    assert dict(simulator.fhir.options.header_values) == {
+        "user_role": "{code}",
+        "purpose_of_use": "{code}",
+    }  # the simulator's own: never the harness's fhir.header_values
+    if simulated is not None:
+        expected = {**simulator.fhir.options.header_values, **simulated}
+        simulator.fhir.options = replace(simulator.fhir.options, header_values=expected)
+    slug = settings.fhir.patients_slug.format(oid=settings.organizations[0].oid)
+    return client.request(
+        "Patient search",
+        "POST",
+        settings.fhir.path(slug, "Patient/_search"),
+        form={"_id": ["nobody"]},
+        headers=settings.carequality_headers(),
+        response_schema="fhir/Bundle.searchset",
+    )
+
+
+def test_a_header_value_the_server_does_not_expect_fails_naming_the_header(
+    tmp_path: Path,
+) -> None:
+    search = patient_search(tmp_path, None, header_values={"user_role": "code^display"})
+    with pytest.raises(RedoxRefused) as failure:
+        succeeded(search)
+    assert str(failure.value) == (
+        "Patient search: Redox answered HTTP 401: Unauthorized: the x-user-role header is not "
+        "{code} with a SNOMED CT code"
+    )
+
+
+def test_a_header_value_written_as_the_server_expects_is_taken(tmp_path: Path) -> None:
+    both = {"user_role": "{code}^{display}", "purpose_of_use": "{display}"}
+    search = patient_search(
+        tmp_path, both, header_values={"user_role": "code^display", "purpose_of_use": "display"}
+    )
+    succeeded(search)
+    (tmp_path / "again").mkdir()
+    wrong = patient_search(tmp_path / "again", {"purpose_of_use": "{code}^{display}"})
+    with pytest.raises(RedoxRefused, match=r"the x-purpose-of-use header is not \{code\}\^"):
+        succeeded(wrong)

@@ -7,6 +7,7 @@ stop with one line before any request is sent.
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -82,6 +83,10 @@ class OrganizationProfile:
         return f"{self.name} ({self.oid})"
 
 
+SNOMED_CT = "2.16.840.1.113883.6.96"  # the code system OIDs, for {system} in a header value
+PURPOSE_OF_USE_SYSTEM = "2.16.840.1.113883.3.18.7.1"  # NHIN PurposeOfUse (Carequality's)
+
+
 @dataclass(frozen=True)
 class Carequality:
     """Who asks, in which role and for what purpose: sent as Meta.Extensions on every query."""
@@ -92,6 +97,8 @@ class Carequality:
     user_role_display: str = "Medical Doctor"
     purpose_code: str = TREATMENT
     purpose_display: str = "Treatment"
+    user_role_system: str = SNOMED_CT  # for a fhir.header_values template's {system}
+    purpose_system: str = PURPOSE_OF_USE_SYSTEM
 
 
 @dataclass(frozen=True)
@@ -173,6 +180,15 @@ CAREQUALITY_HEADERS: Mapping[str, str] = {
     "user_role": "x-user-role",
     "purpose_of_use": "x-purpose-of-use",
 }
+# How a coded Carequality field is written as its header's value (fhir.header_values): a
+# shorthand or a template of {code}, {display}, {system}. INFERRED (3.5): bare codes by default.
+HEADER_VALUE_FORMATS: Mapping[str, str] = {
+    "code": "{code}",
+    "code^display": "{code}^{display}",
+    "display": "{display}",
+}
+HEADER_VALUE_FIELDS = frozenset({"code", "display", "system"})
+CODED_HEADERS = ("user_role", "purpose_of_use")
 # Headers the client sets itself: no Carequality field may be sent under their names.
 CLIENT_HEADERS = frozenset(
     {"authorization", "content-type", "accept", "accept-encoding", "redox-source-id", "host"}
@@ -209,6 +225,10 @@ class FhirSettings:
     documents_slug: str = "ceq-xca:{oid}"
     headers: Mapping[str, str] = field(default_factory=lambda: dict(CAREQUALITY_HEADERS))
     headers_on_directory: bool = False  # INFERRED: the Carequality headers also on ceq-orgs
+    # INFERRED (3.5): the value template of each coded header (bare code by default)
+    header_values: Mapping[str, str] = field(
+        default_factory=lambda: dict.fromkeys(CODED_HEADERS, "{code}")
+    )
     update_verb: str = "PUT"  # PUT Organization/{oid}, or POST Organization with the id
     page_limit: int = 50  # Organization/_search `limit`
     max_pages: int = 10  # next links / index pages followed at most
@@ -283,15 +303,19 @@ class Settings:
     @verifies("FHIR-04")
     def carequality_headers(self) -> dict[str, str]:
         """The Carequality metadata as FHIR request headers, {header name: value}: the values
-        the Data Model sends as Meta.Extensions (the user role and purpose as bare codes,
-        INFERRED: Redox's pages do not show the format)."""
+        the Data Model sends as Meta.Extensions, the user role and purpose written by
+        fhir.header_values (bare codes by default, INFERRED: Redox's pages do not show the
+        format, 3.5)."""
         cq = self.carequality
+        templates = self.fhir.header_values
+        role = (cq.user_role_code, cq.user_role_display, cq.user_role_system)
+        purpose = (cq.purpose_code, cq.purpose_display, cq.purpose_system)
         values = {
             "sender_organization_id": cq.sender.oid,
             "user_id": cq.user_id,
             "organization_name": cq.sender.name,
-            "user_role": cq.user_role_code,
-            "purpose_of_use": cq.purpose_code,
+            "user_role": _coded(templates["user_role"], *role),
+            "purpose_of_use": _coded(templates["purpose_of_use"], *purpose),
         }
         return {self.fhir.headers[key]: value for key, value in values.items()}
 
@@ -302,6 +326,10 @@ class Settings:
             raise ConfigError(
                 f"{self.source}: destinations.{purpose} is not set for environment '{self.name}'"
             ) from None
+
+
+def _coded(template: str, code: str, display: str, system: str) -> str:
+    return template.format(code=code, display=display, system=system)
 
 
 def environment_path(name: str, root: Path) -> Path:
@@ -488,6 +516,13 @@ def _fhir(raw: dict[str, Any], production: bool) -> FhirSettings:
         documents_slug=slugs.get("documents", defaults.documents_slug),
         headers={**CAREQUALITY_HEADERS, **raw.get("headers", {})},
         headers_on_directory=raw.get("headers_on_directory", defaults.headers_on_directory),
+        header_values={
+            **defaults.header_values,
+            **{
+                name: HEADER_VALUE_FORMATS.get(value, value)
+                for name, value in raw.get("header_values", {}).items()
+            },
+        },
         update_verb=raw.get("update_verb", defaults.update_verb),
         page_limit=raw.get("page_limit", defaults.page_limit),
         max_pages=raw.get("max_pages", defaults.max_pages),
@@ -544,6 +579,8 @@ def _check_fhir(settings: Settings, path: Path) -> None:
         if names.count(header.lower()) > 1 or header.lower() in CLIENT_HEADERS:
             why = "named twice" if names.count(header.lower()) > 1 else "set by the client"
             raise ConfigError(f"{path}: fhir.headers.{key}: {header} is {why}")
+    for key, template in settings.fhir.header_values.items():
+        _check_header_value(path, key, template)
     headers = settings.carequality_headers()
     for key, header in settings.fhir.headers.items():
         value = headers[header]
@@ -552,6 +589,22 @@ def _check_fhir(settings: Settings, path: Path) -> None:
                 f"{path}: {_HEADER_SOURCES[key]}: sent as the HTTP header {header}, which "
                 "carries printable ASCII only"
             )
+
+
+def _check_header_value(path: Path, key: str, template: str) -> None:
+    """A header value template: literal text and at least one of {code}, {display}, {system}."""
+    try:
+        parts = list(string.Formatter().parse(template))
+    except ValueError:
+        parts = [("", "?", None, None)]
+    names = [name for _, name, spec, conversion in parts if name is not None]
+    plain = all(not spec and not conversion for _, name, spec, conversion in parts if name)
+    if not names or not plain or not set(names) <= HEADER_VALUE_FIELDS:
+        shorthands = ", ".join(HEADER_VALUE_FORMATS)
+        raise ConfigError(
+            f"{path}: fhir.header_values.{key}: {template!r} is neither {shorthands} nor a "
+            "template of {code}, {display} and {system}"
+        )
 
 
 def _auth(raw: dict[str, Any], base_url: str, root: Path) -> AuthSettings:
@@ -595,6 +648,8 @@ def _carequality(
         user_role_display=role.get("display", defaults.user_role_display),
         purpose_code=purpose.get("code", defaults.purpose_code),
         purpose_display=purpose.get("display", defaults.purpose_display),
+        user_role_system=role.get("system", defaults.user_role_system),
+        purpose_system=purpose.get("system", defaults.purpose_system),
     )
 
 
