@@ -11,11 +11,13 @@ from typing import Any
 import pytest
 
 from techval.core.config import Settings
-from techval.core.errors import ConfigError, RedoxRefused
+from techval.core.errors import BreaksRedoxRule, ConfigError, RedoxRefused
+from techval.core.verifies import requirements_of
 from techval.simulator import provision
 from techval.simulator.app import Simulator
 from techval.validation import directory
 from techval.validation.checks import succeeded
+from techval.validation.fhir.headers import carequality_header_values
 from techval.validation.fhir.organization import FhirDirectory
 from tests.helpers import RecordingClient, in_process_client, settings_for
 
@@ -230,3 +232,51 @@ def test_a_header_value_written_as_the_server_expects_is_taken(tmp_path: Path) -
     wrong = patient_search(tmp_path / "again", {"purpose_of_use": "{code}^{display}"})
     with pytest.raises(RedoxRefused, match=r"the x-purpose-of-use header is not \{code\}\^"):
         succeeded(wrong)
+
+
+# -- CQ-03, CQ-04 through the headers ---------------------------------------------------------
+def test_a_purpose_other_than_treatment_is_not_sent_naming_the_header(tmp_path: Path) -> None:
+    settings = settings_for(
+        tmp_path,
+        api="fhir",
+        carequality={"user_id": "Doolittle, John", "purpose_of_use": {"code": "PAYMENT"}},
+    )
+    client = in_process_client(settings)
+    slug = settings.fhir.patients_slug.format(oid=settings.organizations[0].oid)
+    with pytest.raises(BreaksRedoxRule) as failure:
+        client.request(
+            "Patient search",
+            "POST",
+            settings.fhir.path(slug, "Patient/_search"),
+            form={"_id": ["nobody"]},
+            headers=settings.carequality_headers(),
+        )
+    assert str(failure.value) == (
+        "Patient search: the request breaks a Redox rule, not sent: header x-purpose-of-use: "
+        "'PAYMENT' does not carry TREATMENT as {code} (Carequality metadata)"
+    )
+    assert requirements_of(failure.value) == ("CQ-03", "CQ-04")
+    assert client.exchanges == []  # nothing sent
+
+
+@pytest.mark.parametrize(
+    ("written", "headers", "problem"),
+    [
+        ({}, {"X-User-Role": "Medical Doctor"}, "header x-user-role: 'Medical Doctor' does not"),
+        (
+            {"user_role": "code^display"},
+            {"x-user-role": "112247003"},  # not written as the key says
+            "header x-user-role: '112247003' does not carry a SNOMED CT code as {code}^{display}",
+        ),
+        ({}, {"x-purpose-of-use": "treatment"}, "header x-purpose-of-use: 'treatment' does not"),
+    ],
+)
+def test_a_coded_header_breaking_its_rule_is_named(
+    tmp_path: Path, written: dict[str, str], headers: dict[str, str], problem: str
+) -> None:
+    keys = {"header_values": written} if written else None
+    settings = settings_for(tmp_path, api="fhir", fhir=keys)
+    (found,) = carequality_header_values(settings, headers)
+    assert found.startswith(problem)
+    assert carequality_header_values(settings, settings.carequality_headers()) == []
+    assert carequality_header_values(settings, {}) == []  # the directory's requests: none

@@ -57,10 +57,17 @@ ExchangeHook = Callable[[Exchange], None]
 # The documented rules a message must keep before it is sent, given the destination's purpose
 # (techval.validation.rules.OutgoingRules); the client knows schemas, not Redox's rules.
 OutgoingRules = Callable[[dict[str, Any], str | None], Sequence[Violation]]
+# The documented rules of a FHIR request's headers (techval.validation.fhir.headers.HeaderRules):
+# BreaksRedoxRule, and the request is not sent, when one is broken.
+HeaderRules = Callable[[str, Mapping[str, str]], None]
 
 
 def no_rules(message: dict[str, Any], purpose: str | None) -> Sequence[Violation]:
     return []
+
+
+def no_header_rules(label: str, headers: Mapping[str, str]) -> None:
+    return None
 
 
 class RedoxClient:
@@ -73,6 +80,7 @@ class RedoxClient:
         transport: httpx.BaseTransport | None = None,
         on_exchange: list[ExchangeHook] | None = None,
         outgoing: OutgoingRules = no_rules,
+        outgoing_headers: HeaderRules = no_header_rules,
         clock: ScenarioClock | None = None,
     ) -> None:
         self.settings = settings
@@ -80,6 +88,7 @@ class RedoxClient:
         self.redactor = redactor
         self.hooks: list[ExchangeHook] = list(on_exchange or [])
         self.outgoing = outgoing
+        self.outgoing_headers = outgoing_headers
         self.clock = clock or ScenarioClock()
         self.health = Health(settings.fail_fast)
         timeouts = settings.timeouts
@@ -219,6 +228,7 @@ class RedoxClient:
                 raise BreaksRequestSchema(
                     f"{label}: the request breaks its schema {request_schema}, not sent: {listed}"
                 )
+        self.outgoing_headers(label, headers or {})
         sent = {"Accept": FHIR_JSON}
         content = None
         if json_body is not None:

@@ -332,6 +332,18 @@ def _coded(template: str, code: str, display: str, system: str) -> str:
     return template.format(code=code, display=display, system=system)
 
 
+def written_parts(template: str, value: str) -> dict[str, str] | None:
+    """The {code}, {display}, {system} of a header value written by `template` (None when
+    the value is not written so)."""
+    pattern = ""
+    for literal, name, _, _ in string.Formatter().parse(template):
+        pattern += re.escape(literal)
+        if name:
+            pattern += f"(?P={name})" if f"(?P<{name}>" in pattern else f"(?P<{name}>.+?)"
+    found = re.fullmatch(pattern, value)
+    return found.groupdict() if found is not None else None
+
+
 def environment_path(name: str, root: Path) -> Path:
     """The file of a named environment; ConfigError listing the known names if there is none."""
     folder = root / "environments"

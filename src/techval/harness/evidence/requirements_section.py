@@ -118,7 +118,7 @@ def evaluate(
         verifies: then only that requirement fails."""
         raised = outcome.raised_at
         return raised is not None and any(
-            _checked_by(r, raised) and r.covers(outcome.name, outcome.parameters)
+            _checked_by(r, raised) and r.covers(outcome.name, outcome.parameters, api)
             for r in applicable
         )
 
@@ -126,10 +126,12 @@ def evaluate(
     for requirement in catalogue:
         mine = [w for w in warnings if w["requirement"] == requirement.id]
         if requirement.applies_to(api):
-            linked = [o for o in found.outcomes if requirement.covers(o.name, o.parameters)]
+            linked = [o for o in found.outcomes if requirement.covers(o.name, o.parameters, api)]
             ran = [o for o in linked if _ran(o)]
             verdict = _verdict(requirement, ran, len(mine), pinned)
-            left_out = any(requirement.covers(o.name, o.parameters) for o in found.not_selected)
+            left_out = any(
+                requirement.covers(o.name, o.parameters, api) for o in found.not_selected
+            )
             if verdict == PASSED and left_out:  # a scenario verifying it was not selected
                 verdict = INCOMPLETE
         else:  # its scenarios ran, but they showed nothing of another API's rule
@@ -142,7 +144,7 @@ def evaluate(
                 "requirement": requirement.requirement,
                 "source": requirement.source,
                 "verdict": verdict,
-                "scenarios": list(requirement.scenarios),
+                "scenarios": list(requirement.scenarios_for(api)),
                 "ran": [{"scenario": o.title, "status": o.status, "kind": o.kind} for o in ran],
                 "redox_log_ids": _unique([i for o in ran for i in o.log_ids]),
                 "findings": [w["message"] for w in mine],
