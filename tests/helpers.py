@@ -25,6 +25,7 @@ from techval.harness.evidence.decide import Decided
 from techval.harness.evidence.section import Section
 from techval.simulator import Simulator, provision
 from techval.simulator.transport import simulator_transport
+from techval.validation.fhir.headers import HeaderRules
 from techval.validation.rules import OutgoingRules
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,6 +99,7 @@ def in_process_client(settings: Settings, simulator: Simulator | None = None) ->
         Redactor(settings.auth.secret_values()),
         transport=simulator_transport(simulator),
         outgoing=OutgoingRules(settings),
+        outgoing_headers=HeaderRules(settings),
     )
 
 

@@ -5,6 +5,7 @@ by the right scenario with a message naming what was observed."""
 
 from __future__ import annotations
 
+import csv
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -79,6 +80,31 @@ def test_every_step_runs_through_fhir_and_what_it_lacks_is_not_offered(
     assert all(e["response"]["headers"] for e in entries)  # Redox-Trace-Id among them
     traced = [s for step in verdict["steps"] for s in step["scenarios"] if s["redox_log_ids"]]
     assert traced  # the trace IDs are the log IDs of FHIR exchanges
+
+
+def test_the_data_model_pushes_and_the_carequality_headers_check_their_requirements(
+    clean_run: tuple[RunResult, Simulator],
+) -> None:
+    """Under FHIR step 4 still pushes Data Model messages: the envelope rules are checked by
+    its scenarios alone; the user role and purpose of use rules by the headers' values."""
+    result, _ = clean_run
+    with (result.reports / "requirements.csv").open(encoding="utf-8", newline="") as file:
+        rows = {row["id"]: row for row in csv.DictReader(file)}
+    pushes = {
+        "Push a new patient and a visit summary, then find both",
+        "Update the contact details of a patient",
+        "Merge two records of a patient",
+    }
+    for key in ("API-01", "API-06", "API-07", "API-08", "API-09"):
+        assert rows[key]["verdict"] == "passed", key
+        ran = set(rows[key]["scenarios"].split("; "))
+        assert pushes <= ran and all(s in pushes or s.startswith("Push the visit") for s in ran)
+        assert rows[key]["redox_log_ids"], key
+    for key in ("CQ-03", "CQ-04"):  # the broad search is not offered under FHIR
+        assert rows[key]["verdict"] in ("passed", "incomplete"), key
+        assert "Search within one organization" in rows[key]["scenarios"], key
+    for key in ("CQ-01", "CQ-05", "PS-01", "API-10"):  # Data Model only: not applicable
+        assert rows[key]["verdict"] == "not_applicable", key
 
 
 def simulated_patient_values(simulator: Simulator) -> list[str]:

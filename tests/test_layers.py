@@ -74,6 +74,24 @@ def _break(copy: Path, module: str, line: str) -> None:
             "evidence flows one way: events -> outcomes -> verdict -> sections -> files BROKEN",
             "techval.harness.evidence.section -> techval.harness.evidence.drift",
         ),
+        (
+            "techval/validation/dod.py",
+            "import techval.validation.fhir.paging  # noqa",
+            "the Data Model side imports nothing of the FHIR side BROKEN",
+            "techval.validation.dod -> techval.validation.fhir.paging",
+        ),
+        (
+            "techval/validation/rules.py",
+            "import techval.validation.fhir.organization  # noqa",
+            "the Data Model side imports nothing of the FHIR side BROKEN",
+            "techval.validation.rules -> techval.validation.fhir.organization",
+        ),
+        (
+            "techval/validation/fhir/paging.py",
+            "import techval.validation.templates  # noqa",
+            "the FHIR side imports nothing of the Data Model side BROKEN",
+            "techval.validation.fhir.paging -> techval.validation.templates",
+        ),
     ],
 )
 def test_breaking_a_layer_fails_its_contract_naming_the_import(

@@ -57,9 +57,9 @@ CATALOGUE = requirements.load()
 def test_every_scenario_named_exists_in_the_features() -> None:
     known = set(feature_scenarios())
     for requirement in CATALOGUE:
-        if requirement.every_scenario:
-            continue
-        unknown = [name for name in requirement.scenarios if name not in known]
+        own = () if requirement.every_scenario else requirement.scenarios
+        named = (*own, *requirement.fhir_scenarios)
+        unknown = [name for name in named if name not in known]
         assert not unknown, f"{requirement.id}: no such scenario in features/: {unknown}"
 
 
@@ -256,8 +256,8 @@ def test_a_requirement_of_the_other_api_is_not_applicable_never_passed(
     result: dict[str, Any] = {"steps": []}
     applied(SECTION, result, every_scenario_passed(api), tmp_path)
     rows = {row["id"]: row for row in result["requirements"]}
-    foreign = {r.id for r in CATALOGUE if r.api == other}
-    assert foreign
+    foreign = {r.id for r in CATALOGUE if not r.applies_to(api or DATA_MODEL)}
+    assert foreign and foreign <= {r.id for r in CATALOGUE if r.api == other}
     for identifier, row in rows.items():
         if identifier in foreign:
             assert row["verdict"] == "not_applicable", identifier
@@ -284,12 +284,12 @@ def test_a_requirement_of_the_other_api_is_not_applicable_never_passed(
 
 
 def test_a_failure_pinned_to_a_check_of_the_other_api_fails_every_shall_of_its_scenario() -> None:
-    """Under FHIR a push's refusal raised by the Data Model envelope check (API-06's, not a
-    rule of this API) is pinned to no requirement of the run: every SHALL of the scenario
-    fails; a FHIR check pins its own requirement."""
+    """Under FHIR a push's refusal raised by a Data Model check that no requirement of the run
+    keeps for a push (CQ-05's, a rule of the Data Model's queries) is pinned to no requirement:
+    every SHALL of the scenario fails; a FHIR check pins its own requirement."""
     push = outcome(
         "a", "Merge two records of a patient", "failed", "conformance",
-        raised_at="techval.core.client.RedoxClient.check_request",
+        raised_at="techval.validation.rules.carried_metadata",
     )  # fmt: skip
     create = outcome(
         "b", "Create the organization record", "failed", "conformance",
@@ -297,11 +297,60 @@ def test_a_failure_pinned_to_a_check_of_the_other_api_fails_every_shall_of_its_s
     )  # fmt: skip
     found = Assembled(outcomes=[push, create], environment={"api": FHIR})
     rows = {row["id"]: row["verdict"] for row in evaluate(CATALOGUE, found)[0]}
-    assert rows["API-06"] == "not_applicable"
+    assert rows["CQ-05"] == "not_applicable"
+    assert rows["API-06"] == rows["API-07"] == "failed"  # the push's envelope rules apply
     assert rows["DOD-01"] == rows["DOD-04"] == rows["DOD-09"] == "failed"
     assert rows["FHIR-05"] == "failed"
     assert rows["ORG-02"] == rows["ORG-03"] == "incomplete"  # not disproven by id = OID
     assert rows["ORG-01"] == "not_applicable"
+
+
+def test_under_fhir_the_envelope_rules_apply_to_the_data_model_pushes_only() -> None:
+    """Step 4's pushes stay Data Model messages under `api: fhir`: API-01, -06, -07, -08, -09
+    are checked by those scenarios (a push refused by the envelope check fails API-06 alone),
+    and by no FHIR request's scenario; CQ-03/CQ-04 by the searches that send the headers."""
+    push = outcome(
+        "a", "Merge two records of a patient", "failed", "conformance",
+        raised_at="techval.core.client.RedoxClient.check_request",
+    )  # fmt: skip
+    create = outcome("b", "Create the organization record", "passed")
+    search = outcome(
+        "c", "Search within one organization finds the patient with that organization's "
+        "identifiers", "failed", "conformance",
+        raised_at="techval.validation.fhir.headers.HeaderRules.__call__",
+    )  # fmt: skip
+    found = Assembled(outcomes=[push, create, search], environment={"api": FHIR})
+    rows = {row["id"]: row for row in evaluate(CATALOGUE, found)[0]}
+    assert rows["API-06"]["verdict"] == "failed"  # pinned: its check raised
+    assert [r["scenario"] for r in rows["API-06"]["ran"]] == ["Merge two records of a patient"]
+    assert rows["API-06"]["scenarios"] == list(by_id("API-06").fhir_scenarios)
+    assert rows["API-07"]["verdict"] == "incomplete"  # the push failed on another's check
+    assert rows["DOD-01"]["verdict"] == "incomplete"
+    assert rows["CQ-03"]["verdict"] == rows["CQ-04"]["verdict"] == "failed"
+    assert rows["CQ-02"]["verdict"] == "incomplete"  # pinned to CQ-03/CQ-04's check
+    assert rows["CQ-01"]["verdict"] == rows["PS-01"]["verdict"] == "not_applicable"
+    for identifier in ("API-01", "API-06", "API-07", "API-08", "API-09"):
+        requirement = by_id(identifier)
+        assert requirement.api == DATA_MODEL and requirement.applies_to(FHIR), identifier
+        assert not requirement.covers("Create the organization record", api=FHIR)
+        assert requirement.covers("Create the organization record", api=DATA_MODEL)
+        assert requirement.covers("Push the visit summary of an <kind> visit", api=FHIR)
+    still = {r.id for r in CATALOGUE if r.api == DATA_MODEL and r.applies_to(FHIR)}
+    assert still == {"API-01", "API-06", "API-07", "API-08", "API-09"}
+    assert by_id("CQ-03").api == by_id("CQ-04").api == BOTH
+
+
+@pytest.mark.parametrize(
+    ("changes", "said"),
+    [
+        ({"fhir_scenarios": ["x"]}, "ORG-99: fhir_scenarios: only for api: data_model"),
+        ({"api": "data_model", "fhir_scenarios": "all"}, "ORG-99: fhir_scenarios: must be a"),
+        ({"api": "data_model", "fhir_scenarios": ["x", "all"]}, "must name scenarios, not 'all'"),
+    ],
+)
+def test_fhir_scenarios_are_only_for_a_data_model_rule(changes: dict[str, Any], said: str) -> None:
+    with pytest.raises(CatalogueError, match=re.escape(said)):
+        parse({"requirements": [{**GOOD, **changes}]}, "c")
 
 
 # ── findings: SHOULD observations, recorded and redacted, never failing ───────────────────
@@ -569,10 +618,13 @@ def test_a_fhir_run_checks_the_fhir_rules_and_shows_data_model_rules_as_not_appl
         assert rows[key]["verdict"] == "incomplete", key
     assert rows["FHIR-04"]["verdict"] == ""  # the headers: no scenario of this run sends them
     assert rows["ORG-03"]["verdict"] == rows["ORG-05"]["verdict"] == "passed"  # both APIs
-    data_model = [r.id for r in CATALOGUE if r.api == DATA_MODEL]
-    for key in data_model:  # ORG-01, API-01, CQ-01, PS-01 ...: whatever the tags
+    data_model = [r.id for r in CATALOGUE if not r.applies_to(FHIR)]
+    for key in data_model:  # ORG-01, CQ-01, PS-01 ...: whatever the tags
         assert rows[key]["verdict"] == "not_applicable", key
         assert rows[key]["scenarios"] == rows[key]["redox_log_ids"] == ""
+    for key in ("API-01", "API-06", "API-07", "API-08", "API-09"):  # step 4's pushes only
+        assert by_id(key).api == DATA_MODEL
+        assert rows[key]["verdict"] == rows[key]["scenarios"] == "", key  # not in the tags
     assert f", {len(data_model)} not applicable to this API (requirements.csv)" in result.stdout
     document = json.loads((result.reports / "verdict.json").read_text())
     assert document["environment"]["api"] == "fhir"

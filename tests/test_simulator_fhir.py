@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import json
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -316,8 +317,23 @@ def test_an_implementer_needs_a_contact(fhir: Fhir) -> None:
 
 
 def test_a_body_that_is_not_json_is_400(fhir: Fhir) -> None:
-    answer = fhir.http.post(f"{ORGS}/Organization", content=b"<Organization/>")
+    sent = {"Content-Type": "application/fhir+json"}
+    answer = fhir.http.post(f"{ORGS}/Organization", content=b"<Organization/>", headers=sent)
     assert answer.status_code == 400 and answer.json()["resourceType"] == "OperationOutcome"
+
+
+@pytest.mark.parametrize("content_type", [None, "application/xml", "text/plain"])
+def test_a_body_of_another_content_type_is_415_naming_it(
+    fhir: Fhir, content_type: str | None
+) -> None:
+    sent = {"Content-Type": content_type} if content_type else {}
+    body = json.dumps(organization()).encode()
+    answer = fhir.http.post(f"{ORGS}/Organization", content=body, headers=sent)
+    assert answer.status_code == 415
+    assert answer.json()["issue"][0]["details"]["text"] == (
+        f"Content-Type {content_type or '(none)'} is not supported: application/fhir+json or "
+        "application/json"
+    )
 
 
 def test_read_of_an_unknown_organization_is_404(fhir: Fhir) -> None:

@@ -57,10 +57,17 @@ ExchangeHook = Callable[[Exchange], None]
 # The documented rules a message must keep before it is sent, given the destination's purpose
 # (techval.validation.rules.OutgoingRules); the client knows schemas, not Redox's rules.
 OutgoingRules = Callable[[dict[str, Any], str | None], Sequence[Violation]]
+# The documented rules of a FHIR request's headers (techval.validation.fhir.headers.HeaderRules):
+# BreaksRedoxRule, and the request is not sent, when one is broken.
+HeaderRules = Callable[[str, Mapping[str, str]], None]
 
 
 def no_rules(message: dict[str, Any], purpose: str | None) -> Sequence[Violation]:
     return []
+
+
+def no_header_rules(label: str, headers: Mapping[str, str]) -> None:
+    return None
 
 
 class RedoxClient:
@@ -73,6 +80,7 @@ class RedoxClient:
         transport: httpx.BaseTransport | None = None,
         on_exchange: list[ExchangeHook] | None = None,
         outgoing: OutgoingRules = no_rules,
+        outgoing_headers: HeaderRules = no_header_rules,
         clock: ScenarioClock | None = None,
     ) -> None:
         self.settings = settings
@@ -80,6 +88,7 @@ class RedoxClient:
         self.redactor = redactor
         self.hooks: list[ExchangeHook] = list(on_exchange or [])
         self.outgoing = outgoing
+        self.outgoing_headers = outgoing_headers
         self.clock = clock or ScenarioClock()
         self.health = Health(settings.fail_fast)
         timeouts = settings.timeouts
@@ -193,17 +202,17 @@ class RedoxClient:
     ) -> Exchange:
         """Send any request of a REST API (Redox's FHIR API) with the machinery of `send`.
 
-        `path` starts with "/" (below base_url) or is an absolute URL on base_url's scheme,
-        host and port (a `next` link): the token goes nowhere else. A JSON body is sent as
-        application/fhir+json, a form as application/x-www-form-urlencoded (its parameters
-        recorded masked); the body is checked against `request_schema` first (not sent when it
-        breaks it). The answer is checked against `response_schema` when 2xx, else against the
-        error shape it has: an OperationOutcome or a Data-Model-shaped Meta.Errors body (both
+        `path` starts with "/" (below base_url) or is an absolute URL on base_url's scheme, host and
+        port (a `next` link): the token goes nowhere else. A JSON body is sent as fhir.content_type
+        (application/fhir+json unless configured), a form as application/x-www-form-urlencoded (its
+        parameters recorded masked); the body is checked against `request_schema` first (not sent
+        when it breaks it). The answer is checked against `response_schema` when 2xx, else against
+        the error shape it has: an OperationOutcome or a Data-Model-shaped Meta.Errors body (both
         were seen from Redox's FHIR API, as was an empty 404:
         https://docs.redoxengine.com/api-reference/error-handling-and-responses/ and answers
-        recorded in github.com/databricks-industry-solutions/redox-ehr-api); an empty answer
-        against none. `kind`: what kind of request it is when the label says more (a later
-        page of a search: its first page's label), Exchange.kind."""
+        recorded in github.com/databricks-industry-solutions/redox-ehr-api); an empty answer against
+        none. `kind`: what kind of request it is when the label says more (a later page of a search:
+        its first page's label), Exchange.kind."""
         if json_body is not None and form is not None:
             raise ValueError(f"{label}: a request has a JSON body or a form, not both")
         url = self._url(label, path)
@@ -219,10 +228,11 @@ class RedoxClient:
                 raise BreaksRequestSchema(
                     f"{label}: the request breaks its schema {request_schema}, not sent: {listed}"
                 )
+        self.outgoing_headers(label, headers or {})
         sent = {"Accept": FHIR_JSON}
         content = None
         if json_body is not None:
-            sent["Content-Type"] = FHIR_JSON
+            sent["Content-Type"] = self.settings.fhir.content_type
             content = json.dumps(json_body, ensure_ascii=False).encode("utf-8")
         elif sent_form is not None:
             sent["Content-Type"] = FORM

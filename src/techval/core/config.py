@@ -7,6 +7,7 @@ stop with one line before any request is sent.
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -82,6 +83,10 @@ class OrganizationProfile:
         return f"{self.name} ({self.oid})"
 
 
+SNOMED_CT = "2.16.840.1.113883.6.96"  # the code system OIDs, for {system} in a header value
+PURPOSE_OF_USE_SYSTEM = "2.16.840.1.113883.3.18.7.1"  # NHIN PurposeOfUse (Carequality's)
+
+
 @dataclass(frozen=True)
 class Carequality:
     """Who asks, in which role and for what purpose: sent as Meta.Extensions on every query."""
@@ -92,6 +97,8 @@ class Carequality:
     user_role_display: str = "Medical Doctor"
     purpose_code: str = TREATMENT
     purpose_display: str = "Treatment"
+    user_role_system: str = SNOMED_CT  # for a fhir.header_values template's {system}
+    purpose_system: str = PURPOSE_OF_USE_SYSTEM
 
 
 @dataclass(frozen=True)
@@ -173,11 +180,35 @@ CAREQUALITY_HEADERS: Mapping[str, str] = {
     "user_role": "x-user-role",
     "purpose_of_use": "x-purpose-of-use",
 }
+# How a coded Carequality field is written as its header's value (fhir.header_values): a
+# shorthand or a template of {code}, {display}, {system}. INFERRED (3.5): bare codes by default.
+HEADER_VALUE_FORMATS: Mapping[str, str] = {
+    "code": "{code}",
+    "code^display": "{code}^{display}",
+    "display": "{display}",
+}
+HEADER_VALUE_FIELDS = frozenset({"code", "display", "system"})
+CODED_HEADERS = ("user_role", "purpose_of_use")
 # Headers the client sets itself: no Carequality field may be sent under their names.
 CLIENT_HEADERS = frozenset(
     {"authorization", "content-type", "accept", "accept-encoding", "redox-source-id", "host"}
     | {"content-length", "user-agent", "connection", "transfer-encoding"}
 )
+
+
+@dataclass(frozen=True)
+class AlreadyExists:
+    """How the directory refuses a create of an OID it already holds, which a re-run adopts:
+    one of `statuses` with an error text containing `text` (4.11: 403 `[OID] already exists.`,
+    documented for the Data Model, INFERRED on FHIR)."""
+
+    statuses: tuple[int, ...] = (403,)
+    text: str = "already exists."
+    key: str = ""  # where it is configured, for a failure's hint ("" when documented)
+
+    def describe(self) -> str:
+        said = " or ".join(str(status) for status in self.statuses)
+        return f"HTTP {said} with an error text containing {self.text!r}"
 
 
 @dataclass(frozen=True)
@@ -194,6 +225,10 @@ class FhirSettings:
     documents_slug: str = "ceq-xca:{oid}"
     headers: Mapping[str, str] = field(default_factory=lambda: dict(CAREQUALITY_HEADERS))
     headers_on_directory: bool = False  # INFERRED: the Carequality headers also on ceq-orgs
+    # INFERRED (3.5): the value template of each coded header (bare code by default)
+    header_values: Mapping[str, str] = field(
+        default_factory=lambda: dict.fromkeys(CODED_HEADERS, "{code}")
+    )
     update_verb: str = "PUT"  # PUT Organization/{oid}, or POST Organization with the id
     page_limit: int = 50  # Organization/_search `limit`
     max_pages: int = 10  # next links / index pages followed at most
@@ -214,6 +249,12 @@ class FhirSettings:
     write_answer: str = "resource"
     # The identifier system of an organization's OID (4.2: Redox's create example)
     oid_system: str = "http://www.hl7.org/oid/"
+    # INFERRED (1.10: Redox's create example sends application/json): the Content-Type of a
+    # FHIR request's JSON body (create, update)
+    content_type: str = "application/fhir+json"
+    # INFERRED (4.11, documented for the Data Model): the refusal of a create of a known OID,
+    # which a re-run adopts with an update
+    already_exists: AlreadyExists = AlreadyExists(key="fhir.already_exists")
 
     @verifies("FHIR-01")
     def path(self, slug: str, tail: str) -> str:
@@ -262,15 +303,19 @@ class Settings:
     @verifies("FHIR-04")
     def carequality_headers(self) -> dict[str, str]:
         """The Carequality metadata as FHIR request headers, {header name: value}: the values
-        the Data Model sends as Meta.Extensions (the user role and purpose as bare codes,
-        INFERRED: Redox's pages do not show the format)."""
+        the Data Model sends as Meta.Extensions, the user role and purpose written by
+        fhir.header_values (bare codes by default, INFERRED: Redox's pages do not show the
+        format, 3.5)."""
         cq = self.carequality
+        templates = self.fhir.header_values
+        role = (cq.user_role_code, cq.user_role_display, cq.user_role_system)
+        purpose = (cq.purpose_code, cq.purpose_display, cq.purpose_system)
         values = {
             "sender_organization_id": cq.sender.oid,
             "user_id": cq.user_id,
             "organization_name": cq.sender.name,
-            "user_role": cq.user_role_code,
-            "purpose_of_use": cq.purpose_code,
+            "user_role": _coded(templates["user_role"], *role),
+            "purpose_of_use": _coded(templates["purpose_of_use"], *purpose),
         }
         return {self.fhir.headers[key]: value for key, value in values.items()}
 
@@ -281,6 +326,22 @@ class Settings:
             raise ConfigError(
                 f"{self.source}: destinations.{purpose} is not set for environment '{self.name}'"
             ) from None
+
+
+def _coded(template: str, code: str, display: str, system: str) -> str:
+    return template.format(code=code, display=display, system=system)
+
+
+def written_parts(template: str, value: str) -> dict[str, str] | None:
+    """The {code}, {display}, {system} of a header value written by `template` (None when
+    the value is not written so)."""
+    pattern = ""
+    for literal, name, _, _ in string.Formatter().parse(template):
+        pattern += re.escape(literal)
+        if name:
+            pattern += f"(?P={name})" if f"(?P<{name}>" in pattern else f"(?P<{name}>.+?)"
+    found = re.fullmatch(pattern, value)
+    return found.groupdict() if found is not None else None
 
 
 def environment_path(name: str, root: Path) -> Path:
@@ -467,6 +528,13 @@ def _fhir(raw: dict[str, Any], production: bool) -> FhirSettings:
         documents_slug=slugs.get("documents", defaults.documents_slug),
         headers={**CAREQUALITY_HEADERS, **raw.get("headers", {})},
         headers_on_directory=raw.get("headers_on_directory", defaults.headers_on_directory),
+        header_values={
+            **defaults.header_values,
+            **{
+                name: HEADER_VALUE_FORMATS.get(value, value)
+                for name, value in raw.get("header_values", {}).items()
+            },
+        },
         update_verb=raw.get("update_verb", defaults.update_verb),
         page_limit=raw.get("page_limit", defaults.page_limit),
         max_pages=raw.get("max_pages", defaults.max_pages),
@@ -479,7 +547,19 @@ def _fhir(raw: dict[str, Any], production: bool) -> FhirSettings:
         ),
         write_answer=raw.get("write_answer", defaults.write_answer),
         oid_system=raw.get("oid_system", defaults.oid_system),
+        content_type=raw.get("content_type", defaults.content_type),
+        already_exists=_already_exists(raw.get("already_exists"), defaults.already_exists),
     )
+
+
+def _already_exists(raw: dict[str, Any] | None, default: AlreadyExists) -> AlreadyExists:
+    """fhir.already_exists: {status: 403 or [403, 409], text: "already exists"} (the schema
+    has checked the shape)."""
+    if not raw:
+        return default
+    status = raw.get("status", list(default.statuses))
+    statuses = tuple(status) if isinstance(status, list) else (status,)
+    return replace(default, statuses=statuses, text=raw.get("text", default.text))
 
 
 # Where each Carequality header's value is configured (for a refusal naming the key).
@@ -511,6 +591,8 @@ def _check_fhir(settings: Settings, path: Path) -> None:
         if names.count(header.lower()) > 1 or header.lower() in CLIENT_HEADERS:
             why = "named twice" if names.count(header.lower()) > 1 else "set by the client"
             raise ConfigError(f"{path}: fhir.headers.{key}: {header} is {why}")
+    for key, template in settings.fhir.header_values.items():
+        _check_header_value(path, key, template)
     headers = settings.carequality_headers()
     for key, header in settings.fhir.headers.items():
         value = headers[header]
@@ -519,6 +601,22 @@ def _check_fhir(settings: Settings, path: Path) -> None:
                 f"{path}: {_HEADER_SOURCES[key]}: sent as the HTTP header {header}, which "
                 "carries printable ASCII only"
             )
+
+
+def _check_header_value(path: Path, key: str, template: str) -> None:
+    """A header value template: literal text and at least one of {code}, {display}, {system}."""
+    try:
+        parts = list(string.Formatter().parse(template))
+    except ValueError:
+        parts = [("", "?", None, None)]
+    names = [name for _, name, spec, conversion in parts if name is not None]
+    plain = all(not spec and not conversion for _, name, spec, conversion in parts if name)
+    if not names or not plain or not set(names) <= HEADER_VALUE_FIELDS:
+        shorthands = ", ".join(HEADER_VALUE_FORMATS)
+        raise ConfigError(
+            f"{path}: fhir.header_values.{key}: {template!r} is neither {shorthands} nor a "
+            "template of {code}, {display} and {system}"
+        )
 
 
 def _auth(raw: dict[str, Any], base_url: str, root: Path) -> AuthSettings:
@@ -562,6 +660,8 @@ def _carequality(
         user_role_display=role.get("display", defaults.user_role_display),
         purpose_code=purpose.get("code", defaults.purpose_code),
         purpose_display=purpose.get("display", defaults.purpose_display),
+        user_role_system=role.get("system", defaults.user_role_system),
+        purpose_system=purpose.get("system", defaults.purpose_system),
     )
 
 

@@ -23,6 +23,7 @@ from techval.core.schemas import SchemaRegistry
 from techval.harness import events
 from techval.harness.evidence import drift, har
 from techval.simulator import RunningSimulator, provision
+from techval.validation.fhir.headers import HeaderRules
 from techval.validation.patients import load_patients
 from techval.validation.rules import OutgoingRules
 
@@ -122,6 +123,7 @@ def start_run(
         redactor,
         on_exchange=[record],
         outgoing=OutgoingRules(settings),
+        outgoing_headers=HeaderRules(settings),
     )
     reporter = Reporter(  # its findings (redacted by the reporter) go into the event stream
         redactor,

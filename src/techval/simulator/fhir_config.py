@@ -26,6 +26,9 @@ HEADERS: Mapping[str, str] = {
 }
 
 
+HEADER_VALUES: Mapping[str, str] = {"user_role": "{code}", "purpose_of_use": "{code}"}
+
+
 @dataclass(frozen=True)
 class Slug:
     """A destination slug: which of the three Carequality destinations, and the target OID."""
@@ -51,6 +54,10 @@ class FhirOptions:
     documents_slug: str = "ceq-xca:{oid}"
     headers: Mapping[str, str] = field(default_factory=lambda: dict(HEADERS))
     headers_on_directory: bool = False  # INFERRED (3.8): tables only on the query pages
+    # INFERRED (3.5): how the coded headers' values must be written, a template of {code},
+    # {display}, {system}. The simulator's own expectation: never read from the harness's
+    # fhir.header_values (a harness writing them otherwise is refused, naming the header).
+    header_values: Mapping[str, str] = field(default_factory=lambda: dict(HEADER_VALUES))
     update_verb: str = "PUT"  # INFERRED (4.4): PUT Organization/{oid}, or POST with the id
     page_size: int = 50  # INFERRED: entries per searchset page when no `limit` is asked
     next_verb: str = "GET"  # INFERRED (9.2): how a next link is followed (GET, or POST)
@@ -60,6 +67,13 @@ class FhirOptions:
     # The OID's identifier system (4.2: Redox's create example). The simulator's own: never
     # read from the harness's fhir.oid_system (the simulator shares data, never decisions)
     oid_system: str = OID_SYSTEM
+    # INFERRED (1.10): the Content-Types a JSON body (create, update) may have; others get 415.
+    # The simulator's own, never the harness's fhir.content_type.
+    json_content_types: tuple[str, ...] = ("application/fhir+json", "application/json")
+    # The refusal of a create of a known OID (4.11: 403 `[OID] already exists.`, documented for
+    # the Data Model; INFERRED on FHIR). The simulator's own, never fhir.already_exists.
+    already_exists_status: int = 403
+    already_exists_text: str = "{oid} already exists."
 
     @classmethod
     def from_settings(cls, fhir: Any) -> FhirOptions:

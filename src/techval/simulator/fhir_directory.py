@@ -88,6 +88,12 @@ def _refused(exc: DirectoryError) -> Reply:
 
 def _checked(sim: Simulator, request: FhirRequest) -> tuple[dict[str, Any], str] | Reply:
     """The Organization sent and its OID, or Redox's refusal."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media not in sim.fhir.options.json_content_types:
+        accepted = " or ".join(sim.fhir.options.json_content_types)
+        return outcome_reply(
+            415, "not-supported", f"Content-Type {media or '(none)'} is not supported: {accepted}"
+        )
     try:
         resource = json.loads(request.body)
     except ValueError:
@@ -120,8 +126,12 @@ def create(sim: Simulator, request: FhirRequest) -> Reply:
     if isinstance(checked, Reply):
         return checked
     resource, oid = checked
-    if oid in sim.directory.records and sim.fhir.options.update_verb == "POST":
+    options = sim.fhir.options
+    if oid in sim.directory.records and options.update_verb == "POST":
         return _update(sim, resource, oid)
+    if oid in sim.directory.records:
+        text = options.already_exists_text.format(oid=oid)
+        return outcome_reply(options.already_exists_status, "processing", text)
     try:
         sim.directory.new([directory_record(resource, oid)])
     except DirectoryError as exc:

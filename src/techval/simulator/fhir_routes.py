@@ -9,6 +9,8 @@ body (8.5), a POST to a resource instance -> 404 with an empty body (8.6).
 
 from __future__ import annotations
 
+import re
+import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -119,19 +121,55 @@ def interaction(options: FhirOptions, method: str, path: str) -> tuple[str, str,
     return resource, kinds.get((method, _shape(tail)), "other"), environment
 
 
+# What the code of a coded header must be (3.5: a SNOMED CT user role; a purpose of use such
+# as TREATMENT)
+CODES = {
+    "user_role": (re.compile(r"[1-9][0-9]{5,17}"), "a SNOMED CT code"),
+    "purpose_of_use": (re.compile(r"[A-Z][A-Z_]*"), "a purpose of use code"),
+}
+
+
+def _written(template: str) -> re.Pattern[str]:
+    """A value written by `template` ({code}, {display}, {system} around literal text)."""
+    pattern = ""
+    for literal, name, _, _ in string.Formatter().parse(template):
+        pattern += re.escape(literal)
+        if name:
+            pattern += f"(?P<{name}>.+?)" if f"(?P<{name}>" not in pattern else f"(?P={name})"
+    return re.compile(pattern)
+
+
+def _value_refusal(options: FhirOptions, field_name: str, header: str, value: str) -> str:
+    """Why a coded header's value is not as the simulator expects it ("" when it is)."""
+    template = options.header_values.get(field_name)
+    if template is None or field_name not in CODES:
+        return ""
+    code, what = CODES[field_name]
+    written = _written(template).fullmatch(value)
+    found = written.groupdict() if written is not None else None
+    if found is not None and ("code" not in found or code.fullmatch(found["code"])):
+        return ""
+    return f"Unauthorized: the {header} header is not {template} with {what}"
+
+
+def _header_refusal(options: FhirOptions, field_name: str, header: str, value: str) -> str:
+    if not value:
+        return f"Unauthorized: Carequality metadata missing - {header} header"
+    if field_name == "sender_organization_id" and not OID.fullmatch(value):
+        return f"Unauthorized: the {header} header is not an OID"
+    return _value_refusal(options, field_name, header, value)
+
+
 def carequality_refusal(options: FhirOptions, headers: Mapping[str, str]) -> Reply | None:
-    """401 naming each Carequality header that is missing or empty, or a sender that is not
-    an OID (3.2-3.7); None when all are there."""
+    """401 naming each Carequality header that is missing or empty, a sender that is not an
+    OID (3.2-3.7), or a coded value not written as FhirOptions.header_values says; None when
+    all are there."""
     issues = []
     for field_name, header in options.headers.items():
         value = headers.get(header.lower(), "").strip()
-        if not value:
-            text = f"Unauthorized: Carequality metadata missing - {header} header"
-        elif field_name == "sender_organization_id" and not OID.fullmatch(value):
-            text = f"Unauthorized: the {header} header is not an OID"
-        else:
-            continue
-        issues.extend(outcome("security", text)["issue"])
+        text = _header_refusal(options, field_name, header, value)
+        if text:
+            issues.extend(outcome("security", text)["issue"])
     if not issues:
         return None
     return fhir_reply(401, {"resourceType": "OperationOutcome", "issue": issues})

@@ -13,14 +13,12 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from techval.core.client import RedoxClient
-from techval.core.config import OrganizationProfile
+from techval.core.config import AlreadyExists, OrganizationProfile
 from techval.core.errors import NotFound, ReadbackMismatch
 from techval.core.exchange import Exchange
 from techval.core.verifies import verifies
 from techval.validation import readback
 from techval.validation.checks import refused_with, succeeded
-
-ALREADY_EXISTS = "already exists."  # the directory's 403 for a create of a known OID
 
 
 @dataclass(frozen=True)
@@ -57,6 +55,10 @@ class DirectoryApi(Protocol):
     def where(self) -> str:
         """Where a record sits in an answer, for naming differences ("Organizations[]")."""
 
+    @property
+    def already_exists(self) -> AlreadyExists:
+        """How the directory refuses a create of an OID it holds (a re-run adopts it)."""
+
 
 @dataclass
 class Write:
@@ -74,7 +76,8 @@ def create_or_adopt(api: DirectoryApi, client: RedoxClient, profile: Organizatio
     """Send the record as new; when the directory already holds the OID (a re-run), adopt the
     record and bring it to the configured state with an update instead of failing."""
     created = api.create(client, profile)
-    if not refused_with(created, 403, ALREADY_EXISTS):
+    known = api.already_exists
+    if not any(refused_with(created, status, known.text) for status in known.statuses):
         return Write([created])
     return Write([created, api.update(client, profile, active=True)])
 

@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 from techval.core.client import RedoxClient
-from techval.core.config import Address, Contact, OrganizationProfile, Settings
+from techval.core.config import Address, AlreadyExists, Contact, OrganizationProfile, Settings
 from techval.core.exchange import Exchange
 from techval.core.verifies import verifies
 from techval.validation.checks import succeeded
@@ -98,6 +98,8 @@ class DataModelDirectory:
     to the organization destination (validation.directory holds the flow)."""
 
     where = "Organizations[]"
+    # 403 `[OID] already exists.` (redox-api.md; troubleshoot-carequality-...-errors)
+    already_exists = AlreadyExists()
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings

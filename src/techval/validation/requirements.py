@@ -2,7 +2,9 @@
 (fixtures/requirements.yaml): each with its ID, the requirement in one line, its source page,
 its level (SHALL fails, SHOULD warns), the scenarios that verify it and the code that checks it,
 and (optional key `api`) the Redox API it is a rule of: `both` (the default), `data_model` or
-`fhir`; in a run of the other API it does not apply.
+`fhir`; in a run of the other API it does not apply. A Data Model rule may still apply to some
+scenarios of a FHIR run (optional key `fhir_scenarios`: step 4's pushes stay Data Model
+messages under `api: fhir`); there those scenarios verify it, and no others.
 
 `load` reads and checks the catalogue's shape; a mistake is one line naming the entry and the
 key. `Requirement.covers` tells whether a scenario that ran (its name as the verdict has it,
@@ -28,7 +30,7 @@ SHALL, SHOULD = "SHALL", "SHOULD"
 LEVELS = (SHALL, SHOULD)
 ALL = "all"  # `scenarios: all`: every scenario verifies it
 KEYS = ("id", "requirement", "source", "level", "scenarios", "checks")
-OPTIONAL = ("api",)
+OPTIONAL = ("api", "fhir_scenarios")
 # The API a requirement is a rule of: the values of `api:` in an environment file, or both.
 BOTH, DATA_MODEL, FHIR = "both", "data_model", "fhir"
 SCOPES = (BOTH, DATA_MODEL, FHIR)
@@ -49,21 +51,33 @@ class Requirement:
     scenarios: tuple[str, ...]  # names as in features/*.feature; (ALL,) for every scenario
     checks: tuple[str, ...]  # dotted names of the functions and classes that check it
     api: str = BOTH  # the API it is a rule of (SCOPES)
+    # A Data Model rule's scenarios that still verify it in a FHIR run (the pushes of step 4)
+    fhir_scenarios: tuple[str, ...] = ()
 
     def applies_to(self, api: str) -> bool:
-        """Whether it is a rule of the API a run speaks (`data_model` or `fhir`)."""
-        return self.api in (BOTH, api)
+        """Whether it is checked in a run of the API a run speaks (`data_model` or `fhir`): a
+        rule of that API, or a Data Model rule that some scenarios of a FHIR run still keep."""
+        return self.api in (BOTH, api) or (api == FHIR and bool(self.fhir_scenarios))
+
+    def scenarios_for(self, api: str | None) -> tuple[str, ...]:
+        """The scenarios that verify it in a run of `api` (None: its own API's)."""
+        if api is None or self.api in (BOTH, api):
+            return self.scenarios
+        return self.fhir_scenarios if api == FHIR else ()
 
     @property
     def every_scenario(self) -> bool:
         return self.scenarios == (ALL,)
 
-    def covers(self, name: str, parameters: Mapping[str, str] | None = None) -> bool:
+    def covers(
+        self, name: str, parameters: Mapping[str, str] | None = None, api: str | None = None
+    ) -> bool:
         """Whether the scenario `name` (with the values of its outline's `parameters`) is one
-        that verifies this requirement."""
-        if self.every_scenario:
+        that verifies this requirement (in a run of `api`: scenarios_for)."""
+        scenarios = self.scenarios_for(api)
+        if scenarios == (ALL,):
             return True
-        for wanted in self.scenarios:
+        for wanted in scenarios:
             for key, value in (parameters or {}).items():
                 wanted = wanted.replace(f"<{key}>", str(value))
             if wanted == name:
@@ -122,6 +136,13 @@ def _requirement(entry: Any, index: int, seen: set[str], origin: str) -> Require
     api = entry.get("api", BOTH)
     if api not in SCOPES:
         raise CatalogueError(f"{where}: api: must be one of {', '.join(SCOPES)}")
+    fhir_scenarios: tuple[str, ...] = ()
+    if "fhir_scenarios" in entry:
+        if api != DATA_MODEL:
+            raise CatalogueError(f"{where}: fhir_scenarios: only for api: {DATA_MODEL}")
+        fhir_scenarios = _names(entry, "fhir_scenarios", where)
+        if fhir_scenarios == (ALL,) or ALL in fhir_scenarios:
+            raise CatalogueError(f"{where}: fhir_scenarios: must name scenarios, not {ALL!r}")
     return Requirement(
         id=identifier,
         requirement=_text(entry, "requirement", where),
@@ -130,6 +151,7 @@ def _requirement(entry: Any, index: int, seen: set[str], origin: str) -> Require
         scenarios=_names(entry, "scenarios", where),
         checks=_names(entry, "checks", where),
         api=api,
+        fhir_scenarios=fhir_scenarios,
     )
 
 

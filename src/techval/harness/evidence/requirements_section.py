@@ -116,7 +116,7 @@ def evaluate(
         """Whether the check that failed `outcome` declares a requirement the scenario
         verifies (core.verifies): then only that requirement fails."""
         return any(
-            r.id in outcome.requirements and r.covers(outcome.name, outcome.parameters)
+            r.id in outcome.requirements and r.covers(outcome.name, outcome.parameters, api)
             for r in applicable
         )
 
@@ -124,10 +124,12 @@ def evaluate(
     for requirement in catalogue:
         mine = [w for w in warnings if w["requirement"] == requirement.id]
         if requirement.applies_to(api):
-            linked = [o for o in found.outcomes if requirement.covers(o.name, o.parameters)]
+            linked = [o for o in found.outcomes if requirement.covers(o.name, o.parameters, api)]
             ran = [o for o in linked if _ran(o)]
             verdict = _verdict(requirement, ran, len(mine), pinned)
-            left_out = any(requirement.covers(o.name, o.parameters) for o in found.not_selected)
+            left_out = any(
+                requirement.covers(o.name, o.parameters, api) for o in found.not_selected
+            )
             if verdict == PASSED and left_out:  # a scenario verifying it was not selected
                 verdict = INCOMPLETE
         else:  # its scenarios ran, but they showed nothing of another API's rule
@@ -140,7 +142,7 @@ def evaluate(
                 "requirement": requirement.requirement,
                 "source": requirement.source,
                 "verdict": verdict,
-                "scenarios": list(requirement.scenarios),
+                "scenarios": list(requirement.scenarios_for(api)),
                 "ran": [{"scenario": o.title, "status": o.status, "kind": o.kind} for o in ran],
                 "redox_log_ids": _unique([i for o in ran for i in o.log_ids]),
                 "findings": [w["message"] for w in mine],

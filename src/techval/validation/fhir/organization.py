@@ -14,7 +14,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from techval.core.client import RedoxClient
-from techval.core.config import Address, Contact, FhirSettings, OrganizationProfile, Settings
+from techval.core.config import (
+    Address,
+    AlreadyExists,
+    Contact,
+    FhirSettings,
+    OrganizationProfile,
+    Settings,
+)
 from techval.core.errors import BreaksRedoxRule, RedoxRefused, SchemaMismatch
 from techval.core.exchange import Exchange, outcome_errors
 from techval.core.reporting import Reporter
@@ -142,6 +149,17 @@ def holds(organization: Any, oid: str) -> bool:
     return any(isinstance(i, dict) and i.get("value") in (oid, f"urn:oid:{oid}") for i in listed)
 
 
+def _adoption_hint(exchange: Exchange, known: AlreadyExists) -> str:
+    """For a create refused with a 4xx: which refusal a re-run adopts, and the key."""
+    status = exchange.status
+    if exchange.label != "Organization create" or status is None or not 400 <= status < 500:
+        return ""
+    return (
+        f" (a create of a known OID is adopted when refused with {known.describe()}; if Redox "
+        f"refuses a known OID so, set {known.key} in the environment file)"
+    )
+
+
 class FhirDirectory:
     """The directory through the FHIR API (validation.directory holds the flow)."""
 
@@ -151,6 +169,10 @@ class FhirDirectory:
         self.settings = settings
         self.fhir = settings.fhir
         self.reporter = reporter
+
+    @property
+    def already_exists(self) -> AlreadyExists:
+        return self.fhir.already_exists
 
     def _path(self, tail: str) -> str:
         return self.fhir.path(self.fhir.organizations_slug, tail)
@@ -208,6 +230,9 @@ class FhirDirectory:
         except SchemaMismatch as exc:
             cause = _other_kind(exchange, mode) or str(exc)
             raise SchemaMismatch(f"{cause}{_hint(exchange, mode)}") from None
+        except RedoxRefused as exc:
+            hint = _adoption_hint(exchange, self.fhir.already_exists)
+            raise RedoxRefused(f"{exc}{hint}", status=exc.status, errors=exc.errors) from None
         refused = _entries_refused(exchange.response_body)
         if refused:
             raise RedoxRefused(
