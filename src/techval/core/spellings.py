@@ -19,7 +19,6 @@ import re
 import string
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import NamedTuple
 
 # Characters no URL, JSON or XML encoder rewrites: a secret's run of them is its needle.
 UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._")
@@ -60,13 +59,25 @@ class Spelling:
     after: int | None = None  # the most characters after the needle (None: width - needle)
 
 
-class _Group(NamedTuple):
-    """The spellings that share a needle, and how far a match reaches around it."""
+class _Group:
+    """The spellings that share a needle, and how far a match reaches around it. The pattern
+    is compiled the first time the needle is found: most needles never are in a run, and
+    compiling them all cost a short run a tenth of a second."""
 
-    needle: str  # case-folded when the search is
-    pattern: re.Pattern[str]
-    before: int  # the most characters of a match before its needle
-    after: int  # the most characters of a match after its needle
+    __slots__ = ("_compiled", "_source", "after", "before", "needle")
+
+    def __init__(self, needle: str, source: str, before: int, after: int) -> None:
+        self.needle = needle  # case-folded when the search is
+        self.before = before  # the most characters of a match before its needle
+        self.after = after  # the most characters of a match after its needle
+        self._source = source
+        self._compiled: re.Pattern[str] | None = None
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        if self._compiled is None:  # two threads compiling at once both get the same pattern
+            self._compiled = re.compile(self._source)
+        return self._compiled
 
 
 def secret_spellings(value: str, *, in_base64: bool = True) -> list[Spelling]:
@@ -239,7 +250,7 @@ class Spellings:
         self._groups = [
             _Group(
                 needle,
-                re.compile("|".join(s.pattern for s in group)),
+                "|".join(s.pattern for s in group),
                 max(s.width - len(s.needle) for s in group),
                 max(s.width - len(s.needle) if s.after is None else s.after for s in group),
             )
@@ -274,9 +285,9 @@ class Spellings:
                 return ()
             return [
                 match.span()
-                for needle, pattern, _, _ in self._groups
-                if needle in probe
-                for match in pattern.finditer(text)
+                for group in self._groups
+                if group.needle in probe
+                for match in group.pattern.finditer(text)
             ]
         return (
             match.span()
@@ -296,7 +307,8 @@ class Spellings:
         for start in range(0, size, step):
             chunk = text[start : start + step + overlap] if self._folded else text
             probe = self._fold(chunk)
-            for index, (needle, pattern, before, after) in enumerate(self._groups):
+            for index, group in enumerate(self._groups):
+                needle, before, after = group.needle, group.before, group.after
                 at = probe.find(needle)
                 if at == -1:
                     continue
@@ -312,7 +324,7 @@ class Spellings:
                         high = max(high, place + reach)
                     else:
                         if high > 0:
-                            yield pattern, max(low, 0), min(high, size)
+                            yield group.pattern, max(low, 0), min(high, size)
                         low, high = place - before, place + reach
                     at = -1 if anywhere else probe.find(needle, at + 1)
                 windows[index] = low, high
