@@ -144,8 +144,23 @@ def fixed_cost(folder: Path, repeats: int = 5) -> dict[str, Any]:
     }
 
 
-def harness_overhead(folder: Path) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
-    """The suite in-process, timing every send; then the same bodies through plain httpx."""
+def harness_overhead(
+    folder: Path, repeats: int = 3
+) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
+    """The suite in-process, timing every send; then the same bodies through plain httpx.
+    Done `repeats` times (a shared machine is noisy): the figures are those of the repeat
+    with the median ratio, each a mean over every exchange of that repeat."""
+    rows: list[dict[str, Any]] = []
+    sent: list[tuple[str, dict[str, Any]]] = []
+    for repeat in range(repeats):
+        row, sent = _overhead_once(folder / f"inprocess-{repeat}")
+        rows.append(row)
+    ratios = sorted(row["ratio"] for row in rows)
+    median = next(row for row in rows if row["ratio"] == ratios[len(ratios) // 2])
+    return {**median, "ratios": [row["ratio"] for row in rows], "repeats": repeats}, sent
+
+
+def _overhead_once(reports: Path) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
     run = start_run(load_settings("simulator"))
     client, sends = run.client, []
     recorded: list[Exchange] = []
@@ -160,7 +175,6 @@ def harness_overhead(folder: Path) -> tuple[dict[str, Any], list[tuple[str, dict
             sends.append(time.perf_counter() - start)
 
     client.send = timed  # type: ignore[method-assign]
-    reports = folder / "inprocess"
     with contextlib.redirect_stdout(io.StringIO()):
         _run_pytest(reports, run)
     sent = [(e.label, e.request_body) for e in recorded if e.label != "token" and e.attempt == 1]
@@ -187,6 +201,7 @@ def harness_overhead(folder: Path) -> tuple[dict[str, Any], list[tuple[str, dict
         "harness_send_ms": round(harness_ms, 3),
         "plain_httpx_ms": round(plain_ms, 3),
         "overhead_per_exchange_ms": round(harness_ms - plain_ms, 3),
+        "ratio": round(harness_ms / plain_ms, 2),
     }, sent
 
 
@@ -637,8 +652,10 @@ def table(r: dict[str, Any]) -> str:
         (
             "techval run --tags organization --no-html",
             f"{f['run_organization_no_html_s']} s "
-            f"(python -c 'import pytest' {f['import_pytest_s']} s; medians of {f['repeats']})",
-            "< 1.5 s",
+            f"(python -c 'import pytest' {f['import_pytest_s']} s: "
+            f"{f['run_organization_no_html_s'] / f['import_pytest_s']:.1f}x; "
+            f"medians of {f['repeats']})",
+            "< 1.5 s, <= 5x import pytest",
         ),
         (
             "suite on the simulator, report included",
@@ -649,8 +666,9 @@ def table(r: dict[str, Any]) -> str:
         (
             "harness overhead per exchange",
             f"{o['overhead_per_exchange_ms']} ms "
-            f"({o['harness_send_ms']} vs plain httpx {o['plain_httpx_ms']})",
-            "< 1 ms",
+            f"({o['harness_send_ms']} vs plain httpx {o['plain_httpx_ms']}: {o['ratio']}x; "
+            f"median of {o['repeats']}: {', '.join(f'{x}x' for x in o['ratios'])})",
+            "<= 1.7x plain httpx",
         ),
         ("validation throughput", f"{v['messages_per_s']} messages/s", ""),
         (
