@@ -11,7 +11,7 @@ from pytest_bdd import given, then, when
 from techval.core.client import RedoxClient
 from techval.core.config import OrganizationProfile
 from techval.core.reporting import Reporter
-from techval.validation import checks, directory, organization, recommendations
+from techval.validation import directory, organization, recommendations
 from techval.validation.apis import Api
 
 
@@ -28,13 +28,13 @@ def restore_directory(
     if changes:
         with reporter.step("Restore the configured organization record"):
             write = directory.update(api.directory, client, organization_profile)
-            checks.succeeded(write.final)
+            directory.accepted(api.directory, write)
 
 
 @given("the organization record is in the directory")
 def record_in_directory(client, api, organization_profile):
     write = directory.create_or_adopt(api.directory, client, organization_profile)
-    checks.succeeded(write.final)
+    directory.accepted(api.directory, write)
 
 
 @when("the organization record is sent to the directory as new", target_fixture="write")
@@ -56,8 +56,8 @@ def deactivate(client, api, organization_profile, restore_directory):
 
 
 @then("the directory accepts the record")
-def directory_accepts(write):
-    checks.succeeded(write.final)
+def directory_accepts(write, api):
+    directory.accepted(api.directory, write)
 
 
 @then("querying the directory by its OID returns the record as configured")

@@ -9,16 +9,18 @@ from typing import Any
 
 import pytest
 
+from techval.core.config import FhirSettings
 from techval.core.errors import BreaksRedoxRule, CheckFailed
 from techval.core.exchange import Exchange
 from techval.validation.fhir import organization
 from techval.validation.fhir.documents import FhirDocuments
-from techval.validation.fhir.organization import OID_SYSTEM, FhirDirectory, id_is_oid, resource
+from techval.validation.fhir.organization import FhirDirectory, id_is_oid, resource
 from techval.validation.fhir.search import carried_headers
 from techval.validation.located import Location
 from tests.helpers import RecordingClient, in_process_client, settings_for
 
 OID = "2.16.840.1.113883.3.6147.458.99999.1.1.1.1"
+OID_SYSTEM = FhirSettings().oid_system
 
 
 def organization_with(**changes: Any) -> dict[str, Any]:

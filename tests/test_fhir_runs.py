@@ -1,17 +1,29 @@
 """Whole runs through Redox's FHIR API (`api: fhir`) against the simulator's FHIR routes: every
-validation step covered, what FHIR does not offer listed as such, and each FHIR fault caught by
-the right scenario with a message naming what was observed."""
+validation step covered, what FHIR does not offer listed as such, no simulated patient's value
+in the reports, every FHIR resource sent valid by a second opinion, and each FHIR fault caught
+by the right scenario with a message naming what was observed."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from techval.simulator import RunningSimulator
+from techval.core.redaction import Redactor, patient_values, shape
+from techval.harness.evidence import leaks
+from techval.simulator import RunningSimulator, Simulator, provision
 from techval.simulator.faults import named
-from tests.helpers import RunResult, assert_evidence_agrees, run_techval, write_environment
+from techval.simulator.fhir_shapes import patient_id
+from tests.fhir_second_opinion import invalid_sent, resources_sent
+from tests.helpers import (
+    RunResult,
+    assert_evidence_agrees,
+    run_techval,
+    settings_for,
+    write_environment,
+)
 
 pytestmark = pytest.mark.whole_run
 ORGANIZATION_UPDATE = "test_update_the_address_and_contacts_of_the_organization_record"
@@ -27,10 +39,22 @@ def failed(result: RunResult) -> dict[str, str]:
     return {name: message for name, message in result.cases().items() if message}
 
 
+@pytest.fixture(scope="module")
+def clean_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunResult, Simulator]]:
+    """One run without faults, shared by the tests that read it, with the simulator it ran
+    against (in this process: what it received is read from it)."""
+    folder = tmp_path_factory.mktemp("fhir-run")
+    server = RunningSimulator(provision(settings_for(folder))).start()
+    try:
+        yield fhir_run(server, folder), server.simulator
+    finally:
+        server.stop()
+
+
 def test_every_step_runs_through_fhir_and_what_it_lacks_is_not_offered(
-    server: RunningSimulator, tmp_path: Path
+    clean_run: tuple[RunResult, Simulator],
 ) -> None:
-    result = fhir_run(server, tmp_path)
+    result, _ = clean_run
     assert result.code == 0, result.stdout[-3000:]
     verdict = assert_evidence_agrees(result.reports)
     assert verdict["verdict"] == "passed"
@@ -57,6 +81,43 @@ def test_every_step_runs_through_fhir_and_what_it_lacks_is_not_offered(
     assert traced  # the trace IDs are the log IDs of FHIR exchanges
 
 
+def simulated_patient_values(simulator: Simulator) -> list[str]:
+    """What identifies the simulator's patients: names, birth dates, streets, phones and
+    identifiers (test_patients.yaml), each organization's own identifier (an MRN) and Patient
+    id, the record locator's network ID."""
+    values = []
+    for person in simulator.network.patients:
+        values += patient_values([{"d": person.demographics, "i": person.identifiers or []}])
+        values.append(person.network_id["ID"])
+        for holding in person.holdings:
+            values += [holding.patient_id, patient_id(holding)]
+    return values
+
+
+def test_no_simulated_patients_value_reaches_the_reports(
+    clean_run: tuple[RunResult, Simulator],
+) -> None:
+    result, simulator = clean_run
+    values = simulated_patient_values(simulator)
+    assert {"Timothy", "2008-01-06", "MRN-778899", "RLS-5F3A9C-0001"} <= set(values)
+    # they went by: the documents search names the patient by her Patient id, masked
+    har = (result.reports / "exchanges.har").read_text()
+    ids = [patient_id(h) for p in simulator.network.patients for h in p.holdings]
+    assert any(f"patient={shape(found)}" in har for found in ids)
+    # in any spelling the redactor masks, and unmasked in no place it masks by shape
+    assert leaks.scan(result.reports, Redactor(patient_values=values)) == []
+
+
+def test_every_fhir_resource_the_run_sent_is_valid_by_fhir_resources(
+    clean_run: tuple[RunResult, Simulator],
+) -> None:
+    _, simulator = clean_run
+    sent = resources_sent(simulator.captured)
+    assert {resource["resourceType"] for _, resource in sent} == {"Organization"}
+    assert {where.split(" ")[0] for where, _ in sent} == {"POST", "PUT"}  # created, updated
+    assert invalid_sent(simulator.captured) == []
+
+
 @pytest.mark.parametrize(
     ("fault", "scenario", "said"),
     [
@@ -64,7 +125,19 @@ def test_every_step_runs_through_fhir_and_what_it_lacks_is_not_offered(
         (
             "fhir_patients_without_identifiers",
             "test_search_within_one_organization",
-            "WrongContent: Patient search: $.entry[].resource.identifier",
+            "WrongContent: Patient search: $.entry[0].resource.identifier",
+        ),
+        (
+            "fhir_patients_without_id",
+            "test_push_a_new_patient_and_a_visit_summary",
+            "WrongContent: Patient search: $.entry[0].resource.id: missing: the patient was "
+            "found, but without the id",
+        ),
+        (
+            "fhir_write_answers_outcome",
+            "test_create_the_organization_record",
+            "SchemaMismatch: Organization create: the answer is an OperationOutcome, not the "
+            "Organization (fhir.write_answer: resource;",
         ),
         (
             "fhir_document_without_data",

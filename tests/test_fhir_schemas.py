@@ -7,12 +7,14 @@ from __future__ import annotations
 import base64
 import contextlib
 import copy
+import json
 from typing import Any
 
 import pytest
 
 from techval.core.schemas import SchemaRegistry
-from tests.fhir_second_opinion import invalid_by_fhir_resources
+from techval.simulator.app import CapturedRequest
+from tests.fhir_second_opinion import invalid_by_fhir_resources, invalid_sent, resources_sent
 from tests.helpers import ROOT
 from tests.test_schemas import TRICKY_STRINGS, jsonschema_only, lookup, mutate, places
 
@@ -448,4 +450,38 @@ def test_where_redox_and_the_r4b_model_disagree_an_endpoint_without_address() ->
     assert REGISTRY.validate("fhir/Organization", endpoint_without_address) == []
     assert invalid_by_fhir_resources(endpoint_without_address) == [
         "$.contained[0].address: Value for the field 'address' is required."
+    ]
+
+
+def test_the_second_opinion_on_what_was_sent_reads_resources_not_forms_or_messages() -> None:
+    fhir = {"content-type": "application/fhir+json"}
+    broken = organization() | {"active": "maybe"}
+    sent = [
+        CapturedRequest(
+            "POST", "/fhir/R4/ceq-orgs/Dev/Organization", fhir, json.dumps(organization()).encode()
+        ),
+        CapturedRequest(
+            "PUT", f"/fhir/R4/ceq-orgs/Dev/Organization/{OID}", fhir, json.dumps(broken).encode()
+        ),
+        CapturedRequest(
+            "POST",
+            "/fhir/R4/ceq-xcpd:1.2/Dev/Patient/_search",
+            {"content-type": "application/x-www-form-urlencoded"},
+            b"given=Timothy&family=Bixby",
+        ),
+        CapturedRequest(
+            "POST",
+            "/endpoint",
+            {"content-type": "application/json"},
+            b'{"Meta": {"DataModel": "PatientAdmin"}}',
+        ),
+        CapturedRequest("GET", "/fhir/R4/ceq-orgs/Dev/Organization/1.2", {}, b""),
+    ]
+    assert [where for where, _ in resources_sent(sent)] == [
+        "POST /fhir/R4/ceq-orgs/Dev/Organization",
+        f"PUT /fhir/R4/ceq-orgs/Dev/Organization/{OID}",
+    ]
+    assert invalid_sent(sent) == [
+        f"PUT /fhir/R4/ceq-orgs/Dev/Organization/{OID}: $.active: Input should be a valid boolean, "
+        "unable to interpret input"
     ]

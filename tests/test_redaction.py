@@ -61,6 +61,34 @@ def test_patient_json_is_masked_by_shape_and_codes_stay_readable() -> None:
     assert masked["Meta"] == message["Meta"] and masked["Organization"] == message["Organization"]
 
 
+def test_a_data_model_patients_values_are_learned_where_masked_and_masked_when_echoed() -> None:
+    """As a FHIR Patient's are: an organization's own ID for the patient (not a test patient's
+    value) echoed in the same answer's error text, or later in a failure message."""
+    masking = redactor()
+    answer = {
+        "Meta": {"Errors": [{"Text": "second match MRN-778899 for QUIST, Margarethe"}]},
+        "Patients": [
+            {
+                "Identifiers": [{"ID": "MRN-778899", "IDType": "2.16.840.1.113883.3.9999.1.2"}],
+                "Demographics": {
+                    "FirstName": "Margarethe",
+                    "LastName": "Quist",
+                    "Address": {"City": "Pemberton"},
+                },
+            }
+        ],
+    }
+    masked = masking.data(answer)
+    assert isinstance(masked, dict)
+    assert masked["Meta"]["Errors"] == [
+        {"Text": f"second match {PATIENT_MASK} for {PATIENT_MASK}, {PATIENT_MASK}"}
+    ]
+    assert masked["Patients"][0]["Identifiers"][0]["ID"] == "XXX-999999"
+    assert masking.text("no documents for MRN-778899 in Pemberton") == (
+        f"no documents for {PATIENT_MASK} in Pemberton"  # a city identifies no one
+    )
+
+
 def test_document_bodies_are_replaced_by_their_size() -> None:
     masked = redactor().data({"Document": {"ID": "d1"}, "Data": "<ClinicalDocument>Timothy"})
     assert masked == {"Document": {"ID": "d1"}, "Data": "[document body masked: 25 characters]"}
@@ -760,7 +788,8 @@ def test_a_recorded_form_request_is_masked_by_the_resource_its_url_searches() ->
 def test_the_leak_scan_finds_a_patient_value_in_fhir_json(tmp_path: Path, value: str) -> None:
     (tmp_path / "patient.json").write_text(json.dumps({**FHIR_PATIENT_MASKED, "x": [value]}))
     assert [str(leak) for leak in leaks.scan(tmp_path, redactor())] == [
-        "patient.json: contains a test patient's identifying value"
+        f"patient.json: contains a {leaks.UNMASKED}",  # inside a Patient: masked by shape
+        "patient.json: contains a test patient's identifying value",
     ]
 
 
@@ -774,6 +803,7 @@ def test_the_leak_scan_finds_an_unmasked_fhir_patient_and_form_but_not_masked_on
     (tmp_path / "exchanges.har").write_text(json.dumps({"params": har_params}))
     assert sorted(str(leak) for leak in leaks.scan(tmp_path, masking)) == [
         "exchanges.har: contains a test patient's identifying value",
+        f"patient.json: contains a {leaks.UNMASKED}",
         "patient.json: contains a test patient's identifying value",
     ]
     (tmp_path / "patient.json").write_text(json.dumps(masking.data(FHIR_PATIENT)))

@@ -27,6 +27,7 @@ from techval.core.errors import AuthError, ConfigError, TokenEndpointUnreachable
 from techval.core.exchange import MALFORMED, Exchange, TooDeep, parse_json, timed_request
 from techval.core.redaction import Redactor
 from techval.core.redox import MAX_MESSAGE_BYTES, timestamp
+from techval.core.verifies import verifies
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ASSERTION_LIFETIME = 300  # seconds; SMART Backend Services caps it at five minutes
@@ -194,6 +195,7 @@ class _CachedToken:
         return body, unreadable
 
 
+@verifies("API-02", "FHIR-02")
 class OAuthClientCredentials(_CachedToken):
     """client_credentials grant with a signed JWT assertion; tokens live five minutes."""
 
@@ -237,6 +239,7 @@ class OAuthClientCredentials(_CachedToken):
         return token, _lifetime(body.get("expires_in", ASSERTION_LIFETIME))
 
 
+@verifies("API-02")
 class LegacyApiKey(_CachedToken):
     """The deprecated API key + secret flow; tokens live 24 hours and can be refreshed."""
 

@@ -45,6 +45,7 @@ from techval.core.health import Health
 from techval.core.redaction import Redactor
 from techval.core.redox import MAX_MESSAGE_BYTES, timestamp
 from techval.core.schemas import ERROR_SCHEMA, SchemaRegistry, UnknownMessage, Violation
+from techval.core.verifies import verifies
 
 JSON, FHIR_JSON = "application/json", "application/fhir+json"
 # Redox's FHIR searches are form posts:
@@ -125,6 +126,7 @@ class RedoxClient:
         for hook in self.hooks:
             hook(exchange)
 
+    @verifies("API-06")
     def check_request(self, message: dict[str, Any]) -> str:
         """The request schema name of `message`; InvalidMessage when it breaks that schema."""
         try:
@@ -143,12 +145,14 @@ class RedoxClient:
             raise BreaksRedoxRule(f"{name}: the message breaks a Redox rule, not sent: {listed}")
         return name
 
+    @verifies("API-10")
     def purpose_of(self, message: dict[str, Any]) -> str | None:
         """Which configured destination (by purpose) the message is addressed to."""
         destinations = message.get("Meta", {}).get("Destinations") or [{}]
         wanted = destinations[0].get("ID") if isinstance(destinations[0], dict) else None
         return next((p for p, d in self.settings.destinations.items() if d == wanted), None)
 
+    @verifies("API-01", "API-03", "API-04")
     def send(self, message: dict[str, Any]) -> Exchange:
         """Validate, send and record one message; the answer is checked by the caller.
 
@@ -173,6 +177,7 @@ class RedoxClient:
         with wire.deadline(self.clock.remaining()):  # no request past it, a token's included
             return self._exchange(outgoing)
 
+    @verifies("API-03", "API-04", "FHIR-01", "FHIR-03")
     def request(
         self,
         label: str,

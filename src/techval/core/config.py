@@ -17,6 +17,7 @@ from techval.core.errors import ConfigError
 from techval.core.paths import project_root
 from techval.core.redox import TREATMENT
 from techval.core.retries import RetryPolicy
+from techval.core.verifies import verifies
 
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 SCHEMA_PATH = Path("schemas/config/environment.json")
@@ -207,7 +208,14 @@ class FhirSettings:
     organization_type_system: str = (
         "https://sequoiaproject.org/fhir/sphd/CodeSystem/OrganizationType"
     )
+    # INFERRED (4.3: the answer's body is not in the stored copy): what Organization create
+    # and update answer: "resource" (the Organization), "outcome" (an OperationOutcome) or
+    # "any" (either, a Bundle, or an empty body); the read-back proves the write either way
+    write_answer: str = "resource"
+    # The identifier system of an organization's OID (4.2: Redox's create example)
+    oid_system: str = "http://www.hl7.org/oid/"
 
+    @verifies("FHIR-01")
     def path(self, slug: str, tail: str) -> str:
         """The URL path of `tail` (e.g. "Patient/_search") on destination `slug`."""
         return f"{self.base_path}/{slug}/{self.environment}/{tail}"
@@ -251,6 +259,7 @@ class Settings:
         )
         return replace(self, base_url=base_url, auth=auth)
 
+    @verifies("FHIR-04")
     def carequality_headers(self) -> dict[str, str]:
         """The Carequality metadata as FHIR request headers, {header name: value}: the values
         the Data Model sends as Meta.Extensions (the user role and purpose as bare codes,
@@ -286,6 +295,7 @@ def environment_path(name: str, root: Path) -> Path:
     return path
 
 
+@verifies("DOD-05")
 def load_settings(
     env: str | None = None,
     config_path: str | Path | None = None,
@@ -467,6 +477,8 @@ def _fhir(raw: dict[str, Any], production: bool) -> FhirSettings:
         organization_type_system=raw.get(
             "organization_type_system", defaults.organization_type_system
         ),
+        write_answer=raw.get("write_answer", defaults.write_answer),
+        oid_system=raw.get("oid_system", defaults.oid_system),
     )
 
 
@@ -480,6 +492,7 @@ _HEADER_SOURCES = {
 }
 
 
+@verifies("FHIR-02")
 def _check_fhir(settings: Settings, path: Path) -> None:
     """What the FHIR API cannot take, refused before any request (one line naming the key)."""
     if settings.auth.method == "legacy":

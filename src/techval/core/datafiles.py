@@ -18,8 +18,9 @@ if TYPE_CHECKING:  # imported when a file breaks its schema: a run need not load
 MAX_DETAIL = 300  # characters of a schema error's text in the one line that names it
 
 
-def check(data: Any, schema: Path, path: Path) -> None:
-    """ConfigError "<path>: <field>: <problem>" when `data` breaks `schema`."""
+def check(data: Any, schema: Path, path: Path, *, values: bool = True) -> None:
+    """ConfigError "<path>: <field>: <problem>" when `data` breaks `schema`; `values=False`
+    for patient data: the problem names the schema's rule, never the value that broke it."""
     document = json.loads(schema.read_text(encoding="utf-8"))
     if _valid(document, data):
         return
@@ -30,7 +31,9 @@ def check(data: Any, schema: Path, path: Path) -> None:
         return
     # The deepest error is the most specific: a wrong value beats the branch it knocks out.
     error = max(errors, key=lambda e: (len(e.absolute_path), e.validator != "required"))
-    detail = describe(error)
+    detail = (
+        describe(error) if values else f"{error.validator} rule broken ({error.validator_value})"
+    )
     if len(detail) > MAX_DETAIL:  # jsonschema quotes the whole wrong value
         detail = detail[:MAX_DETAIL] + " ... (cut short)"
     raise ConfigError(f"{path}: {dotted(list(error.absolute_path))}: {detail}")

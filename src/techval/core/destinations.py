@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from techval.core.verifies import verifies
+
 DEVELOPMENT: Mapping[str, str] = {
     "patient_search": "adf917b5-1496-4241-87e2-ed20434b1fdb",
     "organization_patient_search": "1ca254a8-8d42-4593-abb4-b21399d9de57",
@@ -24,6 +26,7 @@ PRODUCTION: Mapping[str, str] = {
 }
 
 
+@verifies("API-10")
 def resolve(configured: Mapping[str, str], production: bool) -> dict[str, str]:
     """Fill in the built-in IDs for this tier and refuse IDs that belong to the other tier.
 

@@ -66,6 +66,7 @@ class InvalidMessage(TechvalError):
     """An outgoing message breaks its request schema or a documented rule."""
 
     category = "Your message is invalid (not sent)"
+    requirements: tuple[str, ...] = ()  # what the check that raised it verifies (verifies.py)
 
 
 class BreaksRequestSchema(InvalidMessage):
@@ -80,6 +81,7 @@ class CheckFailed(AssertionError):
     """A conformance check failed. An AssertionError, so pytest and Allure report 'failed'."""
 
     category: ClassVar[str | None] = "Conformance check failed"
+    requirements: tuple[str, ...] = ()  # what the check that raised it verifies (verifies.py)
 
 
 class SchemaMismatch(CheckFailed):

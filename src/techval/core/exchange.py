@@ -13,6 +13,7 @@ import httpx
 from techval.core import wire
 from techval.core.redaction import MASK, SECRET_KEYS, Redactor, search_resource
 from techval.core.schemas import Violation
+from techval.core.verifies import verifies
 
 # Redox's ID of an exchange, seen on its API's answers (undocumented): FHIR answers have no Meta
 TRACE_HEADER = "redox-trace-id"
@@ -57,6 +58,7 @@ class Exchange:
         return meta if isinstance(meta, dict) else {}
 
     @property
+    @verifies("FHIR-06")
     def redox_errors(self) -> list[str]:
         """The error texts of the answer, as Redox wrote them, in whichever of its shapes it
         came: Data Model `Meta.Errors[].Text`, which Redox was also seen to send on a FHIR path;
@@ -69,6 +71,7 @@ class Exchange:
         return texts + outcome_errors(self.response_body)
 
     @property
+    @verifies("FHIR-06")
     def log_ids(self) -> list[str]:
         """Redox's IDs for this exchange (Meta.Logs[].ID, or the older Meta.Message.ID), and
         the Redox-Trace-Id header's value (FHIR answers have no Meta)."""
@@ -251,6 +254,7 @@ def _why_no_answer(
     return type(exc).__name__
 
 
+@verifies("FHIR-06")
 def outcome_errors(body: Any) -> list[str]:
     """The texts of the error and fatal issues of an OperationOutcome, or of the
     OperationOutcome entries of a Bundle (a searchset that failed in part)."""

@@ -12,18 +12,29 @@ through a Redactor first. Two kinds of masking:
   test-patient value (name, birth date, identifier, street, phone) is replaced by `[patient]`,
   names in any case, birth dates and phone numbers in their US spellings, each also URL-encoded.
 
-FHIR is recognised by shape, whichever API a run uses: a Patient resource anywhere (top level,
-a Bundle entry, contained) is masked by shape but for its codes, references to it keep only
-their resource type, attachment data is replaced by its size, and the parameters of a
-form-encoded search that describe a patient are masked by shape (`form`).
+FHIR is recognised by shape, whichever API a run uses: a Patient (or RelatedPerson, Person)
+anywhere (top level, a Bundle entry, contained) is masked by shape but for its codes; a Bundle
+entry's `fullUrl` of one (`.../Patient/<id>` or `urn:uuid:<id>`) and a reference to a patient
+(`Patient/<id>` anywhere; `subject`, `patient`, `sourcePatientInfo`: also their identifier value
+and display) keep only their resource type or URN scheme; the patient parameters of a search,
+form-encoded (`form`) or in a URL's query (`url`: `link[].url`, a request's URL, `Location`),
+are masked by shape; attachment data is replaced by its size. A patient's id is patient data,
+as the Data Model's `Identifiers[].ID` is.
+
+Values masked by their place are also learned (at most MAX_LEARNED a run): from then on they are
+masked in free text like the test patients' own, so an id or a name an answer echoes in an
+OperationOutcome's `diagnostics`, a failure message or a header does not leak. A body is masked
+again when it taught something, so an echo in the same body is masked too.
 """
 
 from __future__ import annotations
 
 import re
 import string
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
+from urllib.parse import quote, unquote_plus
 
 from techval.core.spellings import Spelling, Spellings, patient_spellings, secret_spellings
 
@@ -90,21 +101,37 @@ FHIR_READABLE_KEYS = frozenset(
     | {"contentType", "managingOrganization", "generalPractitioner", "contained"}
 )
 PATIENT_REFERENCE = "Patient/"  # in a `reference` or a Bundle entry's `fullUrl`
-FHIR_KEYS = frozenset({"reference", "fullUrl", "attachment"})
+# FHIR resources that describe a person: masked as a Patient is
+PERSON_RESOURCES = frozenset({"Patient", "RelatedPerson", "Person"})
+# References that point at the patient (DocumentReference.subject, .context.sourcePatientInfo,
+# the `patient` of many resources): masked as a Patient is, the reference keeping its type.
+PATIENT_REFERENCE_KEYS = frozenset({"subject", "patient", "sourcePatientInfo"})
+URL_KEYS = frozenset({"url", "fullUrl", "reference"})  # where a patient's id or search may be
+FHIR_KEYS = URL_KEYS | PATIENT_REFERENCE_KEYS | {"attachment"}  # masked by `_fhir_entry`
+URL_HEADERS = frozenset({"location", "content-location"})
+# Inside a FHIR person or a reference to one, the values learned (see the module docstring):
+# ids, identifier and telecom values, names, birth date, street lines, a reference's display.
+FHIR_IDENTIFYING_KEYS = frozenset(
+    {"id", "value", "family", "given", "text", "line", "birthDate", "display"}
+)
+MAX_LEARNED = 1000  # values learned a run, at most: each is looked for in every text
 # Parameters of form-encoded searches that describe a patient (Redox's Patient/_search,
 # DocumentReference/_search; the directory search near a patient's ZIP): on every search ...
 SEARCH_PATIENT_PARAMETERS = frozenset(
     {"given", "family", "birthdate", "phone", "email", "telecom", "address", "identifier"}
-    | {"patient"}
+    | {"patient", "subject"}
 )
 SEARCH_PATIENT_PREFIXES = ("address-", "patient.")
 # ... and on a Patient search also the ones that are the patient's own (`name` of an
 # Organization search is the organization's).
 PATIENT_SEARCH_PARAMETERS = frozenset({"_id", "name"})
 TOKEN_PARAMETERS = frozenset({"identifier", "patient.identifier"})  # system|value
+RESOURCE_TYPE = re.compile(r"[A-Z][A-Za-z]+")
+MASKED_BODY = re.compile(r"\[document body masked: \d+ characters\]")
 SHORTEST_PATIENT_VALUE = 4  # shorter values ("WI", "Al") would mask innocent text
 SHORT_TEXT = 256  # shorter texts are remembered once masked
 MASKED_TEXTS = 20_000  # short texts remembered, at most
+Learned = list[tuple[str, bool]]  # values masked by their place, each whether a phone number
 _SHAPES = str.maketrans(
     string.ascii_uppercase + string.ascii_lowercase + string.digits, "X" * 26 + "x" * 26 + "9" * 10
 )
@@ -136,6 +163,8 @@ class Redactor:
         # Short texts recur in every exchange (codes, OIDs, names): each is masked once, until
         # the values to mask change.
         self._masked: dict[tuple[str, bool], str] = {}
+        self._learned = 0  # values learned from where they were masked (MAX_LEARNED)
+        self._adding = threading.Lock()  # values are added and compiled one caller at a time
         for value in secrets:
             self._add_secret(value)
         for value in patient_values:
@@ -144,13 +173,34 @@ class Redactor:
 
     def add(self, value: str) -> None:
         """Treat `value` as secret from now on (short values would mask innocent text)."""
-        if self._add_secret(value):
-            self._compile()
+        with self._adding:
+            if self._add_secret(value):
+                self._compile()
 
     def add_patient_value(self, value: str) -> None:
         """Mask `value` in free text as patient data (when patient data is masked)."""
-        if self._add_patient_value(value):
-            self._compile()
+        with self._adding:
+            if self._add_patient_value(value):
+                self._compile()
+
+    def _learn(self, noted: Learned) -> bool:
+        """Mask in free text from now on the values masked by their place (`_note`): not the
+        short ones, nor those masked already (a shape is no one's value); whether any was new
+        (at most MAX_LEARNED are learned)."""
+        with self._adding:
+            added = False
+            for raw, phone in dict.fromkeys(noted):  # once each, in order
+                value = raw.strip()
+                if value in self._patient_spellings or shape(value) == value:
+                    continue  # known (most calls: each value is seen in every answer)
+                if self._learned >= MAX_LEARNED:
+                    break
+                if self._add_patient_value((_us_phone(value) or value) if phone else value):
+                    self._learned += 1
+                    added = True
+            if added:
+                self._compile()
+            return added
 
     def _add_secret(self, value: str) -> bool:
         if not value or len(value) < 6 or value in self._secret_spellings:
@@ -185,6 +235,11 @@ class Redactor:
     @property
     def patient_values(self) -> frozenset[str]:
         return frozenset(self._patient_spellings)
+
+    @property
+    def learned(self) -> int:
+        """How many values were learned from where they were masked."""
+        return self._learned
 
     def holds_secret(self, text: str) -> bool:
         """Whether `text` holds a secret, in any of its spellings."""
@@ -221,73 +276,28 @@ class Redactor:
                 spaced = " " in value and name.lower() == "authorization"
                 scheme = value.split(" ", 1)[0] if spaced else ""
                 masked[name] = f"{scheme} {MASK}".strip()
+            elif name.lower() in URL_HEADERS:  # where a written resource is: Patient/<id>
+                masked[name] = self.url(value)
             else:
                 masked[name] = self.text(value)
         return masked
 
-    def data(self, value: object, *, in_patient: bool = False) -> object:
-        """A copy of a JSON-like value with secrets and (by default) patient data masked."""
-        if isinstance(value, str):
-            return shape(value) if in_patient else self.text(value)
-        if isinstance(value, list):
-            return [self.data(v, in_patient=in_patient) for v in value]
-        if isinstance(value, dict | Mapping):  # dict first: an ABC check costs more
-            if self.mask_patient_data and not in_patient:
-                if value.get("resourceType") == "Patient":
-                    return self._fhir_patient(value)
-                form = value.get("form")  # a recorded form-encoded request
-                if form is not None and isinstance(form, dict | Mapping):
-                    return self._with_form(value)
-            return {str(k): self._entry(str(k), v, in_patient) for k, v in value.items()}
-        return value
+    def data(self, value: object) -> object:
+        """A copy of a JSON-like value with secrets and (by default) patient data masked; the
+        values masked by their place are learned, and the value masked again if any was new."""
+        learned: Learned = []
+        masked = self._data(value, False, learned)
+        if learned and self._learn(learned):
+            masked = self._data(value, False, [])
+        return masked
 
-    def _entry(self, key: str, value: Any, in_patient: bool) -> object:
-        if key.lower() in SECRET_KEYS and value:
-            return MASK
-        if not self.mask_patient_data:
-            return self.data(value)
-        if key in DOCUMENT_BODY_KEYS and isinstance(value, str):
-            return _body(value)
-        if key in READABLE_KEYS:
-            return self.data(value)
-        if key in FHIR_KEYS and not in_patient:
-            return self._fhir_entry(key, value)
-        return self.data(value, in_patient=in_patient or key in PATIENT_CONTAINERS)
-
-    def _fhir_entry(self, key: str, value: Any) -> object:
-        """A reference to a Patient keeps its resource type only; an attachment's `data` (a
-        document) is replaced by its size."""
-        if key == "attachment" and isinstance(value, dict | Mapping):
-            return {str(k): self._attached(str(k), v) for k, v in value.items()}
-        if isinstance(value, str) and PATIENT_REFERENCE in value:
-            head, found, tail = value.rpartition(PATIENT_REFERENCE)
-            return self.text(head) + found + shape(tail)
-        return self.data(value)
-
-    def _attached(self, key: str, value: Any) -> object:
-        if key == "data" and isinstance(value, str):
-            return _body(value)
-        return self._entry(key, value, False)
-
-    def _fhir_patient(self, value: object) -> object:
-        """A FHIR Patient's content masked by shape, its codes readable (FHIR_READABLE_KEYS)."""
-        if isinstance(value, str):
-            return shape(value)
-        if isinstance(value, list):
-            return [self._fhir_patient(v) for v in value]
-        if not isinstance(value, dict | Mapping):
-            return value
-        masked: dict[str, object] = {}
-        for k, v in value.items():
-            key = str(k)
-            if key.lower() in SECRET_KEYS and v:
-                masked[key] = MASK
-            elif key in FHIR_READABLE_KEYS:
-                masked[key] = self.data(v)
-            elif key == "data" and isinstance(v, str):  # a photo
-                masked[key] = _body(v)
-            else:
-                masked[key] = self._fhir_patient(v)
+    def url(self, value: str) -> str:
+        """A URL (or a FHIR reference) with a patient's id in its path (`Patient/<id>`) and
+        the patient parameters of its query masked by shape, then as free text."""
+        learned: Learned = []
+        masked = self._url(value, learned)
+        if learned and self._learn(learned):
+            masked = self._url(value, [])
         return masked
 
     def form(
@@ -296,31 +306,202 @@ class Redactor:
         """Parameters of a form-encoded FHIR search (name -> values) with the patient's masked
         by shape, a token's system kept (`urn:oid:1.2|9999`); `resource` is the resource
         searched (`search_resource`); unknown, the search is taken for a Patient search."""
+        learned: Learned = []
+        masked = self._form(params, resource, learned)
+        if learned and self._learn(learned):
+            masked = self._form(params, resource, [])
+        return masked
+
+    # The private maskers below note in `learned` each value they mask by its place.
+
+    def _data(self, value: object, in_patient: bool, learned: Learned) -> object:
+        if isinstance(value, str):
+            return shape(value) if in_patient else self.text(value)
+        if isinstance(value, list):
+            return [self._data(v, in_patient, learned) for v in value]
+        if isinstance(value, dict | Mapping):  # dict first: an ABC check costs more
+            if self.mask_patient_data and not in_patient:
+                if value.get("resourceType") in PERSON_RESOURCES:
+                    return self._fhir_patient(value, learned)
+                form = value.get("form")  # a recorded form-encoded request
+                if form is not None and isinstance(form, dict | Mapping):
+                    return self._with_form(value, learned)
+                if _is_person(value.get("resource")):  # a Bundle entry: its fullUrl too
+                    return self._person_entry(value, learned)
+            return {str(k): self._entry(str(k), v, in_patient, learned) for k, v in value.items()}
+        return value
+
+    def _entry(self, key: str, value: Any, in_patient: bool, learned: Learned) -> object:
+        if key.lower() in SECRET_KEYS and value:
+            return MASK
+        if not self.mask_patient_data:
+            return self._data(value, False, learned)
+        if key in DOCUMENT_BODY_KEYS and isinstance(value, str):
+            return _body(value)
+        if key in READABLE_KEYS:
+            return self._data(value, False, learned)
+        if in_patient:
+            if key in IDENTIFYING_KEYS:  # a Data Model patient's
+                _note(learned, value, phone=key in PHONE_KEYS)
+        elif key in FHIR_KEYS:
+            return self._fhir_entry(key, value, learned)
+        return self._data(value, in_patient or key in PATIENT_CONTAINERS, learned)
+
+    def _fhir_entry(self, key: str, value: Any, learned: Learned) -> object:
+        """A URL or reference masked as a URL (`_url`), a reference to the patient as a
+        patient, an attachment's `data` (a document) replaced by its size."""
+        if key in URL_KEYS and isinstance(value, str):
+            return self._url(value, learned)
+        if key == "attachment" and isinstance(value, dict | Mapping):
+            return {str(k): self._attached(str(k), v, learned) for k, v in value.items()}
+        if key in PATIENT_REFERENCE_KEYS and isinstance(value, dict | Mapping):
+            return self._fhir_patient(value, learned)
+        return self._data(value, False, learned)
+
+    def _attached(self, key: str, value: Any, learned: Learned) -> object:
+        """An attachment's `data` (a document) is replaced by its size."""
+        if key == "data" and isinstance(value, str):
+            return _body(value)
+        return self._entry(key, value, False, learned)
+
+    def _person_entry(self, value: Mapping[Any, Any], learned: Learned) -> dict[str, object]:
+        """A Bundle entry of a Patient: its `fullUrl` names the patient too."""
+        return {
+            str(k): self._patient_link(v, learned)
+            if k == "fullUrl" and isinstance(v, str)
+            else self._entry(str(k), v, False, learned)
+            for k, v in value.items()
+        }
+
+    def _fhir_patient(self, value: object, learned: Learned) -> object:
+        """A FHIR Patient's content (or a reference to one) masked by shape, its codes
+        readable (FHIR_READABLE_KEYS), a reference keeping its resource type."""
+        if isinstance(value, str):
+            return shape(value)
+        if isinstance(value, list):
+            return [self._fhir_patient(v, learned) for v in value]
+        if not isinstance(value, dict | Mapping):
+            return value
+        masked: dict[str, object] = {}
+        for k, v in value.items():
+            key = str(k)
+            if key.lower() in SECRET_KEYS and v:
+                masked[key] = MASK
+            elif key in FHIR_READABLE_KEYS:
+                masked[key] = self._data(v, False, learned)
+            elif key == "data" and isinstance(v, str):  # a photo
+                masked[key] = _body(v)
+            elif key == "reference" and isinstance(v, str):
+                masked[key] = self._patient_link(v, learned)
+            else:
+                if key in FHIR_IDENTIFYING_KEYS:
+                    _note(learned, v, phone=key == "value" and value.get("system") == "phone")
+                masked[key] = self._fhir_patient(v, learned)
+        return masked
+
+    def _patient_link(self, value: str, learned: Learned) -> str:
+        """A reference to a patient or its Bundle entry's fullUrl: `urn:uuid:<id>` keeps its
+        scheme, a URL its resource type; a contained one (`#p1`) names no one."""
+        if value.startswith("#"):
+            return self.text(value)
+        if value.startswith("urn:"):
+            head, _, tail = value.rpartition(":")
+            _note(learned, tail)
+            return f"{head}:{shape(tail)}"
+        if PATIENT_REFERENCE in value:
+            return self._url(value, learned)
+        head, slash, tail = value.rpartition("/")  # another type (a Group): its id masked
+        _note(learned, tail)
+        return self.text(head) + slash + shape(tail)
+
+    def _url(self, value: str, learned: Learned) -> str:
+        if not self.mask_patient_data:
+            return self.text(value)
+        where, mark, query = value.partition("?")
+        masked = _patient_path(where, learned)
+        if mark:
+            masked += mark + self._query(query, search_resource(value), learned)
+        return self.text(masked)
+
+    def _query(self, query: str, resource: str | None, learned: Learned) -> str:
+        """A URL's query with its patient parameters masked (as `_form` masks a form's)."""
+        pieces = []
+        for piece in query.split("&"):
+            name, equals, raw = piece.partition("=")
+            if equals and _patient_parameter(unquote_plus(name), resource in {None, "Patient"}):
+                params = {unquote_plus(name): [unquote_plus(raw)]}
+                masked = self._form(params, resource, learned)[unquote_plus(name)][0]
+                piece = f"{name}={quote(masked, safe='|:/,')}"
+            pieces.append(piece)
+        return "&".join(pieces)
+
+    def _form(
+        self, params: Mapping[str, Sequence[str]], resource: str | None, learned: Learned
+    ) -> dict[str, list[str]]:
         patient_search = resource in {None, "Patient"}
         masked: dict[str, list[str]] = {}
         for name, values in params.items():
             texts = _texts(values)
             if not self.mask_patient_data or not _patient_parameter(name, patient_search):
                 masked[name] = [self.text(v) for v in texts]
-            elif name in TOKEN_PARAMETERS:
+                continue
+            token = _bare(name) in TOKEN_PARAMETERS
+            if not name.startswith("address-"):  # a ZIP or a city identifies no one
+                _note(learned, [v.rpartition("|")[2] if token else v for v in texts])
+            if token:
                 masked[name] = [_masked_token(self.text, v) for v in texts]
             else:
                 masked[name] = [shape(v) for v in texts]
         return masked
 
-    def _with_form(self, value: Mapping[Any, Any]) -> dict[str, object]:
+    def _with_form(self, value: Mapping[Any, Any], learned: Learned) -> dict[str, object]:
         """A recorded request whose `form` is masked as search parameters, the resource
         searched read from its `url` (or `path`)."""
         where = value.get("url", value.get("path"))
         resource = search_resource(where) if isinstance(where, str) else None
         return {
-            str(k): self.form(v, resource) if k == "form" else self._entry(str(k), v, False)
+            str(k): self._form(v, resource, learned)
+            if k == "form"
+            else self._entry(str(k), v, False, learned)
             for k, v in value.items()
         }
 
 
 def _body(value: str) -> str:
+    if MASKED_BODY.fullmatch(value):  # masked already (a report read again)
+        return value
     return f"[document body masked: {len(value)} characters]"
+
+
+def _is_person(resource: object) -> bool:
+    return isinstance(resource, dict | Mapping) and resource.get("resourceType") in (
+        PERSON_RESOURCES
+    )
+
+
+def _note(learned: Learned, value: object, *, phone: bool = False) -> None:
+    """Note the strings of `value` (one, or a list of them) as values to learn (`_learn`)."""
+    if isinstance(value, str):
+        learned.append((value, phone))
+    elif isinstance(value, list):
+        learned.extend((item, phone) for item in value if isinstance(item, str))
+
+
+def _patient_path(path: str, learned: Learned) -> str:
+    """`path` with the id after each `Patient/` masked by shape: not an operation or a
+    search (`_search`, `$match`), nor a Redox page link's `page/Patient/search/...` (9.1)."""
+    if PATIENT_REFERENCE not in path:
+        return path
+    parts = path.split("/")
+    for at in range(len(parts) - 1):
+        after = parts[at + 1]
+        if parts[at] != "Patient" or not after or after[0] in "_$":
+            continue
+        if at and parts[at - 1] == "page":
+            continue
+        _note(learned, after)
+        parts[at + 1] = shape(after)
+    return "/".join(parts)
 
 
 def _texts(values: object) -> list[str]:
@@ -331,7 +512,13 @@ def _texts(values: object) -> list[str]:
     return [str(values)]
 
 
+def _bare(name: str) -> str:
+    """A search parameter's name without its modifier (`given:exact` -> `given`)."""
+    return name.partition(":")[0]
+
+
 def _patient_parameter(name: str, patient_search: bool) -> bool:
+    name = _bare(name)
     return (
         name in SEARCH_PATIENT_PARAMETERS
         or name.startswith(SEARCH_PATIENT_PREFIXES)
@@ -345,13 +532,13 @@ def _masked_token(text: Callable[[str], str], value: str) -> str:
 
 
 def search_resource(url: str) -> str | None:
-    """The resource type a FHIR search URL or path searches (`.../Patient/_search` ->
-    `Patient`); None when it is no search."""
-    path = url.split("?", 1)[0].rstrip("/")
-    head, _, last = path.rpartition("/")
-    if last != "_search":
-        return None
-    return head.rpartition("/")[2] or None
+    """The resource type a FHIR search URL or path searches (`.../Patient/_search` or
+    `.../DocumentReference?patient=...` -> the type); None when it is no search."""
+    path, query, _ = url.partition("?")
+    head, _, last = path.rstrip("/").rpartition("/")
+    if last == "_search":
+        return head.rpartition("/")[2] or None
+    return last if query and RESOURCE_TYPE.fullmatch(last) else None
 
 
 IDENTIFYING_KEYS = frozenset(

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
+from techval.core.verifies import verifies
+
 RETRYABLE = frozenset({429, 502, 503})
 
 
@@ -29,6 +31,7 @@ class RetryPolicy:
     retry_after_max: float = 60.0  # a longer Retry-After is not waited for
     random: Callable[[float, float], float] = field(default=random.uniform, compare=False)
 
+    @verifies("API-04")
     def delay(self, status: int | None, retry_after: str | None, attempt: int) -> float | None:
         """Seconds to wait before attempt `attempt + 1`, or None: do not send again."""
         if status not in RETRYABLE or attempt >= self.attempts:

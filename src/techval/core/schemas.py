@@ -27,6 +27,7 @@ from urllib.parse import unquote, urljoin
 import jsonschema_rs
 
 from techval.core.paths import project_root
+from techval.core.verifies import verifies
 
 if TYPE_CHECKING:  # jsonschema is imported when a message breaks its schema (a run rarely)
     import jsonschema
@@ -235,6 +236,7 @@ def _resolve(resources: Mapping[str, Any], document: str, pointer: str) -> Any:
     return node
 
 
+@verifies("API-06", "API-08", "FHIR-01")
 class SchemaRegistry:
     """All message schemas of one schemas/ folder, compiled on first use."""
 

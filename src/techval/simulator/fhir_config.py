@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from techval.simulator.fhir_paging import Pager
+from techval.simulator.fhir_shapes import OID_SYSTEM
 
 ENVIRONMENTS = ("Development", "Staging", "Production")  # Redox environment types (1.2)
 # Carequality metadata headers (3.2, 3.3 documented; the last three INFERRED, 3.4).
@@ -56,6 +57,9 @@ class FhirOptions:
     # 9.1 observed next links, 9.3 documents ceq-orgs's own `index` and `limit`: False answers
     # directory searches without next links (paged by index and limit only)
     directory_next_links: bool = True
+    # The OID's identifier system (4.2: Redox's create example). The simulator's own: never
+    # read from the harness's fhir.oid_system (the simulator shares data, never decisions)
+    oid_system: str = OID_SYSTEM
 
     @classmethod
     def from_settings(cls, fhir: Any) -> FhirOptions:

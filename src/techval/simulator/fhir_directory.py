@@ -4,10 +4,11 @@ Create, read, update and search work on the same directory as Organization.New /
 Query, so a record written through one API is read through the other. Answers:
 
 * create: a bare Organization whose `id` is the OID of its identifier with system
-  http://www.hl7.org/oid/ (4.1); 201 with the stored Organization and a Location header
-  (INFERRED, 4.3: the status and body are not in the stored copy); an existing OID: 403
-  `[OID] already exists.` (4.11); a record the directory cannot take (no OID identifier, no
-  type, an Implementer without contacts): 403 `Failed to parse request body as XML resource.`;
+  http://www.hl7.org/oid/ (4.1; the simulator's own option `oid_system`); 201 with the stored
+  Organization and a Location header (INFERRED, 4.3: the status and body are not in the stored
+  copy); an existing OID: 403 `[OID] already exists.` (4.11); a record the directory cannot
+  take (no OID identifier, no type, an Implementer without contacts): 403 `Failed to parse
+  request body as XML resource.`;
 * update: `PUT Organization/{oid}`, or `POST Organization` with an existing id when the
   environment's update verb is POST (INFERRED, 4.4); 200 with the stored Organization; an
   unknown OID: 403 `id: [ID] is not valid.` (4.11); deactivate is an update with active false;
@@ -70,7 +71,7 @@ def shown(sim: Simulator, oid: str) -> dict[str, Any]:
             if isinstance(resource.get(key), list):
                 resource[key] = reordered(resource[key])
     else:
-        resource = organization(oid, record)
+        resource = organization(oid, record, sim.fhir.options.oid_system)
     updated = sim.directory.updated.get(oid, datetime.now(UTC))
     meta = as_dict(resource.get("meta"))
     resource["meta"] = {**meta, "lastUpdated": timestamp(updated)}
@@ -85,7 +86,7 @@ def _refused(exc: DirectoryError) -> Reply:
     return outcome_reply(exc.status, "processing", str(exc.error["Text"]))
 
 
-def _checked(request: FhirRequest) -> tuple[dict[str, Any], str] | Reply:
+def _checked(sim: Simulator, request: FhirRequest) -> tuple[dict[str, Any], str] | Reply:
     """The Organization sent and its OID, or Redox's refusal."""
     try:
         resource = json.loads(request.body)
@@ -93,7 +94,8 @@ def _checked(request: FhirRequest) -> tuple[dict[str, Any], str] | Reply:
         resource = None
     if not isinstance(resource, dict) or resource.get("resourceType") != "Organization":
         return outcome_reply(400, "structure", "The request body is not an Organization resource")
-    oid = organization_oid(resource)
+    system = sim.fhir.options.oid_system
+    oid = organization_oid(resource, system)
     if oid is None:  # "missing identifier" (4.11)
         return outcome_reply(403, "processing", NOT_PARSED)
     if resource.get("id") != oid:  # 4.1; the refusal's wording is INFERRED
@@ -101,7 +103,7 @@ def _checked(request: FhirRequest) -> tuple[dict[str, Any], str] | Reply:
             400,
             "invalid",
             "Organization.id is required and must equal the OID of its identifier with system "
-            "http://www.hl7.org/oid/",
+            f"{system}",
         )
     for name, kind in (("name", str), ("active", bool)):  # required by the create schema (4.5)
         if not isinstance(resource.get(name), kind):
@@ -114,7 +116,7 @@ ROUTES = FhirRoutes()  # this module's routes (app.py merges them)
 
 @ROUTES.route("organizations", "POST", "Organization", "type")
 def create(sim: Simulator, request: FhirRequest) -> Reply:
-    checked = _checked(request)
+    checked = _checked(sim, request)
     if isinstance(checked, Reply):
         return checked
     resource, oid = checked
@@ -131,7 +133,7 @@ def create(sim: Simulator, request: FhirRequest) -> Reply:
 
 @ROUTES.route("organizations", "PUT", "Organization", "instance")
 def update(sim: Simulator, request: FhirRequest) -> Reply:
-    checked = _checked(request)
+    checked = _checked(sim, request)
     if isinstance(checked, Reply):
         return checked
     resource, oid = checked

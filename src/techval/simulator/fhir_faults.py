@@ -88,6 +88,11 @@ def _without_identifiers(body: dict[str, Any]) -> None:
         patient.pop("identifier", None)
 
 
+def _without_id(body: dict[str, Any]) -> None:
+    for patient in _resources(body, "Patient"):
+        patient.pop("id", None)
+
+
 def _without_data(body: dict[str, Any]) -> None:
     for attachment in _attachments(body):
         attachment.pop("data", None)
@@ -112,6 +117,51 @@ def _next_elsewhere(body: dict[str, Any]) -> None:
         if isinstance(link, dict) and link.get("relation") == "next" and link.get("url"):
             parts = urlsplit(str(link["url"]))
             link["url"] = urlunsplit(parts._replace(netloc=ELSEWHERE))
+
+
+def written_as(body: Callable[[Reply], bytes]) -> Fault:
+    """A write that succeeded (and took effect) answered with another body, same status: the
+    shapes Redox's pages leave open (4.3, fhir.write_answer)."""
+
+    def apply(message: Message, proceed: Callable[[], Reply]) -> Reply:
+        reply = proceed()
+        if not 200 <= reply.status < 300:
+            return reply
+        headers = {k: v for k, v in reply.headers.items() if k.lower() != "content-type"}
+        content = body(reply)
+        if content:
+            headers["Content-Type"] = "application/fhir+json"
+        return Reply(reply.status, content, headers)
+
+    return apply
+
+
+def _outcome(severity: str, text: str) -> Callable[[Reply], bytes]:
+    return lambda _: json.dumps(outcome("informational", text, severity=severity)).encode()
+
+
+def _transaction_response(reply: Reply) -> bytes:
+    """Like the sandbox's write answer (7.8): one entry's response, status and location."""
+    written = json.loads(reply.body)
+    location = f"Organization/{written.get('id')}/_history/1"
+    status = "201 Created" if reply.status == 201 else "200 OK"
+    entry = {"response": {"status": status, "location": location, "etag": 'W/"1"'}}
+    return json.dumps(
+        {"resourceType": "Bundle", "type": "transaction-response", "entry": [entry]}
+    ).encode()
+
+
+# what faults answer an Organization write with, instead of the stored Organization
+WRITTEN_AS: dict[str, Callable[[Reply], bytes]] = {
+    "outcome": _outcome("information", "The organization record was saved"),
+    "bundle": _transaction_response,
+    "empty": lambda _: b"",
+    "error": _outcome("error", "The organization record could not be saved"),
+}
+
+
+def _written(body: Callable[[Reply], bytes]) -> Callable[[], Fault]:
+    return lambda: on_fhir("Organization", {"create", "update"}, written_as(body))
 
 
 def _data_model_errors(message: Message, proceed: Callable[[], Reply]) -> Reply:
@@ -150,6 +200,8 @@ FHIR_NAMED: dict[str, Callable[[], Fault]] = {
         "DocumentReference", SEARCH, edit_fhir(_outcome_entry)
     ),
     "fhir_data_model_errors": lambda: on_fhir("Patient", {"search"}, _data_model_errors),
+    "fhir_patients_without_id": lambda: on_fhir("Patient", SEARCH, edit_fhir(_without_id)),
+    **{f"fhir_write_answers_{kind}": _written(body) for kind, body in WRITTEN_AS.items()},
     "fhir_one_per_page": lambda: _one_per_page,
     "fhir_next_link_elsewhere": lambda: edit_fhir(_next_elsewhere),
 }

@@ -85,10 +85,10 @@ def data_model_error(environment: str) -> Reply:
 _PHONE_USES = {"Work": "work", "Home": "home", "Mobile": "mobile", "Office": "work"}
 
 
-def organization_oid(resource: dict[str, Any]) -> str | None:
-    """The value of the identifier with system http://www.hl7.org/oid/ (4.1)."""
+def organization_oid(resource: dict[str, Any], system: str = OID_SYSTEM) -> str | None:
+    """The value of the identifier with the OID's system (4.1: http://www.hl7.org/oid/)."""
     for identifier in resource.get("identifier") or []:
-        if isinstance(identifier, dict) and identifier.get("system") == OID_SYSTEM:
+        if isinstance(identifier, dict) and identifier.get("system") == system:
             value = identifier.get("value")
             return str(value) if isinstance(value, str) and value else None
     return None
@@ -197,14 +197,14 @@ def _address(address: Any, use: str | None = None) -> list[dict[str, Any]]:
     ]
 
 
-def organization(oid: str, record: dict[str, Any]) -> dict[str, Any]:
-    """A directory record as a FHIR Organization (id = OID, 4.1)."""
+def organization(oid: str, record: dict[str, Any], system: str = OID_SYSTEM) -> dict[str, Any]:
+    """A directory record as a FHIR Organization (id = OID, 4.1; `system`: the OID's)."""
     kind = as_dict(record.get("Type"))
     parent = ((record.get("PartOf") or {}).get("Identifier") or {}).get("Value")
     resource = {
         "resourceType": "Organization",
         "id": oid,
-        "identifier": [{"use": "official", "system": OID_SYSTEM, "value": oid}],
+        "identifier": [{"use": "official", "system": system, "value": oid}],
         "active": record.get("Active"),
         "type": [
             {
@@ -219,7 +219,7 @@ def organization(oid: str, record: dict[str, Any]) -> dict[str, Any]:
         "name": record.get("Name"),
         "alias": list(record.get("Aliases") or []),
         "address": _address(record.get("Address")),
-        "partOf": {"identifier": {"system": OID_SYSTEM, "value": parent}} if parent else None,
+        "partOf": {"identifier": {"system": system, "value": parent}} if parent else None,
         "contact": [
             {
                 "purpose": {"text": c.get("Purpose")},

@@ -9,6 +9,7 @@ from xml.sax.saxutils import escape
 
 from techval.core import redox, yamlfile
 from techval.core.paths import project_root
+from techval.core.verifies import verifies
 
 HL7 = f"{{{redox.HL7_V3}}}"
 TEMPLATE = "fixtures/simulator/documents/visit-summary-template.xml"
@@ -43,6 +44,7 @@ def section_texts(document: str) -> dict[str, str]:
     return sections
 
 
+@verifies("DQ-04")
 def malformed(text: str) -> str | None:
     """Why a CDA is not one (not well-formed XML, naming line and column; not an HL7 v3
     ClinicalDocument root); None when it is. The same check through either API."""

@@ -6,8 +6,10 @@ from __future__ import annotations
 from techval.core.errors import RedoxRefused, SchemaMismatch
 from techval.core.exchange import MAX_DEPTH, Exchange
 from techval.core.redox import MAX_MESSAGE_BYTES
+from techval.core.verifies import verifies
 
 
+@verifies("API-05", "API-08")
 def answered(exchange: Exchange) -> None:
     """The server answered with a JSON body that matches the schema it was checked against."""
     if exchange.oversized:
@@ -33,6 +35,7 @@ def answered(exchange: Exchange) -> None:
         )
 
 
+@verifies("API-09", "DOD-01", "FHIR-06", "ORG-01")
 def succeeded(exchange: Exchange) -> None:
     """HTTP 2xx, no Meta.Errors, and a response that matches the message's response schema."""
     if exchange.status is None or not 200 <= exchange.status < 300:
@@ -52,6 +55,7 @@ def succeeded(exchange: Exchange) -> None:
     answered(exchange)
 
 
+@verifies("ORG-02")
 def refused_with(exchange: Exchange, status: int, text: str) -> bool:
     """True when Redox refused with this status and an error text containing `text`."""
     return exchange.status == status and any(text in error for error in exchange.redox_errors)

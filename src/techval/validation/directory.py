@@ -16,6 +16,7 @@ from techval.core.client import RedoxClient
 from techval.core.config import OrganizationProfile
 from techval.core.errors import NotFound, ReadbackMismatch
 from techval.core.exchange import Exchange
+from techval.core.verifies import verifies
 from techval.validation import readback
 from techval.validation.checks import refused_with, succeeded
 
@@ -39,6 +40,9 @@ class DirectoryApi(Protocol):
         self, client: RedoxClient, profile: OrganizationProfile, *, active: bool
     ) -> Exchange:
         """Send the record as it should now be (active: false deactivates it)."""
+
+    def accepted(self, exchange: Exchange) -> None:
+        """The write's answer says the directory took it; CheckFailed naming why not."""
 
     def reads(self, client: RedoxClient, profile: OrganizationProfile) -> list[Read]:
         """Read the record back, in each way the API offers (by OID, by name...)."""
@@ -65,6 +69,7 @@ class Write:
         return self.exchanges[-1]
 
 
+@verifies("ORG-02")
 def create_or_adopt(api: DirectoryApi, client: RedoxClient, profile: OrganizationProfile) -> Write:
     """Send the record as new; when the directory already holds the OID (a re-run), adopt the
     record and bring it to the configured state with an update instead of failing."""
@@ -74,12 +79,18 @@ def create_or_adopt(api: DirectoryApi, client: RedoxClient, profile: Organizatio
     return Write([created, api.update(client, profile, active=True)])
 
 
+def accepted(api: DirectoryApi, write: Write) -> None:
+    """The directory took the change: its last answer, as the API answers a write."""
+    api.accepted(write.final)
+
+
 def update(
     api: DirectoryApi, client: RedoxClient, profile: OrganizationProfile, *, active: bool = True
 ) -> Write:
     return Write([api.update(client, profile, active=active)])
 
 
+@verifies("ORG-03")
 def read_back(
     api: DirectoryApi, client: RedoxClient, profile: OrganizationProfile
 ) -> list[dict[str, Any]]:
@@ -99,6 +110,7 @@ def read_back(
     return records
 
 
+@verifies("ORG-03", "ORG-04", "ORG-05")
 def expect_record(
     api: DirectoryApi,
     records: list[dict[str, Any]],

@@ -12,6 +12,7 @@ from techval.core.config import Settings
 from techval.core.errors import NotFound, RedoxRefused, TestDataMismatch, WrongContent
 from techval.core.exchange import Exchange
 from techval.core.redox import HL7_V3
+from techval.core.verifies import verifies
 from techval.validation import cda, readback
 from techval.validation.checks import answered, succeeded
 from techval.validation.located import Location
@@ -34,6 +35,7 @@ def _query(settings: Settings, event_type: str, location: Location) -> dict[str,
     return message
 
 
+@verifies("DQ-01")
 def document_query(settings: Settings, location: Location) -> dict[str, Any]:
     return _query(settings, "DocumentQuery", location)
 
@@ -54,6 +56,7 @@ def document_get(settings: Settings, location: Location, document_id: str) -> di
     return message
 
 
+@verifies("DQ-06")
 def reports_no_documents(exchange: Exchange) -> bool:
     """Redox's documented "no documents" answer: HTTP 200 with that Meta.Errors text."""
     return exchange.status == 200 and any(
@@ -61,6 +64,7 @@ def reports_no_documents(exchange: Exchange) -> bool:
     )
 
 
+@verifies("DQ-02")
 def listed(exchange: Exchange) -> list[dict[str, Any]]:
     """The documents of a DocumentQuery answer; each must have an ID and a type."""
     succeeded(exchange)
@@ -74,6 +78,7 @@ def listed(exchange: Exchange) -> list[dict[str, Any]]:
     return list(documents)
 
 
+@verifies("DQ-03")
 def retrieved(exchange: Exchange, requested_id: str) -> str:
     """The content of a DocumentGet answer, which must be the requested document."""
     succeeded(exchange)
@@ -85,6 +90,7 @@ def retrieved(exchange: Exchange, requested_id: str) -> str:
     return str(body["Data"])
 
 
+@verifies("DQ-04")
 def cda_text(data: str, file_type: str) -> str:
     """The XML text of a CDA in DocumentGet Data: raw XML, or base64 for other file types."""
     text = data.lstrip()
@@ -96,6 +102,7 @@ def cda_text(data: str, file_type: str) -> str:
         return data
 
 
+@verifies("DQ-04")
 def check_cda(exchange: Exchange, data: str) -> None:
     """A CDA must be well-formed XML with a ClinicalDocument root in the HL7 v3 namespace."""
     text = cda_text(data, str(exchange.response_body.get("FileType", "")))
@@ -104,6 +111,7 @@ def check_cda(exchange: Exchange, data: str) -> None:
         raise WrongContent(f"{exchange.label}: $.Data: {problem}")
 
 
+@verifies("DQ-05")
 def summary(exchange: Exchange, location: Location) -> dict[str, Any]:
     """A PatientQuery answer: the latest summary document, for the patient that was asked about."""
     succeeded(exchange)
@@ -121,6 +129,7 @@ def summary(exchange: Exchange, location: Location) -> dict[str, Any]:
     return dict(header)
 
 
+@verifies("DQ-06")
 def expect_no_documents(exchange: Exchange, patient: TestPatient) -> None:
     """Redox's documented "no documents" answer, itself well-formed. A well-formed list of
     documents means the test data does not fit: this patient has documents there."""

@@ -20,6 +20,7 @@ from techval.core import redox
 from techval.core.config import Settings
 from techval.core.errors import ReadbackMismatch
 from techval.core.exchange import Exchange
+from techval.core.verifies import verifies
 from techval.validation import cda, documents, readback, search, templates
 from techval.validation.finding import OwnOrganizationFinder
 from techval.validation.located import Location
@@ -41,6 +42,7 @@ class Pushed:
     previous: list[dict[str, str]] = field(default_factory=list)
 
 
+@verifies("DOD-04")
 def identifier(settings: Settings, patient: TestPatient, record: str = "") -> dict[str, str]:
     """A stable repository identifier per test patient (and record), with your patient OID.
 
@@ -53,6 +55,7 @@ def identifier(settings: Settings, patient: TestPatient, record: str = "") -> di
     }
 
 
+@verifies("DOD-02")
 def new_document_id(settings: Settings) -> str:
     """Globally unique and new on every run: your document OID ^ a UUID, or a bare UUID."""
     if settings.data_on_demand.document_ids == "uuid":
@@ -74,6 +77,7 @@ def new_patient(
     )
 
 
+@verifies("DOD-08")
 def patient_update(
     settings: Settings, ids: list[dict[str, str]], demographics: dict[str, Any]
 ) -> dict[str, Any]:
@@ -82,6 +86,7 @@ def patient_update(
     )
 
 
+@verifies("DOD-09")
 def patient_merge(
     settings: Settings,
     patient: TestPatient,
@@ -209,6 +214,7 @@ class Finder(OwnOrganizationFinder):
             message["Patient"] = {"Identifiers": ids}
         return search.matched(self.client.send(message))
 
+    @verifies("DOD-07")
     def document(self, ids: list[dict[str, str]], sent: dict[str, Any]) -> dict[str, Any]:
         """The pushed document (`sent`: its Header.Document) in your organization's document
         list, by ID. The list entry must hold the sent title and type code where it has them:

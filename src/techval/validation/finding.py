@@ -10,6 +10,7 @@ from typing import Any
 from techval.core.client import RedoxClient
 from techval.core.config import Settings
 from techval.core.reporting import Reporter
+from techval.core.verifies import verifies
 from techval.validation import readback
 from techval.validation.patients import TestPatient
 from techval.validation.waiting import Miss, poll_reported
@@ -31,6 +32,7 @@ class OwnOrganizationFinder:
         organization answers it, by `ids` when given; None for no match."""
         raise NotImplementedError
 
+    @verifies("DOD-06", "DOD-08", "DOD-09")
     def patient(
         self,
         patient: TestPatient,
@@ -49,6 +51,7 @@ class OwnOrganizationFinder:
         result: dict[str, Any] = self._until(what, probe)
         return result
 
+    @verifies("DOD-09")
     def gone(self, patient: TestPatient, ids: list[dict[str, str]]) -> None:
         """Wait until no record answers to these identifiers any more."""
         what = f"the merged-away record of {patient.alias!r} to disappear"

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from techval.core.errors import TestDataMismatch
 from techval.core.exchange import Exchange
+from techval.core.verifies import verifies
 from techval.validation.patients import TestPatient
 
 
@@ -21,6 +22,7 @@ class Location:
     patient_id: str | None = None  # the patient's resource id there (FHIR), for later requests
 
     @property
+    @verifies("DQ-01")
     def patient_identifiers(self) -> list[dict[str, str]]:
         """The patient's identifier at this organization, as Redox's clients pick it (10.1):
         the one whose IDType is the organization's OID; else every identifier listed."""

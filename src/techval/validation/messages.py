@@ -6,6 +6,7 @@ from typing import Any
 
 from techval.core.config import Settings
 from techval.core.redox import EXTENSION_URL, timestamp
+from techval.core.verifies import verifies
 
 # Destinations that reach the Carequality network: every step to them carries the metadata.
 CAREQUALITY_PURPOSES = frozenset(
@@ -13,6 +14,7 @@ CAREQUALITY_PURPOSES = frozenset(
 )
 
 
+@verifies("CQ-05")
 def carequality_extensions(settings: Settings) -> dict[str, Any]:
     """Meta.Extensions that Redox requires on every Carequality step (redox-api.md 3.2)."""
     cq = settings.carequality
@@ -33,6 +35,7 @@ def carequality_extensions(settings: Settings) -> dict[str, Any]:
     }
 
 
+@verifies("API-07")
 def envelope(
     settings: Settings,
     data_model: str,

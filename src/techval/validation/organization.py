@@ -9,6 +9,8 @@ from typing import Any
 from techval.core.client import RedoxClient
 from techval.core.config import Address, Contact, OrganizationProfile, Settings
 from techval.core.exchange import Exchange
+from techval.core.verifies import verifies
+from techval.validation.checks import succeeded
 from techval.validation.directory import Read
 from techval.validation.messages import envelope
 
@@ -56,12 +58,14 @@ def updated(profile: OrganizationProfile) -> OrganizationProfile:
     return replace(profile, address=profile.update_address, contacts=profile.update_contacts)
 
 
+@verifies("ORG-01")
 def new_message(settings: Settings, profile: OrganizationProfile) -> dict[str, Any]:
     message = envelope(settings, "Organization", "New", "organization")
     message.update(Directory=DIRECTORY, Organizations=[record(profile)])
     return message
 
 
+@verifies("ORG-04", "ORG-05")
 def update_message(
     settings: Settings, profile: OrganizationProfile, *, active: bool = True
 ) -> dict[str, Any]:
@@ -105,6 +109,9 @@ class DataModelDirectory:
         self, client: RedoxClient, profile: OrganizationProfile, *, active: bool
     ) -> Exchange:
         return client.send(update_message(self.settings, profile, active=active))
+
+    def accepted(self, exchange: Exchange) -> None:
+        succeeded(exchange)
 
     def reads(self, client: RedoxClient, profile: OrganizationProfile) -> list[Read]:
         return [Read(client.send(query_message(self.settings, profile.oid)))]

@@ -26,6 +26,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from techval.core.verifies import verifies
+
 Kind = Literal["missing", "different", "unexpected"]
 
 
@@ -78,6 +80,7 @@ def _shape(value: Any) -> str:
     return "null" if value is None else "another type"
 
 
+@verifies("DOD-08", "ORG-03")
 def differences(sent: Any, answered: Any, path: str = "") -> list[Difference]:
     """Where `answered` does not hold what `sent` holds, each named by its path under `path`."""
     if blank(sent):

@@ -15,6 +15,7 @@ from typing import Any
 from techval.core.config import OrganizationProfile, Settings
 from techval.core.exchange import Exchange
 from techval.core.reporting import Reporter
+from techval.core.verifies import verifies
 from techval.validation.readback import blank
 from techval.validation.rules import REDOX_ARC
 
@@ -26,6 +27,7 @@ VISIT_PUSH_FRAME = frozenset({"Meta", "Header", "Encounters"})
 WORD = re.compile(r"[^\W\d_]{2,}")
 
 
+@verifies("ORG-06")
 def parent_organization(
     settings: Settings, profile: OrganizationProfile, reporter: Reporter
 ) -> None:
@@ -64,6 +66,7 @@ def _user_id(exchange: Exchange, header: str | None) -> tuple[str, Any]:
     return f"header {header}", sent.get(header.lower()) if header else None
 
 
+@verifies("CQ-06")
 def requesting_user(
     exchanges: Iterable[Exchange], reporter: Reporter, header: str | None = None
 ) -> None:
@@ -84,6 +87,7 @@ def requesting_user(
             )
 
 
+@verifies("DOD-10", "DOD-11")
 def pushes(exchanges: Iterable[Exchange], reporter: Reporter) -> None:
     """DOD-10 and DOD-11, on the pushes of a scenario and their acknowledgements."""
     for exchange in exchanges:
@@ -94,6 +98,7 @@ def pushes(exchanges: Iterable[Exchange], reporter: Reporter) -> None:
             clinical_information(exchange.request_body, exchange.label, reporter)
 
 
+@verifies("DOD-10")
 def acknowledged_with_log_id(exchange: Exchange, reporter: Reporter) -> None:
     """DOD-10: an acknowledged push carries Redox's log ID in Meta.Logs[].ID (Meta.Message.ID
     is deprecated: "Use Meta.Logs[].ID instead"); the validation ticket names log IDs."""
@@ -112,6 +117,7 @@ def acknowledged_with_log_id(exchange: Exchange, reporter: Reporter) -> None:
     )
 
 
+@verifies("DOD-11")
 def clinical_information(message: Any, label: str, reporter: Reporter) -> None:
     """DOD-11: a VisitPush carries clinical information beyond its header and encounters
     (Redox recommends "all the available unique clinical information")."""

@@ -21,6 +21,7 @@ from techval.core.redox import (
     visit_kind,
 )
 from techval.core.schemas import Violation
+from techval.core.verifies import verifies
 from techval.validation.messages import CAREQUALITY_PURPOSES
 
 OID = re.compile(r"^[0-2](\.(0|[1-9][0-9]*))+$")
@@ -37,6 +38,7 @@ def _value(extensions: dict[str, Any], key: str, kind: str) -> Any:
     return value.get("code") if kind == "coding" and isinstance(value, dict) else value
 
 
+@verifies("CQ-01", "CQ-02", "CQ-03", "CQ-04")
 def carequality_metadata(message: dict[str, Any]) -> list[Violation]:
     """The five Carequality metadata extensions, present and well-formed (redox-api.md 3.2).
 
@@ -78,6 +80,7 @@ def carequality_metadata(message: dict[str, Any]) -> list[Violation]:
     return found
 
 
+@verifies("API-07")
 def test_flag(message: dict[str, Any], production: bool) -> list[Violation]:
     """Meta.Test is true outside production, and not true in production (Redox examples)."""
     test = (message.get("Meta") or {}).get("Test")
@@ -88,6 +91,7 @@ def test_flag(message: dict[str, Any], production: bool) -> list[Violation]:
     return []
 
 
+@verifies("API-05")
 def size(message: dict[str, Any]) -> list[Violation]:
     """Redox refuses messages over 40 MB (redox-api.md 5.8)."""
     length = len(json.dumps(message, ensure_ascii=False).encode("utf-8"))
@@ -122,6 +126,7 @@ def _oid_types(identifiers: Any, arc: str, path: str) -> list[Violation]:
     return found
 
 
+@verifies("DOD-02")
 def document_id(value: Any, oids: Oids, pushed: set[str]) -> list[Violation]:
     """A GUID, or your document OID ^ an ID; never one already pushed (redox-api.md 4.3.6)."""
     path = "$.Header.Document.ID"
@@ -140,6 +145,7 @@ def document_id(value: Any, oids: Oids, pushed: set[str]) -> list[Violation]:
     return []
 
 
+@verifies("DOD-03")
 def document_type(document: dict[str, Any], encounters: Any) -> list[Violation]:
     """A LOINC document type that fits the kind of visit (redox-api.md 4.3.6)."""
     type_code = document.get("TypeCode") or {}
@@ -170,6 +176,7 @@ def document_type(document: dict[str, Any], encounters: Any) -> list[Violation]:
     return found
 
 
+@verifies("DOD-04", "DOD-05")
 def data_on_demand(message: dict[str, Any], oids: Oids, pushed: set[str]) -> list[Violation]:
     """What a push to the data-on-demand repository must get right (redox-api.md 4.3.6, 4.4)."""
     meta = message.get("Meta") or {}
@@ -193,6 +200,7 @@ def data_on_demand(message: dict[str, Any], oids: Oids, pushed: set[str]) -> lis
     ]
 
 
+@verifies("CQ-01")
 def outgoing(
     message: dict[str, Any], purpose: str | None, settings: Settings, pushed: set[str]
 ) -> list[Violation]:
@@ -229,6 +237,7 @@ def without_environment(message: dict[str, Any], name: str) -> list[Violation]:
     return found
 
 
+@verifies("DOD-02")
 class OutgoingRules:
     """The rules for one run's messages, handed to the client; it remembers the VisitPush
     document IDs that passed, so that a repeat in the same run is refused."""
@@ -244,6 +253,7 @@ class OutgoingRules:
         return found
 
 
+@verifies("CQ-02", "CQ-05")
 def carried_metadata(exchanges: list[Exchange], expected: dict[str, Any]) -> None:
     """Every Carequality request that was sent carried exactly the environment's metadata."""
     sent = [e for e in exchanges if e.label.startswith(("PatientSearch.", "ClinicalSummary."))]

@@ -11,6 +11,7 @@ from techval.core.errors import NotFound, RedoxRefused, TestDataMismatch, WrongC
 from techval.core.exchange import Exchange
 from techval.core.redox import ACTIVE, ERROR, SUCCESS, TASK_STATUS
 from techval.core.reporting import Reporter
+from techval.core.verifies import verifies
 from techval.validation import rules
 from techval.validation.checks import succeeded
 from techval.validation.located import Located, Location, Searched
@@ -29,6 +30,7 @@ NOT_ON_NETWORK = (
 )
 
 
+@verifies("PS-05")
 def demographics_query(
     settings: Settings, patient: TestPatient, *, organization_oid: str | None = None
 ) -> dict[str, Any]:
@@ -46,6 +48,7 @@ def location_query(settings: Settings, network_id: dict[str, str]) -> dict[str, 
     return message
 
 
+@verifies("PS-01", "PS-02")
 def matched(exchange: Exchange, patient: TestPatient | None = None) -> dict[str, Any] | None:
     """The matched patient of a PatientSearch answer, None for a well-formed "no match".
 
@@ -79,6 +82,7 @@ def matched(exchange: Exchange, patient: TestPatient | None = None) -> dict[str,
     return dict(match, Identifiers=identifiers)
 
 
+@verifies("PS-04")
 def task_status(exchange: Exchange) -> str | None:
     """Meta.Extensions.task-status of an answer; None when it carries none (a complete answer)."""
     extensions = exchange.meta.get("Extensions")
@@ -94,6 +98,7 @@ def task_status(exchange: Exchange) -> str | None:
     return str(value)
 
 
+@verifies("PS-04")
 def still_working(exchange: Exchange) -> bool:
     """True for an answer the record locator is still working on (task-status Active).
 
@@ -117,6 +122,7 @@ def still_working(exchange: Exchange) -> bool:
     return True
 
 
+@verifies("PS-03")
 def locations(exchange: Exchange) -> list[Location]:
     """The organizations of a LocationQuery answer; each must be usable for the next step."""
     succeeded(exchange)
@@ -141,12 +147,14 @@ def locations(exchange: Exchange) -> list[Location]:
     return found
 
 
+@verifies("PS-03")
 def network_id(patient: dict[str, Any]) -> dict[str, str]:
     """The network patient ID of a broad-search match: its first identifier (redox-api.md 4.2.2)."""
     first = patient["Identifiers"][0]
     return {"ID": first["ID"], "IDType": first["IDType"]}
 
 
+@verifies("PS-01")
 def found(exchange: Exchange, patient: TestPatient) -> dict[str, Any]:
     """The match of a search for a test patient who must be found."""
     match = matched(exchange, patient)
@@ -158,6 +166,7 @@ def found(exchange: Exchange, patient: TestPatient) -> dict[str, Any]:
     return match
 
 
+@verifies("PS-04")
 def location_answer(
     client: RedoxClient, settings: Settings, reporter: Reporter, network_patient: dict[str, str]
 ) -> Exchange:
@@ -172,6 +181,7 @@ def location_answer(
     return poll_reported(reporter, what, settings.location_query, probe)
 
 
+@verifies("PS-03")
 def holders(
     client: RedoxClient,
     settings: Settings,
@@ -202,12 +212,14 @@ def same_identifiers(match: dict[str, Any], location: Location) -> bool:
     return bool(got & set(location.identifiers))
 
 
+@verifies("PS-02")
 def no_match(exchange: Exchange, patient: TestPatient) -> None:
     """A search for someone who does not exist must answer a well-formed "no match"."""
     if matched(exchange, patient) is not None:
         raise WrongContent(f"{exchange.label}: a patient matched who does not exist")
 
 
+@verifies("PS-05")
 def matched_at(exchange: Exchange, located: Located) -> dict[str, Any]:
     """The match of a search within the chosen organization, carrying identifiers the record
     locator listed for it."""

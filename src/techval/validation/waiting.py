@@ -10,6 +10,7 @@ from typing import TypeVar
 from techval.core.config import Polling
 from techval.core.errors import NotFound, ReadbackMismatch
 from techval.core.reporting import Reporter
+from techval.core.verifies import verifies
 
 T = TypeVar("T")
 MAX_INTERVAL = 10.0
@@ -72,6 +73,7 @@ def poll(
     )
 
 
+@verifies("DOD-06", "PS-04")
 def poll_reported(
     reporter: Reporter, what: str, limits: Polling, probe: Callable[[], T | Miss | None]
 ) -> T:

@@ -56,8 +56,16 @@ def archive(
 def entry(exchange: Exchange, redactor: Redactor) -> dict[str, Any]:
     """One exchange as a HAR entry, redacted, with the headers and content type it was
     really sent with (the token request and FHIR searches are forms, the Redox messages JSON;
-    a GET has no body)."""
+    a GET has no body). Built again when the redactor learned a patient's value from a part of
+    it, so that the parts built before mask it too (an id the answer gives, the URL echoes)."""
+    learned = redactor.learned
+    built = _entry(exchange, redactor)
+    return built if redactor.learned == learned else _entry(exchange, redactor)
+
+
+def _entry(exchange: Exchange, redactor: Redactor) -> dict[str, Any]:
     post_data = _post_data(exchange, redactor)
+    url = redactor.url(exchange.url)  # a patient's id or search parameters masked
     if exchange.is_json:
         text = json.dumps(redactor.data(exchange.response_body), ensure_ascii=False)
     else:
@@ -67,13 +75,13 @@ def entry(exchange: Exchange, redactor: Redactor) -> dict[str, Any]:
         "time": round(exchange.duration_ms, 1),
         "request": {
             "method": exchange.method,
-            "url": redactor.text(exchange.url),
+            "url": url,
             "httpVersion": "HTTP/1.1",
             "cookies": [],
             "headers": _pairs(redactor.headers(exchange.request_headers.items())),
             "queryString": [
                 {"name": k, "value": redactor.text(v)}
-                for k, v in parse_qsl(urlsplit(exchange.url).query, keep_blank_values=True)
+                for k, v in parse_qsl(urlsplit(url).query, keep_blank_values=True)
             ],
             **({"postData": post_data} if post_data is not None else {}),
             "headersSize": -1,

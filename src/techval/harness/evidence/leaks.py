@@ -1,7 +1,13 @@
 """The leak scan: read every file under reports/ (inside zips and inside the single-file
 HTML report's embedded data too) for configured secret values, token shapes, private keys
 and, when patient data is masked, the test patients' identifying values, each in any of the
-spellings the Redactor masks (spellings.py).
+spellings the Redactor masks (spellings.py); and, in JSON (a file, or a JSON text inside one:
+the HAR's bodies), any value the Redactor masks by its place left unmasked: a FHIR Patient's
+or a Data Model patient's values, a patient's id in a `fullUrl`, a reference or a URL, the
+patient parameters of a search (the HAR's `params` and `queryString` too). That finds a
+patient other than the test patients (an organization's own identifiers, Patient ids), whose
+values the scan cannot know; such a value that only a free text echoes (an OperationOutcome's
+diagnostics) is found by the run's own redactor, which learned it, not by the scan.
 
 A finding names the file and what kind of value it is, never the value itself.
 """
@@ -15,8 +21,10 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from techval.core.redaction import PATIENT_MASK, Redactor
+from techval.core.exchange import parse_json
+from techval.core.redaction import MASK, PATIENT_MASK, SECRET_KEYS, Redactor
 
 # Secrets by shape: bearer tokens that are not masked, JWTs, PEM private keys.
 SHAPES = {
@@ -26,6 +34,7 @@ SHAPES = {
 }
 # Allure 3 single-file reports embed their data as d("name", "<base64>").
 EMBEDDED = re.compile(r'd\("([^"]+)",\s*"([A-Za-z0-9+/=]+)"\)')
+UNMASKED = "patient value left unmasked where patient data is masked by its place"
 
 
 @dataclass(frozen=True)
@@ -55,7 +64,94 @@ def _kinds(text: str, redactor: Redactor, viewer: bool) -> set[str]:
     masked = redactor.mask_patient_data and not viewer
     if masked and redactor.text(text).count(PATIENT_MASK) > text.count(PATIENT_MASK):
         kinds.add("test patient's identifying value")
+    if masked and unmasked_in_place(text, redactor):
+        kinds.add(UNMASKED)
     return kinds
+
+
+def unmasked_in_place(text: str, redactor: Redactor) -> bool:
+    """Whether a JSON text (or JSON Lines: the events) holds a value the redactor masks by
+    its place, unmasked: masking it (or a JSON text inside it) again changes more than masking
+    its texts does. Masking is idempotent (a shape's shape is itself), so a report written by
+    the redactor changes not."""
+    if not text.lstrip().startswith(("{", "[")):
+        return False
+    return any(
+        redactor.data(part) != _only_texts(part, redactor)
+        for document in _json(text)
+        for part in _documents(document)
+    )
+
+
+def _json(text: str) -> Iterator[Any]:
+    """The JSON document of `text`, or of each of its lines; none that is not JSON or is
+    nested too deep to walk."""
+    try:
+        yield parse_json(text)
+        return
+    except ValueError:
+        pass
+    for line in text.splitlines():
+        if line.lstrip().startswith(("{", "[")):
+            try:
+                yield parse_json(line)
+            except ValueError:
+                continue
+
+
+def _documents(document: Any) -> Iterator[Any]:
+    """The document, the JSON texts inside it (a HAR's bodies), and each HAR request's URL with
+    its form or query parameters as a recorded form (`{"url", "form"}`), which the redactor
+    masks as it masks a search: each as the redactor saw it when the report was written."""
+    roots = [document]
+    while roots:
+        root = roots.pop()
+        yield root
+        pending = [root]
+        while pending:  # a loop, not recursion: a document may nest deep
+            value = pending.pop()
+            if isinstance(value, dict):
+                if isinstance(value.get("url"), str):
+                    roots.extend(_searches(value))
+                children: Iterable[Any] = value.values()
+            else:
+                children = value if isinstance(value, list) else ()
+            for child in children:
+                if isinstance(child, dict | list):
+                    pending.append(child)
+                elif isinstance(child, str) and child.lstrip().startswith(("{", "[")):
+                    try:
+                        roots.append(parse_json(child))
+                    except ValueError:
+                        continue
+
+
+def _searches(request: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    post = request.get("postData")
+    params = post.get("params") if isinstance(post, dict) else None
+    for listed in (params, request.get("queryString")):
+        if isinstance(listed, list) and listed:
+            form: dict[str, list[str]] = {}
+            for pair in (p for p in listed if isinstance(p, dict)):
+                name = str(pair.get("name", ""))
+                if name.lower() not in SECRET_KEYS:  # a secret's: the secret scan's
+                    form.setdefault(name, []).append(str(pair.get("value", "")))
+            yield {"url": request["url"], "form": form}
+
+
+def _only_texts(value: Any, redactor: Redactor) -> Any:
+    """`value` with only its texts masked (and a secret's name masking its value), as the
+    redactor masks what it does not know the place of."""
+    if isinstance(value, str):
+        return redactor.text(value)
+    if isinstance(value, list):
+        return [_only_texts(v, redactor) for v in value]
+    if isinstance(value, dict):
+        return {
+            str(k): MASK if str(k).lower() in SECRET_KEYS and v else _only_texts(v, redactor)
+            for k, v in value.items()
+        }
+    return value
 
 
 def _texts(path: Path, root: Path) -> Iterator[tuple[str, str, bool]]:

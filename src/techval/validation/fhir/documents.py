@@ -18,6 +18,7 @@ from techval.core.config import Settings
 from techval.core.errors import NotFound, NotOffered, TestDataMismatch, WrongContent
 from techval.core.exchange import Exchange
 from techval.core.reporting import Reporter
+from techval.core.verifies import verifies
 from techval.validation import cda
 from techval.validation.checks import succeeded
 from techval.validation.fhir import paging
@@ -40,6 +41,7 @@ class FhirDocuments:
     def _path(self, location: Location, tail: str) -> str:
         return self.fhir.path(self.fhir.documents_slug.format(oid=location.organization_oid), tail)
 
+    @verifies("DQ-01", "FHIR-03")
     def search(self, client: RedoxClient, location: Location) -> Walk:
         """The documents of the located patient there: every page of the searchset."""
         if not location.patient_id:
@@ -62,6 +64,7 @@ class FhirDocuments:
         carried_headers(exchange, self.settings.carequality_headers())
         return exchange
 
+    @verifies("DQ-02")
     def listed(self, found: Walk) -> list[str]:
         """The IDs of the listed documents (every page); each must have an id and a type."""
         label = found.pages[0].label
@@ -76,6 +79,7 @@ class FhirDocuments:
                 raise WrongContent(f"{label}: $.entry[{index}].resource: no type nor category")
         return [str(d["id"]) for d in documents]
 
+    @verifies("DQ-01", "FHIR-03")
     def retrieve(self, client: RedoxClient, location: Location, document_id: str) -> Exchange:
         return self._sent(
             client.request(
@@ -87,6 +91,7 @@ class FhirDocuments:
             )
         )
 
+    @verifies("DQ-03")
     def retrieved(self, exchange: Exchange, requested_id: str) -> str:
         """The decoded content of the document read, which must be the one asked for."""
         succeeded(exchange)
@@ -112,6 +117,7 @@ class FhirDocuments:
                 ) from None
         raise WrongContent(f"{exchange.label}: $.content[].attachment.data: no document data")
 
+    @verifies("DQ-04")
     def check_cda(self, exchange: Exchange, text: str) -> None:
         problem = cda.malformed(text)
         if problem is not None:
@@ -123,6 +129,7 @@ class FhirDocuments:
     def summary(self, exchange: Exchange, location: Location) -> dict[str, Any]:
         raise _not_offered()
 
+    @verifies("DQ-06")
     def expect_no_documents(self, found: Walk, patient: TestPatient) -> None:
         """An empty searchset. Documents listed mean the test data does not fit."""
         listed = paging.resources(found.pages, "DocumentReference")

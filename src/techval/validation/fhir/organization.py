@@ -2,28 +2,52 @@
 `POST Organization` (a bare Organization whose `id` is the OID of its `identifier`), update and
 deactivate (`active: false`) with `fhir.update_verb` (PUT Organization/{oid}, or POST with the
 id: INFERRED), read back by `GET Organization/{oid}` and by `Organization/_search` on its name
-(paged by next links and by `index`/`limit`: paging.py).
-An Organization whose `id` is not the OID of its identifier is not sent (`id_is_oid`).
-Sources: docs/redox-facts.md, FHIR 4.x."""
+(paged by next links and by `index`/`limit`: paging.py). An Organization whose `id` is not
+the OID of its identifier (system `fhir.oid_system`) is not sent (`id_is_oid`). What a write
+answers is `fhir.write_answer` (INFERRED, 4.3): the read-back is the proof that it took
+effect. Sources: docs/redox-facts.md, FHIR 4.x."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from techval.core.client import RedoxClient
-from techval.core.config import Address, Contact, OrganizationProfile, Settings
-from techval.core.errors import BreaksRedoxRule
-from techval.core.exchange import Exchange
+from techval.core.config import Address, Contact, FhirSettings, OrganizationProfile, Settings
+from techval.core.errors import BreaksRedoxRule, RedoxRefused, SchemaMismatch
+from techval.core.exchange import Exchange, outcome_errors
 from techval.core.reporting import Reporter
+from techval.core.verifies import verifies
+from techval.validation.checks import succeeded
 from techval.validation.directory import Read
 from techval.validation.fhir import paging
 
-OID_SYSTEM = "http://www.hl7.org/oid/"  # the identifier system of Redox's create example
-# The default of fhir.organization_type_system (INFERRED: Redox's example is cut off there).
-TYPE_SYSTEM = "https://sequoiaproject.org/fhir/sphd/CodeSystem/OrganizationType"
+DEFAULTS = FhirSettings()
 PHONE_USES = {"office": "work", "work": "work", "mobile": "mobile", "home": "home"}
 RESOURCE = "fhir/Organization"
+
+
+@dataclass(frozen=True)
+class WriteAnswer:
+    """What a write answers under one `fhir.write_answer` mode."""
+
+    schema: str
+    what: str  # for a failure's message
+    kinds: frozenset[str]  # the resourceTypes it may have
+
+
+WRITE_ANSWERS = {
+    "resource": WriteAnswer(RESOURCE, "the Organization", frozenset({"Organization"})),
+    "outcome": WriteAnswer(
+        "fhir/OperationOutcome", "an OperationOutcome", frozenset({"OperationOutcome"})
+    ),
+    "any": WriteAnswer(
+        "fhir/Organization.write",
+        "an Organization, an OperationOutcome, a Bundle or nothing",
+        frozenset({"Organization", "OperationOutcome", "Bundle"}),
+    ),
+}
 
 
 def _address(address: Address) -> dict[str, Any]:
@@ -52,23 +76,27 @@ def _contact(contact: Contact) -> dict[str, Any]:
     return found
 
 
+@verifies("FHIR-05")
 def resource(
-    profile: OrganizationProfile, *, active: bool = True, type_system: str = TYPE_SYSTEM
+    profile: OrganizationProfile, *, active: bool = True, fhir: FhirSettings = DEFAULTS
 ) -> dict[str, Any]:
-    """The Organization resource of a profile, as Redox's create example shapes it."""
+    """The Organization resource of a profile, as Redox's create example shapes it (the OID's
+    identifier system and the type's coding system as `fhir` says)."""
+    oid_system = fhir.oid_system
     organization: dict[str, Any] = {
         "resourceType": "Organization",
         "id": profile.oid,
-        "identifier": [{"use": "official", "system": OID_SYSTEM, "value": profile.oid}],
+        "identifier": [{"use": "official", "system": oid_system, "value": profile.oid}],
         "active": active,
         "name": profile.name,
     }
     if profile.aliases:
         organization["alias"] = list(profile.aliases)
     if profile.type:
-        organization["type"] = [{"coding": [{"system": type_system, "code": profile.type}]}]
+        system = fhir.organization_type_system
+        organization["type"] = [{"coding": [{"system": system, "code": profile.type}]}]
     if profile.part_of:
-        organization["partOf"] = {"identifier": {"system": OID_SYSTEM, "value": profile.part_of}}
+        organization["partOf"] = {"identifier": {"system": oid_system, "value": profile.part_of}}
     address = _address(profile.address)
     if address:
         organization["address"] = [address]
@@ -77,26 +105,29 @@ def resource(
     return organization
 
 
-def id_is_oid(label: str, organization: dict[str, Any]) -> None:
+@verifies("FHIR-05")
+def id_is_oid(
+    label: str, organization: dict[str, Any], oid_system: str = DEFAULTS.oid_system
+) -> None:
     """Redox's rule for an Organization sent to ceq-orgs: `id` is required and equals the OID
-    its `identifier` gives (system http://www.hl7.org/oid/): BreaksRedoxRule, not sent, when
-    it does not. Source:
+    its `identifier` gives (system `fhir.oid_system`, in Redox's example http://www.hl7.org/oid/):
+    BreaksRedoxRule, not sent, when it does not. Source:
     https://docs.redoxengine.com/how-to-use-redox/interact-with-clinical-networks/onramp-to-carequality/create-an-organization-record-with-fhir
     """
     listed = organization.get("identifier")
     oids = [
         i.get("value")
         for i in (listed if isinstance(listed, list) else [])
-        if isinstance(i, dict) and i.get("system") == OID_SYSTEM and i.get("value")
+        if isinstance(i, dict) and i.get("system") == oid_system and i.get("value")
     ]
     rule = "Redox requires the id to be the OID of the identifier"
     if not oids:
         raise BreaksRedoxRule(
-            f"{label}: not sent: $.identifier: no OID identifier (system {OID_SYSTEM}): {rule}"
+            f"{label}: not sent: $.identifier: no OID identifier (system {oid_system}): {rule}"
         )
     if organization.get("id") not in oids:
         raise BreaksRedoxRule(
-            f"{label}: not sent: $.id: not the OID of $.identifier (system {OID_SYSTEM}): {rule}"
+            f"{label}: not sent: $.id: not the OID of $.identifier (system {oid_system}): {rule}"
         )
 
 
@@ -128,8 +159,8 @@ class FhirDirectory:
         return self.settings.carequality_headers() if self.fhir.headers_on_directory else {}
 
     def create(self, client: RedoxClient, profile: OrganizationProfile) -> Exchange:
-        body = resource(profile, type_system=self.fhir.organization_type_system)
-        id_is_oid("Organization create", body)
+        body = resource(profile, fhir=self.fhir)
+        id_is_oid("Organization create", body, self.fhir.oid_system)
         return client.request(
             "Organization create",
             "POST",
@@ -137,15 +168,16 @@ class FhirDirectory:
             json_body=body,
             headers=self._headers(),
             request_schema=RESOURCE,
-            response_schema=RESOURCE,
+            response_schema=self._answer_schema(),
         )
 
+    @verifies("ORG-04", "ORG-05")
     def update(
         self, client: RedoxClient, profile: OrganizationProfile, *, active: bool
     ) -> Exchange:
         put = self.fhir.update_verb == "PUT"
-        body = resource(profile, active=active, type_system=self.fhir.organization_type_system)
-        id_is_oid("Organization update", body)
+        body = resource(profile, active=active, fhir=self.fhir)
+        id_is_oid("Organization update", body, self.fhir.oid_system)
         return client.request(
             "Organization update",
             self.fhir.update_verb,
@@ -153,9 +185,37 @@ class FhirDirectory:
             json_body=body,
             headers=self._headers(),
             request_schema=RESOURCE,
-            response_schema=RESOURCE,
+            response_schema=self._answer_schema(),
         )
 
+    def _answer_schema(self) -> str:
+        return WRITE_ANSWERS[self.fhir.write_answer].schema
+
+    @verifies("FHIR-06")
+    def accepted(self, exchange: Exchange) -> None:
+        """A write's answer: 2xx, no error in it (an OperationOutcome's issue of severity error
+        or fatal, also inside a Bundle, fails with its text; so does a Bundle entry answered
+        other than 2xx), and the answer `fhir.write_answer` says; with `any`, an empty body
+        too. Whether the write took effect is for the read-back to show."""
+        mode = self.fhir.write_answer
+        status = exchange.status
+        two_hundred = status is not None and 200 <= status < 300
+        empty = not exchange.oversized and not exchange.response_text.strip()
+        if mode == "any" and two_hundred and empty:
+            return  # nothing to read: the read-back is the proof
+        try:
+            succeeded(exchange)
+        except SchemaMismatch as exc:
+            cause = _other_kind(exchange, mode) or str(exc)
+            raise SchemaMismatch(f"{cause}{_hint(exchange, mode)}") from None
+        refused = _entries_refused(exchange.response_body)
+        if refused:
+            raise RedoxRefused(
+                f"{exchange.label}: Redox answered HTTP {status} with a Bundle whose "
+                + "; ".join(refused)
+            )
+
+    @verifies("FHIR-03", "ORG-03")
     def reads(self, client: RedoxClient, profile: OrganizationProfile) -> list[Read]:
         by_id = client.request(
             "Organization read",
@@ -195,4 +255,56 @@ class FhirDirectory:
         return next((r for r in paging.entries(body) if holds(r, oid)), None)
 
     def expected(self, profile: OrganizationProfile, *, active: bool) -> dict[str, Any]:
-        return resource(profile, active=active, type_system=self.fhir.organization_type_system)
+        return resource(profile, active=active, fhir=self.fhir)
+
+
+def _other_kind(exchange: Exchange, mode: str) -> str | None:
+    """What the answer is when it is a resource of another type than `mode` takes ("<label>:
+    the answer is a Bundle, not the Organization"): its schema's violations only follow."""
+    body = exchange.response_body
+    kind = body.get("resourceType") if isinstance(body, dict) else None
+    expected = WRITE_ANSWERS[mode]
+    if not isinstance(kind, str) or not kind or kind in expected.kinds:
+        return None
+    article = "an" if kind[:1].lower() in "aeiou" else "a"
+    return f"{exchange.label}: the answer is {article} {kind}, not {expected.what}"
+
+
+def _hint(exchange: Exchange, mode: str) -> str:
+    """The mode, and the modes that take an answer of this kind (an empty one: `any`)."""
+    body = exchange.response_body
+    kind = body.get("resourceType") if isinstance(body, dict) else None
+    empty = not exchange.is_json and not exchange.oversized and not exchange.response_text.strip()
+    takers = [
+        other
+        for other, answer in WRITE_ANSWERS.items()
+        if other != mode and (kind in answer.kinds or (empty and other == "any"))
+    ]
+    if not takers:
+        return f" (fhir.write_answer: {mode})"
+    return (
+        f" (fhir.write_answer: {mode}; if Redox answers its writes so, set it to "
+        f"{' or '.join(takers)} in the environment file)"
+    )
+
+
+def _entries_refused(body: Any) -> list[str]:
+    """What a Bundle's entries say went wrong (a transaction-response, 7.8): each
+    `entry[i].response.status` other than 2xx, and the error texts of an
+    `entry[i].response.outcome` (FHIR R4 Bundle)."""
+    if not isinstance(body, dict) or body.get("resourceType") != "Bundle":
+        return []
+    listed = body.get("entry")
+    found = []
+    for index, entry in enumerate(listed if isinstance(listed, list) else []):
+        answer = entry.get("response") if isinstance(entry, dict) else None
+        if not isinstance(answer, dict):
+            continue
+        status = str(answer.get("status") or "").strip()
+        if status and not status.startswith("2"):
+            found.append(f"$.entry[{index}].response.status: {status}")
+        found += [
+            f"$.entry[{index}].response.outcome: {text}"
+            for text in outcome_errors(answer.get("outcome"))
+        ]
+    return found

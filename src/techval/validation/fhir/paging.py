@@ -18,6 +18,7 @@ from techval.core.config import FhirSettings
 from techval.core.errors import WrongContent
 from techval.core.exchange import Exchange
 from techval.core.reporting import Reporter
+from techval.core.verifies import verifies
 from techval.validation.checks import succeeded
 
 SEARCHSET = "fhir/Bundle.searchset"
@@ -50,6 +51,7 @@ def entries(bundle: Any) -> list[Any]:
     return [entry.get("resource") for entry in listed if isinstance(entry, dict)]
 
 
+@verifies("FHIR-06")
 def next_link(bundle: Any) -> str | None:
     links = bundle.get("link") if isinstance(bundle, dict) else None
     for link in links if isinstance(links, list) else []:
@@ -155,12 +157,19 @@ def pages(
 
 def resources(found: Sequence[Exchange], kind: str) -> list[dict[str, Any]]:
     """The resources of `kind` on every page, each page checked as an answer first."""
-    listed: list[dict[str, Any]] = []
+    return [resource for _, resource in placed(found, kind)]
+
+
+def placed(found: Sequence[Exchange], kind: str) -> list[tuple[str, dict[str, Any]]]:
+    """The resources of `kind` on every page, each with where it is: the page's label and
+    its entry (`Patient search, page 2: $.entry[3].resource`), each page checked first."""
+    listed: list[tuple[str, dict[str, Any]]] = []
     for page in found:
         succeeded(page)
-        listed += [
-            r
-            for r in entries(page.response_body)
-            if isinstance(r, dict) and r.get("resourceType") == kind
-        ]
+        body = page.response_body
+        listed_entries = body.get("entry") if isinstance(body, dict) else None
+        for index, entry in enumerate(listed_entries if isinstance(listed_entries, list) else []):
+            r = entry.get("resource") if isinstance(entry, dict) else None
+            if isinstance(r, dict) and r.get("resourceType") == kind:
+                listed.append((f"{page.label}: $.entry[{index}].resource", r))
     return listed

@@ -18,10 +18,11 @@ from techval.core.config import Settings
 from techval.core.errors import NotFound, ReadbackMismatch
 from techval.core.exchange import Exchange
 from techval.core.reporting import Reporter
+from techval.core.verifies import verifies
 from techval.validation.fhir import paging
 from techval.validation.fhir.documents import CDA_CATEGORY
 from techval.validation.fhir.paging import SEARCHSET
-from techval.validation.fhir.search import demographics_form, oid_of, system_of
+from techval.validation.fhir.search import demographics_form, oid_of, patient_id, system_of
 from techval.validation.finding import OwnOrganizationFinder
 from techval.validation.patients import TestPatient
 
@@ -67,6 +68,7 @@ def record_of(patient: dict[str, Any], template: str = "urn:oid:{oid}") -> dict[
     return {"Identifiers": identifiers, "Demographics": demographics}
 
 
+@verifies("FHIR-03")
 def by_identifiers(
     ids: list[dict[str, str]], template: str = "urn:oid:{oid}"
 ) -> dict[str, list[str]]:
@@ -111,7 +113,8 @@ class FhirFinder(OwnOrganizationFinder):
                 raise
             raise NotFound(f"{exc}; the last {self.stopped}") from None
 
-    def _patients(self, form: dict[str, list[str]]) -> list[dict[str, Any]]:
+    def _patients(self, form: dict[str, list[str]]) -> list[tuple[str, dict[str, Any]]]:
+        """The Patients your organization answers the search with, each with its place."""
         headers = self.settings.carequality_headers()
         first = self.client.request(
             "Patient search",
@@ -121,7 +124,7 @@ class FhirFinder(OwnOrganizationFinder):
             headers=headers,
             response_schema=SEARCHSET,
         )
-        return paging.resources(self._walk(first, headers), "Patient")
+        return paging.placed(self._walk(first, headers), "Patient")
 
     def _search(
         self, patient: TestPatient, ids: list[dict[str, str]] | None
@@ -130,7 +133,11 @@ class FhirFinder(OwnOrganizationFinder):
         template = self.fhir.identifier_system
         form = by_identifiers(ids, template) if ids is not None else demographics_form(patient)
         patients = self._patients(form)
-        return record_of(patients[0], template) if patients else None
+        if not patients:
+            return None
+        where, found = patients[0]
+        patient_id(where, found)  # a Patient without its id is no conforming answer
+        return record_of(found, template)
 
     def _documents(self, patient_id: str) -> Exchange:
         slug = self.fhir.documents_slug.format(oid=self.own.oid)
@@ -143,6 +150,7 @@ class FhirFinder(OwnOrganizationFinder):
             response_schema=SEARCHSET,
         )
 
+    @verifies("DOD-07")
     def document(self, ids: list[dict[str, str]], sent: dict[str, Any]) -> dict[str, Any]:
         """The pushed document (`sent`: its Header.Document) among your organization's
         DocumentReferences of the patient, by ID; its type code must be the one sent."""
@@ -179,6 +187,7 @@ class FhirFinder(OwnOrganizationFinder):
         return result
 
     def _patient_id(self, ids: list[dict[str, str]]) -> str | None:
+        """The id of the patient these identifiers find (None: not found yet); found without
+        one is said so (WrongContent), not waited on as "not found"."""
         patients = self._patients(by_identifiers(ids, self.fhir.identifier_system))
-        found = patients[0].get("id") if patients else None
-        return str(found) if found else None
+        return patient_id(*patients[0]) if patients else None

@@ -21,8 +21,8 @@ from techval.core.errors import (
 )
 from techval.core.exchange import Exchange
 from techval.core.reporting import Reporter
+from techval.core.verifies import verifies
 from techval.validation.fhir import paging
-from techval.validation.fhir.organization import OID_SYSTEM
 from techval.validation.fhir.paging import SEARCHSET, Walk
 from techval.validation.located import Located, Location, Searched
 from techval.validation.patients import TestPatient
@@ -35,6 +35,7 @@ NOT_ON_NETWORK = (
 )
 
 
+@verifies("FHIR-03")
 def demographics_form(patient: TestPatient) -> dict[str, list[str]]:
     """The documented mandatory set (given + family + birthdate) and what narrows it."""
     demographics = patient.demographics
@@ -48,6 +49,7 @@ def demographics_form(patient: TestPatient) -> dict[str, list[str]]:
     return {name: [str(value)] for name, value in form.items() if value}
 
 
+@verifies("CQ-02", "FHIR-04")
 def carried_headers(exchange: Exchange, expected: dict[str, str]) -> None:
     """The request as sent carried each Carequality metadata header with the environment's
     value (required on ceq-xcpd and ceq-xca: docs/redox-facts.md, FHIR)."""
@@ -72,6 +74,20 @@ def oid_of(system: Any, template: str = "urn:oid:{oid}") -> str:
 def system_of(oid: str, template: str = "urn:oid:{oid}") -> str:
     """The identifier system of an assigning authority, as `fhir.identifier_system` says."""
     return template.replace("{oid}", oid)
+
+
+@verifies("FHIR-06")
+def patient_id(where: str, patient: dict[str, Any]) -> str:
+    """The id of a Patient a searchset answered (`where`: its place, paging.placed). A
+    server's resource has one (FHIR R4), and the patient's documents are asked for by it
+    (`patient=<id>`, FHIR 5.9, 6.9): WrongContent naming the entry when it has none."""
+    found = patient.get("id")
+    if isinstance(found, str) and found:
+        return found
+    raise WrongContent(
+        f"{where}.id: missing: the patient was found, but without the id its documents are "
+        "asked for by (DocumentReference/_search patient=<id>)"
+    )
 
 
 class FhirPatientSearch:
@@ -101,12 +117,13 @@ class FhirPatientSearch:
         )
         return paging.pages(client, first, self.fhir, headers, reporter=self.reporter)
 
+    @verifies("PS-05")
     def matched(self, found: list[Exchange], patient: TestPatient) -> dict[str, Any] | None:
         """The one Patient of a searchset (every page); None for the empty searchset ("no
         match"). Several are a test-data mismatch; a Patient without identifiers cannot be
         used further."""
         exchange = found[0]
-        patients = paging.resources(found, "Patient")
+        patients = paging.placed(found, "Patient")
         if len(patients) > 1:
             raise TestDataMismatch(
                 patient.alias,
@@ -116,7 +133,7 @@ class FhirPatientSearch:
             )
         if not patients:
             return None
-        match = patients[0]
+        where, match = patients[0]
         listed = match.get("identifier")
         identifiers = (
             [i for i in listed if isinstance(i, dict) and i.get("system") and i.get("value")]
@@ -125,11 +142,12 @@ class FhirPatientSearch:
         )
         if not identifiers:
             raise WrongContent(
-                f"{exchange.label}: $.entry[].resource.identifier: the matched patient has no "
-                "identifiers (system and value)"
+                f"{where}.identifier: the matched patient has no identifiers (system and value)"
             )
+        patient_id(where, match)
         return dict(match, identifier=identifiers)
 
+    @verifies("FHIR-03")
     def organizations(
         self, client: RedoxClient, patient: TestPatient, *, near_you: bool = False
     ) -> list[tuple[str, str]]:
@@ -164,7 +182,7 @@ class FhirPatientSearch:
         def enough(page: Exchange) -> bool:
             """Enough candidates once max_organizations are listed: no further page."""
             for organization in paging.entries(page.response_body):
-                oid = _organization_oid(organization)
+                oid = _organization_oid(organization, self.fhir.oid_system)
                 if oid and oid not in own:
                     seen.add(oid)
             return len(seen) >= self.fhir.max_organizations
@@ -172,7 +190,7 @@ class FhirPatientSearch:
         found: dict[str, str] = {}
         walk = self._directory(client, str(zip_code), enough)
         for organization in paging.resources(walk.pages, "Organization"):
-            oid = _organization_oid(organization)
+            oid = _organization_oid(organization, self.fhir.oid_system)
             if oid and oid not in own:
                 found.setdefault(oid, str(organization.get("name") or oid))
         return list(found.items())[: self.fhir.max_organizations], walk.stopped()
@@ -218,6 +236,7 @@ class FhirPatientSearch:
     ) -> None:
         raise NotOffered("the location query of the record locator", API)
 
+    @verifies("PS-02")
     def no_match(self, searched: Searched) -> None:
         """Every organization searched answered an empty searchset ("no match" is no error)."""
         if not searched.answers:
@@ -229,6 +248,7 @@ class FhirPatientSearch:
             if paging.resources([answer], "Patient"):
                 raise WrongContent(f"{answer.label}: a patient matched who does not exist")
 
+    @verifies("PS-05")
     def locate(self, client: RedoxClient, reporter: Reporter, patient: TestPatient) -> Located:
         """The first organization whose patient search finds the test patient."""
         candidates, stopped = self._organizations(client, patient)
@@ -251,6 +271,7 @@ class FhirPatientSearch:
             f"organization(s) searched ({NOT_ON_NETWORK}){_said(unread)}"
         )
 
+    @verifies("CQ-02", "FHIR-04")
     def carried_metadata(self, exchanges: list[Exchange]) -> None:
         """Every request to a Carequality organization (ceq-xcpd, ceq-xca) carried the
         environment's metadata headers, each with its value."""
@@ -264,6 +285,7 @@ class FhirPatientSearch:
         for exchange in sent:
             carried_headers(exchange, expected)
 
+    @verifies("FHIR-03")
     def narrow(self, client: RedoxClient, located: Located) -> Walk:
         """The search within the organization by the identifier it gave the patient (not the
         demographics that located them): the answer must be the same patient."""
@@ -274,6 +296,7 @@ class FhirPatientSearch:
             client, located.patient, chosen.organization_oid, {"identifier": [token]}
         )
 
+    @verifies("PS-05")
     def matched_at(self, found: Walk, located: Located) -> dict[str, Any]:
         """The match at the chosen organization carries the identifiers it was located with."""
         exchange = found.pages[0]
@@ -304,19 +327,21 @@ def _said(unread: list[str]) -> str:
 
 
 def location(oid: str, name: str, match: dict[str, Any], template: str) -> Location:
+    """Where a match of `matched` (identifiers and id checked there) was found."""
     identifiers = tuple(
         (str(i["value"]), oid_of(i["system"], template)) for i in match["identifier"]
     )
-    patient_id = match.get("id")
-    return Location(oid, name, identifiers, str(patient_id) if patient_id else None)
+    return Location(oid, name, identifiers, str(match["id"]))
 
 
-def _organization_oid(organization: Any) -> str | None:
+def _organization_oid(organization: Any, oid_system: str) -> str | None:
+    """The OID of a directory's Organization: its identifier with system `fhir.oid_system`,
+    or an `urn:ietf:rfc:3986` one as the Carequality directory writes it (4.7); else its id."""
     if not isinstance(organization, dict):
         return None
     for identifier in organization.get("identifier") or []:
         if isinstance(identifier, dict) and identifier.get("system") in (
-            OID_SYSTEM,
+            oid_system,
             "urn:ietf:rfc:3986",
         ):
             return str(identifier.get("value") or "").removeprefix("urn:oid:") or None

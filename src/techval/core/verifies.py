@@ -1,0 +1,54 @@
+"""Which requirements a check verifies, declared on the check (as Inferno kits declare
+`verifies_requirements`): `@verifies("ORG-02")` on a function or method (on a class: only
+declared, as where the rule lives). A conformance error
+raised inside it names those requirements (`requirements`), unless a check it called named
+its own first: the innermost declared check is the one that failed. The evidence ties a
+failure to its requirement by this field, never by walking a traceback; the catalogue
+(fixtures/requirements.yaml, `checks:`) lists the same checks and a test keeps both in step."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+from techval.core.errors import CheckFailed, InvalidMessage
+
+F = TypeVar("F", bound=Callable[..., Any])
+DECLARED = "__verifies__"  # the attribute a declared check carries: its requirement IDs
+
+
+def verifies(*requirement_ids: str) -> Callable[[F], F]:
+    if not requirement_ids:
+        raise ValueError("verifies: name at least one requirement ID")
+
+    def declare(check: F) -> F:
+        if isinstance(check, type):  # where a rule lives; its declared methods raise
+            setattr(check, DECLARED, requirement_ids)
+            return check
+
+        @functools.wraps(check)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return check(*args, **kwargs)
+            except (CheckFailed, InvalidMessage) as exc:
+                if not exc.requirements:
+                    exc.requirements = requirement_ids
+                raise
+
+        setattr(checked, DECLARED, requirement_ids)
+        return cast(F, checked)
+
+    return declare
+
+
+def declared(check: Any) -> tuple[str, ...]:
+    """The requirement IDs `check` declares ((): none)."""
+    found = getattr(check, DECLARED, ())
+    return tuple(found) if isinstance(found, tuple) else ()
+
+
+def requirements_of(error: BaseException | None) -> tuple[str, ...]:
+    """The requirements the innermost declared check a conformance error came from verifies."""
+    found = getattr(error, "requirements", ())
+    return tuple(found) if isinstance(found, tuple) else ()
