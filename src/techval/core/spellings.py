@@ -260,6 +260,8 @@ class Spellings:
             )
             for needle, group in groups.items()
         ]
+        # the longest needle but one: how far a folded chunk reaches into the next
+        self._overlap = max((len(group.needle) for group in self._groups), default=1) - 1
 
     def found_in(self, text: str) -> bool:
         return next(iter(self._spans(text)), None) is not None  # stops at the first match
@@ -306,7 +308,7 @@ class Spellings:
         size = len(text)
         # per group, the window not yielded yet: (start, end), or (0, -1) for none
         windows = [(0, -1)] * len(self._groups)
-        overlap = max(len(group.needle) for group in self._groups) - 1
+        overlap = self._overlap
         step = FOLDED_CHUNK if self._folded else size
         for start in range(0, size, step):
             chunk = text[start : start + step + overlap] if self._folded else text
