@@ -9,7 +9,7 @@ from, each beside its baseline from the same run.
 1. the whole suite on the simulator, end to end (`techval run`, with and without the HTML
    report), and the harness's own overhead per exchange: the time `RedoxClient.send` takes
    (validation, redaction, recording, Allure attachment) minus a plain httpx POST of the same
-   bodies;
+   bodies, three times over (a shared machine is noisy): the repeat with the median ratio;
 2. validation throughput with compiled validators, and a 40 MB VisitPush validated and
    attached: time and peak memory against the message size;
 3. the simulator under 16 concurrent keep-alive clients: requests per second, p50/p99;
