@@ -162,17 +162,18 @@ def harness_overhead(
 
 def _overhead_once(reports: Path) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
     run = start_run(load_settings("simulator"))
-    client, sends = run.client, []
+    client, sends, cpu = run.client, [], []
     recorded: list[Exchange] = []
     client.hooks.append(recorded.append)  # every exchange, as the reports get them
     original = client.send
 
     def timed(message: dict[str, Any]) -> Any:
-        start = time.perf_counter()
+        start, began = time.perf_counter(), time.thread_time()
         try:
             return original(message)
         finally:
             sends.append(time.perf_counter() - start)
+            cpu.append(time.thread_time() - began)
 
     client.send = timed  # type: ignore[method-assign]
     with contextlib.redirect_stdout(io.StringIO()):
@@ -183,17 +184,18 @@ def _overhead_once(reports: Path) -> tuple[dict[str, Any], list[tuple[str, dict[
     settings = load_settings("simulator")
     running = RunningSimulator(provision(settings)).start()
     token = _token(settings, running.url)
-    plain = []
+    plain, plain_cpu = [], []
     with httpx.Client(timeout=30) as http:
         for _, body in sent:
             data = json.dumps(body).encode()
-            start = time.perf_counter()
+            start, began = time.perf_counter(), time.thread_time()
             http.post(
                 f"{running.url}/endpoint",
                 content=data,
                 headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
             )
             plain.append(time.perf_counter() - start)
+            plain_cpu.append(time.thread_time() - began)
     running.stop()
     harness_ms, plain_ms = statistics.mean(sends) * 1000, statistics.mean(plain) * 1000
     return {
@@ -202,6 +204,10 @@ def _overhead_once(reports: Path) -> tuple[dict[str, Any], list[tuple[str, dict[
         "plain_httpx_ms": round(plain_ms, 3),
         "overhead_per_exchange_ms": round(harness_ms - plain_ms, 3),
         "ratio": round(harness_ms / plain_ms, 2),
+        # CPU time of the sending thread alone (the simulator answers in another thread):
+        # steadier than wall time on a shared machine, though not the goal's measure
+        "harness_send_cpu_ms": round(statistics.mean(cpu) * 1000, 3),
+        "plain_httpx_cpu_ms": round(statistics.mean(plain_cpu) * 1000, 3),
     }, sent
 
 
@@ -669,6 +675,11 @@ def table(r: dict[str, Any]) -> str:
             f"({o['harness_send_ms']} vs plain httpx {o['plain_httpx_ms']}: {o['ratio']}x; "
             f"median of {o['repeats']}: {', '.join(f'{x}x' for x in o['ratios'])})",
             "<= 1.7x plain httpx",
+        ),
+        (
+            "  CPU of the sending thread per exchange",
+            f"{o['harness_send_cpu_ms']} ms (plain httpx {o['plain_httpx_cpu_ms']} ms)",
+            "",
         ),
         ("validation throughput", f"{v['messages_per_s']} messages/s", ""),
         (
