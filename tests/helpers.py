@@ -9,6 +9,7 @@ import sys
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import yaml
@@ -18,7 +19,10 @@ from techval.core.config import Settings, load_settings
 from techval.core.exchange import Exchange
 from techval.core.redaction import Redactor
 from techval.core.schemas import SchemaRegistry
-from techval.harness.evidence.inputs import Inputs
+from techval.harness.evidence import verdict
+from techval.harness.evidence.assemble import Assembled
+from techval.harness.evidence.decide import Decided
+from techval.harness.evidence.section import Section
 from techval.simulator import Simulator, provision
 from techval.simulator.transport import simulator_transport
 from techval.validation.rules import OutgoingRules
@@ -189,6 +193,13 @@ def assert_evidence_agrees(reports: Path) -> dict[str, Any]:
     return verdict
 
 
-def no_baseline(folder: Path) -> Inputs:
-    """The evidence inputs of a run without a known-failures file."""
-    return Inputs(baseline=folder / "no-baseline.yaml")
+def applied(
+    section: Section, result: dict[str, Any], found: Assembled, reports: Path
+) -> dict[str, Any]:
+    """`section`'s part of verdict.json put into `result` (the earlier sections' parts), as
+    sections.apply_all puts it: the verdict of `found`, a run without a known-failures file
+    (its outcomes are its decided ones)."""
+    decided = Decided(found)
+    earlier = MappingProxyType(dict(result))
+    result.update(section.apply(verdict.from_decided(decided), earlier, decided, reports))
+    return result

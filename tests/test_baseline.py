@@ -14,9 +14,17 @@ import yaml
 
 from techval import cli
 from techval.core.errors import CONFORMANCE, COULD_NOT_RUN, HARNESS_ERROR
-from techval.harness.evidence import baseline, console, verdict
+from techval.harness.evidence import (
+    baseline,
+    baseline_command,
+    console,
+    sections,
+    verdict,
+)
+from techval.harness.evidence import baseline_file as file_format
 from techval.harness.evidence.assemble import Assembled
 from techval.harness.evidence.bundle import summary
+from techval.harness.evidence.decide import Decided, decide
 from techval.harness.evidence.inputs import Inputs
 from techval.harness.evidence.outcomes import ScenarioOutcome
 from techval.simulator import RunningSimulator
@@ -45,14 +53,20 @@ def scenario(
     return found
 
 
-def result_of(*outcomes: ScenarioOutcome, environment: str = "dev") -> dict[str, Any]:
+def result_of(*outcomes: ScenarioOutcome, environment: str = "dev") -> Assembled:
+    """A run that ended with `outcomes`, and a passing scenario in each step."""
     others = [scenario(f"{s} passes", "passed", step=s) for s in STEPS]
-    return verdict.build(
-        [*outcomes, *others],
-        {"environment": environment, "git_revision": "abc1234"},
+    return Assembled(
+        outcomes=[*outcomes, *others],
+        environment={"environment": environment, "git_revision": "abc1234"},
         started_at=STAMP,
         finished_at=STAMP,
     )
+
+
+def unbaselined(found: Assembled) -> dict[str, Any]:
+    """Its verdict without a known-failures file."""
+    return verdict.from_decided(Decided(found)).as_document()
 
 
 def entry(
@@ -67,7 +81,7 @@ def entry(
 @pytest.fixture
 def baseline_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "baseline.yaml"
-    monkeypatch.setenv(baseline.CHOOSE, str(path))
+    monkeypatch.setenv(file_format.CHOOSE, str(path))
     return path
 
 
@@ -75,11 +89,11 @@ def write(path: Path, environments: dict[str, Any]) -> None:
     path.write_text(yaml.safe_dump({"environments": environments}), encoding="utf-8")
 
 
-def applied(result: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
-    baseline.SECTION.apply(
-        result, Assembled(), tmp_path, Inputs(baseline=tmp_path / "baseline.yaml")
-    )
-    return result
+def applied(found: Assembled, tmp_path: Path) -> dict[str, Any]:
+    """Its verdict with tmp_path/baseline.yaml: the outcomes decided, then the section."""
+    decided = decide(found, Inputs(baseline=tmp_path / "baseline.yaml"))
+    built = verdict.from_decided(decided)
+    return built.as_document() | sections.apply_all(built, decided, tmp_path, [baseline.SECTION])
 
 
 # --- what a baseline does to a verdict -----------------------------------------------
@@ -89,9 +103,9 @@ def test_a_known_failure_is_not_counted_but_still_fails_its_step(
     baseline_file: Path, tmp_path: Path
 ) -> None:
     write(baseline_file, {"dev": [entry()]})
-    result = result_of(scenario(SEARCH, "failed", CONFORMANCE))
-    assert verdict.exit_code(result) == 1  # before the baseline applies
-    applied(result, tmp_path)
+    found = result_of(scenario(SEARCH, "failed", CONFORMANCE))
+    assert verdict.exit_code(unbaselined(found)) == 1  # without the baseline
+    result = applied(found, tmp_path)
     assert verdict.exit_code(result) == 0
     assert result["verdict"] == "failed"  # honest: the step still failed
     assert result["steps"][1]["verdict"] == "failed"
@@ -226,10 +240,10 @@ def test_without_a_baseline_file_nothing_changes(baseline_file: Path, tmp_path: 
 
 
 def test_the_project_file_is_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(baseline.CHOOSE, raising=False)
-    path = baseline.path_of()
+    monkeypatch.delenv(file_format.CHOOSE, raising=False)
+    path = file_format.path_of()
     assert path.name == "baseline.yaml" and (path.parent / "environments").is_dir()
-    assert baseline.shown(path) == "baseline.yaml"  # never a path of the machine
+    assert file_format.shown(path) == "baseline.yaml"  # never a path of the machine
 
 
 # --- techval baseline ------------------------------------------------------------------
@@ -264,14 +278,16 @@ def test_techval_baseline_writes_the_failures_with_kind_reason_and_expiry(
         scenario("Could not reach it", "broken", COULD_NOT_RUN),
         scenario("Not applicable", "skipped", "test_data"),
     )
-    line = baseline.write(reports_with(tmp_path, result), path, days=10, today=TODAY)
+    line = baseline_command.write(
+        reports_with(tmp_path, unbaselined(result)), path, days=10, today=TODAY
+    )
     assert line == (
         f"{path}: 2 known failures of dev, until 2026-12-01; 1 entry of scenarios not run kept; "
         "review and commit it"
     )
     text = path.read_text(encoding="utf-8")
     assert text.startswith("# Known failures (techval baseline)")
-    written = baseline.load(path)
+    written = file_format.load(path)
     assert [e.scenario for e in written["staging"]] == ["Elsewhere"]
     search, visit, kept = written["dev"]
     assert (search.scenario, search.kind, search.expires) == (
@@ -293,8 +309,8 @@ def test_techval_baseline_writes_the_failures_with_kind_reason_and_expiry(
 def test_techval_baseline_defaults_to_30_days(tmp_path: Path) -> None:
     path = tmp_path / "baseline.yaml"
     result = result_of(scenario(SEARCH, "failed", CONFORMANCE))
-    baseline.write(reports_with(tmp_path, result), path, today=TODAY)
-    assert baseline.load(path)["dev"][0].expires == TODAY + timedelta(days=30)
+    baseline_command.write(reports_with(tmp_path, unbaselined(result)), path, today=TODAY)
+    assert file_format.load(path)["dev"][0].expires == TODAY + timedelta(days=30)
 
 
 def test_techval_baseline_refuses_what_it_cannot_read(
@@ -305,10 +321,10 @@ def test_techval_baseline_refuses_what_it_cannot_read(
     assert cli.main(["baseline", "--reports", str(reports), "--baseline", str(path)]) == 2
     assert "run `techval run` first" in capsys.readouterr().err
     result = result_of(scenario(SEARCH, "failed", CONFORMANCE))
-    reports_with(tmp_path, result | {"interrupted": True})
+    reports_with(tmp_path, unbaselined(result) | {"interrupted": True})
     assert cli.main(["baseline", "--reports", str(reports), "--baseline", str(path)]) == 2
     assert "the run was interrupted" in capsys.readouterr().err
-    reports_with(tmp_path, result)
+    reports_with(tmp_path, unbaselined(result))
     args = ["baseline", "--reports", str(reports), "--baseline", str(path)]
     assert cli.main([*args, "--days", "0"]) == 2
     assert capsys.readouterr().err == "techval: --days 0: give 1 or more\n"
@@ -362,8 +378,8 @@ def test_a_bad_baseline_file_is_one_line_naming_file_entry_and_key(
 ) -> None:
     path = tmp_path / "baseline.yaml"
     path.write_text(text, encoding="utf-8")
-    with pytest.raises(baseline.BaselineError) as caught:
-        baseline.load(path)
+    with pytest.raises(file_format.BaselineError) as caught:
+        file_format.load(path)
     assert str(caught.value).startswith(f"{path}: {expected}")
     for command in (
         ["run", "--no-html", "--reports", str(tmp_path / "r"), "--baseline", str(path)],
@@ -405,7 +421,7 @@ def test_a_known_failure_passes_the_gate_until_it_expires(
     assert first.code == 1, first.stdout[-2000:] + first.stderr[-2000:]
     written = run_techval(["--baseline", str(path)], reports, command="baseline")
     assert written.code == 0, written.stderr
-    (listed,) = baseline.load(path)["harness-test"]
+    (listed,) = file_format.load(path)["harness-test"]
     assert listed.scenario == "Retrieve a listed document" and listed.kind == CONFORMANCE
 
     again = run_techval(args, reports)

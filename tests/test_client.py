@@ -42,8 +42,8 @@ from tests.helpers import (
     CLIENT_SECRET,
     ROOT,
     RecordingClient,
+    applied,
     in_process_client,
-    no_baseline,
     settings_for,
 )
 
@@ -576,9 +576,7 @@ def test_scripts_repeat_a_get_a_put_and_a_form_post_as_they_were_sent(
     found.outcomes.append(ScenarioOutcome("t::one", "One", "f", "organization", status="failed"))
     found.entries += [("t::one", har.entry(e, client.redactor)) for e in client.exchanges]
     result: dict[str, Any] = {}
-    reproduce.REPRODUCTION.apply(
-        result, found, tmp_path / "reports", no_baseline(tmp_path / "reports")
-    )
+    applied(reproduce.REPRODUCTION, result, found, tmp_path / "reports")
     scripts = [item["script"] for item in result["reproduction"]["scripts"]]
     assert len(scripts) == 3
     folder = tmp_path / "reports" / "reproduce"

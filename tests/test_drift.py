@@ -4,6 +4,7 @@ nothing."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -14,16 +15,18 @@ import pytest
 from techval.core.exchange import Exchange
 from techval.core.redaction import Redactor
 from techval.core.schemas import ERROR_SCHEMA
+from techval.harness.events import records
 from techval.harness.evidence import console, drift, verdict
 from techval.harness.evidence.assemble import Assembled, assemble
 from techval.harness.evidence.bundle import summary
+from techval.harness.evidence.decide import Decided
 from techval.harness.evidence.outcomes import ScenarioOutcome
 from techval.simulator import RunningSimulator
 from techval.simulator.faults import named
 from techval.validation.fhir import paging
 from tests.helpers import (
+    applied,
     in_process_client,
-    no_baseline,
     run_techval,
     settings_for,
     write_environment,
@@ -115,11 +118,11 @@ def test_the_answer_kind_keeps_errors_apart_from_successes() -> None:
 def test_the_assembled_events_carry_the_shapes() -> None:
     shape = {"answer": SEARCH, "fields": {"$": "object"}}
     events: list[dict[str, Any]] = [
-        {"event": "exchange", "scenario": "a", "entry": {}, "shape": shape},
-        {"event": "exchange", "scenario": "a", "entry": {}},  # a run before shapes: none
+        {"event": "exchange", "scenario": "a", "entry": {}, "log_ids": [], "shape": shape},
+        {"event": "exchange", "scenario": "a", "entry": {}, "log_ids": []},  # before shapes
         {"event": "run_finished"},
     ]
-    assert assemble(events).shapes == [shape]
+    assert assemble(records(events)).shapes == [shape]
 
 
 def fields(**paths: str) -> dict[str, str]:
@@ -193,30 +196,33 @@ def test_the_pages_of_a_search_are_one_kind_and_drift_is_compared_across_them(
     ]
 
 
-def result_of(*statuses: str) -> dict[str, Any]:
+def result_of(*statuses: str) -> Assembled:
+    """A run whose scenarios, one per step, ended so."""
     outcomes = []
     for step, status in zip(STEPS, statuses, strict=False):
         found = ScenarioOutcome(f"id::{step}", f"{step} scenario", "feature", step)
         found.status = status
         found.kind = "conformance" if status == "failed" else None
         outcomes.append(found)
-    return verdict.build(
-        outcomes,
-        {"environment": "dev", "git_revision": "abc1234"},
+    return Assembled(
+        outcomes=outcomes,
+        environment={"environment": "dev", "git_revision": "abc1234"},
         started_at=STAMP,
         finished_at=STAMP,
     )
 
 
-def applied(result: dict[str, Any], reports: Path, *shapes: dict[str, Any]) -> dict[str, Any]:
-    drift.SECTION.apply(result, Assembled(shapes=list(shapes)), reports, no_baseline(reports))
-    return result
+def drifted(found: Assembled, reports: Path, *shapes: dict[str, Any]) -> dict[str, Any]:
+    """The verdict document of the run `found` with these answer shapes, drift applied."""
+    found = dataclasses.replace(found, shapes=list(shapes))
+    result = verdict.from_decided(Decided(found)).as_document()
+    return applied(drift.SECTION, result, found, reports)
 
 
 def test_the_last_green_run_keeps_its_shapes_and_drift_is_a_warning(tmp_path: Path) -> None:
     green = {"answer": SEARCH, "fields": fields(Meta="object")}
     token = {"answer": "token HTTP 2xx", "fields": fields(access_token="string")}
-    first = applied(result_of(*["passed"] * 4), tmp_path, green, token)
+    first = drifted(result_of(*["passed"] * 4), tmp_path, green, token)
     assert first["drift"]["against"] is None
     assert drift.SECTION.console(first, Path("reports")) == drift.SECTION.summary(first) == []
     assert drift.SECTION.attachments(first) == []
@@ -227,12 +233,12 @@ def test_the_last_green_run_keeps_its_shapes_and_drift_is_a_warning(tmp_path: Pa
     )
 
     changed = {"answer": SEARCH, "fields": fields(Meta="object", Trace="object")}
-    red = applied(result_of("passed", "failed"), tmp_path, changed)
+    red = drifted(result_of("passed", "failed"), tmp_path, changed)
     assert red["drift"]["added"] == [{"answer": SEARCH, "path": "$.Trace", "type": "object"}]
     # not green: the last green shapes stay
     assert json.loads((tmp_path / "history" / drift.LAST_GREEN).read_text()) == history
 
-    incomplete = applied(result_of("passed", "passed"), tmp_path, changed)  # e.g. --tags
+    incomplete = drifted(result_of("passed", "passed"), tmp_path, changed)  # e.g. --tags
     assert verdict.exit_code(incomplete) == 0
     lines = drift.SECTION.console(incomplete, Path("reports"))
     assert lines == [
@@ -249,22 +255,22 @@ def test_the_last_green_run_keeps_its_shapes_and_drift_is_a_warning(tmp_path: Pa
     history = json.loads((tmp_path / "history" / drift.LAST_GREEN).read_text())
     assert history["answers"][SEARCH] == fields(Meta="object", Trace="object")
     assert "token HTTP 2xx" in history["answers"]
-    again = applied(result_of("passed", "passed"), tmp_path, changed)
+    again = drifted(result_of("passed", "passed"), tmp_path, changed)
     assert drift.SECTION.console(again, Path("reports")) == []
 
 
 def test_an_interrupted_run_does_not_move_the_shapes_on(tmp_path: Path) -> None:
-    applied(result_of(*["passed"] * 4), tmp_path, {"answer": SEARCH, "fields": fields()})
-    interrupted = result_of(*["passed"] * 4) | {"interrupted": True}
-    applied(interrupted, tmp_path, {"answer": SEARCH, "fields": fields(New="string")})
+    drifted(result_of(*["passed"] * 4), tmp_path, {"answer": SEARCH, "fields": fields()})
+    interrupted = dataclasses.replace(result_of(*["passed"] * 4), interrupted=True)
+    drifted(interrupted, tmp_path, {"answer": SEARCH, "fields": fields(New="string")})
     history = json.loads((tmp_path / "history" / drift.LAST_GREEN).read_text())
     assert history["answers"][SEARCH] == fields()
 
 
 def test_many_drifted_fields_are_cut_short_in_the_console(tmp_path: Path) -> None:
-    applied(result_of(*["passed"] * 4), tmp_path, {"answer": SEARCH, "fields": fields()})
+    drifted(result_of(*["passed"] * 4), tmp_path, {"answer": SEARCH, "fields": fields()})
     many = fields(**{f"F{n:02}": "string" for n in range(30)})
-    result = applied(result_of(*["passed"] * 4), tmp_path, {"answer": SEARCH, "fields": many})
+    result = drifted(result_of(*["passed"] * 4), tmp_path, {"answer": SEARCH, "fields": many})
     lines = drift.SECTION.console(result, Path("reports"))
     assert len(lines) == 1 + drift.SHOWN + 1
     assert lines[-1] == "  ... and 10 more in verdict.json"

@@ -44,7 +44,7 @@ def outcome(step: str | None, status: str | None, name: str = "a scenario") -> S
 def result_of(outcomes: list[ScenarioOutcome], **kwargs: Any) -> dict[str, Any]:
     return verdict.build(
         outcomes, {"environment": "dev"}, started_at=STAMP, finished_at=STAMP, **kwargs
-    )
+    ).as_document()
 
 
 # --- the Allure results writer -------------------------------------------------------
@@ -390,7 +390,7 @@ def test_a_write_the_file_system_refuses_goes_to_the_run_not_into_a_traceback(
     (tmp_path / "events").mkdir()
     (tmp_path / "events" / "main.jsonl").symlink_to("/dev/full")  # ENOSPC on each flush
     events_file = events.EventFile(tmp_path, "main", on_error=refused.append)
-    events_file(events.make("run_finished"))
+    events_file(events.RunFinished())
     assert len(refused) == 3 and all(isinstance(e, OSError) for e in refused)
-    events_file(events.make("run_finished"))  # the file is closed: nothing more to refuse
+    events_file(events.RunFinished())  # the file is closed: nothing more to refuse
     assert len(refused) == 3

@@ -22,9 +22,9 @@ from techval.core.errors import (
     CONFORMANCE,
     COULD_NOT_RUN,
     HARNESS_ERROR,
-    NOT_APPLICABLE,
     NOT_OFFERED,
     TEST_DATA,
+    TEST_DATA_CATEGORY,
     AuthError,
     BreaksRedoxRule,
     BreaksRequestSchema,
@@ -92,7 +92,7 @@ KINDS: list[tuple[type[BaseException], str | None, str | None, str]] = [
     (ConfigError, "Could not run", COULD_NOT_RUN, "broken"),
     (AuthError, "Could not run", COULD_NOT_RUN, "broken"),
     (TokenEndpointUnreachable, "Could not connect / timed out", COULD_NOT_RUN, "broken"),
-    (TestDataMismatch, NOT_APPLICABLE, TEST_DATA, "skipped"),
+    (TestDataMismatch, TEST_DATA_CATEGORY, TEST_DATA, "skipped"),
     (NotRun, "Not run: the environment stopped answering", COULD_NOT_RUN, "skipped"),
     (NotOffered, "Not offered by this API", NOT_OFFERED, "skipped"),
     (KeyError, None, HARNESS_ERROR, "broken"),
@@ -314,7 +314,7 @@ def test_raised_class_resolves_the_type_name_allure_pytest_bdd_writes() -> None:
     assert of("KeyError: 'x'") is None  # a builtin: no category
     assert of("techval.core.errors.NoSuchClass: x") is None
     assert of("not.a.loaded.module.Error: x") is None  # nothing is imported
-    assert of("techval.core.errors.NOT_APPLICABLE: not a class") is None
+    assert of("techval.core.errors.TEST_DATA_CATEGORY: not a class") is None
     assert of(None) is None and of("") is None
 
 
@@ -466,7 +466,7 @@ def test_a_real_run_is_filed_by_class_in_the_allure_report(tmp_path: Path) -> No
         "schema": ["Response did not match schema"],
         "reworded": ["Response did not match schema"],
         "refused": ["Redox answered with an error"],
-        "not applicable": [NOT_APPLICABLE],
+        "not applicable": [TEST_DATA_CATEGORY],
         "undefined": ["Could not run"],
     }
     if html.allure3() is None:
@@ -485,6 +485,6 @@ def test_a_real_run_is_filed_by_class_in_the_allure_report(tmp_path: Path) -> No
     assert {nodes[root]["name"]: scenarios_under(root) for root in widget["roots"]} == {
         "Response did not match schema": {"schema", "reworded"},
         "Redox answered with an error": {"refused"},
-        NOT_APPLICABLE: {"not applicable"},
+        TEST_DATA_CATEGORY: {"not applicable"},
         "Could not run": {"undefined"},
     }

@@ -27,7 +27,7 @@ from techval.harness.evidence import har, leaks, reproduce
 from techval.harness.evidence.assemble import Assembled
 from techval.harness.evidence.outcomes import ScenarioOutcome
 from techval.harness.run import redactor_for
-from tests.helpers import RecordingClient, no_baseline, settings_for
+from tests.helpers import RecordingClient, applied, settings_for
 
 BASE = "http://redox.test"
 XCPD = "/fhir/R4/ceq-xcpd:2.16.840.1.113883.3.9999.7/Development"
@@ -393,7 +393,7 @@ def evidence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Red
     outcome = ScenarioOutcome(scenario, "Retrieve", "feature", "document_query", status="failed")
     found = Assembled(outcomes=[outcome], entries=entries, environment={"base_url": BASE})
     (reports / "exchanges.har").write_text(json.dumps(har.archive([outcome], entries)))
-    reproduce.REPRODUCTION.apply({}, found, reports, no_baseline(reports))
+    applied(reproduce.REPRODUCTION, {}, found, reports)
     return reports, redactor
 
 

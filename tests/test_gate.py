@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from techval.harness import events
 from techval.harness.evidence import bundle, verdict
 from techval.harness.evidence.assemble import NOT_HELD, assemble
 from techval.harness.evidence.outcomes import ScenarioOutcome
@@ -21,7 +22,8 @@ def outcome(nodeid: str, step: str, status: str | None = "passed") -> ScenarioOu
 def test_a_step_with_scenarios_not_selected_is_not_passed() -> None:
     ran = [outcome("a", "organization"), outcome("b", "patient_search")]
     left = [outcome("c", "organization", None), outcome("d", "document_query", None)]
-    result = verdict.build(ran, {}, started_at="", finished_at="", not_selected=left)
+    built = verdict.build(ran, {}, started_at="", finished_at="", not_selected=left)
+    result = built.as_document()
     steps = {step["key"]: step for step in result["steps"]}
     assert steps["organization"]["verdict"] == "incomplete"
     assert steps["organization"]["not_selected"] == ["c"]
@@ -32,14 +34,18 @@ def test_a_step_with_scenarios_not_selected_is_not_passed() -> None:
     assert verdict.exit_code(result) == 0  # what ran passed
 
 
-def selection_events(reason: str) -> list[dict[str, object]]:
+def selection_events(reason: str) -> list[events.Record]:
     identity = {"name": "n", "parameters": {}, "position": 1, "group": None, "step": "organization"}
-    return [
-        {"event": "run_started", "at": "1", "environment": {"environment": "x"}},
-        {"event": "scenario_collected", "scenario": "a", **identity},
-        {"event": "scenario_not_selected", "scenario": "b", "reason": reason, **identity},
-        {"event": "run_finished", "at": "2"},
-    ]
+    return list(
+        events.records(
+            [
+                {"event": "run_started", "at": "1", "environment": {"environment": "x"}},
+                {"event": "scenario_collected", "scenario": "a", **identity},
+                {"event": "scenario_not_selected", "scenario": "b", "reason": reason, **identity},
+                {"event": "run_finished", "at": "2"},
+            ]
+        )
+    )
 
 
 def test_a_scenario_left_to_a_shard_that_no_folder_holds_is_not_run_in_a_merge() -> None:

@@ -25,11 +25,11 @@ from techval.core.config import MissingVariables, Settings, load_settings
 from techval.core.errors import ConfigError
 from techval.core.redox import MAX_MESSAGE_BYTES
 from techval.harness import events
-from techval.harness.evidence import baseline, drift, verdict
+from techval.harness.evidence import baseline_file, drift, verdict
 from techval.harness.evidence.assemble import Assembled
 from techval.validation import organization, rules, search
 from techval.validation.patients import load_patients
-from tests.helpers import ROOT, environment, no_baseline, run_techval
+from tests.helpers import ROOT, applied, environment, run_techval
 
 DEEP_JSON = "[" * 100_000 + "]" * 100_000
 
@@ -144,14 +144,14 @@ def read_dot_env(path: Path, folder: Path) -> Any:
 
 
 def read_baseline(path: Path, folder: Path) -> Any:
-    return baseline.check(path)
+    return baseline_file.check(path)
 
 
 READERS = {
     "environment": (read_environment, ConfigError),
     "test patients": (read_patients, ConfigError),
     ".env": (read_dot_env, ConfigError),
-    "baseline": (read_baseline, baseline.BaselineError),
+    "baseline": (read_baseline, baseline_file.BaselineError),
 }
 
 
@@ -229,7 +229,7 @@ PROBLEMS = {
 
 
 def a_verdict() -> dict[str, Any]:
-    return verdict.build([], {"environment": "dev"}, started_at="s", finished_at="f")
+    return verdict.build([], {"environment": "dev"}, started_at="s", finished_at="f").as_document()
 
 
 @pytest.mark.parametrize("case", sorted(CORRUPT))
@@ -277,7 +277,7 @@ def test_corrupt_last_green_shapes_are_absent_with_one_warning_line(
     path = tmp_path / "history" / drift.LAST_GREEN
     path.write_bytes(content)
     result = a_verdict()
-    drift.SECTION.apply(result, Assembled(), tmp_path, no_baseline(tmp_path))
+    applied(drift.SECTION, result, Assembled(), tmp_path)
     assert result["drift"]["against"] is None
     assert capsys.readouterr().err.startswith(f"techval: warning: {path}: {problem}")
     assert json.loads(path.read_text())["answers"] == {}  # a green run starts it afresh
@@ -313,7 +313,7 @@ def test_a_last_line_cut_inside_a_utf8_character_is_passed_over(tmp_path: Path) 
     (tmp_path / "events").mkdir()
     torn = '{"event": "finding", "message": "café'.encode()[:-1]
     (tmp_path / "events" / "main.jsonl").write_bytes(STARTED.encode() + b"\n" + torn)
-    assert [e["event"] for e in events.read([tmp_path])] == ["run_started"]
+    assert [e.KIND for e in events.read([tmp_path])] == ["run_started"]
 
 
 def test_an_event_file_that_is_a_fifo_is_one_line(tmp_path: Path) -> None:

@@ -68,6 +68,12 @@ def _break(copy: Path, module: str, line: str) -> None:
             "the simulator decides with its own code",
             "techval.simulator.app -> techval.validation.checks",
         ),
+        (
+            "techval/harness/evidence/section.py",
+            "import techval.harness.evidence.drift  # noqa",
+            "evidence flows one way: events -> outcomes -> verdict -> sections -> files BROKEN",
+            "techval.harness.evidence.section -> techval.harness.evidence.drift",
+        ),
     ],
 )
 def test_breaking_a_layer_fails_its_contract_naming_the_import(

@@ -35,7 +35,9 @@ def test_not_offered_keeps_no_step_from_passing_and_is_listed_everywhere() -> No
         outcome("create", "organization", "passed"),
         outcome("push", "data_on_demand", "passed"),
     ]
-    result = verdict.build(outcomes, {"environment": "x"}, started_at="", finished_at="")
+    result = verdict.build(
+        outcomes, {"environment": "x"}, started_at="", finished_at=""
+    ).as_document()
     steps = {step["key"]: step for step in result["steps"]}
     assert steps["patient_search"]["verdict"] == "passed"
     assert steps["document_query"]["verdict"] == "not_offered"  # nothing of it is offered
@@ -53,7 +55,7 @@ def test_a_failure_beside_a_scenario_not_offered_still_fails_the_step() -> None:
         outcome("broad", "patient_search", "skipped", NOT_OFFERED),
         outcome("narrow", "patient_search", "failed", "conformance"),
     ]
-    result = verdict.build(outcomes, {}, started_at="", finished_at="")
+    result = verdict.build(outcomes, {}, started_at="", finished_at="").as_document()
     step = next(s for s in result["steps"] if s["key"] == "patient_search")
     assert step["verdict"] == "failed" and verdict.exit_code(result) == 1
 

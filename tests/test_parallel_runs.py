@@ -92,8 +92,8 @@ def test_lifecycle_groups_stay_on_one_worker(tmp_path: Path) -> None:
                 where.setdefault(event["scenario"], set()).add(path.stem)
     groups: dict[str, set[str]] = {}
     for event in events.read([result.reports]):
-        if event["event"] == "scenario_collected" and event["group"]:
-            groups.setdefault(event["group"], set()).update(where[event["scenario"]])
+        if isinstance(event, events.ScenarioCollected) and event.group:
+            groups.setdefault(event.group, set()).update(where[event.scenario])
     assert {"organization:techval-sample-clinic", "patient:test patient 2"} <= set(groups)
     assert all(len(workers) == 1 for workers in groups.values()), groups
     # ... and the work is spread: xdist's own loadscope would put the one module on one worker

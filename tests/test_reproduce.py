@@ -20,10 +20,11 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from techval.core.redaction import Redactor
 from techval.harness.evidence import bundle, leaks, reproduce, sections, verdict
 from techval.harness.evidence.assemble import Assembled
+from techval.harness.evidence.decide import Decided
 from techval.harness.evidence.outcomes import ScenarioOutcome
 from techval.simulator import RunningSimulator, provision
 from techval.simulator.faults import named
-from tests.helpers import CLIENT_SECRET, no_baseline, run_techval, settings_for, write_environment
+from tests.helpers import CLIENT_SECRET, applied, run_techval, settings_for, write_environment
 
 HOSTILE = 'it\'s "$(touch pwned)" `touch pwned` $HOME \\ ; & | > pwned'
 BASE = "http://127.0.0.1:5555"
@@ -148,7 +149,7 @@ def test_a_script_sends_the_recorded_request_with_every_value_quoted(
     )
     found = found_with(("Create\n`touch pwned` $(touch pwned)", "failed", [hostile]))
     result: dict[str, Any] = {}
-    reproduce.REPRODUCTION.apply(result, found, tmp_path, no_baseline(tmp_path))
+    applied(reproduce.REPRODUCTION, result, found, tmp_path)
     folder = tmp_path / "reproduce"
     (item,) = result["reproduction"]["scripts"]
     script = folder / item["script"]
@@ -193,7 +194,7 @@ def test_the_recorded_base_url_is_the_default_and_the_token_is_required(
 ) -> None:
     env, args = fake_curl
     found = found_with(("Create", "broken", [entry()]))
-    reproduce.REPRODUCTION.apply({}, found, tmp_path, no_baseline(tmp_path))
+    applied(reproduce.REPRODUCTION, {}, found, tmp_path)
     (script,) = (tmp_path / "reproduce").glob("01-*.sh")
     assert f"REDOX_BASE_URL=${{REDOX_BASE_URL:-{BASE}}}" in script.read_text()
     env.pop("REDOX_BASE_URL", None)
@@ -219,7 +220,7 @@ def test_scripts_for_each_exchange_of_failed_scenarios_only_and_no_token_request
         ("Skipped one", "skipped", [entry()]),
     )
     result: dict[str, Any] = {}
-    reproduce.REPRODUCTION.apply(result, found, tmp_path, no_baseline(tmp_path))
+    applied(reproduce.REPRODUCTION, result, found, tmp_path)
     names = sorted(p.name for p in (tmp_path / "reproduce").iterdir())
     assert names == [
         "01-create-1-organization-new.json",
@@ -261,9 +262,7 @@ def test_a_green_run_writes_nothing_and_clears_an_old_folder(tmp_path: Path) -> 
     (tmp_path / "reproduce").mkdir()
     (tmp_path / "reproduce/01-old-1-x.sh").write_text("old")
     result: dict[str, Any] = {}
-    reproduce.REPRODUCTION.apply(
-        result, found_with(("Create", "passed", [entry()])), tmp_path, no_baseline(tmp_path)
-    )
+    applied(reproduce.REPRODUCTION, result, found_with(("Create", "passed", [entry()])), tmp_path)
     assert not (tmp_path / "reproduce").exists()
     assert result["reproduction"] == {"folder": None, "scripts": []}
     assert sections.console_lines(result) == []
@@ -276,7 +275,7 @@ def test_a_green_run_writes_nothing_and_clears_an_old_folder(tmp_path: Path) -> 
 
 def test_the_token_script_holds_variable_names_never_values(tmp_path: Path) -> None:
     found = found_with(("Create", "failed", [entry()]), auth="jwt HS384")
-    reproduce.REPRODUCTION.apply({}, found, tmp_path, no_baseline(tmp_path))
+    applied(reproduce.REPRODUCTION, {}, found, tmp_path)
     text = (tmp_path / "reproduce/get-token.sh").read_text()
     for variable in ("REDOX_CLIENT_ID", "REDOX_KEY_ID", "REDOX_PRIVATE_KEY_FILE"):
         assert f'"${{{variable}:?' in text  # required, read from the environment
@@ -289,9 +288,7 @@ def test_the_token_script_holds_variable_names_never_values(tmp_path: Path) -> N
 
 
 def test_the_token_script_names_a_missing_variable(tmp_path: Path) -> None:
-    reproduce.REPRODUCTION.apply(
-        {}, found_with(("Create", "failed", [entry()])), tmp_path, no_baseline(tmp_path)
-    )
+    applied(reproduce.REPRODUCTION, {}, found_with(("Create", "failed", [entry()])), tmp_path)
     env = {k: v for k, v in os.environ.items() if not k.startswith("REDOX_")}
     done = run_script(tmp_path / "reproduce/get-token.sh", env, REDOX_CLIENT_ID="c")
     assert done.returncode != 0 and done.stdout == ""
@@ -356,8 +353,8 @@ def test_the_token_script_gets_a_token_the_simulator_accepts(
 
 def test_the_bundle_carries_the_scripts_in_its_manifest(tmp_path: Path) -> None:
     found = found_with(("Create", "failed", [entry()]))
-    result = verdict.from_events(found)
-    reproduce.REPRODUCTION.apply(result, found, tmp_path, no_baseline(tmp_path))
+    result = verdict.from_decided(Decided(found)).as_document()
+    applied(reproduce.REPRODUCTION, result, found, tmp_path)
     verdict.write(tmp_path, result)
     for name in ("allure-report/index.html", "junit.xml", "exchanges.har"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
@@ -430,3 +427,118 @@ def test_the_shipped_token_script_runs_alone_and_names_what_it_lacks(tmp_path: P
     assert ': "${REDOX_TOKEN_URL:?' not in written  # the run's default replaced the check
     outside = shipped.read_text().split(reproduce.DEFAULTS_START)[0]
     assert written.startswith(outside)
+
+
+# --- FHIR's verbs and forms ----------------------------------------------------------------
+
+FHIR = "/fhir/R4/ceq-xca:1.2.3/Development"
+MASKED_FORM = [
+    ("patient", "***"),
+    ("category", "urn:redox:document_kind|CDA"),
+    ("given", "***"),
+    ("address-postalcode", "***"),
+]
+
+
+def har(
+    method: str, path: str, post: dict[str, Any] | None, at: str, comment: str
+) -> dict[str, Any]:
+    """A HAR entry as har.py records it: a GET without postData, a form with its params."""
+    request: dict[str, Any] = {
+        "method": method,
+        "url": f"{BASE}{FHIR}/{path}",
+        "headers": [
+            {"name": "Authorization", "value": "Bearer ***"},
+            {"name": "X-Purpose-Of-Use", "value": "TREATMENT"},
+        ],
+    }
+    if post is not None:
+        request["postData"] = post
+    return {
+        "startedDateTime": at,
+        "request": request,
+        "response": {"status": 404},
+        "comment": comment,
+    }
+
+
+def fhir_entries() -> list[dict[str, Any]]:
+    body = json.dumps({"resourceType": "Organization", "id": "1.2.3", "name": "***"})
+    form = "application/x-www-form-urlencoded"
+    return [
+        har(
+            "GET", "DocumentReference/doc-1", None, "2026-12-01T10:00:01Z", "DocumentReference read"
+        ),
+        har(
+            "PUT",
+            "Organization/1.2.3",
+            {"mimeType": "application/fhir+json", "text": body},
+            "2026-12-01T10:00:02Z",
+            "Organization update",
+        ),
+        har(
+            "POST",
+            "DocumentReference/_search",
+            {
+                "mimeType": form,
+                "params": [{"name": n, "value": v} for n, v in MASKED_FORM],
+                "text": "patient=***&category=urn%3Aredox%3Adocument_kind%7CCDA&given=***",
+            },
+            "2026-12-01T10:00:03Z",
+            "DocumentReference search",
+        ),
+    ]
+
+
+def test_fhir_scripts_send_each_verb_and_form_as_recorded(
+    tmp_path: Path, fake_curl: tuple[dict[str, str], Path]
+) -> None:
+    env, args = fake_curl
+    found = found_with(("Documents", "failed", fhir_entries()))
+    result: dict[str, Any] = {}
+    applied(reproduce.REPRODUCTION, result, found, tmp_path)
+    folder = tmp_path / "reproduce"
+    read, update, search = (folder / s["script"] for s in result["reproduction"]["scripts"])
+
+    text = read.read_text()  # a GET: the verb, no body of any kind
+    assert f'-X GET "$REDOX_BASE_URL"{FHIR}/DocumentReference/doc-1' in text
+    assert "--data" not in text and "Content-Type" not in text
+    assert [p.name for p in folder.glob(f"{read.stem}*")] == [read.name]  # no body file
+
+    text = update.read_text()  # a PUT of JSON: the verb and the body file, as recorded
+    assert f'-X PUT "$REDOX_BASE_URL"{FHIR}/Organization/1.2.3' in text
+    assert f'--data-binary "@$here"/{update.stem}.json' in text
+    assert "-H 'Content-Type: application/fhir+json'" in text
+    assert (folder / f"{update.stem}.json").read_text() == fhir_entries()[1]["request"]["postData"][
+        "text"
+    ]
+
+    text = search.read_text()  # a form: one --data-urlencode per parameter, masked as recorded
+    assert f'-X POST "$REDOX_BASE_URL"{FHIR}/DocumentReference/_search' in text
+    assert [line.strip(" \\") for line in text.splitlines() if "--data" in line] == [
+        "--data-urlencode 'patient=***'",
+        "--data-urlencode 'category=urn:redox:document_kind|CDA'",
+        "--data-urlencode 'given=***'",
+        "--data-urlencode 'address-postalcode=***'",
+    ]
+    assert [p.name for p in folder.glob(f"{search.stem}*")] == [search.name]  # all in it
+
+    done = run_script(search, env, REDOX_TOKEN="the-token")
+    assert (done.returncode, done.stdout) == (0, "299\n"), done.stderr
+    sent = args.read_text().split("\0")[:-1]
+    assert sent[sent.index("-X") : sent.index("-X") + 3] == [
+        "-X",
+        "POST",
+        f"{BASE}{FHIR}/DocumentReference/_search",
+    ]
+    pairs = [sent[i + 1] for i, arg in enumerate(sent) if arg == "--data-urlencode"]
+    assert pairs == [f"{name}={value}" for name, value in MASKED_FORM]
+    assert "--data-binary" not in sent
+    header = sent.index("X-Purpose-Of-Use: TREATMENT")  # the recorded headers go along
+    assert sent[header - 1] == "-H"
+
+    done = run_script(read, env, REDOX_TOKEN="the-token")
+    assert done.returncode == 0, done.stderr
+    sent = args.read_text().split("\0")[:-1]
+    assert sent[sent.index("-X") + 1] == "GET"
+    assert not [arg for arg in sent if arg.startswith("--data")]

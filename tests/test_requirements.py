@@ -14,6 +14,8 @@ import pytest
 from techval.core.exchange import Exchange
 from techval.core.redaction import Redactor
 from techval.core.reporting import Reporter
+from techval.core.verifies import declared
+from techval.harness import events
 from techval.harness.evidence import bundle, sections, verdict
 from techval.harness.evidence.assemble import Assembled, assemble
 from techval.harness.evidence.outcomes import ScenarioOutcome
@@ -31,7 +33,7 @@ from techval.validation.requirements import (
     Requirement,
     parse,
 )
-from tests.helpers import ROOT, no_baseline, run_techval, settings_for, write_environment
+from tests.helpers import ROOT, applied, run_techval, settings_for, write_environment
 
 SCENARIO = re.compile(r"^\s*Scenario(?: Outline)?:\s*(.+?)\s*$")
 FINDING = re.compile(r"""\.finding\(\s*["']([A-Z]+-[0-9]+)["']""")
@@ -252,7 +254,7 @@ def test_a_requirement_of_the_other_api_is_not_applicable_never_passed(
     api: str | None, other: str, tmp_path: Path
 ) -> None:
     result: dict[str, Any] = {"steps": []}
-    SECTION.apply(result, every_scenario_passed(api), tmp_path, no_baseline(tmp_path))
+    applied(SECTION, result, every_scenario_passed(api), tmp_path)
     rows = {row["id"]: row for row in result["requirements"]}
     foreign = {r.id for r in CATALOGUE if r.api == other}
     assert foreign
@@ -382,6 +384,10 @@ def test_observations_of_the_recommendations(tmp_path: Path) -> None:
 
 
 def outcome(nodeid: str, name: str, status: str | None, kind: str | None = None, **extra: Any):
+    """A finished scenario; `raised_at`: the declared check that failed it, whose
+    requirements (its @verifies) the failure carries, as the plugin records them."""
+    if "raised_at" in extra:
+        extra["requirements"] = list(declared(requirements.resolve(extra["raised_at"])))
     found = ScenarioOutcome(nodeid, name, "feature", "data_on_demand", **extra)
     found.status, found.kind, found.log_ids = status, kind, [f"log-{nodeid}"]
     return found
@@ -400,12 +406,10 @@ def test_the_section_from_a_hand_made_run(tmp_path: Path) -> None:
                     parameters={"kind": "inpatient"}),
             outcome("e", "Summarize the patient", "broken", "could_not_run"),
         ],
-        findings=[
-            {"event": "finding", "scenario": "d", "requirement": "DOD-11", "message": "thin"}
-        ],
+        findings=[events.Finding(scenario="d", requirement="DOD-11", message="thin")],
     )  # fmt: skip
     result: dict[str, Any] = {"steps": []}
-    SECTION.apply(result, found, tmp_path, no_baseline(tmp_path))
+    applied(SECTION, result, found, tmp_path)
     rows = {row["id"]: row for row in result["requirements"]}
     assert len(rows) == len(CATALOGUE)
     assert rows["DQ-02"]["verdict"] == "passed"
@@ -474,7 +478,7 @@ def test_a_failure_is_pinned_only_to_a_requirement_its_scenario_verifies(tmp_pat
         raised_at="techval.validation.documents.summary",
     )  # fmt: skip
     result: dict[str, Any] = {"steps": []}
-    SECTION.apply(result, Assembled(outcomes=[elsewhere, pinned]), tmp_path, no_baseline(tmp_path))
+    applied(SECTION, result, Assembled(outcomes=[elsewhere, pinned]), tmp_path)
     rows = {row["id"]: row for row in result["requirements"]}
     assert rows["DQ-03"]["verdict"] == rows["DQ-04"]["verdict"] == "failed"
     assert rows["DQ-05"]["verdict"] == "failed"  # pinned: documents.summary is DQ-05's check
@@ -482,13 +486,15 @@ def test_a_failure_is_pinned_only_to_a_requirement_its_scenario_verifies(tmp_pat
 
 def test_finding_events_are_assembled() -> None:
     found = assemble(
-        [
-            {"event": "run_started", "at": "1", "environment": {"environment": "x"}},
-            {"event": "finding", "scenario": None, "requirement": "CQ-06", "message": "m"},
-            {"event": "run_finished", "at": "2"},
-        ]
+        events.records(
+            [
+                {"event": "run_started", "at": "1", "environment": {"environment": "x"}},
+                {"event": "finding", "scenario": None, "requirement": "CQ-06", "message": "m"},
+                {"event": "run_finished", "at": "2"},
+            ]
+        )
     )
-    assert [f["requirement"] for f in found.findings] == ["CQ-06"]
+    assert [f.requirement for f in found.findings] == ["CQ-06"]
 
 
 def test_the_section_is_registered_in_order() -> None:
@@ -622,6 +628,7 @@ def test_a_failed_check_fails_the_requirements_of_its_scenario(
         if s["name"] == "Retrieve a listed document"
     ]
     assert retrieve["raised_at"] == "techval.validation.documents.check_cda"
+    assert retrieve["requirements"] == ["DQ-04"]  # what check_cda declares: no traceback walked
     assert rows["DQ-04"]["scenarios"] == "Retrieve a listed document"
     assert rows["DQ-02"]["verdict"] == rows["DQ-05"]["verdict"] == "passed"
     assert rows["ORG-01"]["verdict"] == ""

@@ -8,14 +8,14 @@ from collections.abc import Callable
 
 from techval import __version__
 from techval.core.paths import find_project_root
-from techval.harness.evidence import baseline
+from techval.harness.evidence import baseline_command, baseline_file
 
 DESCRIPTION = (
     "The `techval` command: run the validation suite, validate message files, serve the simulator."
 )
 
 
-BASELINE = f"{baseline.FILE} at the project root, or $TECHVAL_BASELINE"
+BASELINE = f"{baseline_file.FILE} at the project root, or $TECHVAL_BASELINE"
 
 
 Handler = Callable[[argparse.Namespace], int]
@@ -148,9 +148,9 @@ def parser() -> argparse.ArgumentParser:
     known.add_argument(
         "--days",
         type=int,
-        default=baseline.DEFAULT_DAYS,
+        default=baseline_command.DEFAULT_DAYS,
         metavar="N",
-        help=f"each entry expires after N days (default: {baseline.DEFAULT_DAYS})",
+        help=f"each entry expires after N days (default: {baseline_command.DEFAULT_DAYS})",
     )
     known.set_defaults(handler=_command("reports", "command_baseline"))
 

@@ -14,7 +14,7 @@ import pytest
 from techval.cli.common import fail
 from techval.core.config import Settings
 from techval.harness import listing
-from techval.harness.evidence import baseline
+from techval.harness.evidence import baseline_file
 from techval.harness.pytest_plugin import provide_run
 from techval.harness.run import Run
 
@@ -55,7 +55,7 @@ def pytest_args(args: argparse.Namespace, root: Path, run: Run, reports: Path) -
         "--tb=short",  # the check's message names the cause; no argument values in reports
         "-rN",  # the progress lines already list the failures
         f"--techval-reports={reports}",
-        f"--techval-baseline={baseline.path_of(args.baseline)}",
+        f"--techval-baseline={baseline_file.path_of(args.baseline)}",
         "-p",
         "allure_pytest_bdd.plugin",
         # no --clean-alluredir: the stage is new, and a worker that xdist starts again to

@@ -10,7 +10,7 @@ from techval.cli.common import existing_reports, exit_of, fail
 from techval.core.config import load_settings
 from techval.core.errors import CouldNotRun
 from techval.core.paths import project_root
-from techval.harness.evidence import baseline, bundle, console, html, verdict
+from techval.harness.evidence import baseline_command, baseline_file, bundle, console, html, verdict
 from techval.harness.evidence.inputs import Inputs
 from techval.harness.merge import merge
 from techval.harness.run import redactor_for
@@ -32,9 +32,9 @@ def command_merge(args: argparse.Namespace) -> int:
     reports = Path(args.reports)
     try:
         existing_reports(args)
-        inputs = Inputs(baseline=baseline.check(args.baseline))
+        inputs = Inputs(baseline=baseline_file.check(args.baseline))
         result = merge([Path(folder) for folder in args.folders], reports, inputs)
-    except (CouldNotRun, baseline.BaselineError) as exc:
+    except (CouldNotRun, baseline_file.BaselineError) as exc:
         return fail(str(exc))
     except OSError as exc:  # --reports a file, read-only, full: the merge is not written
         return fail(str(unwritable(reports, exc)))
@@ -67,8 +67,8 @@ def command_bundle(args: argparse.Namespace) -> int:
 
 def command_baseline(args: argparse.Namespace) -> int:
     try:
-        line = baseline.write(existing_reports(args), args.baseline, days=args.days)
-    except (CouldNotRun, baseline.BaselineError) as exc:
+        line = baseline_command.write(existing_reports(args), args.baseline, days=args.days)
+    except (CouldNotRun, baseline_file.BaselineError) as exc:
         return fail(str(exc))
     print(f"techval: {line}")
     return 0

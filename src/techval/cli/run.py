@@ -24,7 +24,7 @@ from techval.cli.signals import Terminated, terminable
 from techval.core.config import load_settings
 from techval.core.errors import CouldNotRun
 from techval.core.paths import project_root
-from techval.harness.evidence import baseline, console, html, verdict
+from techval.harness.evidence import baseline_file, console, html, verdict
 from techval.harness.groups import parse_shard
 from techval.harness.run import start_run
 from techval.harness.staging import Staging, unwritable
@@ -56,7 +56,7 @@ def _run(args: argparse.Namespace, term: Terminated) -> int:
         args.workers = capped(args.workers)
         if args.shard:
             parse_shard(args.shard)
-        baseline.check(args.baseline)  # a bad baseline file stops the run before it starts
+        baseline_file.check(args.baseline)  # a bad baseline file stops the run before it starts
         settings = load_settings(args.env, args.config, root=root)
         if args.list:
             return list_scenarios(args, root, settings)

@@ -67,6 +67,7 @@ class InvalidMessage(TechvalError):
 
     category = "Your message is invalid (not sent)"
     requirements: tuple[str, ...] = ()  # what the check that raised it verifies (verifies.py)
+    check: str | None = None  # that check, "module.qualname"
 
 
 class BreaksRequestSchema(InvalidMessage):
@@ -82,6 +83,7 @@ class CheckFailed(AssertionError):
 
     category: ClassVar[str | None] = "Conformance check failed"
     requirements: tuple[str, ...] = ()  # what the check that raised it verifies (verifies.py)
+    check: str | None = None  # that check, "module.qualname"
 
 
 class SchemaMismatch(CheckFailed):
@@ -124,7 +126,9 @@ class WrongContent(CheckFailed):
     category = "Answer content is wrong"
 
 
-NOT_APPLICABLE = "Not applicable with this test data"
+# The Allure category of a TestDataMismatch (a label; the verdict counts these scenarios as
+# not_applicable: evidence.verdict.NOT_APPLICABLE)
+TEST_DATA_CATEGORY = "Not applicable with this test data"
 
 
 class TestDataMismatch(pytest.skip.Exception):  # type: ignore[name-defined,misc]
@@ -132,12 +136,12 @@ class TestDataMismatch(pytest.skip.Exception):  # type: ignore[name-defined,misc
     line naming the alias and the key of the test-patients file to change."""
 
     __test__ = False  # not a test class, whatever pytest thinks of the name
-    category: ClassVar[str | None] = NOT_APPLICABLE
+    category: ClassVar[str | None] = TEST_DATA_CATEGORY
 
     def __init__(self, alias: str, key: str, observed: str) -> None:
         self.alias, self.key = alias, key
         super().__init__(
-            f"{NOT_APPLICABLE}: {alias!r}: {observed}; change {key!r} of {alias!r} in the "
+            f"{TEST_DATA_CATEGORY}: {alias!r}: {observed}; change {key!r} of {alias!r} in the "
             "test-patients file",
             pytrace=False,
             _use_item_location=True,  # the scenario's place, not a path of this machine

@@ -27,6 +27,8 @@ def verifies(*requirement_ids: str) -> Callable[[F], F]:
             setattr(check, DECLARED, requirement_ids)
             return check
 
+        name = f"{check.__module__}.{check.__qualname__}"
+
         @functools.wraps(check)
         def checked(*args: Any, **kwargs: Any) -> Any:
             try:
@@ -34,6 +36,7 @@ def verifies(*requirement_ids: str) -> Callable[[F], F]:
             except (CheckFailed, InvalidMessage) as exc:
                 if not exc.requirements:
                     exc.requirements = requirement_ids
+                    exc.check = name
                 raise
 
         setattr(checked, DECLARED, requirement_ids)
@@ -52,3 +55,9 @@ def requirements_of(error: BaseException | None) -> tuple[str, ...]:
     """The requirements the innermost declared check a conformance error came from verifies."""
     found = getattr(error, "requirements", ())
     return tuple(found) if isinstance(found, tuple) else ()
+
+
+def check_of(error: BaseException | None) -> str | None:
+    """The innermost declared check a conformance error came from ("module.qualname")."""
+    found = getattr(error, "check", None)
+    return found if isinstance(found, str) else None

@@ -1,16 +1,19 @@
 """The run's event stream: what happened, in the order it happened, for whoever listens.
 
-Events: run_started, scenario_collected, scenario_not_selected (a scenario of the suite left
-out by --tags, -k or --shard), scenario_started, exchange, scenario_finished,
-undefined_step, run_finished, finding (a SHOULD requirement not followed: a warning). In
-each process the run's `EventStream` hands every event to its subscribers (the Allure
-attachment of an exchange, the exchanges of the scenario in progress, the progress line,
-the event file). `EventFile` appends each event as one JSON
-line to reports/events/<process>.jsonl and flushes it, so a process that dies loses nothing
-it had reported; the verdict, the HAR and the console table are built afterwards from the
-files of every process (one, the xdist workers, or several shards: `techval merge`).
+Each kind of event is a record (a frozen dataclass, `KINDS`): run_started,
+scenario_collected, scenario_not_selected (a scenario of the suite left out by --tags, -k or
+--shard), scenario_started, exchange, scenario_finished, undefined_step, run_stopped,
+run_finished, finding (a SHOULD requirement not followed: a warning). In each process the
+run's `EventStream` hands every record to its subscribers (the Allure attachment of an
+exchange, the exchanges of the scenario in progress, the progress line, the event file).
+JSON is only at the file boundary: `EventFile` appends each record as one JSON line
+(`as_json`) to reports/events/<process>.jsonl and flushes it, so a process that dies loses
+nothing it had reported; `read` parses each line back into its record (`parse`: the fields
+its dataclass declares, of their types), and the verdict, the HAR and the console table are
+built from the records of every process (one, the xdist workers, or several shards:
+`techval merge`).
 
-Only redacted data goes into an event's `data`; the live Exchange rides along for
+Only redacted data goes into a record's fields; the live Exchange rides along for
 in-process subscribers and is never written.
 """
 
@@ -18,10 +21,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import MISSING, Field, dataclass, field, fields
 from pathlib import Path
-from typing import IO, Any
+from types import UnionType
+from typing import IO, Any, ClassVar, TypeVar, Union, get_args, get_origin, get_type_hints
 
 from techval.core import inputfiles
 from techval.core.errors import CouldNotRun
@@ -29,20 +33,129 @@ from techval.core.exchange import Exchange
 from techval.core.redox import timestamp
 
 EVENTS = "events"  # the folder under reports/
+LIVE = {"live": True}  # a field for the subscribers in this process, never written
+R = TypeVar("R", bound="Record")
 
 
-@dataclass(frozen=True)
-class Event:
-    kind: str
-    data: dict[str, Any]  # JSON-ready and redacted; what the event file keeps
-    exchange: Exchange | None = field(default=None, compare=False)
+@dataclass(frozen=True, kw_only=True)
+class Record:
+    """An event: one kind of record each, its fields JSON-ready and redacted (what the event
+    file keeps, with the kind as "event")."""
+
+    KIND: ClassVar[str]
+    at: str = field(default_factory=timestamp)
 
 
-Handler = Callable[[Event], None]
+@dataclass(frozen=True, kw_only=True)
+class RunStarted(Record):
+    KIND = "run_started"
+    process: str = ""
+    environment: dict[str, Any] | None = None  # the run's environment block; a worker's: none
 
 
-def make(kind: str, exchange: Exchange | None = None, /, **data: Any) -> Event:
-    return Event(kind, {"event": kind, "at": timestamp(), **data}, exchange)
+@dataclass(frozen=True, kw_only=True)
+class Identity(Record):
+    """A scenario as known before it runs (ScenarioOutcome.identity)."""
+
+    scenario: str  # its node ID
+    name: str
+    feature: str = ""
+    feature_file: str = ""
+    step: str | None = None  # the validation step key
+    parameters: dict[str, str]
+    group: str | None  # its lifecycle group, None when independent
+    position: int  # its place in the whole suite's order
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScenarioCollected(Identity):
+    KIND = "scenario_collected"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScenarioNotSelected(Identity):
+    """A scenario of the suite left out by --tags, -k or --shard."""
+
+    KIND = "scenario_not_selected"
+    reason: str  # "selection", or "shard": another shard runs it
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScenarioStarted(Record):
+    KIND = "scenario_started"
+    scenario: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExchangeRecorded(Record):
+    KIND = "exchange"
+    scenario: str | None  # None: before any scenario (the first token)
+    entry: dict[str, Any]  # the HAR entry, redacted
+    log_ids: list[str]
+    shape: dict[str, Any] | None = None  # the answer's field paths and types (drift.py)
+    # the live exchange, for the subscribers in this process; never written
+    exchange: Exchange | None = field(default=None, compare=False, repr=False, metadata=LIVE)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScenarioFinished(Record):
+    KIND = "scenario_finished"
+    scenario: str
+    status: str | None
+    kind: str | None = None
+    message: str = ""
+    raised_at: str | None = None  # the declared check that failed it (core.verifies)
+    requirements: list[str] = field(default_factory=list)  # what that check verifies
+    duration_s: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class UndefinedStep(Record):
+    KIND = "undefined_step"
+    where: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunStopped(Record):
+    """Why this process attempts no further scenario (fail fast)."""
+
+    KIND = "run_stopped"
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunFinished(Record):
+    KIND = "run_finished"
+    interrupted: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class Finding(Record):
+    """A SHOULD requirement not followed: a warning (Reporter.finding)."""
+
+    KIND = "finding"
+    scenario: str | None
+    requirement: str
+    message: str
+
+
+KINDS: dict[str, type[Record]] = {
+    kind.KIND: kind
+    for kind in (
+        RunStarted,
+        ScenarioCollected,
+        ScenarioNotSelected,
+        ScenarioStarted,
+        ExchangeRecorded,
+        ScenarioFinished,
+        UndefinedStep,
+        RunStopped,
+        RunFinished,
+        Finding,
+    )
+}
+
+Handler = Callable[[Record], None]
 
 
 class EventStream:
@@ -52,7 +165,7 @@ class EventStream:
 
     def __init__(self) -> None:
         self._handlers: list[Handler] = []
-        self._backlog: list[Event] | None = []
+        self._backlog: list[Record] | None = []
         self.scenario: str | None = None  # node ID of the scenario in progress in this process
 
     def subscribe(self, handler: Handler, *, keep: bool = False) -> None:
@@ -62,8 +175,7 @@ class EventStream:
             for event in backlog:
                 handler(event)
 
-    def emit(self, kind: str, /, exchange: Exchange | None = None, **data: Any) -> Event:
-        event = make(kind, exchange, **data)
+    def emit(self, event: R) -> R:
         if self._backlog is not None:
             self._backlog.append(event)
         for handler in list(self._handlers):
@@ -77,10 +189,10 @@ class ScenarioExchanges:
     def __init__(self) -> None:
         self.exchanges: list[Exchange] = []
 
-    def __call__(self, event: Event) -> None:
-        if event.kind == "scenario_started":
+    def __call__(self, event: Record) -> None:
+        if isinstance(event, ScenarioStarted):
             self.exchanges = []
-        elif event.kind == "exchange" and event.exchange is not None:
+        elif isinstance(event, ExchangeRecorded) and event.exchange is not None:
             self.exchanges.append(event.exchange)
 
 
@@ -97,10 +209,10 @@ class EventFile:
         self._file: IO[str] | None = self.path.open("a", encoding="utf-8")
         self._on_error = on_error
 
-    def __call__(self, event: Event) -> None:
+    def __call__(self, event: Record) -> None:
         if self._file is not None:
             try:
-                self._file.write(json.dumps(event.data, ensure_ascii=False) + "\n")
+                self._file.write(json.dumps(as_json(event), ensure_ascii=False) + "\n")
                 self._file.flush()
             except OSError as exc:
                 self.close()
@@ -125,33 +237,25 @@ def files(folders: Iterable[Path]) -> list[Path]:
     return [path for folder in folders for path in sorted((folder / EVENTS).glob("*.jsonl"))]
 
 
-# What each kind of event must carry, and of which JSON type, to be read at all.
-FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
-    "scenario_collected": {
-        "scenario": (str,),
-        "name": (str,),
-        "parameters": (dict,),
-        "position": (int,),
-        "group": (str, type(None)),
-    },
-    "scenario_not_selected": {"scenario": (str,), "name": (str,), "reason": (str,)},
-    "scenario_started": {"scenario": (str,)},
-    "scenario_finished": {"scenario": (str,), "status": (str, type(None))},
-    "exchange": {"scenario": (str, type(None)), "entry": (dict,), "log_ids": (list,)},
-    "run_started": {"environment": (dict, type(None))},  # a worker's has none
-}
-
-
 class BadEvents(CouldNotRun):
     """An event file that techval did not write as it is (edited, or from another tool)."""
 
 
-def read(folders: Iterable[Path]) -> Iterator[dict[str, Any]]:
+def as_json(event: Record) -> dict[str, Any]:
+    """The event as its file line holds it: the kind as "event", then its fields."""
+    document: dict[str, Any] = {"event": event.KIND}
+    for item, _ in _HINTS[type(event)]:  # once per exchange too: the fields looked up once
+        document[item.name] = getattr(event, item.name)
+    return document
+
+
+def read(folders: Iterable[Path]) -> Iterator[Record]:
     """Every event of the runs whose reports are in `folders`, file by file. A last line with
     no newline that cannot be read (a process killed while writing it, cut anywhere, inside a
     UTF-8 character too) is passed over. Any other line that is not UTF-8, not JSON, nested
     too deeply, or an event without what its kind must carry, is BadEvents naming the file
-    and line: techval did not write it so, and evidence missing a line would not hold."""
+    and line: techval did not write it so, and evidence missing a line would not hold. An
+    event of a kind this version does not know is passed over."""
     for path in files(folders):
         try:
             opened = inputfiles.open_regular(path)
@@ -161,18 +265,78 @@ def read(folders: Iterable[Path]) -> Iterator[dict[str, Any]]:
         with opened as lines:
             for number, line in enumerate(lines, start=1):
                 try:
-                    event = inputfiles.parse_json(inputfiles.decode(line))
+                    document = inputfiles.parse_json(inputfiles.decode(line))
                 except inputfiles.Refused as exc:
                     if not line.endswith(b"\n"):  # torn: the process died while writing it
                         continue
                     raise BadEvents(f"{path}:{number}: {exc}") from None
-                yield _checked(event, f"{path}:{number}")
+                event = parse(document, f"{path}:{number}")
+                if event is not None:
+                    yield event
 
 
-def _checked(event: Any, where: str) -> dict[str, Any]:
-    if not isinstance(event, dict) or not isinstance(event.get("event"), str):
+def records(documents: Iterable[Any], where: str = "event") -> Iterator[Record]:
+    """Events from JSON documents (already read), each checked as `read` checks a line."""
+    for number, document in enumerate(documents, start=1):
+        event = parse(document, f"{where} {number}")
+        if event is not None:
+            yield event
+
+
+def parse(document: Any, where: str) -> Record | None:
+    """The record a JSON document holds; None for a kind this version does not know.
+    BadEvents names `where`, the kind and the field missing or of the wrong JSON type."""
+    if not isinstance(document, dict) or not isinstance(document.get("event"), str):
         raise BadEvents(f"{where}: not a techval event")
-    for key, types in FIELDS.get(event["event"], {}).items():
-        if not isinstance(event.get(key), types):  # None: absent, when allowed
-            raise BadEvents(f"{where}: {event['event']}: {key} is missing or wrong")
-    return event
+    kind = KINDS.get(document["event"])
+    return None if kind is None else parse_as(kind, document, where)
+
+
+def parse_as(kind: type[R], document: Mapping[str, Any], where: str) -> R:
+    """A record of `kind` from the fields of `document` (its "event" aside), each checked
+    against the type the record declares; BadEvents as `parse`."""
+    values: dict[str, Any] = {"at": ""}  # not the time it was read
+    for item, hint in _HINTS[kind]:
+        value = document.get(item.name, MISSING)
+        if value is MISSING and _optional(item):
+            continue
+        value = None if value is MISSING else value  # absent: None, when its type allows it
+        if not _fits(value, hint):
+            raise BadEvents(f"{where}: {kind.KIND}: {item.name} is missing or wrong")
+        values[item.name] = value
+    return kind(**values)
+
+
+def _optional(item: Field[Any]) -> bool:
+    return item.default is not MISSING or item.default_factory is not MISSING
+
+
+def _hints(kind: type[Record]) -> tuple[tuple[Field[Any], Any], ...]:
+    """The fields a file line carries, each with its declared type."""
+    hints = get_type_hints(kind)
+    return tuple((item, hints[item.name]) for item in fields(kind) if not item.metadata.get("live"))
+
+
+_HINTS = {kind: _hints(kind) for kind in KINDS.values()}
+
+
+def _fits(value: Any, hint: Any) -> bool:
+    """Whether a JSON value is of the type a record's field declares."""
+    origin, args = get_origin(hint), get_args(hint)
+    if origin in (Union, UnionType):
+        return any(_fits(value, arg) for arg in args)
+    if hint is Any:
+        return True
+    if hint is type(None):
+        return value is None
+    if hint in (int, float):  # JSON numbers; a boolean is not one
+        return (
+            isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and (hint is float or isinstance(value, int))
+        )
+    if origin is dict:
+        return isinstance(value, dict) and all(_fits(v, args[1]) for v in value.values())
+    if origin is list:
+        return isinstance(value, list) and all(_fits(v, args[0]) for v in value)
+    return isinstance(value, hint)

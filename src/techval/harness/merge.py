@@ -56,11 +56,10 @@ def _check(sources: list[Path], out: Path) -> None:
             raise CouldNotRun(f"merge: {source}: no events/*.jsonl: not the reports of a run")
         mine: dict[str, str] = {}
         for event in events.read([source]):
-            environment = event.get("environment")
-            if event["event"] == "run_started" and isinstance(environment, dict):
-                names.setdefault(str(environment.get("environment")), source)
-            if event["event"] == "scenario_collected":
-                mine[str(event.get("scenario"))] = str(event.get("name", ""))
+            if isinstance(event, events.RunStarted) and event.environment is not None:
+                names.setdefault(str(event.environment.get("environment")), source)
+            if isinstance(event, events.ScenarioCollected):
+                mine[event.scenario] = event.name
         for scenario, name in mine.items():  # (a run's workers all collect the same)
             if scenario in ran_in:
                 raise CouldNotRun(

@@ -39,9 +39,9 @@ class GroupScheduling(LoadScopeScheduling):  # type: ignore[misc]
     def _split_scope(self, nodeid: str) -> str:
         if self.groups is None:
             self.groups = {
-                str(e["scenario"]): str(e.get("group") or e["scenario"])
+                e.scenario: e.group or e.scenario
                 for e in events.read([self.reports])
-                if e["event"] == "scenario_collected"
+                if isinstance(e, events.ScenarioCollected)
             }
         # A test that is not a scenario (none in a run) is its own unit.
         return self.groups.get(nodeid, nodeid)

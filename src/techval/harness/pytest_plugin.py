@@ -22,7 +22,7 @@ from techval.core.errors import ConfigError, CouldNotRun, NotRun
 from techval.core.exchange import Exchange
 from techval.core.reporting import Reporter
 from techval.harness import groups
-from techval.harness.events import EventStream
+from techval.harness.events import EventStream, RunStopped, ScenarioStarted
 from techval.harness.run import Run, start_run
 from techval.validation import apis
 from techval.validation.catalogue import STEPS, step_for
@@ -186,7 +186,7 @@ def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
     run = item.config.stash.get(RUN_KEY, None)
     if run is not None and item.get_closest_marker(SCENARIO_MARK):
         run.stream.scenario = item.nodeid
-        run.stream.emit("scenario_started", scenario=item.nodeid)
+        run.stream.emit(ScenarioStarted(scenario=item.nodeid))
     _start_clock(item)
     return (yield)
 
@@ -207,7 +207,7 @@ def stopped(run: Run) -> None:
     """Say once in the event stream why this process attempts no further scenario."""
     if run.client.health.unreachable and not run.stop_told:
         run.stop_told = True
-        run.stream.emit("run_stopped", reason=run.client.health.unreachable)
+        run.stream.emit(RunStopped(reason=run.client.health.unreachable))
 
 
 @pytest.hookimpl(wrapper=True)

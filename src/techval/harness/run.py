@@ -43,8 +43,8 @@ class Run:
         self.stream.subscribe(self.current)
         self.stream.subscribe(self._attach)
 
-    def _attach(self, event: events.Event) -> None:
-        if event.kind == "exchange" and event.exchange is not None:
+    def _attach(self, event: events.Record) -> None:
+        if isinstance(event, events.ExchangeRecorded) and event.exchange is not None:
             self.reporter.exchange(event.exchange)
 
     def close(self) -> None:
@@ -107,12 +107,13 @@ def start_run(
 
     def record(exchange: Exchange) -> None:
         stream.emit(
-            "exchange",
-            exchange=exchange,
-            scenario=stream.scenario,
-            entry=har.entry(exchange, redactor),
-            log_ids=exchange.log_ids,
-            shape=drift.shape_of(exchange, mask=redactor.text),
+            events.ExchangeRecorded(
+                exchange=exchange,
+                scenario=stream.scenario,
+                entry=har.entry(exchange, redactor),
+                log_ids=list(exchange.log_ids),
+                shape=drift.shape_of(exchange, mask=redactor.text),
+            )
         )
 
     client = RedoxClient(
@@ -125,7 +126,7 @@ def start_run(
     reporter = Reporter(  # its findings (redacted by the reporter) go into the event stream
         redactor,
         on_finding=lambda requirement, message: stream.emit(
-            "finding", scenario=stream.scenario, requirement=requirement, message=message
+            events.Finding(scenario=stream.scenario, requirement=requirement, message=message)
         ),
     )
     run = Run(settings, client, reporter, stream, running)

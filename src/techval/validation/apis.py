@@ -4,6 +4,7 @@ validation flows run on. The only module that knows both APIs."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from techval.core.client import RedoxClient
 from techval.core.config import Settings
@@ -17,6 +18,7 @@ from techval.validation.fhir.organization import FhirDirectory
 from techval.validation.fhir.repository import FhirFinder
 from techval.validation.fhir.search import FhirPatientSearch
 from techval.validation.organization import DataModelDirectory
+from techval.validation.seams import DocumentsApi, FinderApi, PatientSearchApi
 from techval.validation.search import DataModelPatientSearch
 
 DATA_MODEL, FHIR = "data_model", "fhir"
@@ -25,21 +27,21 @@ DATA_MODEL, FHIR = "data_model", "fhir"
 @dataclass(frozen=True)
 class Api:
     """What each validation step's requests are made of, for one API. The directory's flow is
-    neutral (validation.directory); patient search and documents are each API's own object
-    with the same methods (locate, narrow, matched_at, carried_metadata; search, listed,
-    retrieve, retrieved, check_cda, expect_no_documents)."""
+    neutral (validation.directory); patient search, documents and the repository finder are
+    each API's own object behind the seam's protocols (validation.seams)."""
 
     name: str
     settings: Settings
     directory: DirectoryApi
-    patients: DataModelPatientSearch | FhirPatientSearch
-    documents: DataModelDocuments | FhirDocuments
+    patients: PatientSearchApi[Any]
+    documents: DocumentsApi[Any]
 
-    def finder(self, client: RedoxClient, reporter: Reporter) -> Finder | FhirFinder:
+    def finder(self, client: RedoxClient, reporter: Reporter) -> FinderApi:
         """Searches of your own organization until what was pushed shows up (the pushes are
         Data Model messages under either API: the only documented repository writes)."""
-        found = FhirFinder if self.name == FHIR else Finder
-        return found(client, self.settings, reporter)
+        if self.name == FHIR:
+            return FhirFinder(client, self.settings, reporter)
+        return Finder(client, self.settings, reporter)
 
 
 def for_settings(settings: Settings, reporter: Reporter | None = None) -> Api:

@@ -2,7 +2,8 @@
 value), compared with the last green run. Fields Redox added, removed or retyped are listed
 as warnings (verdict.json `drift`, the summary, the console, the report); they fail nothing.
 Green here means a run that exited 0 and was not interrupted (passed, or incomplete, e.g.
-with --tags or data not applicable, or with only known failures: baseline.py applies first).
+with --tags or data not applicable, or with only known failures: decided before the
+verdict, decide.py).
 
 The shape is taken where the exchange is recorded (harness.run), from the answer as it came
 back: redaction changes types (a masked number is a string). An answer kind is the exchange's
@@ -20,21 +21,19 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from techval.core.exchange import Exchange
 from techval.core.schemas import ERROR_SCHEMA
 from techval.harness.evidence import history
-from techval.harness.evidence.assemble import Assembled
-from techval.harness.evidence.inputs import Inputs
-from techval.harness.evidence.verdict import exit_code
-
-if TYPE_CHECKING:  # sections lists this module's SECTION
-    from techval.harness.evidence.sections import Attachment
+from techval.harness.evidence.decide import Decided
+from techval.harness.evidence.section import Attachment
+from techval.harness.evidence.verdict import Verdict
 
 HISTORY = "history"
 LAST_GREEN = "last-green-shapes.json"
 SHAPES = "shapes.json"
+KEY = "drift"
 MAX_DEPTH = 32  # deeper than any Redox answer; a pathological one is cut, not walked
 MAX_PATHS = 2000  # per answer
 SHOWN = 20  # drift lines in the console before "and N more"
@@ -185,31 +184,35 @@ def headline(drift: Mapping[str, Any]) -> str:
 class ResponseDrift:
     """The section: `drift` in the verdict; the shapes in shapes.json and the history."""
 
+    reads: tuple[str, ...] = ()
+    adds = (KEY,)
+
     def apply(
-        self, result: dict[str, Any], found: Assembled, reports: Path, inputs: Inputs
-    ) -> None:
-        current = merged(found.shapes)
+        self, verdict: Verdict, earlier: Mapping[str, Any], decided: Decided, reports: Path
+    ) -> dict[str, Any]:
+        current = merged(decided.found.shapes)
         folder = reports / HISTORY
-        earlier = history.read(folder / LAST_GREEN, wrong_shape)  # before this run replaces it
-        result["drift"] = compare(current, earlier)
+        green_before = history.read(folder / LAST_GREEN, wrong_shape)  # before this run replaces it
+        part = {KEY: compare(current, green_before)}
         reports.mkdir(parents=True, exist_ok=True)
         (reports / SHAPES).write_text(
             json.dumps({"answers": current}, indent=1, ensure_ascii=False) + "\n", "utf-8"
         )
-        if exit_code(result) != 0 or result.get("interrupted"):
-            return
-        kept = (earlier or {}).get("answers")
+        if verdict.exit_code() != 0 or verdict.interrupted:
+            return part
+        kept = (green_before or {}).get("answers")
         green = {
-            "finished_at": result.get("finished_at"),
-            "git_revision": result.get("environment", {}).get("git_revision"),
+            "finished_at": verdict.finished_at,
+            "git_revision": verdict.environment.get("git_revision"),
             "answers": (kept if isinstance(kept, dict) else {}) | current,
         }
         folder.mkdir(parents=True, exist_ok=True)
         text = json.dumps(green, indent=1, ensure_ascii=False) + "\n"
         history.write(folder / LAST_GREEN, text)
+        return part
 
     def summary(self, result: Mapping[str, Any]) -> list[str]:
-        drift = result.get("drift") or {}
+        drift = result.get(KEY) or {}
         found = lines_of(drift)
         if not found:
             return []
@@ -223,7 +226,7 @@ class ResponseDrift:
         ]
 
     def console(self, result: Mapping[str, Any], reports: Path) -> list[str]:
-        drift = result.get("drift") or {}
+        drift = result.get(KEY) or {}
         found = lines_of(drift)
         if not found:
             return []
@@ -233,9 +236,7 @@ class ResponseDrift:
         return [headline(drift), *(f"  {line}" for line in found[:SHOWN]), *more]
 
     def attachments(self, result: Mapping[str, Any]) -> list[Attachment]:
-        from techval.harness.evidence.sections import Attachment
-
-        drift = result.get("drift") or {}
+        drift = result.get(KEY) or {}
         found = lines_of(drift)
         if not found:
             return []

@@ -7,12 +7,14 @@ a setup error decides the status, and a teardown error only spoils a pass.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
 from techval.core.errors import NOT_OFFERED, TEST_DATA
+from techval.harness import events
 
 PASSED, FAILED, BROKEN, SKIPPED = "passed", "failed", "broken", "skipped"
 STATUSES = (PASSED, FAILED, BROKEN, SKIPPED)
@@ -31,12 +33,15 @@ class ScenarioOutcome:
     status: str | None = None  # None until the scenario ran
     message: str = ""  # the first line of the failure, redacted
     kind: str | None = None  # what kind of not-passing (errors.failure_kind); None when passed
-    raised_at: str | None = None  # the techval function that raised it, e.g. "...checks.succeeded"
+    raised_at: str | None = None  # the declared check that failed it, e.g. "...checks.succeeded"
+    requirements: list[str] = field(default_factory=list)  # what that check verifies
     log_ids: list[str] = field(default_factory=list)
     duration_s: float = 0.0
+    baseline: str | None = None  # what baseline.yaml says of it (decide.py), None: nothing
 
     def identity(self) -> dict[str, Any]:
-        """What is known before it runs, as the scenario_collected event carries it."""
+        """What is known before it runs, as the scenario_collected event carries it (JSON:
+        the setup report an xdist worker sends its controller carries it too)."""
         return {
             "scenario": self.nodeid,
             "name": self.name,
@@ -48,35 +53,42 @@ class ScenarioOutcome:
             "position": self.position,
         }
 
+    def collected(self) -> events.ScenarioCollected:
+        return events.ScenarioCollected(**self.identity())
+
+    def left_out(self, reason: str) -> events.ScenarioNotSelected:
+        return events.ScenarioNotSelected(reason=reason, **self.identity())
+
     @classmethod
-    def from_identity(cls, data: dict[str, Any]) -> ScenarioOutcome:
+    def from_identity(cls, known: events.Identity) -> ScenarioOutcome:
         return cls(
-            str(data["scenario"]),
-            str(data.get("name", data["scenario"])),
-            str(data.get("feature", "")),
-            data.get("step"),
-            dict(data.get("parameters") or {}),
-            feature_file=str(data.get("feature_file", "")),
-            group=data.get("group"),
-            position=int(data.get("position") or 0),
+            known.scenario,
+            known.name,
+            known.feature,
+            known.step,
+            dict(known.parameters),
+            feature_file=known.feature_file,
+            group=known.group,
+            position=known.position,
         )
 
-    def ending(self) -> dict[str, Any]:
+    def ending(self) -> events.ScenarioFinished:
         """How it ended, as the scenario_finished event carries it."""
-        return {
-            "scenario": self.nodeid,
-            "status": self.status,
-            "kind": self.kind,
-            "message": self.message,
-            "raised_at": self.raised_at,
-            "duration_s": round(self.duration_s, 3),
-        }
+        return events.ScenarioFinished(
+            scenario=self.nodeid,
+            status=self.status,
+            kind=self.kind,
+            message=self.message,
+            raised_at=self.raised_at,
+            requirements=list(self.requirements),
+            duration_s=round(self.duration_s, 3),
+        )
 
-    def end(self, data: dict[str, Any]) -> None:
-        self.status, self.kind = data.get("status"), data.get("kind")
-        self.message = str(data.get("message") or "")
-        self.raised_at = data.get("raised_at")
-        self.duration_s = float(data.get("duration_s") or 0.0)
+    def end(self, finished: events.ScenarioFinished) -> None:
+        self.status, self.kind = finished.status, finished.kind
+        self.message, self.raised_at = finished.message, finished.raised_at
+        self.requirements = list(finished.requirements)
+        self.duration_s = finished.duration_s
 
     @property
     def title(self) -> str:
@@ -101,6 +113,7 @@ class ScenarioOutcome:
         message: str,
         kind: str | None = None,
         raised_at: str | None = None,
+        requirements: Sequence[str] = (),
     ) -> None:
         """Fold one phase's report (setup, call, teardown) into the status."""
         self.duration_s += report.duration
@@ -110,15 +123,16 @@ class ScenarioOutcome:
         if report.when == "teardown":
             if self.status in (None, PASSED) and status in (FAILED, BROKEN):
                 self.status, self.message, self.kind = status, message, kind
-                self.raised_at = raised_at
+                self.raised_at, self.requirements = raised_at, list(requirements)
             return
         if self.status in (None, PASSED):
             self.status = status
             if status != PASSED:
                 self.message, self.kind, self.raised_at = message, kind, raised_at
+                self.requirements = list(requirements)
 
     def as_document(self) -> dict[str, Any]:
-        return {
+        document: dict[str, Any] = {
             "name": self.name,
             "feature": self.feature,
             "feature_file": self.feature_file,
@@ -128,9 +142,11 @@ class ScenarioOutcome:
             "kind": self.kind,
             "message": self.message,
             "raised_at": self.raised_at,
+            "requirements": self.requirements,
             "redox_log_ids": self.log_ids,
             "duration_s": round(self.duration_s, 3),
         }
+        return document | ({"baseline": self.baseline} if self.baseline else {})
 
 
 def _status(report: pytest.TestReport, assertion: bool) -> str | None:

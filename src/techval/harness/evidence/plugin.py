@@ -20,13 +20,15 @@ import pytest
 
 from techval.core.errors import HARNESS_ERROR, failure_kind
 from techval.core.redaction import Redactor
+from techval.core.verifies import check_of, requirements_of
 from techval.harness import events
-from techval.harness.evidence import agree, baseline, verdict
+from techval.harness.evidence import agree, verdict
 from techval.harness.evidence.allure_files import (
     guard_results,
     redact_strings,
 )
 from techval.harness.evidence.assemble import NOT_FINISHED, NOT_REACHED, OTHER_SHARD, assemble
+from techval.harness.evidence.baseline_file import path_of
 from techval.harness.evidence.console import progress_line
 from techval.harness.evidence.inputs import Inputs
 from techval.harness.evidence.outcomes import BROKEN, ScenarioOutcome, first_line
@@ -74,7 +76,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def inputs_of(config: pytest.Config) -> Inputs:
     """The evidence's inputs from this run's options."""
-    return Inputs(baseline=baseline.path_of(config.getoption("--techval-baseline")))
+    return Inputs(baseline=path_of(config.getoption("--techval-baseline")))
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -140,16 +142,10 @@ def pytest_bdd_before_scenario(request: pytest.FixtureRequest, feature: Any, sce
     allure.dynamic.label(agree.NODE_LABEL, request.node.nodeid)  # agree.restate finds it
 
 
-def raised_at(excinfo: pytest.ExceptionInfo[BaseException] | None) -> str | None:
-    """The innermost techval function (outside the harness) the exception came from, as
-    "module.qualified_name": which check failed, for the requirements it verifies."""
-    if excinfo is None:
-        return None
-    for entry in reversed(excinfo.traceback):
-        module = str(entry.frame.f_globals.get("__name__", ""))
-        if module.startswith("techval.") and not module.startswith("techval.harness"):
-            return f"{module}.{entry.frame.code.raw.co_qualname}"
-    return None
+def _reported(identity: dict[str, Any]) -> ScenarioOutcome:
+    """The scenario as the setup report of an xdist worker names it (its identity, JSON)."""
+    known = events.parse_as(events.ScenarioCollected, identity, "a worker's report")
+    return ScenarioOutcome.from_identity(known)
 
 
 class Evidence:
@@ -239,11 +235,10 @@ class Evidence:
             if item.get_closest_marker(SCENARIO_MARK):
                 outcome = outcome_for(item, masker)
                 self.outcomes[item.nodeid] = outcome
-                self.stream.emit("scenario_collected", **outcome.identity())
+                self.stream.emit(outcome.collected())
         for item in self.not_selected:
             reason = OTHER_SHARD if item.stash.get(OTHER_SHARD_KEY, False) else "selection"
-            identity = outcome_for(item, masker).identity()
-            self.stream.emit("scenario_not_selected", reason=reason, **identity)
+            self.stream.emit(outcome_for(item, masker).left_out(reason))
         self.expected = len(self.outcomes)
 
     @pytest.hookimpl(optionalhook=True)  # an xdist hook: only when there are workers
@@ -255,16 +250,14 @@ class Evidence:
         """The run has started (in a worker, at the end of collection): keep its events."""
         run = current_run(self.config)
         if run is not None and self.file is not None:
-            started: dict[str, Any] = {"process": self.file.path.stem}
-            if not self.worker:
-                started["environment"] = describe(run.settings)
-            self.stream.emit("run_started", **started)
+            environment = None if self.worker else describe(run.settings)
+            self.stream.emit(
+                events.RunStarted(process=self.file.path.stem, environment=environment)
+            )
 
     def pytest_bdd_step_func_lookup_error(self, feature: Any, step: Any) -> None:
-        self.stream.emit(
-            "undefined_step",
-            where=f"{feature.rel_filename}:{step.line_number}: {step.keyword} {step.name}",
-        )
+        where = f"{feature.rel_filename}:{step.line_number}: {step.keyword} {step.name}"
+        self.stream.emit(events.UndefinedStep(where=where))
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
@@ -289,7 +282,8 @@ class Evidence:
             "assertion": isinstance(error, AssertionError),
             "message": message,
             "kind": failure_kind(error),
-            "raised_at": raised_at(call.excinfo),
+            "raised_at": check_of(error),  # declared on the check: no traceback walked
+            "requirements": list(requirements_of(error)),
         }
         if report.when == "setup":  # the controller of xdist workers learns the scenario here
             techval["scenario"] = outcome_for(item, masker).identity()
@@ -306,9 +300,7 @@ class Evidence:
             return
         outcome = self.outcomes.get(report.nodeid)
         if outcome is None and isinstance(techval.get("scenario"), dict):
-            outcome = self.outcomes[report.nodeid] = ScenarioOutcome.from_identity(
-                techval["scenario"]
-            )
+            outcome = self.outcomes[report.nodeid] = _reported(techval["scenario"])
         if outcome is None:
             return
         outcome.record(
@@ -317,17 +309,18 @@ class Evidence:
             techval["message"],
             techval.get("kind"),
             techval.get("raised_at"),
+            techval.get("requirements") or (),
         )
         if report.when == "teardown":
             self.finished += 1
-            self.stream.emit("scenario_finished", **outcome.ending())
+            self.stream.emit(outcome.ending())
 
     def _collected(self, nodeid: str) -> ScenarioOutcome | None:
         """A scenario as a worker collected it (the controller collects none): one whose
         worker died before it reported the scenario's setup."""
         folder = reports_dir(self.config)
         for event in events.read([folder] if folder is not None else []):
-            if event["event"] == "scenario_collected" and event["scenario"] == nodeid:
+            if isinstance(event, events.ScenarioCollected) and event.scenario == nodeid:
                 self.outcomes[nodeid] = ScenarioOutcome.from_identity(event)
                 return self.outcomes[nodeid]
         return None
@@ -340,11 +333,13 @@ class Evidence:
         if results is not None:
             agree.restate([outcome], results, None)
         self.finished += 1
-        self.stream.emit("scenario_finished", **outcome.ending())
+        self.stream.emit(outcome.ending())
 
-    def _progress(self, event: events.Event) -> None:
-        outcome = self.outcomes.get(str(event.data.get("scenario")))
-        if event.kind != "scenario_finished" or outcome is None:
+    def _progress(self, event: events.Record) -> None:
+        if not isinstance(event, events.ScenarioFinished):
+            return
+        outcome = self.outcomes.get(event.scenario)
+        if outcome is None:
             return
         done = self.finished
         terminal = self.config.pluginmanager.get_plugin("terminalreporter")
@@ -373,7 +368,7 @@ class Evidence:
             return
         if self.config.option.collectonly or not self.outcomes:
             return  # nothing ran: the previous run's evidence stays (techval run's stage)
-        self.stream.emit("run_finished", interrupted=self.interrupted)
+        self.stream.emit(events.RunFinished(interrupted=self.interrupted))
         self.file.close()
         if self.write_error is not None:  # the evidence would be incomplete: none is written
             return

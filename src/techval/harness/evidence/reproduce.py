@@ -22,16 +22,15 @@ import zipfile
 from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 from techval.core.auth import ASSERTION_LIFETIME, ASSERTION_TYPE
 from techval.harness.evidence.assemble import Assembled
-from techval.harness.evidence.inputs import Inputs
+from techval.harness.evidence.decide import Decided
 from techval.harness.evidence.outcomes import BROKEN, FAILED
-
-if TYPE_CHECKING:  # sections imports this module to register it: no import cycle at run time
-    from techval.harness.evidence.sections import Attachment
+from techval.harness.evidence.section import Attachment
+from techval.harness.evidence.verdict import Verdict
 
 FOLDER = "reproduce"
 KEY = "reproduction"  # the verdict key
@@ -289,24 +288,28 @@ def render(found: Assembled) -> tuple[dict[str, str], list[dict[str, Any]]]:
 class Reproduction:
     """The evidence section: reports/reproduce/ and the verdict's `reproduction` key."""
 
+    reads: tuple[str, ...] = ()
+    adds = (KEY,)
+
     def apply(
-        self, result: dict[str, Any], found: Assembled, reports: Path, inputs: Inputs
-    ) -> None:
+        self, verdict: Verdict, earlier: Mapping[str, Any], decided: Decided, reports: Path
+    ) -> dict[str, Any]:
         folder = reports / FOLDER
         if folder.is_symlink() or folder.is_file():
             folder.unlink()
         elif folder.is_dir():
             shutil.rmtree(folder)
-        files, listed = render(found)
-        result[KEY] = {"folder": f"{FOLDER}/" if listed else None, "scripts": listed}
+        files, listed = render(decided.found)
+        part = {KEY: {"folder": f"{FOLDER}/" if listed else None, "scripts": listed}}
         if not files:
-            return
+            return part
         folder.mkdir(parents=True)
         for name, text in files.items():
             path = folder / name
             path.write_text(text, encoding="utf-8")
             if name.endswith(".sh"):
                 path.chmod(0o755)
+        return part
 
     def summary(self, result: Mapping[str, Any]) -> list[str]:
         count = len(_scripts(result))
@@ -323,8 +326,6 @@ class Reproduction:
         return [f"reproduce: {reports / FOLDER}/ ({_count(count)})"] if count else []
 
     def attachments(self, result: Mapping[str, Any]) -> list[Attachment]:
-        from techval.harness.evidence.sections import Attachment  # see TYPE_CHECKING above
-
         scripts = _scripts(result)
         if not scripts:
             return []

@@ -13,8 +13,9 @@ test data ran but showed nothing):
 * not_applicable: a rule of the other Redox API than the run's (its `api` in the catalogue;
   the run's API is the environment block's `api`): never passed nor failed.
 
-A failed scenario fails the SHALL requirement whose check raised it (`raised_at`), or every
-SHALL linked to it when that check belongs to no requirement of the run's API; its message (in
+A failed scenario fails the SHALL requirements its failing check declares (`@verifies`, carried
+by the error as `requirements`), or every SHALL linked to it when that check declares none of
+the run's API; its message (in
 the verdict and the report) says which check. Writes reports/requirements.csv; puts
 `requirements` and `warnings` into the verdict; the exit code still follows only the
 scenarios' kinds.
@@ -25,40 +26,38 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from techval.core.errors import CONFORMANCE, TEST_DATA
 from techval.harness.evidence.assemble import Assembled
-from techval.harness.evidence.inputs import Inputs
+from techval.harness.evidence.decide import Decided
 from techval.harness.evidence.outcomes import BROKEN, FAILED, PASSED, ScenarioOutcome
+from techval.harness.evidence.section import Attachment
+from techval.harness.evidence.verdict import Verdict
 from techval.validation import requirements
 from techval.validation.requirements import DATA_MODEL, SHOULD, CatalogueError, Requirement
-
-if TYPE_CHECKING:  # sections lists this module's SECTION
-    from techval.harness.evidence.sections import Attachment
 
 CSV_FILE = "requirements.csv"
 COLUMNS = ("id", "level", "requirement", "source", "verdict", "scenarios", "redox_log_ids")
 WARNING, INCOMPLETE, NOT_RUN = "warning", "incomplete", "not_run"
-NOT_APPLICABLE = "not_applicable"  # a rule of the other API: "does not apply to this API"
+# a rule of the other API ("does not apply to this API"); its value is the CSV's and the
+# verdict's, where it has always been written so; NOT_APPLICABLE (verdict.py) is a scenario
+# skipped because the test data does not fit
+OTHER_API = "not_applicable"
 ICONS = {
     PASSED: "✅",
     FAILED: "❌",
     WARNING: "⚠️",
     INCOMPLETE: "❔",
     NOT_RUN: "",
-    NOT_APPLICABLE: "⊘",
+    OTHER_API: "⊘",
 }
-SHOWN = {NOT_APPLICABLE: f"{NOT_APPLICABLE} (does not apply to this API)"}
+SHOWN = {OTHER_API: f"{OTHER_API} (does not apply to this API)"}
 SHOWN_LOG_IDS = 3  # per row in the Markdown table; the CSV lists every one
 
 
 def _ran(outcome: ScenarioOutcome) -> bool:
     return outcome.status in (PASSED, FAILED, BROKEN) or outcome.kind == TEST_DATA
-
-
-def _checked_by(requirement: Requirement, raised_at: str) -> bool:
-    return any(raised_at == c or raised_at.startswith(c + ".") for c in requirement.checks)
 
 
 def _verdict(
@@ -74,7 +73,7 @@ def _verdict(
     if not ran:
         return NOT_RUN
     failed = [o for o in ran if o.status in (FAILED, BROKEN) and o.kind == CONFORMANCE]
-    mine = [o for o in failed if not pinned(o) or _checked_by(requirement, str(o.raised_at))]
+    mine = [o for o in failed if not pinned(o) or requirement.id in o.requirements]
     if mine and requirement.level != SHOULD:
         return FAILED
     return PASSED if all(o.status == PASSED for o in ran) else INCOMPLETE
@@ -101,12 +100,12 @@ def evaluate(
     by_node = {o.nodeid: o for o in found.outcomes}
     warnings: list[dict[str, Any]] = []
     for event in found.findings:
-        outcome = by_node.get(str(event.get("scenario")))
+        outcome = by_node.get(str(event.scenario))
         warnings.append(
             {
-                "requirement": str(event.get("requirement", "")),
+                "requirement": event.requirement,
                 "scenario": outcome.title if outcome else None,
-                "message": str(event.get("message", "")),
+                "message": event.message,
             }
         )
     levels = {r.id: r.level for r in catalogue}
@@ -114,11 +113,10 @@ def evaluate(
         warning["level"] = levels.get(warning["requirement"])
 
     def pinned(outcome: ScenarioOutcome) -> bool:
-        """Whether the check that failed `outcome` belongs to a requirement the scenario
-        verifies: then only that requirement fails."""
-        raised = outcome.raised_at
-        return raised is not None and any(
-            _checked_by(r, raised) and r.covers(outcome.name, outcome.parameters)
+        """Whether the check that failed `outcome` declares a requirement the scenario
+        verifies (core.verifies): then only that requirement fails."""
+        return any(
+            r.id in outcome.requirements and r.covers(outcome.name, outcome.parameters)
             for r in applicable
         )
 
@@ -133,7 +131,7 @@ def evaluate(
             if verdict == PASSED and left_out:  # a scenario verifying it was not selected
                 verdict = INCOMPLETE
         else:  # its scenarios ran, but they showed nothing of another API's rule
-            ran, verdict = [], NOT_APPLICABLE
+            ran, verdict = [], OTHER_API
         rows.append(
             {
                 "id": requirement.id,
@@ -173,7 +171,7 @@ def write_csv(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
 
 
 def counts(rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
-    found = dict.fromkeys((PASSED, FAILED, WARNING, INCOMPLETE, NOT_RUN, NOT_APPLICABLE), 0)
+    found = dict.fromkeys((PASSED, FAILED, WARNING, INCOMPLETE, NOT_RUN, OTHER_API), 0)
     for row in rows:
         found[row["verdict"]] = found.get(row["verdict"], 0) + 1
     return found
@@ -226,26 +224,27 @@ def console_line(rows: Sequence[Mapping[str, Any]]) -> str:
     )
     if found[INCOMPLETE]:
         line += f", {found[INCOMPLETE]} incomplete"
-    if found[NOT_APPLICABLE]:
-        line += f", {found[NOT_APPLICABLE]} not applicable to this API"
+    if found[OTHER_API]:
+        line += f", {found[OTHER_API]} not applicable to this API"
     return line + f" ({CSV_FILE})"
 
 
 class RequirementsSection:
     """The `Section` of requirement traceability (techval.harness.evidence.sections)."""
 
+    reads: tuple[str, ...] = ()
+    adds = ("requirements", "warnings", "requirements_error")
+
     def apply(
-        self, result: dict[str, Any], found: Assembled, reports: Path, inputs: Inputs
-    ) -> None:
+        self, verdict: Verdict, earlier: Mapping[str, Any], decided: Decided, reports: Path
+    ) -> dict[str, Any]:
         try:
             catalogue = requirements.load()
         except CatalogueError as exc:  # the project's own data is broken: say so, once
-            result["requirements"], result["warnings"] = [], []
-            result["requirements_error"] = str(exc)
-            return
-        rows, warnings = evaluate(catalogue, found)
+            return {"requirements": [], "warnings": [], "requirements_error": str(exc)}
+        rows, warnings = evaluate(catalogue, decided.found)
         write_csv(reports / CSV_FILE, rows)
-        result["requirements"], result["warnings"] = rows, warnings
+        return {"requirements": rows, "warnings": warnings}
 
     def summary(self, result: Mapping[str, Any]) -> list[str]:
         if not result.get("requirements"):
@@ -259,8 +258,6 @@ class RequirementsSection:
         return [console_line(rows)] if rows else []
 
     def attachments(self, result: Mapping[str, Any]) -> list[Attachment]:
-        from techval.harness.evidence.sections import Attachment  # it imports this module
-
         if not result.get("requirements"):
             return []
         text = "\n".join(["# Requirements", "", *markdown(result)]) + "\n"

@@ -1,53 +1,27 @@
-"""What a run's evidence holds besides its scenarios: each section (known failures, response
-drift, requirements, reproduction scripts) looks at the assembled events and the verdict,
-adds its own key to the verdict, may write its own files under reports/, and says what the
-summary, the console and the report show of it.
+"""What a run's evidence holds besides its scenarios: each section (the selection, known
+failures, response drift, requirements, reproduction scripts) reads the decided run and the
+verdict, returns its own part of the verdict, may write its own files under reports/, and
+says what the summary, the console and the report show of it (section.py: `Section`).
 
-A section is a module-level object with the `Section` methods, listed in `SECTIONS` in the
-order they apply (an earlier one's verdict key is there for a later one). The same sections
+`SECTIONS` lists them in the order they apply; `check_order` (run here, at import) refuses an
+order in which a section reads a key no earlier section adds, or adds one verdict.json already
+has, and `apply_all` refuses a part with a key the section did not declare. The same sections
 apply after a run, and after `techval merge` to the merged events.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from types import MappingProxyType
+from typing import Any
 
 from techval.harness.evidence import baseline, drift, selection
-from techval.harness.evidence.assemble import Assembled
-from techval.harness.evidence.inputs import Inputs
+from techval.harness.evidence.decide import Decided
 from techval.harness.evidence.reproduce import REPRODUCTION
 from techval.harness.evidence.requirements_section import SECTION as REQUIREMENTS
-
-
-@dataclass(frozen=True)
-class Attachment:
-    """A text the report shows for the whole run (Allure 3's global attachments)."""
-
-    name: str
-    text: str
-    mime_type: str = "text/markdown"
-    extension: str = "md"
-
-
-class Section(Protocol):
-    def apply(
-        self, result: dict[str, Any], found: Assembled, reports: Path, inputs: Inputs
-    ) -> None:
-        """Add this section's key to `result` (the verdict) and write its own files."""
-
-    def summary(self, result: Mapping[str, Any]) -> list[str]:
-        """Markdown lines for summary.md (and the CI job summary); [] for nothing."""
-
-    def console(self, result: Mapping[str, Any], reports: Path) -> list[str]:
-        """Lines under the console table (`reports`: the folder as the user named it); []
-        for nothing."""
-
-    def attachments(self, result: Mapping[str, Any]) -> list[Attachment]:
-        """What the report shows of it for the whole run."""
-
+from techval.harness.evidence.section import Attachment, Section
+from techval.harness.evidence.verdict import VERDICT_KEYS, Verdict
 
 SECTIONS: list[Section] = [
     selection.SECTION,
@@ -58,9 +32,44 @@ SECTIONS: list[Section] = [
 ]
 
 
-def apply_all(result: dict[str, Any], found: Assembled, reports: Path, inputs: Inputs) -> None:
-    for section in SECTIONS:
-        section.apply(result, found, reports, inputs)
+class SectionOrder(RuntimeError):
+    """A section reads what no one before it adds, or adds what it did not declare: a
+    mistake in techval, named by the section and the key."""
+
+
+def _name(section: Section) -> str:
+    return type(section).__module__.rsplit(".", 1)[-1]
+
+
+def check_order(sections: list[Section]) -> None:
+    added: set[str] = set()
+    for section in sections:
+        missing = [key for key in section.reads if key not in added]
+        if missing:
+            listed = ", ".join(missing)
+            raise SectionOrder(f"{_name(section)} reads {listed}: added by none before it")
+        twice = [key for key in section.adds if key in added or key in VERDICT_KEYS]
+        if twice:
+            raise SectionOrder(f"{_name(section)} adds {', '.join(twice)}: already there")
+        added.update(section.adds)
+
+
+check_order(SECTIONS)
+
+
+def apply_all(
+    verdict: Verdict, decided: Decided, reports: Path, sections: list[Section] = SECTIONS
+) -> dict[str, Any]:
+    """Each section's part of verdict.json, in their order: what follows the verdict's own."""
+    check_order(sections)
+    parts: dict[str, Any] = {}
+    for section in sections:
+        part = section.apply(verdict, MappingProxyType(parts), decided, reports)
+        undeclared = [key for key in part if key not in section.adds]
+        if undeclared:
+            raise SectionOrder(f"{_name(section)} added {', '.join(undeclared)} undeclared")
+        parts.update(part)
+    return parts
 
 
 def summary_lines(result: Mapping[str, Any]) -> list[str]:

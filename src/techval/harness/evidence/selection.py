@@ -6,13 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from techval.harness.evidence.assemble import Assembled
-from techval.harness.evidence.inputs import Inputs
-
-if TYPE_CHECKING:
-    from techval.harness.evidence.sections import Attachment
+from techval.harness.evidence.decide import Decided
+from techval.harness.evidence.section import Attachment
+from techval.harness.evidence.verdict import Verdict
 
 
 def not_selected_line(result: Mapping[str, Any]) -> str:
@@ -25,10 +23,14 @@ def not_selected_line(result: Mapping[str, Any]) -> str:
 
 
 class Selection:
+    reads: tuple[str, ...] = ()
+    adds: tuple[str, ...] = ()
+
     def apply(
-        self, result: dict[str, Any], found: Assembled, reports: Path, inputs: Inputs
-    ) -> None:
+        self, verdict: Verdict, earlier: Mapping[str, Any], decided: Decided, reports: Path
+    ) -> dict[str, Any]:
         """Nothing to add: the verdict counts and lists what was not selected."""
+        return {}
 
     def summary(self, result: Mapping[str, Any]) -> list[str]:
         return ["", f"**Subset.** {not_selected_line(result)}."] if _subset(result) else []
@@ -37,8 +39,6 @@ class Selection:
         return [not_selected_line(result)] if _subset(result) else []
 
     def attachments(self, result: Mapping[str, Any]) -> list[Attachment]:
-        from techval.harness.evidence.sections import Attachment  # it imports this module
-
         if not _subset(result):
             return []
         left = [f"- {name}" for step in result["steps"] for name in step["not_selected"]]

@@ -8,13 +8,15 @@ latest.json (the previous verdict), last-green.json, and the Allure trend histor
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from techval.core import jsontext
 from techval.core.errors import COULD_NOT_RUN, NOT_OFFERED
 from techval.harness.evidence import history
-from techval.harness.evidence.assemble import Assembled
+from techval.harness.evidence.baseline_match import KNOWN_FAILURE
+from techval.harness.evidence.decide import Decided
 from techval.harness.evidence.outcomes import (
     BROKEN,
     FAILED,
@@ -30,7 +32,82 @@ INCOMPLETE = "incomplete"
 CANNOT_RUN_FAILED = "could_not_run_failed"  # of the could_not_run ones, those failed or broken
 NOT_APPLICABLE = "not_applicable"  # skipped because the test data does not fit the network
 NOT_SELECTED = "not_selected"  # a scenario of the suite left out (--tags, -k, --shard)
-KNOWN_FAILURE = "known"  # a scenario's `baseline` state: failed as baseline.yaml expects
+# verdict.json's own keys (Verdict.as_document, then verdict.write's comparisons): no
+# section's part may take one (sections.check_order)
+VERDICT_KEYS = (
+    "schema_version",
+    "verdict",
+    "interrupted",
+    "started_at",
+    "finished_at",
+    "environment",
+    "counts",
+    "undefined_steps",
+    "stopped",
+    "steps",
+    "since_previous",
+    "since_last_green",
+)
+
+
+@dataclass(frozen=True)
+class StepVerdict:
+    """One validation step: its scenarios' outcomes (decided) and what they add up to."""
+
+    key: str
+    number: int
+    title: str
+    verdict: str
+    counts: dict[str, int]
+    doc_url: str
+    scenarios: list[ScenarioOutcome]
+    not_selected: list[str]  # the titles of its scenarios a selection left out
+
+    def as_document(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "number": self.number,
+            "title": self.title,
+            "verdict": self.verdict,
+            "counts": self.counts,
+            "doc_url": self.doc_url,
+            "scenarios": [o.as_document() for o in self.scenarios],
+            NOT_SELECTED: list(self.not_selected),
+        }
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The run's verdict, built in one pass from its decided outcomes; verdict.json holds its
+    `as_document`, with the sections' parts after it."""
+
+    verdict: str
+    interrupted: bool
+    started_at: str
+    finished_at: str
+    environment: dict[str, str]
+    counts: dict[str, int]
+    undefined_steps: list[str]
+    stopped: list[str]  # why the environment counted as unreachable (fail fast)
+    steps: list[StepVerdict]
+
+    def exit_code(self) -> int:
+        ended = ((o.status, o.kind, o.baseline) for s in self.steps for o in s.scenarios)
+        return _exit_code(ended, bool(self.undefined_steps))
+
+    def as_document(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "verdict": self.verdict,
+            "interrupted": self.interrupted,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "environment": dict(self.environment),
+            "counts": self.counts,
+            "undefined_steps": list(self.undefined_steps),
+            "stopped": list(self.stopped),
+            "steps": [step.as_document() for step in self.steps],
+        }
 
 
 def build(
@@ -43,7 +120,7 @@ def build(
     undefined_steps: Iterable[str] = (),
     stopped: Iterable[str] = (),
     not_selected: Iterable[ScenarioOutcome] = (),
-) -> dict[str, Any]:
+) -> Verdict:
     """A step passes only when every scenario of the suite in it ran and passed: one left
     out by a selection makes it incomplete (not_selected when none of its scenarios ran), so
     a subset is never a passed validation, though its exit code may be 0."""
@@ -54,34 +131,35 @@ def build(
         left = [o for o in left_out if o.step == step.key]
         counts = _counts(mine, len(left))
         steps.append(
-            {
-                "key": step.key,
-                "number": step.number,
-                "title": step.title,
-                "verdict": _step_verdict(counts),
-                "counts": counts,
-                "doc_url": step.doc_url,
-                "scenarios": [o.as_document() for o in mine],
-                NOT_SELECTED: [o.title for o in left],
-            }
+            StepVerdict(
+                step.key,
+                step.number,
+                step.title,
+                _step_verdict(counts),
+                counts,
+                step.doc_url,
+                mine,
+                [o.title for o in left],
+            )
         )
-    verdicts = {s["verdict"] for s in steps}
+    verdicts = {s.verdict for s in steps}
     overall = FAILED if FAILED in verdicts else PASSED if verdicts == {PASSED} else INCOMPLETE
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "verdict": overall,
-        "interrupted": interrupted,
-        "started_at": started_at,
-        "finished_at": finished_at,
-        "environment": dict(environment),
-        "counts": _counts(outcomes, len(left_out)),
-        "undefined_steps": list(undefined_steps),
-        "stopped": list(stopped),  # why the environment counted as unreachable (fail fast)
-        "steps": steps,
-    }
+    return Verdict(
+        overall,
+        interrupted,
+        started_at,
+        finished_at,
+        dict(environment),
+        _counts(outcomes, len(left_out)),
+        list(undefined_steps),
+        list(stopped),
+        steps,
+    )
 
 
-def from_events(assembled: Assembled) -> dict[str, Any]:
+def from_decided(decided: Decided) -> Verdict:
+    """The verdict of a run whose outcomes are decided (decide.py: the baseline applied)."""
+    assembled = decided.found
     return build(
         assembled.outcomes,
         assembled.environment,
@@ -95,18 +173,25 @@ def from_events(assembled: Assembled) -> dict[str, Any]:
 
 
 def exit_code(verdict: Mapping[str, Any]) -> int:
+    """The exit code of a verdict document (verdict.json, read back): Verdict.exit_code."""
+    scenarios = [s for step in verdict.get("steps", []) for s in step.get("scenarios", [])]
+    ended = ((s.get("status"), s.get("kind"), s.get("baseline")) for s in scenarios)
+    return _exit_code(ended, bool(verdict.get("undefined_steps")))
+
+
+def _exit_code(ended: Iterable[tuple[str | None, str | None, str | None]], undefined: bool) -> int:
     """0 nothing failed; 1 a scenario failed a check (or the harness broke); 2 the only
     failures are "could not run" (errors.failure_kind), or a step has no definition.
     A known failure (baseline.yaml: unexpired, the same kind; its `baseline` is "known") is
-    not counted; it still fails its step."""
-    scenarios = [s for step in verdict.get("steps", []) for s in step.get("scenarios", [])]
-    counted = [s for s in scenarios if s.get("baseline") != KNOWN_FAILURE]
-    kinds = {s.get("kind") for s in counted if s.get("status") in (FAILED, BROKEN)}
+    not counted; it still fails its step. `ended`: each scenario's status, kind, baseline."""
+    ended = list(ended)
+    counted = [(s, k) for s, k, baseline in ended if baseline != KNOWN_FAILURE]
+    kinds = {kind for status, kind in counted if status in (FAILED, BROKEN)}
     if kinds - {COULD_NOT_RUN}:
         return 1
     # not run because the environment stopped answering: skipped, and could-not-run
-    kinds |= {s.get("kind") for s in scenarios if s.get("kind") == COULD_NOT_RUN}
-    return 2 if kinds or verdict.get("undefined_steps") else 0
+    kinds |= {kind for _, kind, _ in ended if kind == COULD_NOT_RUN}
+    return 2 if kinds or undefined else 0
 
 
 def _counts(outcomes: list[ScenarioOutcome], not_selected: int = 0) -> dict[str, int]:

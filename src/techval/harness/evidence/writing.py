@@ -1,6 +1,11 @@
 """The evidence files of one run, or of shards being merged, from their events: verdict.json,
 exchanges.har, the Allure environment block and global attachments, and each section's
-files. No pytest here: the plugin calls it at the end of a run, `techval merge` after one."""
+files. No pytest here: the plugin calls it at the end of a run, `techval merge` after one.
+
+One way, each stage reading only what the one before it made: the event records (events.py)
+are assembled into outcomes (assemble.py), the outcomes decided (decide.py: the baseline),
+the verdict built from the decided run (verdict.py), the sections add their parts
+(sections.py), and the files are written."""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from techval.harness import events
 from techval.harness.evidence import har, sections, verdict
 from techval.harness.evidence.allure_files import write_environment, write_executor, write_globals
 from techval.harness.evidence.assemble import assemble
+from techval.harness.evidence.decide import decide
 from techval.harness.evidence.inputs import Inputs
 
 
@@ -33,8 +39,10 @@ def write_evidence(
     (folder / "exchanges.har").write_text(
         json.dumps(archive, indent=1, ensure_ascii=False), encoding="utf-8"
     )
-    result = verdict.from_events(found)
-    sections.apply_all(result, found, folder, inputs)
+    decided = decide(found, inputs)
+    built = verdict.from_decided(decided)
+    result = built.as_document()  # before any section runs: none of them changes it
+    result |= sections.apply_all(built, decided, folder)
     if results.is_dir():
         shown = sections.attachments(result)
         write_globals(results, [(a.name, a.text, a.mime_type, a.extension) for a in shown])

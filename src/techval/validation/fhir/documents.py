@@ -98,7 +98,8 @@ class FhirDocuments:
         body = exchange.response_body
         if body.get("id") != requested_id:
             raise WrongContent(
-                f"{exchange.label}: $.id: another document came back than the one requested"
+                f"{exchange.label}: $.id: another document came back than the one requested "
+                f"({str(body.get('id'))[:80]!r}, not {requested_id[:80]!r})"
             )
         contents = [c for c in body.get("content") or [] if isinstance(c, dict)]
         # the CDA (text/xml) first: a document may also come as a PDF or a parsed view

@@ -153,10 +153,11 @@ class FhirFinder(OwnOrganizationFinder):
     @verifies("DOD-07")
     def document(self, ids: list[dict[str, str]], sent: dict[str, Any]) -> dict[str, Any]:
         """The pushed document (`sent`: its Header.Document) among your organization's
-        DocumentReferences of the patient, by ID; its type code must be the one sent."""
+        DocumentReferences of the patient, by ID; it must carry the type code sent
+        (type.coding), and the title sent where it lists one (description,
+        content[].attachment.title), as the Data Model check compares the list entry."""
         what = f"the pushed document {sent['ID']}"
         wanted = document_ids(str(sent["ID"]))
-        code = sent["TypeCode"]["Code"]
 
         def probe() -> dict[str, Any] | None:
             patient_id = self._patient_id(ids)
@@ -165,22 +166,11 @@ class FhirFinder(OwnOrganizationFinder):
             headers = self.settings.carequality_headers()
             found = self._walk(self._documents(patient_id), headers)
             for document in paging.resources(found, "DocumentReference"):
-                master = document.get("masterIdentifier") or {}
-                listed = {str(master.get("value"))} | {
-                    str(i.get("value"))
-                    for i in document.get("identifier") or []
-                    if isinstance(i, dict)
-                }
-                if not listed & wanted:
-                    continue
-                codes = {
-                    c.get("code")
-                    for c in (document.get("type") or {}).get("coding") or []
-                    if isinstance(c, dict)
-                }
-                if codes and code not in codes:
-                    raise ReadbackMismatch(f"{what}: found, but its type.coding code differs")
-                return dict(document)
+                if _listed_ids(document) & wanted:
+                    problem = listed_as_sent(document, sent)
+                    if problem:
+                        raise ReadbackMismatch(f"{what}: found, but {problem}")
+                    return dict(document)
             return None
 
         result: dict[str, Any] = self._until(what, probe)
@@ -191,3 +181,37 @@ class FhirFinder(OwnOrganizationFinder):
         one is said so (WrongContent), not waited on as "not found"."""
         patients = self._patients(by_identifiers(ids, self.fhir.identifier_system))
         return patient_id(*patients[0]) if patients else None
+
+
+def _listed_ids(document: dict[str, Any]) -> set[str]:
+    """The values a DocumentReference is identified by: its masterIdentifier and identifiers."""
+    master = document.get("masterIdentifier") or {}
+    return {str(master.get("value"))} | {
+        str(i.get("value")) for i in document.get("identifier") or [] if isinstance(i, dict)
+    }
+
+
+def listed_as_sent(document: dict[str, Any], sent: dict[str, Any]) -> str:
+    """What of the pushed document (`sent`: its Header.Document) the DocumentReference found
+    does not hold ("" when nothing): the type code sent must be among type.coding's codes (a
+    listing without them cannot show it); the title sent, where the listing has one as its
+    description or an attachment's title, must be it (a title left out is fine, as for the
+    Data Model's list). Paths and kinds only, no values."""
+    code = sent["TypeCode"]["Code"]
+    kind = document.get("type")
+    coding = kind.get("coding") if isinstance(kind, dict) else None
+    codes = {c.get("code") for c in coding or [] if isinstance(c, dict)} - {None, ""}
+    if not codes:
+        return "type.coding: missing (no code), the type code sent cannot be compared"
+    if code not in codes:
+        return "type.coding[].code differs from the type code sent"
+    title = sent.get("Title")
+    if not title:
+        return ""
+    places = {"description": document.get("description")}
+    for index, content in enumerate(document.get("content") or []):
+        attachment = content.get("attachment") if isinstance(content, dict) else None
+        if isinstance(attachment, dict):
+            places[f"content[{index}].attachment.title"] = attachment.get("title")
+    wrong = [path for path, listed in places.items() if listed not in (None, "", title)]
+    return f"{', '.join(wrong)} differs from the title sent" if wrong else ""

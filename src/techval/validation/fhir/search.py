@@ -281,7 +281,12 @@ class FhirPatientSearch:
         prefixes = tuple(f"{self.fhir.base_path}/{k.split('{oid}')[0]}" for k in kinds)
         sent = [e for e in exchanges if any(p in e.url for p in prefixes)]
         if not sent:
-            raise CheckFailed("no request to a Carequality organization was sent in this scenario")
+            said = sorted({e.kind or e.label for e in exchanges})
+            slugs = ", ".join(k.split("{oid}")[0].rstrip(":") for k in kinds)
+            raise CheckFailed(
+                f"no request to a Carequality organization ({slugs}) was sent in this "
+                f"scenario; sent: {', '.join(said) or 'nothing'}"
+            )
         for exchange in sent:
             carried_headers(exchange, expected)
 
