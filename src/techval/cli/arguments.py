@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import importlib
+from collections.abc import Callable
 
 from techval import __version__
-from techval.cli.doctor import command_doctor
-from techval.cli.reports import command_baseline, command_bundle, command_merge, command_report
-from techval.cli.run import command_run
-from techval.cli.serve import command_simulator
-from techval.cli.validate import command_validate
 from techval.core.paths import find_project_root
 from techval.harness.evidence import baseline_command, baseline_file
 
@@ -19,6 +16,21 @@ DESCRIPTION = (
 
 
 BASELINE = f"{baseline_file.FILE} at the project root, or $TECHVAL_BASELINE"
+
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _command(module: str, name: str) -> Handler:
+    """The handler `name` of techval.cli.`module`, imported when its command runs: a run does
+    not pay for importing doctor, the simulator server or the report builders."""
+
+    def handler(args: argparse.Namespace) -> int:
+        command: Handler = getattr(importlib.import_module(f"techval.cli.{module}"), name)
+        return command(args)
+
+    handler.__name__ = name
+    return handler
 
 
 def paths_help() -> str:
@@ -98,7 +110,7 @@ def parser() -> argparse.ArgumentParser:
         help="list the scenarios the selection would run, without running them",
     )
     run.add_argument("pytest_args", nargs="*", help="extra pytest arguments, after --")
-    run.set_defaults(handler=command_run)
+    run.set_defaults(handler=_command("run", "command_run"))
 
     fold = commands.add_parser(
         "merge", help="fold the reports of several runs (shards) into one reports folder"
@@ -109,13 +121,13 @@ def parser() -> argparse.ArgumentParser:
     )
     fold.add_argument("--no-html", action="store_true", help="skip the HTML report")
     fold.add_argument("--baseline", metavar="PATH", help=f"known failures (default: {BASELINE})")
-    fold.set_defaults(handler=command_merge)
+    fold.set_defaults(handler=_command("reports", "command_merge"))
 
     report = commands.add_parser("report", help="regenerate the HTML report from the results")
     report.add_argument(
         "--reports", default="reports", help="the reports folder (default: ./reports)"
     )
-    report.set_defaults(handler=command_report)
+    report.set_defaults(handler=_command("reports", "command_report"))
 
     pack = commands.add_parser(
         "bundle", help="scan the reports for leaks and zip the evidence for the validation request"
@@ -124,7 +136,7 @@ def parser() -> argparse.ArgumentParser:
     pack.add_argument(
         "--reports", default="reports", help="the reports folder (default: ./reports)"
     )
-    pack.set_defaults(handler=command_bundle)
+    pack.set_defaults(handler=_command("reports", "command_bundle"))
 
     known = commands.add_parser(
         "baseline", help="write the last run's failures to the baseline as known failures"
@@ -140,7 +152,7 @@ def parser() -> argparse.ArgumentParser:
         metavar="N",
         help=f"each entry expires after N days (default: {baseline_command.DEFAULT_DAYS})",
     )
-    known.set_defaults(handler=command_baseline)
+    known.set_defaults(handler=_command("reports", "command_baseline"))
 
     preflight = commands.add_parser(
         "doctor", help="check an environment before a run: every problem at once, with advice"
@@ -151,12 +163,12 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also search for the test patients in a production environment",
     )
-    preflight.set_defaults(handler=command_doctor)
+    preflight.set_defaults(handler=_command("doctor", "command_doctor"))
 
     validate = commands.add_parser("validate", help="check JSON message files against the schemas")
     validate.add_argument("--response", action="store_true", help="check against response schemas")
     validate.add_argument("files", nargs="+", metavar="FILE")
-    validate.set_defaults(handler=command_validate)
+    validate.set_defaults(handler=_command("validate", "command_validate"))
 
     simulator = commands.add_parser("simulator", help="serve the built-in Redox simulator")
     environment(simulator)
@@ -169,5 +181,5 @@ def parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="answer wrongly on purpose (repeatable), e.g. server_error",
     )
-    simulator.set_defaults(handler=command_simulator)
+    simulator.set_defaults(handler=_command("serve", "command_simulator"))
     return root

@@ -5,6 +5,7 @@ could not go on; 130 interrupted, 143 terminated."""
 from __future__ import annotations
 
 import argparse
+import gc
 import shlex
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,9 @@ def _run(args: argparse.Namespace, term: Terminated) -> int:
             run = start_run(settings, allow_production=args.allow_production)
         except CouldNotRun as exc:
             return fail(f"could not run: {exc}")
+        # What is loaded by now lives as long as the run: the collector need not walk it again
+        # (a short run spent a tenth of its time in the collector, pytest's own included).
+        gc.freeze()
         try:
             with only_the_plugins_a_run_needs():
                 code = pytest.main(

@@ -8,6 +8,7 @@ renewal after a 401.
 
 from __future__ import annotations
 
+import functools
 import math
 import secrets
 import time
@@ -67,11 +68,18 @@ def read_private_key(path: Path) -> Any:
     except OSError as exc:
         raise ConfigError(f"auth.private_key_file: cannot read {path}: {exc.strerror}") from None
     try:
-        return serialization.load_pem_private_key(data, password=None)
+        return _private_key(data)
     except (ValueError, TypeError):
         raise ConfigError(
             f"auth.private_key_file: {path} is not an unencrypted PEM private key"
         ) from None
+
+
+@functools.lru_cache(maxsize=8)
+def _private_key(data: bytes) -> Any:
+    """The key of these PEM bytes, loaded once per process: loading checks an RSA key, some
+    30 ms, and a run loads the same key twice (the client signs, the simulator verifies)."""
+    return serialization.load_pem_private_key(data, password=None)
 
 
 class _CachedToken:

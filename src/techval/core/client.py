@@ -70,6 +70,13 @@ def no_header_rules(label: str, headers: Mapping[str, str]) -> None:
     return None
 
 
+def reaches_https(settings: Settings) -> bool:
+    """Whether the client may send to an https URL: it sends only to base_url's scheme, host and
+    port (`RedoxClient.elsewhere`) and to the token endpoints, and follows no redirect."""
+    urls = (settings.base_url, settings.auth.token_url, settings.auth.refresh_url)
+    return not all(url.lower().startswith("http://") for url in urls if url)
+
+
 class RedoxClient:
     def __init__(
         self,
@@ -99,7 +106,7 @@ class RedoxClient:
                 write=timeouts.write,
                 pool=timeouts.connect,
             ),
-            transport=transport or wire.bounded_transport(),
+            transport=transport or wire.bounded_transport(tls=reaches_https(settings)),
             # only the codings read_body decodes (httpx would add br or zstd when installed)
             headers={
                 "User-Agent": f"techval/{__version__}",

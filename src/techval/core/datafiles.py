@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
+import jsonschema_rs
 
 from techval.core.errors import ConfigError
+from techval.core.schemas import RustSchemas
+
+if TYPE_CHECKING:  # imported when a file breaks its schema: a run need not load jsonschema
+    import jsonschema
 
 MAX_DETAIL = 300  # characters of a schema error's text in the one line that names it
 
@@ -18,7 +22,11 @@ def check(data: Any, schema: Path, path: Path, *, values: bool = True) -> None:
     """ConfigError "<path>: <field>: <problem>" when `data` breaks `schema`; `values=False`
     for patient data: the problem names the schema's rule, never the value that broke it."""
     document = json.loads(schema.read_text(encoding="utf-8"))
-    errors = list(jsonschema.Draft202012Validator(document).iter_errors(data))
+    if _valid(document, data):
+        return
+    from jsonschema import Draft202012Validator
+
+    errors = list(Draft202012Validator(document).iter_errors(data))
     if not errors:
         return
     # The deepest error is the most specific: a wrong value beats the branch it knocks out.
@@ -29,6 +37,18 @@ def check(data: Any, schema: Path, path: Path, *, values: bool = True) -> None:
     if len(detail) > MAX_DETAIL:  # jsonschema quotes the whole wrong value
         detail = detail[:MAX_DETAIL] + " ... (cut short)"
     raise ConfigError(f"{path}: {dotted(list(error.absolute_path))}: {detail}")
+
+
+def _valid(document: Any, data: Any) -> bool:
+    """jsonschema-rs's yes, where it judges as jsonschema does (schemas.RustSchemas); False
+    when it says no or cannot judge: jsonschema then finds the problem, or that there is none."""
+    base = document.get("$id", "") if isinstance(document, dict) else ""
+    try:
+        ported = RustSchemas({base: document} if base else {}).port(document, base)
+        validator = jsonschema_rs.Draft202012Validator(ported, validate_formats=False, offline=True)
+        return bool(validator.is_valid(data))
+    except ValueError:  # NotPortable, a pattern Rust cannot compile, data Rust cannot read
+        return False
 
 
 def dotted(at: tuple[str, ...] | list[Any]) -> str:

@@ -319,6 +319,8 @@ class Redactor:
             return shape(value) if in_patient else self.text(value)
         if isinstance(value, list):
             return [self._data(v, in_patient, learned) for v in value]
+        if value is None or isinstance(value, int | float):  # before an ABC check, that costs
+            return value
         if isinstance(value, dict | Mapping):  # dict first: an ABC check costs more
             if self.mask_patient_data and not in_patient:
                 if value.get("resourceType") in PERSON_RESOURCES:
@@ -474,8 +476,10 @@ def _body(value: str) -> str:
 
 
 def _is_person(resource: object) -> bool:
-    return isinstance(resource, dict | Mapping) and resource.get("resourceType") in (
-        PERSON_RESOURCES
+    return (
+        resource is not None  # most often: before an ABC check, that costs
+        and isinstance(resource, dict | Mapping)
+        and resource.get("resourceType") in PERSON_RESOURCES
     )
 
 

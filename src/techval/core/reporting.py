@@ -9,11 +9,11 @@ the pytest plugin around the test call and teardown.
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Callable, Iterator
 
 import allure
 
+from techval.core import jsontext
 from techval.core.exchange import Exchange
 from techval.core.redaction import Redactor
 
@@ -34,7 +34,7 @@ class Reporter:
             return
         document = self.redactor.data(exchange.as_document())
         allure.attach(
-            json.dumps(document, indent=2, ensure_ascii=False),
+            jsontext.indented(document),
             name=self.redactor.text(exchange.summary()),
             attachment_type=allure.attachment_type.JSON,
         )

@@ -21,15 +21,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urljoin
 
-import jsonschema
 import jsonschema_rs
-from referencing import Registry, Resource
 
 from techval.core.paths import project_root
 from techval.core.verifies import verifies
+
+if TYPE_CHECKING:  # jsonschema is imported when a message breaks its schema (a run rarely)
+    import jsonschema
+    from referencing import Registry
 
 ERROR_SCHEMA = "common/error.response"
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
@@ -94,7 +96,9 @@ def describe(error: jsonschema.ValidationError) -> Violation:
     if kind == "contains":
         return Violation(json_path(path), "has no entry of the required kind (see the schema)")
     if kind in {"oneOf", "anyOf"} and error.context:
-        best = jsonschema.exceptions.best_match(error.context)
+        from jsonschema.exceptions import best_match
+
+        best = best_match(error.context)
         return describe(best)
     return Violation(json_path(path), f"breaks the schema rule '{kind}'")
 
@@ -251,6 +255,8 @@ class SchemaRegistry:
 
     @cached_property
     def _registry(self) -> Registry:
+        from referencing import Registry, Resource
+
         resources = [
             (doc["$id"], Resource.from_contents(doc))
             for doc in self._documents.values()
@@ -267,7 +273,9 @@ class SchemaRegistry:
 
     def validator(self, name: str) -> jsonschema.protocols.Validator:
         if name not in self._validators:
-            self._validators[name] = jsonschema.Draft202012Validator(
+            from jsonschema import Draft202012Validator
+
+            self._validators[name] = Draft202012Validator(
                 self._schema(name), registry=self._registry
             )
         return self._validators[name]

@@ -7,12 +7,12 @@ latest.json (the previous verdict), last-green.json, and the Allure trend histor
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from techval.core import jsontext
 from techval.core.errors import COULD_NOT_RUN, NOT_OFFERED
 from techval.harness.evidence import history
 from techval.harness.evidence.baseline_match import KNOWN_FAILURE
@@ -286,7 +286,7 @@ def write(reports: Path, verdict: dict[str, Any]) -> dict[str, Any]:
     folder.mkdir(parents=True, exist_ok=True)
     verdict["since_previous"] = compare(verdict, read(folder / "latest.json"))
     verdict["since_last_green"] = compare(verdict, read(folder / "last-green.json"))
-    text = json.dumps(verdict, indent=2, ensure_ascii=False) + "\n"
+    text = jsontext.indented(verdict) + "\n"
     (reports / "verdict.json").write_text(text, encoding="utf-8")
     if not verdict["interrupted"]:
         history.write(folder / "latest.json", text)
