@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import subprocess
 import sys
+import types
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,22 +130,86 @@ def run_techval(
     *,
     html: bool = False,
     cwd: Path = ROOT,
+    process: bool = False,
     **env: str,
 ) -> RunResult:
-    """A `techval` command (`run` by default) in a subprocess, as a user would start it (from
-    `cwd`, the project root unless given); a run writes no HTML report unless the test reads it
-    (`html=True`)."""
+    """A `techval` command (`run` by default) as a user would start it (from `cwd`, the project
+    root unless given); a run writes no HTML report unless the test reads it (`html=True`).
+
+    It runs in this process (`cli.main`, as pytester runs pytest in-process): the interpreter
+    start and the imports, most of a short run's cost, are paid once per test worker. A run on
+    several workers, or a test of what only a fresh interpreter shows, asks for a `process`
+    (then `timeout` bounds it)."""
     extra = ["--no-html"] if command == "run" and not html else []
-    completed = subprocess.run(
-        [sys.executable, "-m", "techval.cli", command, "--reports", str(reports), *extra, *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        env={**os.environ, **env},
-    )
-    return RunResult(completed.returncode, completed.stdout, completed.stderr, reports)
+    argv = [command, "--reports", str(reports), *extra, *args]
+    if process or _workers(args) > 1:
+        completed = subprocess.run(
+            [sys.executable, "-m", "techval.cli", *argv],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            env={**os.environ, **env},
+        )
+        return RunResult(completed.returncode, completed.stdout, completed.stderr, reports)
+    return _in_this_process(argv, cwd, env, reports)
+
+
+def _workers(args: list[str]) -> int:
+    """The --workers of a command line (1 when not given)."""
+    for index, arg in enumerate(args):
+        if arg.startswith("--workers="):
+            return int(arg.partition("=")[2])
+        if arg == "--workers" and index + 1 < len(args):
+            return int(args[index + 1])
+    return 1
+
+
+def _in_this_process(argv: list[str], cwd: Path, env: dict[str, str], reports: Path) -> RunResult:
+    """`techval ARGV` through `cli.main` in this process, from `cwd`, with `env` added to the
+    environment; what it printed, and the modules it imported (the suite's step modules, which
+    pytest-bdd binds to a run's options) forgotten again, as pytester does."""
+    from techval import cli  # the CLI's imports are paid once per test worker
+
+    out, err = io.StringIO(), io.StringIO()
+    modules = dict(sys.modules)
+    with contextlib.ExitStack() as stack:
+        saved = {key: os.environ.get(key) for key in env}
+        stack.callback(_restore_environment, saved)
+        os.environ.update(env)
+        stack.enter_context(contextlib.chdir(cwd))
+        stack.enter_context(contextlib.redirect_stdout(out))
+        stack.enter_context(contextlib.redirect_stderr(err))
+        try:
+            code = cli.main(argv)
+        except SystemExit as exc:  # argparse's exit on a bad command line
+            code = exc.code if isinstance(exc.code, int) else 2
+        finally:
+            for name in set(sys.modules) - set(modules):
+                if _bound_to_a_run(sys.modules[name]):
+                    del sys.modules[name]
+    return RunResult(code, out.getvalue(), err.getvalue(), reports)
+
+
+def _bound_to_a_run(module: types.ModuleType | None) -> bool:
+    """A module a run imported that the next run must import again: a suite's test module
+    binds its scenarios to the run's features folder at import. The harness's own modules and
+    the libraries stay (imported again, their classes would no longer be the same classes)."""
+    file = getattr(module, "__file__", None)
+    if file is None:
+        return False
+    path = Path(file).resolve()
+    kept = [ROOT / "src", Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()]
+    return not any(path.is_relative_to(folder) for folder in kept)
+
+
+def _restore_environment(saved: dict[str, str | None]) -> None:
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 def assert_evidence_agrees(reports: Path) -> dict[str, Any]:

@@ -184,6 +184,7 @@ def test_a_library_warning_fails_no_scenario_of_a_run(tmp_path: Path) -> None:
     result = run_techval(
         ["--tags", "organization", "--", "-p", "library_warns"],
         tmp_path / "reports",
+        process=True,  # the plugin is found through PYTHONPATH: a fresh interpreter
         PYTHONPATH=os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]),
     )
     assert result.code == 0, result.stdout[-2000:]
