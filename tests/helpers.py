@@ -142,18 +142,29 @@ def run_techval(
     (then `timeout` bounds it)."""
     extra = ["--no-html"] if command == "run" and not html else []
     argv = [command, "--reports", str(reports), *extra, *args]
-    if process or _workers(args) > 1:
-        completed = subprocess.run(
-            [sys.executable, "-m", "techval.cli", *argv],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-            env={**os.environ, **env},
-        )
-        return RunResult(completed.returncode, completed.stdout, completed.stderr, reports)
-    return _in_this_process(argv, cwd, env, reports)
+    code, out, err = techval_main(
+        argv, cwd=cwd, process=process or _workers(args) > 1, timeout=timeout, **env
+    )
+    return RunResult(code, out, err, reports)
+
+
+def techval_main(
+    argv: list[str], *, cwd: Path = ROOT, process: bool = False, timeout: float = 120, **env: str
+) -> tuple[int, str, str]:
+    """`techval ARGV` from `cwd` with `env` added: its exit code, stdout and stderr. In this
+    process unless a `process` is asked for (then `timeout` bounds it)."""
+    if not process:
+        return _in_this_process(argv, cwd, env)
+    completed = subprocess.run(
+        [sys.executable, "-m", "techval.cli", *argv],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env={**os.environ, **env},
+    )
+    return completed.returncode, completed.stdout, completed.stderr
 
 
 def _workers(args: list[str]) -> int:
@@ -166,7 +177,7 @@ def _workers(args: list[str]) -> int:
     return 1
 
 
-def _in_this_process(argv: list[str], cwd: Path, env: dict[str, str], reports: Path) -> RunResult:
+def _in_this_process(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str, str]:
     """`techval ARGV` through `cli.main` in this process, from `cwd`, with `env` added to the
     environment; what it printed, and the modules it imported (the suite's step modules, which
     pytest-bdd binds to a run's options) forgotten again, as pytester does."""
@@ -189,7 +200,7 @@ def _in_this_process(argv: list[str], cwd: Path, env: dict[str, str], reports: P
             for name in set(sys.modules) - set(modules):
                 if _bound_to_a_run(sys.modules[name]):
                     del sys.modules[name]
-    return RunResult(code, out.getvalue(), err.getvalue(), reports)
+    return code, out.getvalue(), err.getvalue()
 
 
 def _bound_to_a_run(module: types.ModuleType | None) -> bool:

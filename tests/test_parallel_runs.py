@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -58,14 +59,37 @@ def table(result: RunResult) -> str:
     return result.stdout[result.stdout.index("Validation step") :].split("techval:")[0]
 
 
+# The runs below are shared by the tests that read them (each test reads, none writes); the
+# tests sharing one are an xdist group, so one worker makes the run (make test: --dist loadgroup).
+SHARED = pytest.mark.xdist_group("parallel_runs")
+
+
 @pytest.fixture(scope="module")
 def serial(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
     return run_techval([], tmp_path_factory.mktemp("serial") / "reports")
 
 
+@pytest.fixture(scope="module")
+def parallel(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
+    """The suite on four workers."""
+    return run_techval(["--workers", "4"], tmp_path_factory.mktemp("parallel") / "reports")
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory: pytest.TempPathFactory) -> tuple[RunResult, RunResult]:
+    """The suite in two shards, each a run of its own."""
+    folder = tmp_path_factory.mktemp("shards")
+    first = run_techval(["--shard", "1/2"], folder / "shard-1")
+    second = run_techval(["--shard", "2/2"], folder / "shard-2")
+    assert first.code == second.code == 0, first.stderr + second.stderr
+    return first, second
+
+
 @pytest.mark.whole_run
-def test_four_workers_give_the_evidence_of_a_serial_run(serial: RunResult, tmp_path: Path) -> None:
-    parallel = run_techval(["--workers", "4"], tmp_path / "reports")
+@SHARED
+def test_four_workers_give_the_evidence_of_a_serial_run(
+    serial: RunResult, parallel: RunResult
+) -> None:
     assert parallel.code == serial.code == 0, parallel.stderr
     assert len(list((parallel.reports / "events").glob("gw*.jsonl"))) == 4
     assert scenarios(parallel.reports) == scenarios(serial.reports)
@@ -81,8 +105,9 @@ def test_four_workers_give_the_evidence_of_a_serial_run(serial: RunResult, tmp_p
 
 
 @pytest.mark.whole_run
-def test_lifecycle_groups_stay_on_one_worker(tmp_path: Path) -> None:
-    result = run_techval(["--workers", "3"], tmp_path / "reports")
+@SHARED
+def test_lifecycle_groups_stay_on_one_worker(parallel: RunResult) -> None:
+    result = parallel
     assert result.code == 0, result.stderr
     where: dict[str, set[str]] = {}
     for path in (result.reports / "events").glob("gw*.jsonl"):
@@ -101,10 +126,11 @@ def test_lifecycle_groups_stay_on_one_worker(tmp_path: Path) -> None:
 
 
 @pytest.mark.whole_run
-def test_two_shards_merged_are_the_whole_suite(serial: RunResult, tmp_path: Path) -> None:
-    first = run_techval(["--shard", "1/2"], tmp_path / "shard-1")
-    second = run_techval(["--shard", "2/2"], tmp_path / "shard-2")
-    assert first.code == second.code == 0, first.stderr + second.stderr
+@SHARED
+def test_two_shards_merged_are_the_whole_suite(
+    serial: RunResult, shards: tuple[RunResult, RunResult], tmp_path: Path
+) -> None:
+    first, second = shards
     one, two = scenarios(first.reports), scenarios(second.reports)
     assert one and two and not set(one) & set(two)
     groups_one = {s["group"] for s in one.values() if s["group"]}
@@ -137,11 +163,14 @@ def test_two_shards_merged_are_the_whole_suite(serial: RunResult, tmp_path: Path
 
 
 @pytest.mark.whole_run
-def test_a_merge_missing_a_shards_events_reports_its_scenarios_as_not_run(tmp_path: Path) -> None:
-    first = run_techval(["--shard", "1/2"], tmp_path / "shard-1")
-    second = run_techval(["--shard", "2/2"], tmp_path / "shard-2")
-    assert first.code == second.code == 0, first.stderr + second.stderr
-    # the second shard's events are lost (its JUnit and Allure results are still there)
+@SHARED
+def test_a_merge_missing_a_shards_events_reports_its_scenarios_as_not_run(
+    shards: tuple[RunResult, RunResult], tmp_path: Path
+) -> None:
+    first, shared = shards
+    # a copy of the second shard whose events are lost (its JUnit and Allure results are kept)
+    second = RunResult(shared.code, shared.stdout, shared.stderr, tmp_path / "shard-2")
+    shutil.copytree(shared.reports, second.reports)
     (second.reports / "events" / "main.jsonl").write_text("")
     merged = run_techval(
         [str(first.reports), str(second.reports)], tmp_path / "merged", command="merge"
@@ -173,6 +202,7 @@ def test_merge_refuses_what_is_not_a_run(tmp_path: Path) -> None:
 
 
 @pytest.mark.whole_run
+@SHARED
 def test_evidence_holds_no_path_of_this_machine(serial: RunResult) -> None:
     for name in ("verdict.json", "exchanges.har", "junit.xml"):
         assert str(ROOT) not in (serial.reports / name).read_text(), name
@@ -181,6 +211,7 @@ def test_evidence_holds_no_path_of_this_machine(serial: RunResult) -> None:
 
 
 @pytest.mark.whole_run
+@SHARED
 def test_the_har_records_what_really_went_out(serial: RunResult) -> None:
     entries = json.loads((serial.reports / "exchanges.har").read_text())["log"]["entries"]
     token = next(e for e in entries if e["request"]["url"].endswith("/auth/token"))
