@@ -44,7 +44,7 @@ def environment(**changes: Any) -> dict[str, Any]:
     document: dict[str, Any] = {
         "name": "harness-test",
         "production": False,
-        "simulator": {"start": True, "port": 0, "repository_delay": 0.05},
+        "simulator": {"start": True, "port": 0, "repository_delay": 0.01},
         "auth": {
             "method": "jwt",
             "token_url": "/v2/auth/token",
@@ -58,8 +58,8 @@ def environment(**changes: Any) -> dict[str, Any]:
             "patient": "2.16.840.1.113883.3.6147.458.99999.1.1.2.1",
             "document": "2.16.840.1.113883.3.6147.458.99999.1.1.3.1",
         },
-        "data_on_demand": {"attempts": 4, "deadline": 5, "interval": 0.05},
-        "location_query": {"attempts": 6, "deadline": 5, "interval": 0.05},
+        "data_on_demand": {"attempts": 4, "deadline": 5, "interval": 0.01},
+        "location_query": {"attempts": 6, "deadline": 5, "interval": 0.01},
         "retries": {"attempts": 4, "backoff": 0.05, "backoff_max": 0.2},
         "organization": [dict(ORGANIZATION)],
     }
