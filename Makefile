@@ -55,15 +55,16 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-# The harness's own tests, on two workers; allure-pytest-bdd stays off (it breaks plain tests
-# that report). WORKERS=0 runs them in one process.
+# The harness's own tests (tests/unit, then tests/runs: techval commands run as a user runs
+# them), on two workers; the tests sharing one run are an xdist group, made on one worker.
+# allure-pytest-bdd stays off (it breaks plain tests that report). WORKERS=0: one process.
 WORKERS ?= 2
 unit: setup
-	$(BIN)/python -m pytest tests -p no:allure_pytest_bdd -n $(WORKERS)
+	$(BIN)/python -m pytest tests -p no:allure_pytest_bdd -n $(WORKERS) --dist loadgroup
 
-# The edit loop: everything but the tests that start techval as a process.
+# The edit loop: the unit tests alone (tests/unit), no whole run of techval.
 test-fast: setup
-	$(BIN)/python -m pytest tests -p no:allure_pytest_bdd -n $(WORKERS) -m "not whole_run"
+	$(BIN)/python -m pytest tests/unit -p no:allure_pytest_bdd -n $(WORKERS) -m "not whole_run"
 
 clean:
 	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache
