@@ -55,10 +55,12 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-# The harness's own tests (tests/unit, then tests/runs: techval commands run as a user runs
-# them), on two workers; the tests sharing one run are an xdist group, made on one worker.
-# allure-pytest-bdd stays off (it breaks plain tests that report). WORKERS=0: one process.
-WORKERS ?= 2
+# The harness's own tests (tests/unit, and tests/runs: techval commands run as a user runs
+# them). Four workers on two cores: the whole-run tests mostly wait (timeouts, Retry-After,
+# a slow simulator), and two workers a core overlap those waits (six cost more than they
+# give). The tests sharing one run are an xdist group, made on one worker. allure-pytest-bdd
+# stays off (it breaks plain tests that report). WORKERS=0: one process.
+WORKERS ?= 4
 unit: setup
 	$(BIN)/python -m pytest tests -p no:allure_pytest_bdd -n $(WORKERS) --dist loadgroup
 
