@@ -14,7 +14,7 @@ from techval.core.config import Settings
 from techval.validation import organization
 from tests.helpers import ROOT, run_techval, write_environment
 
-pytestmark = pytest.mark.whole_run  # starts techval as a process: not in make test-fast
+pytestmark = pytest.mark.whole_run  # runs techval commands as a whole: not in make test-fast
 
 
 def test_unknown_environment_is_one_line_exit_2(tmp_path: Path) -> None:

@@ -19,7 +19,8 @@ import yaml
 from techval.harness.evidence.leaks import embedded
 from tests.helpers import ROOT, RunResult, assert_evidence_agrees, run_techval, write_environment
 
-pytestmark = pytest.mark.whole_run  # starts techval as a process: not in make test-fast
+# Runs techval; the tests reading the one planted run are an xdist group: one worker makes it.
+pytestmark = [pytest.mark.whole_run, pytest.mark.xdist_group("evidence_run_planted")]
 
 PLANTED_SECRET = "planted-secret-7d1e0c52a9b84f36"  # a test value
 PLANTED_NAME, PLANTED_SURNAME = "Zenobia", "Quartermaine"

@@ -25,7 +25,7 @@ from techval.simulator import RunningSimulator, provision
 from techval.validation import templates
 from tests.helpers import ROOT, RunResult, run_techval, settings_for, write_environment
 
-pytestmark = pytest.mark.whole_run  # starts techval as a process: not in make test-fast
+pytestmark = pytest.mark.whole_run  # runs techval commands as a whole: not in make test-fast
 
 if TYPE_CHECKING:
     from referencing._core import Resolver  # the type of Registry.resolver(); not re-exported
@@ -123,6 +123,10 @@ class SuiteRun(NamedTuple):
     result: RunResult
 
 
+# The tests reading the one run are an xdist group: one worker makes it (make test: loadgroup).
+SHARED = pytest.mark.xdist_group("redox_data_model_run")
+
+
 @pytest.fixture(scope="module")
 def suite_run(tmp_path_factory: pytest.TempPathFactory) -> SuiteRun:
     """The /endpoint request bodies of one whole-suite run against a loopback simulator (which
@@ -160,6 +164,7 @@ def strict_failures(messages: list[dict[str, Any]]) -> list[str]:
     return failures
 
 
+@SHARED
 def test_the_run_sends_every_request_type(suite_run: SuiteRun) -> None:
     sent = {message_name(m) for m in suite_run.messages}
     expected = {p.stem for p in SCHEMAS.glob("*.json") if not p.stem.endswith(".response")}
@@ -169,11 +174,13 @@ def test_the_run_sends_every_request_type(suite_run: SuiteRun) -> None:
     )
 
 
+@SHARED
 def test_every_sent_message_validates_strictly(suite_run: SuiteRun) -> None:
     assert suite_run.messages
     assert strict_failures(suite_run.messages) == []
 
 
+@SHARED
 def test_strict_validation_names_an_unknown_key(suite_run: SuiteRun) -> None:
     message = json.loads(json.dumps(suite_run.messages[0]))
     message["Meta"]["Destinations"][0]["Nmae"] = "typo"
