@@ -118,7 +118,7 @@ class _BoundedBackend(httpcore.NetworkBackend):
 def bounded_transport() -> httpx.HTTPTransport:
     """httpx's own transport, its connects, reads and writes cut to the request's deadline.
     httpx takes no network backend, so it is swapped into the pool it built
-    (tests/test_hostile_answers.py fails if an httpx release moves it)."""
+    (tests/unit/test_hostile_answers.py fails if an httpx release moves it)."""
     transport = httpx.HTTPTransport()
     pool = transport._pool
     pool._network_backend = _BoundedBackend(pool._network_backend)
