@@ -61,11 +61,11 @@ typecheck: setup
 # The harness's own tests (tests/unit, and tests/runs: techval commands run as a user runs
 # them). Four workers on two cores: the whole-run tests mostly wait (timeouts, Retry-After,
 # a slow simulator), and two workers a core overlap those waits (six cost more than they
-# give). The tests sharing one run are an xdist group, made on one worker. allure-pytest-bdd
-# stays off (it breaks plain tests that report). WORKERS=0: one process.
+# give). allure-pytest-bdd stays off (it breaks plain tests that report). WORKERS=0: one
+# process.
 WORKERS ?= 4
 unit: setup
-	$(BIN)/python -m pytest tests -p no:allure_pytest_bdd -n $(WORKERS) --dist loadgroup
+	$(BIN)/python -m pytest tests -p no:allure_pytest_bdd -n $(WORKERS)
 
 # The edit loop: the unit tests alone (tests/unit), no whole run of techval.
 test-fast: setup

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import io
 import json
 import os
@@ -10,10 +11,12 @@ import subprocess
 import sys
 import types
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from techval.core.client import RedoxClient
@@ -120,6 +123,26 @@ class RunResult:
     def allure_results(self) -> list[dict[str, Any]]:
         folder = self.reports / "allure-results"
         return [json.loads(p.read_text()) for p in folder.glob("*-result.json")]
+
+
+def shared_run(
+    factory: pytest.TempPathFactory, name: str, make: Callable[[Path], RunResult]
+) -> RunResult:
+    """A run made once for the whole test session, `make(folder)`, by whichever test worker
+    asks first; the others wait for it and read it (pytest-xdist's recipe for a session
+    fixture made once). Tests only read a shared run's reports."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    root = factory.getbasetemp().parent if worker else factory.getbasetemp()
+    folder, made = root / f"shared-{name}", root / f"shared-{name}.json"
+    with (root / f"shared-{name}.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if made.exists():
+            found = json.loads(made.read_text())
+            return RunResult(**{**found, "reports": Path(found["reports"])})
+        folder.mkdir()
+        result = make(folder)
+        made.write_text(json.dumps({**asdict(result), "reports": str(result.reports)}))
+        return result
 
 
 def run_techval(

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import sys
@@ -22,6 +23,7 @@ from tests.helpers import (
     RunResult,
     assert_evidence_agrees,
     run_techval,
+    shared_run,
     write_environment,
 )
 
@@ -59,34 +61,40 @@ def table(result: RunResult) -> str:
     return result.stdout[result.stdout.index("Validation step") :].split("techval:")[0]
 
 
-# The runs below are shared by the tests that read them (each test reads, none writes); the
-# tests sharing one are an xdist group, so one worker makes the run (make test: --dist loadgroup).
-SHARED = pytest.mark.xdist_group("parallel_runs")
-
-
-@pytest.fixture(scope="module")
+# The runs below are made once for the session, whichever worker asks first (helpers.shared_run);
+# the tests only read them.
+@pytest.fixture(scope="session")
 def serial(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
-    return run_techval([], tmp_path_factory.mktemp("serial") / "reports")
+    return shared_run(
+        tmp_path_factory, "serial", lambda folder: run_techval([], folder / "reports")
+    )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def parallel(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
     """The suite on four workers."""
-    return run_techval(["--workers", "4"], tmp_path_factory.mktemp("parallel") / "reports")
+    return shared_run(
+        tmp_path_factory,
+        "parallel",
+        lambda folder: run_techval(["--workers", "4"], folder / "reports"),
+    )
 
 
-@pytest.fixture(scope="module")
+def shard(k: int, folder: Path) -> RunResult:
+    return run_techval(["--shard", f"{k}/2"], folder / "reports")
+
+
+@pytest.fixture(scope="session")
 def shards(tmp_path_factory: pytest.TempPathFactory) -> tuple[RunResult, RunResult]:
     """The suite in two shards, each a run of its own."""
-    folder = tmp_path_factory.mktemp("shards")
-    first = run_techval(["--shard", "1/2"], folder / "shard-1")
-    second = run_techval(["--shard", "2/2"], folder / "shard-2")
+    first, second = (
+        shared_run(tmp_path_factory, f"shard-{k}", functools.partial(shard, k)) for k in (1, 2)
+    )
     assert first.code == second.code == 0, first.stderr + second.stderr
     return first, second
 
 
 @pytest.mark.whole_run
-@SHARED
 def test_four_workers_give_the_evidence_of_a_serial_run(
     serial: RunResult, parallel: RunResult
 ) -> None:
@@ -105,7 +113,6 @@ def test_four_workers_give_the_evidence_of_a_serial_run(
 
 
 @pytest.mark.whole_run
-@SHARED
 def test_lifecycle_groups_stay_on_one_worker(parallel: RunResult) -> None:
     result = parallel
     assert result.code == 0, result.stderr
@@ -126,7 +133,6 @@ def test_lifecycle_groups_stay_on_one_worker(parallel: RunResult) -> None:
 
 
 @pytest.mark.whole_run
-@SHARED
 def test_two_shards_merged_are_the_whole_suite(
     serial: RunResult, shards: tuple[RunResult, RunResult], tmp_path: Path
 ) -> None:
@@ -163,7 +169,6 @@ def test_two_shards_merged_are_the_whole_suite(
 
 
 @pytest.mark.whole_run
-@SHARED
 def test_a_merge_missing_a_shards_events_reports_its_scenarios_as_not_run(
     shards: tuple[RunResult, RunResult], tmp_path: Path
 ) -> None:
@@ -202,7 +207,6 @@ def test_merge_refuses_what_is_not_a_run(tmp_path: Path) -> None:
 
 
 @pytest.mark.whole_run
-@SHARED
 def test_evidence_holds_no_path_of_this_machine(serial: RunResult) -> None:
     for name in ("verdict.json", "exchanges.har", "junit.xml"):
         assert str(ROOT) not in (serial.reports / name).read_text(), name
@@ -211,7 +215,6 @@ def test_evidence_holds_no_path_of_this_machine(serial: RunResult) -> None:
 
 
 @pytest.mark.whole_run
-@SHARED
 def test_the_har_records_what_really_went_out(serial: RunResult) -> None:
     entries = json.loads((serial.reports / "exchanges.har").read_text())["log"]["entries"]
     token = next(e for e in entries if e["request"]["url"].endswith("/auth/token"))

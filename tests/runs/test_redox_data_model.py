@@ -123,11 +123,9 @@ class SuiteRun(NamedTuple):
     result: RunResult
 
 
-# The tests reading the one run are an xdist group: one worker makes it (make test: loadgroup).
-SHARED = pytest.mark.xdist_group("redox_data_model_run")
-
-
-@pytest.fixture(scope="module")
+# Session-scoped: made once by each test worker that runs a test reading it (the simulator's
+# captured requests are in that worker's process).
+@pytest.fixture(scope="session")
 def suite_run(tmp_path_factory: pytest.TempPathFactory) -> SuiteRun:
     """The /endpoint request bodies of one whole-suite run against a loopback simulator (which
     runs in this process, so its captured requests are visible here); outcomes do not matter."""
@@ -164,7 +162,6 @@ def strict_failures(messages: list[dict[str, Any]]) -> list[str]:
     return failures
 
 
-@SHARED
 def test_the_run_sends_every_request_type(suite_run: SuiteRun) -> None:
     sent = {message_name(m) for m in suite_run.messages}
     expected = {p.stem for p in SCHEMAS.glob("*.json") if not p.stem.endswith(".response")}
@@ -174,13 +171,11 @@ def test_the_run_sends_every_request_type(suite_run: SuiteRun) -> None:
     )
 
 
-@SHARED
 def test_every_sent_message_validates_strictly(suite_run: SuiteRun) -> None:
     assert suite_run.messages
     assert strict_failures(suite_run.messages) == []
 
 
-@SHARED
 def test_strict_validation_names_an_unknown_key(suite_run: SuiteRun) -> None:
     message = json.loads(json.dumps(suite_run.messages[0]))
     message["Meta"]["Destinations"][0]["Nmae"] = "typo"
