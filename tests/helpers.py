@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import io
 import json
 import os
 import subprocess
 import sys
+import types
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+import pytest
 import yaml
 
 from techval.core.client import RedoxClient
@@ -46,7 +52,7 @@ def environment(**changes: Any) -> dict[str, Any]:
     document: dict[str, Any] = {
         "name": "harness-test",
         "production": False,
-        "simulator": {"start": True, "port": 0, "repository_delay": 0.05},
+        "simulator": {"start": True, "port": 0, "repository_delay": 0.01},
         "auth": {
             "method": "jwt",
             "token_url": "/v2/auth/token",
@@ -60,8 +66,8 @@ def environment(**changes: Any) -> dict[str, Any]:
             "patient": "2.16.840.1.113883.3.6147.458.99999.1.1.2.1",
             "document": "2.16.840.1.113883.3.6147.458.99999.1.1.3.1",
         },
-        "data_on_demand": {"attempts": 4, "deadline": 5, "interval": 0.05},
-        "location_query": {"attempts": 6, "deadline": 5, "interval": 0.05},
+        "data_on_demand": {"attempts": 4, "deadline": 5, "interval": 0.01},
+        "location_query": {"attempts": 6, "deadline": 5, "interval": 0.01},
         "retries": {"attempts": 4, "backoff": 0.05, "backoff_max": 0.2},
         "organization": [dict(ORGANIZATION)],
     }
@@ -125,6 +131,26 @@ class RunResult:
         return [json.loads(p.read_text()) for p in folder.glob("*-result.json")]
 
 
+def shared_run(
+    factory: pytest.TempPathFactory, name: str, make: Callable[[Path], RunResult]
+) -> RunResult:
+    """A run made once for the whole test session, `make(folder)`, by whichever test worker
+    asks first; the others wait for it and read it (pytest-xdist's recipe for a session
+    fixture made once). Tests only read a shared run's reports."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    root = factory.getbasetemp().parent if worker else factory.getbasetemp()
+    folder, made = root / f"shared-{name}", root / f"shared-{name}.json"
+    with (root / f"shared-{name}.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if made.exists():
+            found = json.loads(made.read_text())
+            return RunResult(**{**found, "reports": Path(found["reports"])})
+        folder.mkdir()
+        result = make(folder)
+        made.write_text(json.dumps({**asdict(result), "reports": str(result.reports)}))
+        return result
+
+
 def run_techval(
     args: list[str],
     reports: Path,
@@ -133,14 +159,33 @@ def run_techval(
     *,
     html: bool = False,
     cwd: Path = ROOT,
+    process: bool = False,
     **env: str,
 ) -> RunResult:
-    """A `techval` command (`run` by default) in a subprocess, as a user would start it (from
-    `cwd`, the project root unless given); a run writes no HTML report unless the test reads it
-    (`html=True`)."""
+    """A `techval` command (`run` by default) as a user would start it (from `cwd`, the project
+    root unless given); a run writes no HTML report unless the test reads it (`html=True`).
+
+    It runs in this process (`cli.main`, as pytester runs pytest in-process): the interpreter
+    start and the imports, most of a short run's cost, are paid once per test worker. A run on
+    several workers, or a test of what only a fresh interpreter shows, asks for a `process`
+    (then `timeout` bounds it)."""
     extra = ["--no-html"] if command == "run" and not html else []
+    argv = [command, "--reports", str(reports), *extra, *args]
+    code, out, err = techval_main(
+        argv, cwd=cwd, process=process or _workers(args) > 1, timeout=timeout, **env
+    )
+    return RunResult(code, out, err, reports)
+
+
+def techval_main(
+    argv: list[str], *, cwd: Path = ROOT, process: bool = False, timeout: float = 120, **env: str
+) -> tuple[int, str, str]:
+    """`techval ARGV` from `cwd` with `env` added: its exit code, stdout and stderr. In this
+    process unless a `process` is asked for (then `timeout` bounds it)."""
+    if not process:
+        return _in_this_process(argv, cwd, env)
     completed = subprocess.run(
-        [sys.executable, "-m", "techval.cli", command, "--reports", str(reports), *extra, *args],
+        [sys.executable, "-m", "techval.cli", *argv],
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -148,7 +193,63 @@ def run_techval(
         check=False,
         env={**os.environ, **env},
     )
-    return RunResult(completed.returncode, completed.stdout, completed.stderr, reports)
+    return completed.returncode, completed.stdout, completed.stderr
+
+
+def _workers(args: list[str]) -> int:
+    """The --workers of a command line (1 when not given)."""
+    for index, arg in enumerate(args):
+        if arg.startswith("--workers="):
+            return int(arg.partition("=")[2])
+        if arg == "--workers" and index + 1 < len(args):
+            return int(args[index + 1])
+    return 1
+
+
+def _in_this_process(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str, str]:
+    """`techval ARGV` through `cli.main` in this process, from `cwd`, with `env` added to the
+    environment; what it printed, and the modules it imported (the suite's step modules, which
+    pytest-bdd binds to a run's options) forgotten again, as pytester does."""
+    from techval import cli  # the CLI's imports are paid once per test worker
+
+    out, err = io.StringIO(), io.StringIO()
+    modules = dict(sys.modules)
+    with contextlib.ExitStack() as stack:
+        saved = {key: os.environ.get(key) for key in env}
+        stack.callback(_restore_environment, saved)
+        os.environ.update(env)
+        stack.enter_context(contextlib.chdir(cwd))
+        stack.enter_context(contextlib.redirect_stdout(out))
+        stack.enter_context(contextlib.redirect_stderr(err))
+        try:
+            code = cli.main(argv)
+        except SystemExit as exc:  # argparse's exit on a bad command line
+            code = exc.code if isinstance(exc.code, int) else 2
+        finally:
+            for name in set(sys.modules) - set(modules):
+                if _bound_to_a_run(sys.modules[name]):
+                    del sys.modules[name]
+    return code, out.getvalue(), err.getvalue()
+
+
+def _bound_to_a_run(module: types.ModuleType | None) -> bool:
+    """A module a run imported that the next run must import again: a suite's test module
+    binds its scenarios to the run's features folder at import. The harness's own modules and
+    the libraries stay (imported again, their classes would no longer be the same classes)."""
+    file = getattr(module, "__file__", None)
+    if file is None:
+        return False
+    path = Path(file).resolve()
+    kept = [ROOT / "src", Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()]
+    return not any(path.is_relative_to(folder) for folder in kept)
+
+
+def _restore_environment(saved: dict[str, str | None]) -> None:
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 def assert_evidence_agrees(reports: Path) -> dict[str, Any]:

@@ -118,7 +118,7 @@ class _BoundedBackend(httpcore.NetworkBackend):
 def bounded_transport(*, tls: bool = True) -> httpx.HTTPTransport:
     """httpx's own transport, its connects, reads and writes cut to the request's deadline.
     httpx takes no network backend, so it is swapped into the pool it built
-    (tests/test_hostile_answers.py fails if an httpx release moves it). `tls=False` for a
+    (tests/unit/test_hostile_answers.py fails if an httpx release moves it). `tls=False` for a
     client that can reach no https URL: the CA bundle is not loaded (20-35 ms a run)."""
     transport = httpx.HTTPTransport() if tls else httpx.HTTPTransport(verify=False)
     pool = transport._pool

@@ -2,7 +2,7 @@
 behind this one module; `missing()` says which of them the installed versions no longer have.
 
 pyproject.toml bounds the three below their next major release. A minor release can still
-move an internal: tests/test_thirdparty.py runs `missing()` and names what moved, so an
+move an internal: tests/unit/test_thirdparty.py runs `missing()` and names what moved, so an
 upgrade breaks one test with a clear message instead of every run with a traceback.
 """
 

@@ -3,7 +3,7 @@ on what is sent and what Redox answers. What does not follow one is recorded as 
 (`Reporter.finding`): a warning in the evidence that never fails a scenario or the run.
 
 Each observation names its requirement's ID; the catalogue names the observation among the
-requirement's checks (tests/test_requirements.py keeps the two in step).
+requirement's checks (tests/unit/test_requirements.py keeps the two in step).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from techval.core.config import Settings
 from techval.validation import organization
 from tests.helpers import ROOT, run_techval, write_environment
 
-pytestmark = pytest.mark.whole_run  # starts techval as a process: not in make test-fast
+pytestmark = pytest.mark.whole_run  # runs techval commands as a whole: not in make test-fast
 
 
 def test_unknown_environment_is_one_line_exit_2(tmp_path: Path) -> None:
@@ -184,6 +184,7 @@ def test_a_library_warning_fails_no_scenario_of_a_run(tmp_path: Path) -> None:
     result = run_techval(
         ["--tags", "organization", "--", "-p", "library_warns"],
         tmp_path / "reports",
+        process=True,  # the plugin is found through PYTHONPATH: a fresh interpreter
         PYTHONPATH=os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]),
     )
     assert result.code == 0, result.stdout[-2000:]

@@ -15,7 +15,7 @@ import pytest
 
 from tests.helpers import ROOT, run_techval, write_environment
 
-pytestmark = pytest.mark.whole_run  # starts techval as a process: not in make test-fast
+pytestmark = pytest.mark.whole_run  # runs techval commands as a whole: not in make test-fast
 
 
 def techval(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -35,7 +35,7 @@ from techval.validation.fhir.search import FhirPatientSearch
 from techval.validation.located import Located
 from techval.validation.patients import TestPatient, load_patients, patient
 from tests.helpers import RecordingClient, in_process_client, settings_for
-from tests.test_fhir_write_answers import write_all
+from tests.unit.test_fhir_write_answers import write_all
 
 ONE = "test patient 1"
 

@@ -19,17 +19,16 @@ from typing import Any
 import pytest
 import yaml
 
-from techval.cli import validate
 from techval.core import dotenv, inputfiles, yamlfile
-from techval.core.config import MissingVariables, Settings, load_settings
+from techval.core.config import MissingVariables, load_settings
 from techval.core.errors import ConfigError
 from techval.core.redox import MAX_MESSAGE_BYTES
 from techval.harness import events
 from techval.harness.evidence import baseline_file, drift, verdict
 from techval.harness.evidence.assemble import Assembled
-from techval.validation import organization, rules, search
+from techval.validation import rules
 from techval.validation.patients import load_patients
-from tests.helpers import ROOT, applied, environment, run_techval
+from tests.helpers import ROOT, applied, environment
 
 DEEP_JSON = "[" * 100_000 + "]" * 100_000
 
@@ -366,93 +365,3 @@ def techval(*args: str, memory: int | None = None) -> subprocess.CompletedProces
         check=False,
         preexec_fn=limit,  # only setrlimit, between fork and exec
     )
-
-
-@pytest.mark.whole_run
-def test_run_with_an_alias_bomb_ends_at_once_in_one_line(tmp_path: Path) -> None:
-    path = tmp_path / "bomb.yaml"
-    path.write_text(alias_bomb())
-    done = techval("run", "--config", str(path), "--no-html", memory=MODEST_MEMORY)
-    assert done.returncode == 2, done.stderr
-    assert done.stderr.startswith(f"techval: could not run: {path}: stands for more than ")
-    assert len(done.stderr.splitlines()) == 1
-
-
-@pytest.mark.whole_run
-def test_a_run_after_a_corrupt_history_warns_once_per_file_and_writes_its_verdict(
-    tmp_path: Path,
-) -> None:
-    reports = tmp_path / "reports"
-    (reports / "history").mkdir(parents=True)
-    (reports / "history" / "latest.json").write_text('{"steps": 5}')
-    (reports / "history" / "last-green.json").write_text(DEEP_JSON)
-    result = run_techval(["--tags", "organization"], reports)
-    assert result.code == 0, result.stderr
-    warnings = [line for line in result.stderr.splitlines() if "warning" in line]
-    assert warnings == [
-        f"techval: warning: {reports / 'history/latest.json'}: steps is not a list; read as absent",
-        f"techval: warning: {reports / 'history/last-green.json'}: JSON nested too deeply to "
-        "read; read as absent",
-    ]
-    assert "Traceback" not in result.stderr + result.stdout
-    written = json.loads((reports / "verdict.json").read_text())
-    assert written["since_previous"]["against"] is None
-    assert written["since_last_green"]["against"] is None
-    assert written["steps"][0]["verdict"] == "passed"  # organization: the --tags step
-    assert json.loads((reports / "history/latest.json").read_text()) == written
-
-
-@pytest.fixture
-def a_hundred_problems(tmp_path: Path, test_settings: Settings) -> Path:
-    message = organization.new_message(test_settings, test_settings.organizations[0])
-    message["Organizations"] = [
-        dict(message["Organizations"][0], Active="true") for _ in range(100)
-    ]
-    path = tmp_path / "hundred.json"
-    path.write_text(json.dumps(message))
-    return path
-
-
-@pytest.mark.whole_run
-def test_validate_reads_no_fifo_no_deep_json_and_caps_what_it_prints(
-    tmp_path: Path, fifo: Path, a_hundred_problems: Path
-) -> None:
-    deep = tmp_path / "deep.json"
-    deep.write_text(DEEP_JSON)
-    done = techval("validate", str(deep), str(fifo), "/dev/zero", str(a_hundred_problems))
-    assert done.returncode == 1 and done.stderr == ""
-    lines = done.stdout.splitlines()
-    assert lines[:3] == [
-        f"{deep}: JSON nested too deeply to read",
-        f"{fifo}: not a regular file (a FIFO)",
-        "/dev/zero: not a regular file (a character device)",
-    ]
-    hundred = lines[3:]
-    assert len(hundred) == validate.SHOWN_PROBLEMS + 1
-    assert all(line.startswith(f"{a_hundred_problems}: $.Organizations[") for line in hundred[:-1])
-    assert hundred[-1] == f"{a_hundred_problems}: ... and 80 more"
-
-
-@pytest.mark.whole_run
-def test_validate_applies_the_carequality_metadata_rule(
-    tmp_path: Path, test_settings: Settings
-) -> None:
-    patients = load_patients(test_settings.test_patients)
-    message = search.demographics_query(test_settings, next(iter(patients.values())))
-    del message["Meta"]["Extensions"]["user-id"]
-    path = tmp_path / "search.json"
-    path.write_text(json.dumps(message))
-    done = techval("validate", str(path))
-    assert done.returncode == 1
-    missing = "$.Meta.Extensions.user-id.string: Carequality metadata missing"
-    assert done.stdout == f"{path}: {missing}\n"
-
-
-@pytest.mark.whole_run
-def test_merge_with_a_broken_event_line_stops_in_one_line_naming_it(tmp_path: Path) -> None:
-    (tmp_path / "shard" / "events").mkdir(parents=True)
-    path = tmp_path / "shard" / "events" / "main.jsonl"
-    path.write_text(STARTED + "\n" + DEEP_JSON + "\n")
-    result = run_techval([str(tmp_path / "shard")], tmp_path / "merged", command="merge")
-    assert result.code == 2
-    assert result.stderr == f"techval: {path}:2: JSON nested too deeply to read\n"

@@ -17,10 +17,10 @@ from techval.core.config import Settings
 from techval.core.errors import AuthError, ConfigError, TransportError
 from techval.core.exchange import Exchange
 from techval.core.redaction import Redactor
-from techval.simulator import RunningSimulator, provision
+from techval.simulator import provision
 from techval.simulator.provision import ensure_private_key
 from techval.simulator.transport import simulator_transport
-from tests.helpers import CLIENT_SECRET, run_techval, settings_for, write_environment
+from tests.helpers import CLIENT_SECRET, settings_for
 
 TOKEN_URL = "http://simulator.test/v2/auth/token"
 
@@ -165,23 +165,6 @@ def test_a_short_hs384_secret_signs_and_verifies_with_warnings_as_errors(tmp_pat
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert tokens.token() and tokens.fetches == 1
-
-
-@pytest.mark.whole_run
-def test_a_run_with_a_short_secret_renewing_its_token_passes(
-    server: RunningSimulator, tmp_path: Path
-) -> None:
-    server.simulator.tokens.register_secret("harness-test-client", SHORT_SECRET)
-    server.simulator.tokens.lifetime = 1  # inside the renewal margin: a new token every request
-    config = write_environment(
-        tmp_path, simulator=None, base_url=server.url, auth=short_secret_auth()
-    )
-    result = run_techval(["--config", str(config)], tmp_path / "reports", timeout=300)
-    assert result.code == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    cases = result.cases()
-    assert cases and not any(cases.values())
-    tokens = [r for r in server.simulator.captured if r.path == "/v2/auth/token"]
-    assert len(tokens) > len(cases)  # renewed inside the scenarios
 
 
 def short_secret_auth() -> dict[str, str]:

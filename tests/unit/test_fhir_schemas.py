@@ -16,7 +16,7 @@ from techval.core.schemas import SchemaRegistry
 from techval.simulator.app import CapturedRequest
 from tests.fhir_second_opinion import invalid_by_fhir_resources, invalid_sent, resources_sent
 from tests.helpers import ROOT
-from tests.test_schemas import TRICKY_STRINGS, jsonschema_only, lookup, mutate, places
+from tests.unit.test_schemas import TRICKY_STRINGS, jsonschema_only, lookup, mutate, places
 
 REGISTRY = SchemaRegistry(ROOT / "schemas")
 FHIR_SCHEMAS = sorted(

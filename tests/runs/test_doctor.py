@@ -6,30 +6,20 @@ from __future__ import annotations
 import json
 import re
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from techval.simulator import RunningSimulator
 from techval.simulator.faults import named
-from tests.helpers import ROOT, environment, write_environment
+from tests.helpers import ROOT, environment, techval_main, write_environment
 
 pytestmark = pytest.mark.whole_run
 DOD = "0b8a4a55-3c3e-4f3a-9d55-1c2b3d4e5f60"  # the test environment's repository destination
 
 
 def doctor(tmp_path: Path, *args: str) -> tuple[int, str, str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "techval.cli", "doctor", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    return done.returncode, done.stdout, done.stderr
+    return techval_main(["doctor", *args])
 
 
 def test_dev_with_nothing_set_lists_every_missing_variable_at_once(tmp_path: Path) -> None:

@@ -30,7 +30,7 @@ from tests.helpers import (
     write_environment,
 )
 
-pytestmark = pytest.mark.whole_run  # starts techval as a process: not in make test-fast
+pytestmark = pytest.mark.whole_run  # runs techval commands as a whole: not in make test-fast
 
 CREATE = "test_create_the_organization_record"
 UPDATE = "test_update_the_address_and_contacts_of_the_organization_record"

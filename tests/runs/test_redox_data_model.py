@@ -25,7 +25,7 @@ from techval.simulator import RunningSimulator, provision
 from techval.validation import templates
 from tests.helpers import ROOT, RunResult, run_techval, settings_for, write_environment
 
-pytestmark = pytest.mark.whole_run  # starts techval as a process: not in make test-fast
+pytestmark = pytest.mark.whole_run  # runs techval commands as a whole: not in make test-fast
 
 if TYPE_CHECKING:
     from referencing._core import Resolver  # the type of Registry.resolver(); not re-exported
@@ -123,7 +123,9 @@ class SuiteRun(NamedTuple):
     result: RunResult
 
 
-@pytest.fixture(scope="module")
+# Session-scoped: made once by each test worker that runs a test reading it (the simulator's
+# captured requests are in that worker's process).
+@pytest.fixture(scope="session")
 def suite_run(tmp_path_factory: pytest.TempPathFactory) -> SuiteRun:
     """The /endpoint request bodies of one whole-suite run against a loopback simulator (which
     runs in this process, so its captured requests are visible here); outcomes do not matter."""

@@ -19,7 +19,7 @@ import yaml
 from techval.harness.evidence.leaks import embedded
 from tests.helpers import ROOT, RunResult, assert_evidence_agrees, run_techval, write_environment
 
-pytestmark = pytest.mark.whole_run  # starts techval as a process: not in make test-fast
+pytestmark = pytest.mark.whole_run  # runs techval commands as a whole: not in make test-fast
 
 PLANTED_SECRET = "planted-secret-7d1e0c52a9b84f36"  # a test value
 PLANTED_NAME, PLANTED_SURNAME = "Zenobia", "Quartermaine"
@@ -39,7 +39,9 @@ def planted_patients(folder: Path) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
+# Session-scoped: made once by each test worker that runs a test reading it (the tests add
+# bundles to its reports, so each worker has its own).
+@pytest.fixture(scope="session")
 def planted(tmp_path_factory: pytest.TempPathFactory) -> tuple[RunResult, Path]:
     """The suite on the simulator with a legacy API secret (sent in the token request) and a
     test patient whose name is sent in searches and comes back in answers and documents;

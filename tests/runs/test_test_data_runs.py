@@ -15,7 +15,7 @@ from techval.harness.evidence.bundle import summary
 from techval.simulator import RunningSimulator, Simulator, provision
 from tests.helpers import ROOT, assert_evidence_agrees, run_techval, settings_for, write_environment
 
-pytestmark = pytest.mark.whole_run  # starts techval as a process: not in make test-fast
+pytestmark = pytest.mark.whole_run  # runs techval commands as a whole: not in make test-fast
 
 HEALTH_SYSTEM, SENIOR_CARE = "2.16.840.1.113883.3.9999.1", "2.16.840.1.113883.3.9999.3"
 NO_DOCUMENTS = "test_a_patient_without_documents"

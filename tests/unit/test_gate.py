@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-
 from techval.harness import events
-from techval.harness.evidence import bundle, verdict
+from techval.harness.evidence import verdict
 from techval.harness.evidence.assemble import NOT_HELD, assemble
 from techval.harness.evidence.outcomes import ScenarioOutcome
-from tests.helpers import assert_evidence_agrees, run_techval
 
 
 def outcome(nodeid: str, step: str, status: str | None = "passed") -> ScenarioOutcome:
@@ -57,21 +52,3 @@ def test_a_scenario_left_to_a_shard_that_no_folder_holds_is_not_run_in_a_merge()
     assert [o.nodeid for o in alone.not_selected] == ["b"]
     chosen = assemble(selection_events("selection"), merging=True)  # -k in every shard
     assert [o.nodeid for o in chosen.not_selected] == ["b"]
-
-
-@pytest.mark.whole_run
-def test_a_k_subset_keeps_exit_0_but_is_never_called_passed(tmp_path: Path) -> None:
-    result = run_techval(["--", "-k", "Broad or List or inpatient or Create"], tmp_path / "r")
-    assert result.code == 0, result.stderr
-    found = assert_evidence_agrees(result.reports)
-    assert found["verdict"] == "incomplete"
-    assert found["counts"]["total"] == 6 and found["counts"]["not_selected"] == 12
-    assert "PASSED" not in result.stdout.split("Validation step")[1]
-    assert "12 of the suite's 18 scenarios were not selected" in result.stdout
-    globals_file = result.reports / "allure-results" / "techval-globals.json"
-    assert "Scenarios not selected" in globals_file.read_text()
-    summary = bundle.summary(found)  # summary.md of the evidence bundle
-    assert "**Subset.**" in summary and "Verdict: **INCOMPLETE**" in summary
-    assert "not selected: Update the address" in summary
-    rows = (result.reports / "requirements.csv").read_text()
-    assert "incomplete" in rows  # a requirement some of whose scenarios were left out

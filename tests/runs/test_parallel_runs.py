@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import shutil
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -21,6 +23,7 @@ from tests.helpers import (
     RunResult,
     assert_evidence_agrees,
     run_techval,
+    shared_run,
     write_environment,
 )
 
@@ -58,14 +61,43 @@ def table(result: RunResult) -> str:
     return result.stdout[result.stdout.index("Validation step") :].split("techval:")[0]
 
 
-@pytest.fixture(scope="module")
+# The runs below are made once for the session, whichever worker asks first (helpers.shared_run);
+# the tests only read them.
+@pytest.fixture(scope="session")
 def serial(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
-    return run_techval([], tmp_path_factory.mktemp("serial") / "reports")
+    return shared_run(
+        tmp_path_factory, "serial", lambda folder: run_techval([], folder / "reports")
+    )
+
+
+@pytest.fixture(scope="session")
+def parallel(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
+    """The suite on four workers."""
+    return shared_run(
+        tmp_path_factory,
+        "parallel",
+        lambda folder: run_techval(["--workers", "4"], folder / "reports"),
+    )
+
+
+def shard(k: int, folder: Path) -> RunResult:
+    return run_techval(["--shard", f"{k}/2"], folder / "reports")
+
+
+@pytest.fixture(scope="session")
+def shards(tmp_path_factory: pytest.TempPathFactory) -> tuple[RunResult, RunResult]:
+    """The suite in two shards, each a run of its own."""
+    first, second = (
+        shared_run(tmp_path_factory, f"shard-{k}", functools.partial(shard, k)) for k in (1, 2)
+    )
+    assert first.code == second.code == 0, first.stderr + second.stderr
+    return first, second
 
 
 @pytest.mark.whole_run
-def test_four_workers_give_the_evidence_of_a_serial_run(serial: RunResult, tmp_path: Path) -> None:
-    parallel = run_techval(["--workers", "4"], tmp_path / "reports")
+def test_four_workers_give_the_evidence_of_a_serial_run(
+    serial: RunResult, parallel: RunResult
+) -> None:
     assert parallel.code == serial.code == 0, parallel.stderr
     assert len(list((parallel.reports / "events").glob("gw*.jsonl"))) == 4
     assert scenarios(parallel.reports) == scenarios(serial.reports)
@@ -81,8 +113,8 @@ def test_four_workers_give_the_evidence_of_a_serial_run(serial: RunResult, tmp_p
 
 
 @pytest.mark.whole_run
-def test_lifecycle_groups_stay_on_one_worker(tmp_path: Path) -> None:
-    result = run_techval(["--workers", "3"], tmp_path / "reports")
+def test_lifecycle_groups_stay_on_one_worker(parallel: RunResult) -> None:
+    result = parallel
     assert result.code == 0, result.stderr
     where: dict[str, set[str]] = {}
     for path in (result.reports / "events").glob("gw*.jsonl"):
@@ -101,10 +133,10 @@ def test_lifecycle_groups_stay_on_one_worker(tmp_path: Path) -> None:
 
 
 @pytest.mark.whole_run
-def test_two_shards_merged_are_the_whole_suite(serial: RunResult, tmp_path: Path) -> None:
-    first = run_techval(["--shard", "1/2"], tmp_path / "shard-1")
-    second = run_techval(["--shard", "2/2"], tmp_path / "shard-2")
-    assert first.code == second.code == 0, first.stderr + second.stderr
+def test_two_shards_merged_are_the_whole_suite(
+    serial: RunResult, shards: tuple[RunResult, RunResult], tmp_path: Path
+) -> None:
+    first, second = shards
     one, two = scenarios(first.reports), scenarios(second.reports)
     assert one and two and not set(one) & set(two)
     groups_one = {s["group"] for s in one.values() if s["group"]}
@@ -137,11 +169,13 @@ def test_two_shards_merged_are_the_whole_suite(serial: RunResult, tmp_path: Path
 
 
 @pytest.mark.whole_run
-def test_a_merge_missing_a_shards_events_reports_its_scenarios_as_not_run(tmp_path: Path) -> None:
-    first = run_techval(["--shard", "1/2"], tmp_path / "shard-1")
-    second = run_techval(["--shard", "2/2"], tmp_path / "shard-2")
-    assert first.code == second.code == 0, first.stderr + second.stderr
-    # the second shard's events are lost (its JUnit and Allure results are still there)
+def test_a_merge_missing_a_shards_events_reports_its_scenarios_as_not_run(
+    shards: tuple[RunResult, RunResult], tmp_path: Path
+) -> None:
+    first, shared = shards
+    # a copy of the second shard whose events are lost (its JUnit and Allure results are kept)
+    second = RunResult(shared.code, shared.stdout, shared.stderr, tmp_path / "shard-2")
+    shutil.copytree(shared.reports, second.reports)
     (second.reports / "events" / "main.jsonl").write_text("")
     merged = run_techval(
         [str(first.reports), str(second.reports)], tmp_path / "merged", command="merge"

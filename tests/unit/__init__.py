@@ -1,0 +1,1 @@
+"""Unit tests: the harness's pieces, without running techval as a whole."""
