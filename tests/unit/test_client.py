@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -372,7 +373,7 @@ def test_request_keeps_the_limits_of_send(
     tmp_path: Path, registry: SchemaRegistry, stub: FhirStub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     client = fhir_client(tmp_path, registry, stub)
-    monkeypatch.setattr("techval.core.client.MAX_MESSAGE_BYTES", 20)
+    client.settings = dataclasses.replace(client.settings, message_limit_bytes=20)
     big = client.request("Organization.read", "GET", "/x", response_schema="fhir/Organization")
     assert big.oversized and big.schema == "fhir/Organization"
     assert [str(v) for v in big.violations] == ["$: the response is over the 20 byte limit"]

@@ -43,7 +43,7 @@ from techval.core.exchange import (
 )
 from techval.core.health import Health
 from techval.core.redaction import Redactor
-from techval.core.redox import MAX_MESSAGE_BYTES, timestamp
+from techval.core.redox import timestamp
 from techval.core.schemas import ERROR_SCHEMA, SchemaRegistry, UnknownMessage, Violation
 from techval.core.verifies import verifies
 
@@ -375,7 +375,7 @@ class RedoxClient:
                 outgoing.method,
                 url,
                 mask=self.redactor.headers,
-                max_bytes=MAX_MESSAGE_BYTES,
+                max_bytes=self.settings.message_limit_bytes,
                 within=allowed,
                 content=outgoing.content,
                 headers=headers,
@@ -414,7 +414,10 @@ class RedoxClient:
         if exchange.oversized:
             exchange.schema = outgoing.expected
             exchange.violations = [
-                Violation("$", f"the response is over the {MAX_MESSAGE_BYTES:,} byte limit")
+                Violation(
+                    "$",
+                    f"the response is over the {self.settings.message_limit_bytes:,} byte limit",
+                )
             ]
             return
         exchange.response_text = response.text

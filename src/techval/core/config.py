@@ -16,7 +16,7 @@ from typing import Any
 from techval.core import datafiles, destinations, dotenv, yamlfile
 from techval.core.errors import ConfigError
 from techval.core.paths import project_root
-from techval.core.redox import TREATMENT
+from techval.core.redox import MAX_MESSAGE_BYTES, TREATMENT
 from techval.core.retries import RetryPolicy
 from techval.core.verifies import verifies
 
@@ -281,6 +281,9 @@ class Settings:
     source: Path
     reports: ReportSettings = ReportSettings()
     retries: RetryPolicy = field(default_factory=RetryPolicy)
+    # Redox's size limit of a message and of an answer (`limits.message_bytes`; 40 MB, the
+    # quotas page; the error page says 10 MB: fact 8.2)
+    message_limit_bytes: int = MAX_MESSAGE_BYTES
     api: str = "data_model"  # or "fhir": which Redox API the validation steps speak
     fhir: FhirSettings = FhirSettings()
 
@@ -509,6 +512,7 @@ def _build(data: dict[str, Any], path: Path, root: Path) -> Settings:
         retries=RetryPolicy(**data.get("retries", {})),
         api=api,
         fhir=fhir,
+        message_limit_bytes=int((data.get("limits") or {}).get("message_bytes", MAX_MESSAGE_BYTES)),
     )
     if api == "fhir":
         _check_fhir(settings, path)

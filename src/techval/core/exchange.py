@@ -12,6 +12,7 @@ import httpx
 
 from techval.core import wire
 from techval.core.redaction import MASK, SECRET_KEYS, Redactor, search_resource
+from techval.core.redox import MAX_MESSAGE_BYTES
 from techval.core.schemas import Violation
 from techval.core.verifies import verifies
 
@@ -40,6 +41,7 @@ class Exchange:
         None  # why this attempt was made, e.g. "after HTTP 502, waited 0.4 s"
     )
     oversized: bool = False  # the body, decoded, was over the limit: not read to the end
+    read_limit: int = MAX_MESSAGE_BYTES  # that limit, in bytes (limits.message_bytes)
     too_deep: bool = False  # the body is JSON nested deeper than MAX_DEPTH: not parsed
     cut_short: bool = False  # the scenario's own deadline ended the wait (not the environment)
     request_form: dict[str, list[str]] | None = None  # a form sent, masked (masked_form)
@@ -217,6 +219,7 @@ def timed_request(
         with wire.deadline(within):
             response = http.send(request, stream=True)
             try:
+                exchange.read_limit = max_bytes
                 body, exchange.oversized = wire.read_body(response, max_bytes)
             finally:
                 response.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from techval.core.errors import RedoxRefused, SchemaMismatch
 from techval.core.exchange import MAX_DEPTH, Exchange
-from techval.core.redox import MAX_MESSAGE_BYTES
 from techval.core.verifies import verifies
 
 
@@ -14,7 +13,7 @@ def answered(exchange: Exchange) -> None:
     """The server answered with a JSON body that matches the schema it was checked against."""
     if exchange.oversized:
         raise SchemaMismatch(
-            f"{exchange.label}: the response is over the {MAX_MESSAGE_BYTES:,} byte limit of a "
+            f"{exchange.label}: the response is over the {exchange.read_limit:,} byte limit of a "
             "Redox message (not read further)"
         )
     if exchange.too_deep:

@@ -92,15 +92,15 @@ def test_flag(message: dict[str, Any], production: bool) -> list[Violation]:
 
 
 @verifies("API-05")
-def size(message: dict[str, Any]) -> list[Violation]:
-    """Redox refuses messages over 40 MB (redox-api.md 5.8)."""
+def size(message: dict[str, Any], limit: int = MAX_MESSAGE_BYTES) -> list[Violation]:
+    """Redox refuses messages over 40 MB (redox-api.md 5.8; `limits.message_bytes`)."""
     length = len(json.dumps(message, ensure_ascii=False).encode("utf-8"))
-    if length > MAX_MESSAGE_BYTES:
+    if length > limit:
         return [
             Violation(
                 "$",
                 f"the message is {length / 1_000_000:.1f} MB; Redox accepts at most "
-                f"{MAX_MESSAGE_BYTES // 1_000_000} MB",
+                f"{limit / 1_000_000:g} MB (limits.message_bytes)",
             )
         ]
     return []
@@ -205,7 +205,7 @@ def outgoing(
     message: dict[str, Any], purpose: str | None, settings: Settings, pushed: set[str]
 ) -> list[Violation]:
     """Every rule that applies to a message bound for the destination of `purpose`."""
-    found = test_flag(message, settings.production) + size(message)
+    found = test_flag(message, settings.production) + size(message, settings.message_limit_bytes)
     if purpose in CAREQUALITY_PURPOSES:
         found += carequality_metadata(message)
     if purpose == "data_on_demand":
