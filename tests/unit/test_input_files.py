@@ -341,7 +341,9 @@ def test_a_carequality_request_without_its_metadata_breaks_the_rules() -> None:
 def test_a_message_over_40_mb_breaks_the_rules() -> None:
     message = {"Meta": {}, "Note": "x" * MAX_MESSAGE_BYTES}
     (found,) = rules.without_environment(message, "ClinicalSummary.VisitPush")
-    assert found.message == "the message is 40.0 MB; Redox accepts at most 40 MB"
+    assert found.message == (
+        "the message is 40.0 MB; Redox accepts at most 40 MB (limits.message_bytes)"
+    )
 
 
 # --- the commands, as a user starts them -----------------------------------------------------
