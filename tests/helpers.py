@@ -7,10 +7,12 @@ import fcntl
 import io
 import json
 import os
+import resource
 import subprocess
 import sys
 import types
 import xml.etree.ElementTree as ET
+import zipfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,7 +27,7 @@ from techval.core.config import Settings, load_settings
 from techval.core.exchange import Exchange
 from techval.core.redaction import Redactor
 from techval.core.schemas import SchemaRegistry
-from techval.harness.evidence import verdict
+from techval.harness.evidence import leaks, verdict
 from techval.harness.evidence.assemble import Assembled
 from techval.harness.evidence.decide import Decided
 from techval.harness.evidence.section import Section
@@ -306,3 +308,39 @@ def applied(
     earlier = MappingProxyType(dict(result))
     result.update(section.apply(verdict.from_decided(decided), earlier, decided, reports))
     return result
+
+
+def techval_process(
+    *args: str, cwd: Path = ROOT, timeout: float = 120, memory: int | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`techval ARGS` in a fresh interpreter, as a user starts it (`memory`: the address space
+    it may use, set between fork and exec)."""
+
+    def limit() -> None:
+        if memory is not None:
+            resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+
+    return subprocess.run(
+        [sys.executable, "-m", "techval.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        preexec_fn=limit,  # only setrlimit, between fork and exec
+    )
+
+
+def every_text(folder: Path) -> dict[str, str]:
+    """Every file under `folder`, zip members and the HTML report's embedded data included."""
+    texts = {}
+    for path in (p for p in folder.rglob("*") if p.is_file()):
+        if path.suffix == ".zip":
+            with zipfile.ZipFile(path) as archive:
+                for name in archive.namelist():
+                    texts[f"{path.name}!{name}"] = archive.read(name).decode("utf-8", "replace")
+            continue
+        texts[str(path)] = path.read_text(encoding="utf-8", errors="replace")
+        for name, data in leaks.embedded(texts[str(path)]).items():
+            texts[f"{path}#{name}"] = data
+    return texts

@@ -16,8 +16,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from techval.harness.evidence.leaks import embedded
-from tests.helpers import ROOT, RunResult, assert_evidence_agrees, run_techval, write_environment
+from tests.helpers import (
+    ROOT,
+    RunResult,
+    assert_evidence_agrees,
+    every_text,
+    run_techval,
+    write_environment,
+)
 
 pytestmark = pytest.mark.whole_run  # runs techval commands as a whole: not in make test-fast
 
@@ -68,22 +74,6 @@ def copied(result: RunResult, folder: Path) -> Path:
     for old in reports.glob("*.zip"):
         old.unlink()
     return reports
-
-
-def every_text(folder: Path) -> dict[str, str]:
-    """Every file under `folder`, zip members and the report's embedded data included."""
-    texts = {}
-    for path in (p for p in folder.rglob("*") if p.is_file()):
-        if path.suffix == ".zip":
-            with zipfile.ZipFile(path) as archive:
-                for name in archive.namelist():
-                    texts[f"{path.name}!{name}"] = archive.read(name).decode("utf-8", "replace")
-        else:
-            texts[str(path)] = path.read_text(encoding="utf-8", errors="replace")
-    for name, text in list(texts.items()):
-        if name.endswith(".html"):
-            texts |= {f"{name}#{key}": value for key, value in embedded(text).items()}
-    return texts
 
 
 def test_planted_secret_and_patient_name_appear_nowhere_in_the_reports(

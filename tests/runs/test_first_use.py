@@ -13,25 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT, run_techval, write_environment
+from tests.helpers import ROOT, run_techval, techval_process, write_environment
 
 pytestmark = pytest.mark.whole_run  # runs techval commands as a whole: not in make test-fast
 
 
-def techval(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "techval.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
 @pytest.mark.parametrize("args", [["--version"], ["--help"], ["run", "--help"]])
 def test_version_and_help_work_from_another_folder(tmp_path: Path, args: list[str]) -> None:
-    done = techval(*args, cwd=tmp_path)
+    done = techval_process(*args, cwd=tmp_path)
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-2000:]
     assert (
         done.stdout.startswith("techval 0.") if args == ["--version"] else "usage:" in done.stdout
@@ -39,8 +28,8 @@ def test_version_and_help_work_from_another_folder(tmp_path: Path, args: list[st
 
 
 def test_help_says_where_paths_are_read_from(tmp_path: Path) -> None:
-    top = " ".join(techval("--help", cwd=tmp_path).stdout.split())
-    run = " ".join(techval("run", "--help", cwd=tmp_path).stdout.split())
+    top = " ".join(techval_process("--help", cwd=tmp_path).stdout.split())
+    run = " ".join(techval_process("run", "--help", cwd=tmp_path).stdout.split())
     assert f"{ROOT / 'environments'}/NAME.yaml" in top
     assert "relative to the working directory" in top
     assert "--reports DIR folder for the reports, relative to the working directory" in run
@@ -49,13 +38,13 @@ def test_help_says_where_paths_are_read_from(tmp_path: Path) -> None:
 
 def test_doctor_from_another_folder_reads_a_relative_config(tmp_path: Path) -> None:
     write_environment(tmp_path)
-    done = techval("doctor", "--config", "environment.yaml", cwd=tmp_path)
+    done = techval_process("doctor", "--config", "environment.yaml", cwd=tmp_path)
     assert done.returncode == 0 and not done.stderr, done.stdout + done.stderr
     assert re.search(r"^environment file\s+ok\s+environment.yaml: harness-test$", done.stdout, re.M)
 
 
 def test_doctor_from_another_folder_finds_the_named_environment(tmp_path: Path) -> None:
-    done = techval("doctor", cwd=tmp_path)
+    done = techval_process("doctor", cwd=tmp_path)
     assert done.returncode == 0 and not done.stderr, done.stdout + done.stderr
     assert "techval doctor: ready to run" in done.stdout
 

@@ -11,13 +11,12 @@ from techval.cli import validate
 from techval.core.config import Settings
 from techval.validation import organization, search
 from techval.validation.patients import load_patients
-from tests.helpers import run_techval
+from tests.helpers import run_techval, techval_process
 from tests.unit.test_input_files import (
     DEEP_JSON,
     MODEST_MEMORY,
     STARTED,
     alias_bomb,
-    techval,
 )
 
 
@@ -36,7 +35,7 @@ def a_hundred_problems(tmp_path: Path, test_settings: Settings) -> Path:
 def test_run_with_an_alias_bomb_ends_at_once_in_one_line(tmp_path: Path) -> None:
     path = tmp_path / "bomb.yaml"
     path.write_text(alias_bomb())
-    done = techval("run", "--config", str(path), "--no-html", memory=MODEST_MEMORY)
+    done = techval_process("run", "--config", str(path), "--no-html", memory=MODEST_MEMORY)
     assert done.returncode == 2, done.stderr
     assert done.stderr.startswith(f"techval: could not run: {path}: stands for more than ")
     assert len(done.stderr.splitlines()) == 1
@@ -72,7 +71,7 @@ def test_validate_reads_no_fifo_no_deep_json_and_caps_what_it_prints(
 ) -> None:
     deep = tmp_path / "deep.json"
     deep.write_text(DEEP_JSON)
-    done = techval("validate", str(deep), str(fifo), "/dev/zero", str(a_hundred_problems))
+    done = techval_process("validate", str(deep), str(fifo), "/dev/zero", str(a_hundred_problems))
     assert done.returncode == 1 and done.stderr == ""
     lines = done.stdout.splitlines()
     assert lines[:3] == [
@@ -95,7 +94,7 @@ def test_validate_applies_the_carequality_metadata_rule(
     del message["Meta"]["Extensions"]["user-id"]
     path = tmp_path / "search.json"
     path.write_text(json.dumps(message))
-    done = techval("validate", str(path))
+    done = techval_process("validate", str(path))
     assert done.returncode == 1
     missing = "$.Meta.Extensions.user-id.string: Carequality metadata missing"
     assert done.stdout == f"{path}: {missing}\n"

@@ -7,10 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import resource
 import shutil
-import subprocess
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -349,21 +346,3 @@ def test_a_message_over_40_mb_breaks_the_rules() -> None:
 # --- the commands, as a user starts them -----------------------------------------------------
 
 MODEST_MEMORY = 1 << 30  # address space for a techval process that refuses its input
-
-
-def techval(*args: str, memory: int | None = None) -> subprocess.CompletedProcess[str]:
-    """`techval ARGS` in a subprocess (run_techval adds --reports, which validate has not)."""
-
-    def limit() -> None:
-        if memory is not None:
-            resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-
-    return subprocess.run(
-        [sys.executable, "-m", "techval.cli", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        preexec_fn=limit,  # only setrlimit, between fork and exec
-    )

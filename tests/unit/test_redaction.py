@@ -8,7 +8,6 @@ import json
 import re
 import threading
 import tracemalloc
-import zipfile
 from collections.abc import Callable, Iterator
 from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,7 +21,7 @@ from techval.core.errors import ConfigError
 from techval.core.redaction import MASK, PATIENT_MASK, SHORT_TEXT, Redactor, patient_values, shape
 from techval.core.spellings import FOLDED_CHUNK, WHOLE_TEXT
 from techval.harness.evidence import leaks
-from tests.helpers import run_techval, settings_for, write_environment
+from tests.helpers import every_text, run_techval, settings_for, write_environment
 
 PATIENT = {
     "Demographics": {
@@ -525,21 +524,6 @@ def hostile_server() -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
-
-
-def every_text(reports: Path) -> dict[str, str]:
-    """Every file under `reports`, zip members and the HTML report's embedded data included."""
-    texts = {}
-    for path in (p for p in reports.rglob("*") if p.is_file()):
-        if path.suffix == ".zip":
-            with zipfile.ZipFile(path) as archive:
-                for name in archive.namelist():
-                    texts[f"{path.name}!{name}"] = archive.read(name).decode("utf-8", "replace")
-            continue
-        texts[str(path)] = path.read_text(encoding="utf-8", errors="replace")
-        for name, data in leaks.embedded(texts[str(path)]).items():
-            texts[f"{path}#{name}"] = data
-    return texts
 
 
 def leaked(text: str) -> list[str]:
