@@ -542,3 +542,11 @@ def test_fhir_scripts_send_each_verb_and_form_as_recorded(
     sent = args.read_text().split("\0")[:-1]
     assert sent[sent.index("-X") + 1] == "GET"
     assert not [arg for arg in sent if arg.startswith("--data")]
+
+
+def test_a_shipped_token_script_without_its_markers_is_refused_naming_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(reproduce, "DEFAULTS_START", "# --- no such marker ---\n")
+    with pytest.raises(RuntimeError, match=r"get-token\.sh: the run defaults markers are missing"):
+        reproduce.token_script("jwt RS384", f"{BASE}/v2/auth/token", BASE)

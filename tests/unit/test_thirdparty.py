@@ -60,3 +60,15 @@ def test_the_three_packages_are_bounded_below_their_next_major() -> None:
     ):
         found = re.search(rf'"{package}>=[^",]+,(<[^"]+)"', text)
         assert found is not None and found.group(1) == bound, f"{package}: no upper bound {bound}"
+
+
+def test_the_tag_grammar_gone_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    from _pytest.mark.expression import Expression
+
+    monkeypatch.delattr(Expression, "compile")
+    assert any(line.endswith(": no Expression.compile") for line in thirdparty.missing())
+
+
+def test_a_tag_expression_is_judged_by_pytests_grammar() -> None:
+    assert thirdparty.tag_expression_error("organization and not record_locator") is None
+    assert thirdparty.tag_expression_error("organization and") is not None

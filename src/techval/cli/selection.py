@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from techval.core.errors import CouldNotRun
+from techval.harness.thirdparty import tag_expression_error
 
 TAG = re.compile(r"@([A-Za-z_][A-Za-z0-9_]*)")
 
@@ -26,12 +27,9 @@ def known_tags(features: Path) -> set[str]:
 
 
 def check_tags(expression: str, features: Path) -> None:
-    from _pytest.mark.expression import Expression  # pytest's own -m grammar
-
-    try:
-        Expression.compile(expression)
-    except SyntaxError as exc:  # what pytest raises for a malformed expression
-        raise CouldNotRun(f"--tags {expression!r}: not a tag expression ({exc.msg})") from None
+    problem = tag_expression_error(expression)
+    if problem is not None:
+        raise CouldNotRun(f"--tags {expression!r}: not a tag expression ({problem})")
     words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", expression)) - TAG_WORDS
     unknown = sorted(words - known_tags(features))
     if unknown:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
 
 import pytest
 
@@ -24,18 +23,13 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower() or "organization"
 
 
-def template_of(item: pytest.Item) -> Any:
-    """pytest-bdd's scenario behind a test item, or None for a plain test."""
-    return scenario_template(item)
-
-
 def group_for(item: pytest.Item) -> str | None:
     callspec = getattr(item, "callspec", None)
     profile = callspec.params.get("organization_profile") if callspec is not None else None
     if profile is not None:
         return f"organization:{slug(profile.name)}"
     step = step_for(marker.name for marker in item.iter_markers())
-    scenario = template_of(item)
+    scenario = scenario_template(item)
     if step is not None and step.key == "data_on_demand" and scenario is not None:
         for scenario_step in scenario.steps:
             found = ALIAS.search(scenario_step.name)

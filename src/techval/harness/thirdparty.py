@@ -53,9 +53,21 @@ def logger_folder(logger: Any) -> Path:
     return Path(logger._report_dir)
 
 
+def tag_expression_error(expression: str) -> str | None:
+    """Why `expression` is not a tag expression in pytest's own -m grammar (its private
+    _pytest.mark.expression); None when it is one."""
+    from _pytest.mark.expression import Expression
+
+    try:
+        Expression.compile(expression)
+    except SyntaxError as exc:  # what pytest raises for a malformed expression
+        return str(exc.msg)
+    return None
+
+
 def versions() -> dict[str, str]:
     found = {}
-    for name in ("pytest-bdd", "pytest-xdist", "allure-pytest-bdd"):
+    for name in ("pytest", "pytest-bdd", "pytest-xdist", "allure-pytest-bdd"):
         try:
             found[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -87,15 +99,19 @@ def missing() -> list[str]:
         lacks("pytest-xdist", "xdist.scheduler.LoadScopeScheduling")
     else:
         source = inspect.getsource(LoadScopeScheduling.__init__)
-        gone += [
-            f"pytest-xdist {installed['pytest-xdist']}: no LoadScopeScheduling.{name}"
-            for name in XDIST_SCHEDULER_NEEDS
-            if not callable(getattr(LoadScopeScheduling, name, None))
-        ] + [
-            f"pytest-xdist {installed['pytest-xdist']}: LoadScopeScheduling sets no self.{name}"
-            for name in XDIST_SCHEDULER_STATE
-            if f"self.{name}" not in source
-        ]
+        for name in XDIST_SCHEDULER_NEEDS:
+            if not callable(getattr(LoadScopeScheduling, name, None)):
+                lacks("pytest-xdist", f"LoadScopeScheduling.{name}")
+        for name in XDIST_SCHEDULER_STATE:
+            if f"self.{name}" not in source:
+                lacks("pytest-xdist", f"self.{name} set by LoadScopeScheduling")
+    try:
+        from _pytest.mark.expression import Expression
+    except ImportError:
+        lacks("pytest", "_pytest.mark.expression.Expression")
+    else:
+        if not callable(getattr(Expression, "compile", None)):
+            lacks("pytest", "Expression.compile")
     try:
         from allure_commons.logger import AllureFileLogger
     except ImportError:

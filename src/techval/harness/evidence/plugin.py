@@ -34,7 +34,7 @@ from techval.harness.evidence.inputs import Inputs
 from techval.harness.evidence.outcomes import BROKEN, ScenarioOutcome, first_line
 from techval.harness.evidence.run_info import describe
 from techval.harness.evidence.writing import write_evidence
-from techval.harness.groups import group_for, template_of
+from techval.harness.groups import group_for
 from techval.harness.pytest_plugin import (
     OTHER_SHARD_KEY,
     POSITION_KEY,
@@ -45,7 +45,7 @@ from techval.harness.pytest_plugin import (
     stream_for,
 )
 from techval.harness.run import redactor_for
-from techval.harness.thirdparty import allure_results, example_values
+from techval.harness.thirdparty import allure_results, example_values, scenario_template
 from techval.validation.catalogue import EPIC, step_for
 
 REDACTOR_KEY = pytest.StashKey[Redactor]()
@@ -103,7 +103,7 @@ def reports_dir(config: pytest.Config) -> Path | None:
 
 def outcome_for(item: pytest.Item, masker: Redactor) -> ScenarioOutcome:
     """What is known before the scenario runs: its names, step, parameters and group."""
-    template = template_of(item)
+    template = scenario_template(item)
     feature = template.feature if template is not None else None
     name = template.name if template is not None else item.name
     callspec = getattr(item, "callspec", None)
