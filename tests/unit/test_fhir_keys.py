@@ -280,3 +280,17 @@ def test_a_coded_header_breaking_its_rule_is_named(
     assert found.startswith(problem)
     assert carequality_header_values(settings, settings.carequality_headers()) == []
     assert carequality_header_values(settings, {}) == []  # the directory's requests: none
+
+
+def test_a_display_holding_the_templates_separator_still_gives_the_code() -> None:
+    from techval.core.config import written_parts
+
+    assert written_parts("{display}^{code}", "Dr^Med^112247003") == {
+        "display": "Dr^Med",
+        "code": "112247003",
+    }
+    assert written_parts("{code}^{display}", "112247003^Dr^Med") == {
+        "code": "112247003",
+        "display": "Dr^Med",
+    }
+    assert written_parts("{code}", "not a code") is None

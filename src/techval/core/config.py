@@ -342,7 +342,10 @@ def written_parts(template: str, value: str) -> dict[str, str] | None:
     for literal, name, _, _ in string.Formatter().parse(template):
         pattern += re.escape(literal)
         if name:
-            pattern += f"(?P={name})" if f"(?P<{name}>" in pattern else f"(?P<{name}>.+?)"
+            # a code or a system is one token (a SNOMED ID, TREATMENT, an OID); a display may
+            # hold the template's own separators ("Dr^Med")
+            token = ".+?" if name == "display" else r"[A-Za-z0-9._:-]+"
+            pattern += f"(?P={name})" if f"(?P<{name}>" in pattern else f"(?P<{name}>{token})"
     found = re.fullmatch(pattern, value)
     return found.groupdict() if found is not None else None
 
