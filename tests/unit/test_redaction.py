@@ -88,6 +88,33 @@ def test_a_data_model_patients_values_are_learned_where_masked_and_masked_when_e
     )
 
 
+def test_a_body_masked_for_the_har_is_not_masked_again_inside_its_attachment() -> None:
+    """Within `reusing()` the same object is masked once (an exchange's HAR entry, then its
+    attachment's whole document); a value learned in between, or an object changed after the
+    block, is masked anew."""
+    masking = redactor()
+    body = {"Patients": [{"Identifiers": [{"ID": "MRN-112233"}]}], "Note": "MRN-445566"}
+    calls: list[object] = []
+    original = masking._data
+
+    def counted(value: object, in_patient: bool, learned: list[Any]) -> object:
+        calls.append(value)
+        return original(value, in_patient, learned)
+
+    masking._data = counted  # type: ignore[method-assign]
+    with masking.reusing():
+        alone = masking.data(body)
+        calls.clear()
+        whole = masking.data({"request": {"body": body}})
+        assert whole == {"request": {"body": alone}}
+        assert [c for c in calls if c is body or c is body["Patients"]] == [body]  # not walked
+        masking.add_patient_value("MRN-445566")  # new values to mask: nothing is reused
+        again = masking.data({"request": {"body": body}})
+        assert again == {"request": {"body": {**alone, "Note": PATIENT_MASK}}}  # type: ignore[dict-item]
+    body["Note"] = "changed after the block"
+    assert masking.data(body)["Note"] == "changed after the block"  # type: ignore[index]
+
+
 def test_document_bodies_are_replaced_by_their_size() -> None:
     masked = redactor().data({"Document": {"ID": "d1"}, "Data": "<ClinicalDocument>Timothy"})
     assert masked == {"Document": {"ID": "d1"}, "Data": "[document body masked: 25 characters]"}

@@ -29,6 +29,17 @@ def indented(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False)
 
 
+def line(value: Any) -> str:
+    """`value` as one line of compact JSON (an event file's line): orjson where it can write
+    the value, json otherwise (a big integer, a lone surrogate, a type it does not know)."""
+    if orjson is not None:
+        try:
+            return orjson.dumps(value).decode("utf-8")
+        except TypeError:
+            pass
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 def _spelled_alike(value: Any) -> bool:
     """Whether no float in `value` is one orjson writes otherwise than json."""
     pending = [value]

@@ -29,10 +29,11 @@ again when it taught something, so an echo in the same body is masked too.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import string
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, unquote_plus
 
@@ -164,6 +165,10 @@ class Redactor:
         # the values to mask change.
         self._masked: dict[tuple[str, bool], str] = {}
         self._learned = 0  # values learned from where they were masked (MAX_LEARNED)
+        self._generation = 0  # bumped when the values to mask change
+        # id -> (value, its masked copy, generation): the JSON values masked inside a
+        # `reusing()` block (one exchange's HAR entry and attachment mask its bodies once)
+        self._reuse: dict[int, tuple[object, object, int]] | None = None
         self._adding = threading.Lock()  # values are added and compiled one caller at a time
         for value in secrets:
             self._add_secret(value)
@@ -227,6 +232,7 @@ class Redactor:
             (s for v in self._patient_spellings.values() for s in v), folded=True
         )
         self._masked = {}  # a new dict, not clear(): no thread stores a stale text in it
+        self._generation += 1
 
     @property
     def secrets(self) -> frozenset[str]:
@@ -289,7 +295,29 @@ class Redactor:
         masked = self._data(value, False, learned)
         if learned and self._learn(learned):
             masked = self._data(value, False, [])
+        if self._reuse is not None and isinstance(value, dict | list):
+            self._reuse[id(value)] = (value, masked, self._generation)
         return masked
+
+    @contextlib.contextmanager
+    def reusing(self) -> Iterator[None]:
+        """Within the block, a JSON object or list masked by `data()` is not masked again
+        where it recurs (the same object, unchanged values to mask): an exchange's bodies are
+        masked once for its HAR entry and once more, inside its whole document, for its
+        attachment. What the block masked is forgotten at its end (an object may change
+        later)."""
+        self._reuse = {}
+        try:
+            yield
+        finally:
+            self._reuse = None
+
+    def _reused(self, value: object) -> object | None:
+        reuse = self._reuse
+        hit = reuse.get(id(value)) if reuse else None
+        if hit is not None and hit[0] is value and hit[2] == self._generation:
+            return hit[1]
+        return None
 
     def url(self, value: str) -> str:
         """A URL (or a FHIR reference) with a patient's id in its path (`Patient/<id>`) and
@@ -317,6 +345,8 @@ class Redactor:
     def _data(self, value: object, in_patient: bool, learned: Learned) -> object:
         if isinstance(value, str):
             return shape(value) if in_patient else self.text(value)
+        if self._reuse and not in_patient and (masked := self._reused(value)) is not None:
+            return masked  # masked as a whole already, in the same place (not in a patient)
         if isinstance(value, list):
             return [self._data(v, in_patient, learned) for v in value]
         if value is None or isinstance(value, int | float):  # before an ABC check, that costs

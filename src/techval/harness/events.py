@@ -20,14 +20,13 @@ in-process subscribers and is never written.
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import MISSING, Field, dataclass, field, fields
 from pathlib import Path
 from types import UnionType
 from typing import IO, Any, ClassVar, TypeVar, Union, get_args, get_origin, get_type_hints
 
-from techval.core import inputfiles
+from techval.core import inputfiles, jsontext
 from techval.core.errors import CouldNotRun
 from techval.core.exchange import Exchange
 from techval.core.redox import timestamp
@@ -212,7 +211,7 @@ class EventFile:
     def __call__(self, event: Record) -> None:
         if self._file is not None:
             try:
-                self._file.write(json.dumps(as_json(event), ensure_ascii=False) + "\n")
+                self._file.write(jsontext.line(as_json(event)) + "\n")
                 self._file.flush()
             except OSError as exc:
                 self.close()

@@ -107,15 +107,16 @@ def start_run(
     stream = stream or events.EventStream()
 
     def record(exchange: Exchange) -> None:
-        stream.emit(
-            events.ExchangeRecorded(
-                exchange=exchange,
-                scenario=stream.scenario,
-                entry=har.entry(exchange, redactor),
-                log_ids=list(exchange.log_ids),
-                shape=drift.shape_of(exchange, mask=redactor.text),
+        with redactor.reusing():  # its bodies masked once, for the HAR and the attachment
+            stream.emit(
+                events.ExchangeRecorded(
+                    exchange=exchange,
+                    scenario=stream.scenario,
+                    entry=har.entry(exchange, redactor),
+                    log_ids=list(exchange.log_ids),
+                    shape=drift.shape_of(exchange, mask=redactor.text),
+                )
             )
-        )
 
     client = RedoxClient(
         settings,
