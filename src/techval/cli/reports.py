@@ -21,9 +21,7 @@ def command_report(args: argparse.Namespace) -> int:
     reports = existing_reports(args)
     result = verdict.read(reports / "verdict.json") or {}
     name = str(result.get("environment", {}).get("environment", "techval"))
-    outcome = html.generate(
-        reports / "allure-results", reports / "allure-report", name=html.report_name(name)
-    )
+    outcome = html.write_report(reports, name)
     print(f"techval: {outcome.message}")
     return 0 if outcome.written else 2
 
@@ -41,10 +39,7 @@ def command_merge(args: argparse.Namespace) -> int:
     print(console.table(result, reports))
     if not args.no_html:
         name = str(result.get("environment", {}).get("environment", "techval"))
-        outcome = html.generate(
-            reports / "allure-results", reports / "allure-report", name=html.report_name(name)
-        )
-        print(f"techval: {outcome.message}")
+        print(f"techval: {html.write_report(reports, name).message}")
     print(f"techval: merged {len(args.folders)} reports folders into {reports}")
     if result.get("interrupted"):
         return fail("interrupted: a run merged here did not finish (its reports end early)", 130)

@@ -130,12 +130,7 @@ def finish_reports(
         print(console.table(result, reports))
     folder = "" if reports == Path("reports") else f" --reports {shlex.quote(str(reports))}"
     if html_report:
-        outcome = html.generate(
-            reports / "allure-results",
-            reports / "allure-report",
-            name=html.report_name(environment),
-        )
-        print(f"techval: {outcome.message}")
+        print(f"techval: {html.write_report(reports, environment).message}")
     else:
         print(f"techval: no HTML report; `techval report{folder}` writes it from the results")
     print(

@@ -6,6 +6,7 @@ Data only: the harness and the simulator both read these tables, each deciding w
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -41,6 +42,7 @@ CAREQUALITY_EXTENSIONS = (  # the five keys every Carequality step carries
     "purpose-of-use",
 )
 TREATMENT = "TREATMENT"  # purpose-of-use
+SNOMED_CT_CODE = re.compile(r"[1-9][0-9]{5,17}")  # a user role: a SNOMED CT concept ID (fullmatch)
 
 # The record locator's LocationQuery is asynchronous (redox-api.md 10.1): Meta.Extensions key
 # and its values.

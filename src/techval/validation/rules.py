@@ -16,6 +16,7 @@ from techval.core.redox import (
     DOCUMENT_TYPES,
     LOINC,
     MAX_MESSAGE_BYTES,
+    SNOMED_CT_CODE,
     TREATMENT,
     VISIT_KINDS,
     visit_kind,
@@ -27,7 +28,6 @@ from techval.validation.messages import CAREQUALITY_PURPOSES
 OID = re.compile(r"^[0-2](\.(0|[1-9][0-9]*))+$")
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 REDOX_ARC = "2.16.840.1.113883.3.6147.458"
-SNOMED = re.compile(r"^[1-9][0-9]{5,17}$")
 
 
 def _value(extensions: dict[str, Any], key: str, kind: str) -> Any:
@@ -63,7 +63,7 @@ def carequality_metadata(message: dict[str, Any]) -> list[Violation]:
             )
         )
     role = _value(extensions, "user-role", "coding")
-    if not isinstance(role, str) or not SNOMED.match(role):
+    if not isinstance(role, str) or not SNOMED_CT_CODE.fullmatch(role):
         found.append(
             Violation(
                 f"{base}.user-role.coding.code",

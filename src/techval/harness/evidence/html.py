@@ -139,5 +139,9 @@ def _missing() -> str:
     return "Node.js is missing"
 
 
-def report_name(environment: str) -> str:
-    return f"{EPIC}: {environment}"
+def write_report(reports: Path, environment: str) -> Outcome:
+    """The HTML report of a reports folder (reports/allure-report, from its allure-results),
+    titled after the run's `environment`."""
+    return generate(
+        reports / "allure-results", reports / "allure-report", name=f"{EPIC}: {environment}"
+    )

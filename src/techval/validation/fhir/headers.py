@@ -6,15 +6,12 @@ code is read back from the value as `fhir.header_values` writes it; a format wit
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 
 from techval.core.config import Settings, written_parts
 from techval.core.errors import BreaksRedoxRule
-from techval.core.redox import TREATMENT
+from techval.core.redox import SNOMED_CT_CODE, TREATMENT
 from techval.core.verifies import verifies
-
-SNOMED = re.compile(r"[1-9][0-9]{5,17}")  # a SNOMED CT concept ID
 
 
 class HeaderRules:
@@ -39,7 +36,7 @@ def carequality_header_values(settings: Settings, headers: Mapping[str, str]) ->
     sent = {name.lower(): value for name, value in headers.items()}
     cq = settings.carequality
     rules: dict[str, tuple[Callable[[str], object], str, str]] = {
-        "user_role": (SNOMED.fullmatch, cq.user_role_code, "a SNOMED CT code"),
+        "user_role": (SNOMED_CT_CODE.fullmatch, cq.user_role_code, "a SNOMED CT code"),
         "purpose_of_use": (lambda code: code == TREATMENT, cq.purpose_code, TREATMENT),
     }
     problems = []
