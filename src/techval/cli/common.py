@@ -36,14 +36,14 @@ def exit_of(result: dict[str, Any]) -> int:
         what = "could not run" if code == 2 else "the environment stopped answering"
         fail(f"{what}: {reason}; {not_run(result)}", code)
     if code == 2 and not reasons:  # e.g. a merge missing a shard's scenarios
-        scenarios = [s for step in result.get("steps", []) for s in step["scenarios"]]
+        scenarios = verdict.scenarios_of(result)
         cannot = sum(1 for s in scenarios if s.get("kind") == COULD_NOT_RUN)
         fail(f"could not run: {cannot} of {len(scenarios)} scenarios (the reports say why)", code)
     return code
 
 
 def not_run(result: dict[str, Any] | None) -> str:
-    scenarios = [s for step in (result or {}).get("steps", []) for s in step["scenarios"]]
+    scenarios = verdict.scenarios_of(result)
     # not attempted: skipped as could-not-run (errors.NotRun, or never reached), by fields
     count = sum(
         1 for s in scenarios if s.get("status") == SKIPPED and s.get("kind") == COULD_NOT_RUN

@@ -19,6 +19,7 @@ from typing import Any
 from techval.harness.evidence.baseline_file import title_of
 from techval.harness.evidence.baseline_match import STATES
 from techval.harness.evidence.decide import Decided
+from techval.harness.evidence.outcomes import counted
 from techval.harness.evidence.section import Attachment
 from techval.harness.evidence.verdict import Verdict
 
@@ -54,11 +55,11 @@ class KnownFailures:
         changed, stale = state.get("changed") or [], state.get("stale") or []
         if known:
             listed = "; ".join(f"{_title(e)} ({e['kind']}, until {e['expires']})" for e in known)
-            lines.append(f"{_count(len(known), 'known failure')} (baseline): {listed}")
+            lines.append(f"{counted(len(known), 'known failure')} (baseline): {listed}")
         if expired:
             listed = "; ".join(f"{_title(e)} (expired {e['expires']})" for e in expired)
             lines.append(
-                f"{_count(len(expired), 'baseline entry', 'baseline entries')} expired, counted "
+                f"{counted(len(expired), 'baseline entry', 'baseline entries')} expired, counted "
                 f"as failing: {listed}; renew with `techval baseline` or fix"
             )
         if changed:
@@ -66,12 +67,12 @@ class KnownFailures:
                 f"{_title(e)} (baseline {e['kind']}, now {e['now']})" for e in changed
             )
             lines.append(
-                f"{_count(len(changed), 'baselined failure')} changed kind, counted: {listed}"
+                f"{counted(len(changed), 'baselined failure')} changed kind, counted: {listed}"
             )
         if stale:
             listed = "; ".join(_title(e) for e in stale)
             lines.append(
-                f"{_count(len(stale), 'baselined scenario')} now passing: {listed}; remove "
+                f"{counted(len(stale), 'baselined scenario')} now passing: {listed}; remove "
                 f"{'its entry' if len(stale) == 1 else 'their entries'} from {state['file']} "
                 "(`techval baseline` rewrites it)"
             )
@@ -119,7 +120,3 @@ def _cell(text: str) -> str:
 
 def _title(entry: Mapping[str, Any]) -> str:
     return title_of(entry["scenario"], entry.get("parameters") or {})
-
-
-def _count(number: int, one: str, many: str | None = None) -> str:
-    return f"{number} {one if number == 1 else many or one + 's'}"

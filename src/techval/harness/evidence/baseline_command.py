@@ -4,7 +4,6 @@ unless --days)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -12,16 +11,12 @@ from typing import Any
 from techval.core.errors import CouldNotRun
 from techval.harness.evidence.baseline_file import KINDS, Entry, Key, dump, key_of, load, path_of
 from techval.harness.evidence.baseline_match import failed
-from techval.harness.evidence.outcomes import PASSED, first_line
+from techval.harness.evidence.outcomes import PASSED, counted, first_line
 from techval.harness.evidence.verdict import read as read_verdict
+from techval.harness.evidence.verdict import scenarios_of
 
 DEFAULT_DAYS = 30
 REASON_LIMIT = 160
-
-
-def _scenarios(result: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
-    for step in result.get("steps", []):
-        yield from step.get("scenarios", [])
 
 
 def _read(reports: Path) -> dict[str, Any]:
@@ -55,7 +50,7 @@ def write(
     expires = (today or datetime.now(UTC).date()) + timedelta(days=days)
     entries: list[Entry] = []
     decided: set[Key] = set()  # scenarios that ended passed or failed in this run
-    for scenario in _scenarios(result):
+    for scenario in scenarios_of(result):
         key = key_of(scenario["name"], scenario["parameters"])
         status, kind = scenario.get("status"), str(scenario.get("kind"))
         if status == PASSED or failed(status, kind):
@@ -76,11 +71,7 @@ def write(
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(dump(environments), encoding="utf-8")
     kept = len(entries) - written
-    line = f"{path}: {_count(written, 'known failure')} of {environment}"
+    line = f"{path}: {counted(written, 'known failure')} of {environment}"
     line += f", until {expires}" if written else ""
     line += f"; {kept} entr{'y' if kept == 1 else 'ies'} of scenarios not run kept" if kept else ""
     return line + "; review and commit it"
-
-
-def _count(number: int, one: str) -> str:
-    return f"{number} {one if number == 1 else one + 's'}"

@@ -157,6 +157,11 @@ def _status(report: pytest.TestReport, assertion: bool) -> str | None:
     return FAILED if assertion else BROKEN
 
 
+def counted(number: int, one: str, many: str | None = None) -> str:
+    """ "1 script", "2 scripts", "3 baseline entries" (`many` when adding an s is wrong)."""
+    return f"{number} {one if number == 1 else many or one + 's'}"
+
+
 def first_line(text: str, limit: int = 300) -> str:
     line = next((part.strip() for part in text.splitlines() if part.strip()), "")
     return line if len(line) <= limit else line[: limit - 1] + "…"

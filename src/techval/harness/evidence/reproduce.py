@@ -28,7 +28,7 @@ from urllib.parse import quote, urlsplit
 from techval.core.auth import ASSERTION_LIFETIME, ASSERTION_TYPE
 from techval.harness.evidence.assemble import Assembled
 from techval.harness.evidence.decide import Decided
-from techval.harness.evidence.outcomes import BROKEN, FAILED
+from techval.harness.evidence.outcomes import BROKEN, FAILED, counted
 from techval.harness.evidence.section import Attachment
 from techval.harness.evidence.verdict import Verdict
 
@@ -317,13 +317,13 @@ class Reproduction:
             return []
         return [
             "",
-            f"Reproduction: {_count(count)} in `{FOLDER}/` repeat the failed scenarios' "
+            f"Reproduction: {counted(count, 'script')} in `{FOLDER}/` repeat the failed scenarios' "
             f"exchanges with curl (`{README}` says how; `{FETCHER}` fetches a token).",
         ]
 
     def console(self, result: Mapping[str, Any], reports: Path) -> list[str]:
         count = len(_scripts(result))
-        return [f"reproduce: {reports / FOLDER}/ ({_count(count)})"] if count else []
+        return [f"reproduce: {reports / FOLDER}/ ({counted(count, 'script')})"] if count else []
 
     def attachments(self, result: Mapping[str, Any]) -> list[Attachment]:
         scripts = _scripts(result)
@@ -350,10 +350,6 @@ def _scripts(result: Mapping[str, Any]) -> list[dict[str, Any]]:
     section = result.get(KEY)
     scripts = section.get("scripts") if isinstance(section, Mapping) else None
     return [s for s in scripts if isinstance(s, dict)] if isinstance(scripts, list) else []
-
-
-def _count(count: int) -> str:
-    return f"{count} script" + ("" if count == 1 else "s")
 
 
 def _cell(text: str) -> str:

@@ -172,10 +172,14 @@ def from_decided(decided: Decided) -> Verdict:
     )
 
 
+def scenarios_of(verdict: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """The scenarios of a verdict document (verdict.json, read back), step by step."""
+    return [s for step in (verdict or {}).get("steps", []) for s in step.get("scenarios", [])]
+
+
 def exit_code(verdict: Mapping[str, Any]) -> int:
     """The exit code of a verdict document (verdict.json, read back): Verdict.exit_code."""
-    scenarios = [s for step in verdict.get("steps", []) for s in step.get("scenarios", [])]
-    ended = ((s.get("status"), s.get("kind"), s.get("baseline")) for s in scenarios)
+    ended = ((s.get("status"), s.get("kind"), s.get("baseline")) for s in scenarios_of(verdict))
     return _exit_code(ended, bool(verdict.get("undefined_steps")))
 
 
