@@ -10,6 +10,8 @@ from, each beside its baseline from the same run.
    report), and the harness's own overhead per exchange: the time `RedoxClient.send` takes
    (validation, redaction, recording, Allure attachment) minus a plain httpx POST of the same
    bodies, three times over (a shared machine is noisy): the repeat with the median ratio;
+   then, in a run of its own, the sending thread's CPU per exchange split by stage (request
+   checks, the HTTP round trip, the answer's checks, each kind of evidence);
 2. validation throughput with compiled validators, and a 40 MB VisitPush validated and
    attached: time and peak memory against the message size;
 3. the simulator under 16 concurrent keep-alive clients: requests per second, p50/p99;
@@ -157,7 +159,62 @@ def harness_overhead(
         rows.append(row)
     ratios = sorted(row["ratio"] for row in rows)
     median = next(row for row in rows if row["ratio"] == ratios[len(ratios) // 2])
-    return {**median, "ratios": [row["ratio"] for row in rows], "repeats": repeats}, sent
+    stages = _stages(folder / "stages")
+    return {
+        **median,
+        "ratios": [row["ratio"] for row in rows],
+        "repeats": repeats,
+        "stages_cpu_ms": stages,
+    }, sent
+
+
+# Where the sending thread's CPU goes in RedoxClient.send, by stage: (label, module, owner,
+# attribute). Each is wrapped for one extra in-process run (the timed repeats run unwrapped).
+STAGES = [
+    (
+        "request checks (schema, outgoing rules)",
+        "techval.core.client",
+        "RedoxClient",
+        "check_request",
+    ),
+    ("HTTP round trip (httpx, bounded read)", "techval.core.client", None, "timed_request"),
+    ("answer parsed and checked", "techval.core.client", "RedoxClient", "_read_response"),
+    ("evidence: HAR entry (redaction)", "techval.harness.evidence.har", None, "entry"),
+    ("evidence: drift shape", "techval.harness.evidence.drift", None, "shape_of"),
+    ("evidence: Allure attachment", "techval.core.reporting", "Reporter", "exchange"),
+    ("evidence: event line", "techval.harness.events", "EventFile", "__call__"),
+]
+
+
+def _stages(reports: Path) -> dict[str, float]:
+    """CPU ms per exchange of each stage of a send, the rest as "other" (the wrapper's own
+    cost included); a run of its own, so the timed repeats are not slowed by the wrappers."""
+    spent = dict.fromkeys([label for label, *_ in STAGES], 0.0)
+    originals = []
+    for label, module_name, owner_name, attribute in STAGES:
+        module = sys.modules.get(module_name) or __import__(module_name, fromlist=["_"])
+        owner = getattr(module, owner_name) if owner_name else module
+        original = getattr(owner, attribute)
+        originals.append((owner, attribute, original))
+
+        def timed(*args: Any, _label: str = label, _original: Any = original, **kwargs: Any) -> Any:
+            began = time.thread_time()
+            try:
+                return _original(*args, **kwargs)
+            finally:
+                spent[_label] += time.thread_time() - began
+
+        setattr(owner, attribute, timed)
+    try:
+        row, _ = _overhead_once(reports)
+    finally:
+        for owner, attribute, original in originals:
+            setattr(owner, attribute, original)
+    per_exchange = {
+        label: round(seconds * 1000 / row["exchanges"], 3) for label, seconds in spent.items()
+    }
+    per_exchange["other"] = round(row["harness_send_cpu_ms"] - sum(per_exchange.values()), 3)
+    return per_exchange
 
 
 def _overhead_once(reports: Path) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
@@ -681,6 +738,7 @@ def table(r: dict[str, Any]) -> str:
             f"{o['harness_send_cpu_ms']} ms (plain httpx {o['plain_httpx_cpu_ms']} ms)",
             "",
         ),
+        *((f"    {label}", f"{ms} ms", "") for label, ms in o.get("stages_cpu_ms", {}).items()),
         ("validation throughput", f"{v['messages_per_s']} messages/s", ""),
         (
             "40 MB VisitPush validate + attach",
