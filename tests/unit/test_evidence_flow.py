@@ -85,7 +85,7 @@ def test_the_verdict_document_has_the_keys_of_before_in_their_order() -> None:
 
 
 def test_the_sections_order_holds() -> None:
-    sections.check_order(sections.SECTIONS)  # also run when sections.py is imported
+    sections.check_order(sections.SECTIONS)  # also run by each apply_all
 
 
 def test_a_section_reading_what_a_later_one_adds_is_refused_naming_section_and_key() -> None:

@@ -3,9 +3,9 @@ failures, response drift, requirements, reproduction scripts) reads the decided 
 verdict, returns its own part of the verdict, may write its own files under reports/, and
 says what the summary, the console and the report show of it (section.py: `Section`).
 
-`SECTIONS` lists them in the order they apply; `check_order` (run here, at import) refuses an
-order in which a section reads a key no earlier section adds, or adds one verdict.json already
-has, and `apply_all` refuses a part with a key the section did not declare. The same sections
+`SECTIONS` lists them in the order they apply; `apply_all` first checks that order
+(`check_order`: no section reads a key no earlier section adds, or adds one verdict.json
+already has), then refuses a part with a key the section did not declare. The same sections
 apply after a run, and after `techval merge` to the merged events.
 """
 
@@ -53,8 +53,6 @@ def check_order(sections: list[Section]) -> None:
             raise SectionOrder(f"{_name(section)} adds {', '.join(twice)}: already there")
         added.update(section.adds)
 
-
-check_order(SECTIONS)
 
 
 def apply_all(
