@@ -62,15 +62,15 @@ typecheck: setup
 # them). Four workers on two cores: the whole-run tests mostly wait (timeouts, Retry-After,
 # a slow simulator), and two workers a core overlap those waits (six cost more than they
 # give). allure-pytest-bdd stays off (it breaks plain tests that report). WORKERS=0: one
-# process. worksteal: an idle worker takes tests queued on a busy one (xdist's default hands
-# out contiguous chunks, and one worker ended up with every whole run of a file). pytest keeps
-# the test modules it rewrote (for assert messages) as bytecode even where
-# PYTHONDONTWRITEBYTECODE is set: each worker and each run in a fresh interpreter would
-# rewrite them again.
+# process. One test at a time to each worker (--maxschedchunk 1: xdist's default hands out
+# contiguous chunks, and one worker ended up with every whole run of a file), the longest
+# first (tests/conftest.py orders them). pytest keeps the test modules it rewrote (for assert
+# messages) as bytecode even where PYTHONDONTWRITEBYTECODE is set: each worker and each run
+# in a fresh interpreter would rewrite them again.
 WORKERS ?= 4
 unit: setup
 	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest tests -p no:allure_pytest_bdd \
-	  -n $(WORKERS) --dist worksteal
+	  -n $(WORKERS) --dist load --maxschedchunk 1
 
 # The edit loop: the unit tests alone (tests/unit), no whole run of techval.
 test-fast: setup

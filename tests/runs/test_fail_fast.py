@@ -113,6 +113,7 @@ def test_credentials_revoked_mid_run_stop_the_run(server: RunningSimulator, tmp_
     _complete(result.reports)
 
 
+@pytest.mark.waits
 @pytest.mark.whole_run
 def test_with_workers_the_reason_is_said_once_and_the_exit_is_2(
     server: RunningSimulator, tmp_path: Path

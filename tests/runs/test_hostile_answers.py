@@ -22,6 +22,7 @@ from tests.unit.test_hostile_answers import (
 )
 
 
+@pytest.mark.waits
 @pytest.mark.whole_run
 def test_a_run_against_a_drip_ends_by_the_scenarios_deadline(
     tmp_path: Path, environment: Any
@@ -41,6 +42,7 @@ def test_a_run_against_a_drip_ends_by_the_scenarios_deadline(
     assert first["kind"] == "could_not_run"
 
 
+@pytest.mark.waits
 @pytest.mark.whole_run
 def test_a_run_against_a_drip_ends_at_the_read_timeout_of_each_request(
     tmp_path: Path, environment: Any
@@ -58,6 +60,7 @@ def test_a_run_against_a_drip_ends_at_the_read_timeout_of_each_request(
     complete(result)
 
 
+@pytest.mark.waits
 @pytest.mark.whole_run
 def test_a_run_against_gzip_bombs_stays_small_and_fails_the_checks(
     tmp_path: Path, environment: Any

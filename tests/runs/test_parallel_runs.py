@@ -94,6 +94,7 @@ def shards(tmp_path_factory: pytest.TempPathFactory) -> tuple[RunResult, RunResu
     return first, second
 
 
+@pytest.mark.waits
 @pytest.mark.whole_run
 def test_four_workers_give_the_evidence_of_a_serial_run(
     serial: RunResult, parallel: RunResult
@@ -132,6 +133,7 @@ def test_lifecycle_groups_stay_on_one_worker(parallel: RunResult) -> None:
     assert len({worker for workers in where.values() for worker in workers}) >= 2, where
 
 
+@pytest.mark.waits
 @pytest.mark.whole_run
 def test_two_shards_merged_are_the_whole_suite(
     serial: RunResult, shards: tuple[RunResult, RunResult], tmp_path: Path

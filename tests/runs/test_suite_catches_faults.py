@@ -249,6 +249,7 @@ def attachment_names(node: dict[str, Any]) -> list[str]:
     return names
 
 
+@pytest.mark.waits
 @pytest.mark.parametrize(
     ("fault", "retried"),
     [
@@ -271,6 +272,7 @@ def test_transient_faults_pass_with_the_retry_recorded(
     assert first_failure[fault] in statuses
 
 
+@pytest.mark.waits
 def test_slow_answers_are_timeouts_not_failed_checks(
     server: RunningSimulator, tmp_path: Path
 ) -> None:
@@ -285,6 +287,7 @@ def test_slow_answers_are_timeouts_not_failed_checks(
     assert verdict["counts"]["broken"] == len(EVERY)
 
 
+@pytest.mark.waits
 def test_a_scenario_past_its_deadline_is_reported_as_timed_out(
     server: RunningSimulator, tmp_path: Path
 ) -> None:
@@ -323,6 +326,7 @@ def slow_run(
         yield process, seen, reports
 
 
+@pytest.mark.waits
 @pytest.mark.parametrize(
     ("workers", "stop"),
     [(1, signal.SIGINT), (2, signal.SIGINT), (1, signal.SIGTERM), (2, signal.SIGTERM)],
@@ -374,6 +378,7 @@ def children_of(pid: int) -> list[int]:
     return sorted(found)
 
 
+@pytest.mark.waits
 def test_a_worker_killed_mid_scenario_is_the_same_broken_scenario_everywhere(
     server: RunningSimulator, tmp_path: Path
 ) -> None:
