@@ -54,7 +54,6 @@ def check_order(sections: list[Section]) -> None:
         added.update(section.adds)
 
 
-
 def apply_all(
     verdict: Verdict, decided: Decided, reports: Path, sections: list[Section] = SECTIONS
 ) -> dict[str, Any]:
