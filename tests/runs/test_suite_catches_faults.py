@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -378,10 +379,56 @@ def children_of(pid: int) -> list[int]:
     return sorted(found)
 
 
+def mid_scenario(workers: list[int], within: float = 30) -> tuple[int, Path]:
+    """A worker (its pid) in the middle of a scenario, and its event file (the one it holds
+    open, found through /proc): it ends with a scenario's start and an exchange. Polled until
+    one is, for at most `within` seconds."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        for pid in workers:
+            path = _event_file_of(pid)
+            if path is not None and _running(path) and _kinds(path)[-1] == "exchange":
+                return pid, path
+        time.sleep(0.02)
+    raise AssertionError(f"no worker was seen in the middle of a scenario in {within} s")
+
+
+def _event_file_of(pid: int) -> Path | None:
+    for fd in Path(f"/proc/{pid}/fd").glob("*"):
+        with contextlib.suppress(OSError):
+            target = Path(os.readlink(fd))
+            if target.parent.name == "events" and target.suffix == ".jsonl":
+                return target
+    return None
+
+
+def _lines(path: Path) -> list[dict[str, Any]]:
+    """The complete lines of an event file (a last one may be cut)."""
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n")[:-1]]
+
+
+def _kinds(path: Path) -> list[str]:
+    return [line["event"] for line in _lines(path)] or [""]
+
+
+def _running(path: Path) -> str | None:
+    """The scenario an event file's process had started and not finished, if any."""
+    running = None
+    for line in _lines(path):
+        if line["event"] == "scenario_started":
+            running = line["scenario"]
+        elif line["event"] == "scenario_finished":
+            running = None
+    return running
+
+
 @pytest.mark.waits
 def test_a_worker_killed_mid_scenario_is_the_same_broken_scenario_everywhere(
     server: RunningSimulator, tmp_path: Path
 ) -> None:
+    """The scenario broken is the one the worker's events show it in when it died (checked
+    after its death: it may have gone on to the next between the look and the kill); killed
+    in the instant between two, none is broken and the rest run on the other worker."""
     with slow_run(server, tmp_path, "--workers=2", "--no-html", until="[ 3/") as (
         process,
         _,
@@ -389,15 +436,23 @@ def test_a_worker_killed_mid_scenario_is_the_same_broken_scenario_everywhere(
     ):
         workers = children_of(process.pid)
         assert len(workers) == 2, workers
-        os.kill(workers[0], signal.SIGKILL)
+        worker, event_file = mid_scenario(workers)
+        os.kill(worker, signal.SIGKILL)
         rest, stderr = process.communicate(timeout=120)
-    assert process.returncode == 1, rest + stderr
     assert "Traceback" not in stderr
     verdict = assert_evidence_agrees(reports)  # JUnit, verdict and Allure: the same story
+    assert verdict["counts"]["total"] == 15  # each scenario once: the killed one is not rerun
+    running = _running(reports / "events" / event_file.name)  # moved in from the staging
     broken = [s for step in verdict["steps"] for s in step["scenarios"] if s["status"] != "passed"]
+    cases = ET.parse(reports / "junit.xml").iter("testcase")
+    errors = [c.get("name") for c in cases if c.find("error") is not None]
+    if running is None:  # between two scenarios
+        assert process.returncode == 0 and broken == [] and errors == [], rest + stderr
+        return
+    assert process.returncode == 1, rest + stderr
     assert len(broken) == 1 and broken[0]["message"] == WORKER_DIED
     assert broken[0]["kind"] == "harness_error"
-    assert verdict["counts"]["total"] == 15  # each scenario once: the killed one is not rerun
+    assert errors == [running.rsplit("::", 1)[1]]  # the scenario it was in, and only that one
     assert "ERROR " in rest and "Overall: FAILED: 14 of 15 scenarios passed" in rest
 
 

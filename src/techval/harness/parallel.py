@@ -30,11 +30,41 @@ class GroupScheduling(LoadScopeScheduling):  # type: ignore[misc]
     def remove_node(self, node: Any) -> str | None:
         """A worker that died: the scenario it was running is reported broken (xdist's crash
         report) and is not run again, as loadscope would: what it had done to the environment
-        is unknown. The rest of its lifecycle group goes to another worker."""
-        workload = self.assigned_work.get(node, {})
+        is unknown. The rest of its lifecycle group goes to another worker.
+
+        Which one was running, the events say, not xdist's guess (the first it has not heard
+        complete): a worker killed just after a scenario finished, before xdist heard, was
+        running none, and one killed before it started the next was not running that one."""
+        workload = self.assigned_work.get(node)
+        if not workload or not self._pending_of(workload):
+            return super().remove_node(node)  # type: ignore[no-any-return]
+        started, finished = self._progress()
+        for unit in workload.values():
+            for nodeid in unit:
+                if nodeid in finished:
+                    unit[nodeid] = True  # it ended before the worker died: not run again
         pending = [n for unit in workload.values() for n, done in unit.items() if not done]
-        self.crashed.update(pending[:1])  # the first pending one was running (xdist's rule)
-        return super().remove_node(node)  # type: ignore[no-any-return]
+        running = [n for n in pending[:1] if n in started]  # it runs its unit in order
+        if running or not pending:
+            self.crashed.update(running)
+            return super().remove_node(node)  # type: ignore[no-any-return]
+        # None was running: what it had not started goes to the other workers, no crash report
+        del self.assigned_work[node]
+        self.workqueue.update(workload)
+        for other in self.assigned_work:
+            self._reschedule(other)
+        return None
+
+    def _progress(self) -> tuple[set[str], set[str]]:
+        """The scenarios started and those finished, by every process of the run so far."""
+        started: set[str] = set()
+        finished: set[str] = set()
+        for event in events.read([self.reports]):
+            if isinstance(event, events.ScenarioStarted):
+                started.add(event.scenario)
+            elif isinstance(event, events.ScenarioFinished):
+                finished.add(event.scenario)
+        return started, finished
 
     def _split_scope(self, nodeid: str) -> str:
         if self.groups is None:
