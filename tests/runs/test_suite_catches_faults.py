@@ -381,13 +381,13 @@ def children_of(pid: int) -> list[int]:
 
 def mid_scenario(workers: list[int], within: float = 30) -> tuple[int, Path]:
     """A worker (its pid) in the middle of a scenario, and its event file (the one it holds
-    open, found through /proc): it ends with a scenario's start and an exchange. Polled until
-    one is, for at most `within` seconds."""
+    open, found through /proc): its last event is an exchange of a scenario it started and
+    the controller has not heard finish. Polled until one is, for at most `within` seconds."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         for pid in workers:
             path = _event_file_of(pid)
-            if path is not None and _running(path) and _kinds(path)[-1] == "exchange":
+            if path is not None and _running(path) and _lines(path)[-1]["event"] == "exchange":
                 return pid, path
         time.sleep(0.02)
     raise AssertionError(f"no worker was seen in the middle of a scenario in {within} s")
@@ -407,19 +407,18 @@ def _lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n")[:-1]]
 
 
-def _kinds(path: Path) -> list[str]:
-    return [line["event"] for line in _lines(path)] or [""]
-
-
-def _running(path: Path) -> str | None:
-    """The scenario an event file's process had started and not finished, if any."""
-    running = None
-    for line in _lines(path):
-        if line["event"] == "scenario_started":
-            running = line["scenario"]
-        elif line["event"] == "scenario_finished":
-            running = None
-    return running
+def _running(worker_file: Path) -> str | None:
+    """The scenario the worker of this event file had last started, unless the controller
+    (whose events beside it record each scenario's end) heard it finish; the end it records
+    for a worker's death is no end."""
+    started = [e["scenario"] for e in _lines(worker_file) if e["event"] == "scenario_started"]
+    finished = {
+        e["scenario"]
+        for path in worker_file.parent.glob("*.jsonl")
+        for e in _lines(path)
+        if e["event"] == "scenario_finished" and e["message"] != WORKER_DIED
+    }
+    return started[-1] if started and started[-1] not in finished else None
 
 
 @pytest.mark.waits
