@@ -64,9 +64,10 @@ typecheck: setup
 # give). allure-pytest-bdd stays off (it breaks plain tests that report). WORKERS=0: one
 # process. One test at a time to each worker (--maxschedchunk 1: xdist's default hands out
 # contiguous chunks, and one worker ended up with every whole run of a file), the longest
-# first (tests/conftest.py orders them). pytest keeps the test modules it rewrote (for assert
-# messages) as bytecode even where PYTHONDONTWRITEBYTECODE is set: each worker and each run
-# in a fresh interpreter would rewrite them again.
+# first (tests/conftest.py orders them). Bytecode is written even where
+# PYTHONDONTWRITEBYTECODE is set, for the tests and the techval processes they start: pytest
+# keeps the test modules it rewrote (for assert messages), which each worker and each run in
+# a fresh interpreter would otherwise rewrite again.
 WORKERS ?= 4
 unit: setup
 	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest tests -p no:allure_pytest_bdd \

@@ -48,6 +48,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         key=lambda item: item.get_closest_marker("whole_run") is None,
     )
     if not waiting:
+        items[:] = rest
         return
     costs = [WHOLE_RUN_COST if i.get_closest_marker("whole_run") else UNIT_COST for i in rest]
     every = sum(costs) * SPREAD / len(waiting)

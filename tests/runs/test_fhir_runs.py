@@ -5,9 +5,9 @@ by the right scenario with a message naming what was observed."""
 
 from __future__ import annotations
 
+import base64
 import csv
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +15,7 @@ import pytest
 from techval.core.redaction import Redactor, patient_values, shape
 from techval.harness.evidence import leaks
 from techval.simulator import RunningSimulator, Simulator, provision
+from techval.simulator.app import CapturedRequest
 from techval.simulator.faults import named
 from techval.simulator.fhir_shapes import patient_id
 from tests.fhir_second_opinion import invalid_sent, resources_sent
@@ -23,6 +24,7 @@ from tests.helpers import (
     assert_evidence_agrees,
     run_techval,
     settings_for,
+    shared_run,
     write_environment,
 )
 
@@ -40,20 +42,33 @@ def failed(result: RunResult) -> dict[str, str]:
     return {name: message for name, message in result.cases().items() if message}
 
 
-@pytest.fixture(scope="module")
-def clean_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunResult, Simulator]]:
-    """One run without faults, shared by the tests that read it, with the simulator it ran
-    against (in this process: what it received is read from it)."""
-    folder = tmp_path_factory.mktemp("fhir-run")
-    server = RunningSimulator(provision(settings_for(folder))).start()
-    try:
-        yield fhir_run(server, folder), server.simulator
-    finally:
-        server.stop()
+@pytest.fixture(scope="session")
+def clean_run(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[RunResult, list[CapturedRequest]]:
+    """One run without faults for the whole session, made by whichever test worker asks
+    first (helpers.shared_run), with what its simulator received (kept beside it)."""
+
+    def make(folder: Path) -> RunResult:
+        server = RunningSimulator(provision(settings_for(folder))).start()
+        try:
+            result = fhir_run(server, folder)
+            received = [
+                [r.method, r.path, dict(r.headers), base64.b64encode(r.body).decode()]
+                for r in server.simulator.captured
+            ]
+        finally:
+            server.stop()
+        (folder / "captured.json").write_text(json.dumps(received), encoding="utf-8")
+        return result
+
+    result = shared_run(tmp_path_factory, "fhir-clean", make)
+    received = json.loads((result.reports.parent / "captured.json").read_text(encoding="utf-8"))
+    return result, [CapturedRequest(m, p, h, base64.b64decode(b)) for m, p, h, b in received]
 
 
 def test_every_step_runs_through_fhir_and_what_it_lacks_is_not_offered(
-    clean_run: tuple[RunResult, Simulator],
+    clean_run: tuple[RunResult, list[CapturedRequest]],
 ) -> None:
     result, _ = clean_run
     assert result.code == 0, result.stdout[-3000:]
@@ -83,7 +98,7 @@ def test_every_step_runs_through_fhir_and_what_it_lacks_is_not_offered(
 
 
 def test_the_data_model_pushes_and_the_carequality_headers_check_their_requirements(
-    clean_run: tuple[RunResult, Simulator],
+    clean_run: tuple[RunResult, list[CapturedRequest]],
 ) -> None:
     """Under FHIR step 4 still pushes Data Model messages: the envelope rules are checked by
     its scenarios alone; the user role and purpose of use rules by the headers' values."""
@@ -121,9 +136,10 @@ def simulated_patient_values(simulator: Simulator) -> list[str]:
 
 
 def test_no_simulated_patients_value_reaches_the_reports(
-    clean_run: tuple[RunResult, Simulator],
+    clean_run: tuple[RunResult, list[CapturedRequest]], tmp_path: Path
 ) -> None:
-    result, simulator = clean_run
+    result, _ = clean_run
+    simulator = provision(settings_for(tmp_path))  # the run's simulator had the same patients
     values = simulated_patient_values(simulator)
     assert {"Timothy", "2008-01-06", "MRN-778899", "RLS-5F3A9C-0001"} <= set(values)
     # they went by: the documents search names the patient by her Patient id, masked
@@ -135,13 +151,13 @@ def test_no_simulated_patients_value_reaches_the_reports(
 
 
 def test_every_fhir_resource_the_run_sent_is_valid_by_fhir_resources(
-    clean_run: tuple[RunResult, Simulator],
+    clean_run: tuple[RunResult, list[CapturedRequest]],
 ) -> None:
-    _, simulator = clean_run
-    sent = resources_sent(simulator.captured)
+    _, captured = clean_run
+    sent = resources_sent(captured)
     assert {resource["resourceType"] for _, resource in sent} == {"Organization"}
     assert {where.split(" ")[0] for where, _ in sent} == {"POST", "PUT"}  # created, updated
-    assert invalid_sent(simulator.captured) == []
+    assert invalid_sent(captured) == []
 
 
 @pytest.mark.parametrize(

@@ -403,8 +403,8 @@ def _event_file_of(pid: int) -> Path | None:
 
 
 def _lines(path: Path) -> list[dict[str, Any]]:
-    """The complete lines of an event file (a last one may be cut)."""
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n")[:-1]]
+    """The complete lines of an event file (a last one may be cut, inside a character too)."""
+    return [json.loads(line) for line in path.read_bytes().split(b"\n")[:-1]]
 
 
 def _running(worker_file: Path) -> str | None:

@@ -28,11 +28,16 @@ class _Worker:
 
 def _scheduler(reports: Path, *happened: events.Record) -> tuple[GroupScheduling, _Worker]:
     """A scheduler whose one worker was given the organization lifecycle, neither scenario
-    heard complete; `happened`: the worker's events before it died."""
-    written = events.EventFile(reports, "gw0")
+    heard complete; `happened`: the events before it died, each in the file of the process
+    that writes it (a scenario's start the worker's, its end the controller's)."""
+    worker_file, controller_file = (
+        events.EventFile(reports, "gw0"),
+        events.EventFile(reports, "main"),
+    )
     for event in happened:
-        written(event)
-    written.close()
+        (controller_file if isinstance(event, events.ScenarioFinished) else worker_file)(event)
+    worker_file.close()
+    controller_file.close()
     scheduler = GroupScheduling(_Config(), None, reports)  # type: ignore[arg-type]
     worker = _Worker()
     scheduler.assigned_work[worker] = OrderedDict(
@@ -72,3 +77,12 @@ def test_a_worker_dying_in_the_next_scenario_breaks_the_next(tmp_path: Path) -> 
     )
     assert scheduler.remove_node(worker) == DEACTIVATE
     assert scheduler.crashed == {DEACTIVATE}
+
+
+def test_unreadable_events_leave_xdists_guess(tmp_path: Path) -> None:
+    """An event file techval did not write as it is: the crash is charged as xdist would
+    (the first scenario not heard complete), and the controller goes on."""
+    scheduler, worker = _scheduler(tmp_path, events.ScenarioStarted(scenario=UPDATE))
+    (tmp_path / "events" / "gw1.jsonl").write_text('{"event": 5}\n', encoding="utf-8")
+    assert scheduler.remove_node(worker) == UPDATE
+    assert scheduler.crashed == {UPDATE}

@@ -115,6 +115,26 @@ def test_a_body_masked_for_the_har_is_not_masked_again_inside_its_attachment() -
     assert masking.data(body)["Note"] == "changed after the block"  # type: ignore[index]
 
 
+def test_what_a_block_masked_is_not_reused_once_patient_data_is_masked_or_in_another_thread() -> (
+    None
+):
+    showing = Redactor(mask_patient_data=False)
+    body = {"Patient": {"Demographics": {"FirstName": "Timothy"}}}
+    with showing.reusing():
+        assert showing.data(body) == body
+        showing.mask_patient_data = True
+        masked = showing.data({"request": {"body": body}})
+        assert masked == {
+            "request": {"body": {"Patient": {"Demographics": {"FirstName": "Xxxxxxx"}}}}
+        }
+        showing.mask_patient_data = False
+        seen: list[object] = []
+        thread = threading.Thread(target=lambda: seen.append(showing._memo()))
+        thread.start()
+        thread.join()
+        assert seen == [None]  # another thread's calls neither read nor fill this block's memo
+
+
 def test_document_bodies_are_replaced_by_their_size() -> None:
     masked = redactor().data({"Document": {"ID": "d1"}, "Data": "<ClinicalDocument>Timothy"})
     assert masked == {"Document": {"ID": "d1"}, "Data": "[document body masked: 25 characters]"}

@@ -31,13 +31,14 @@ def indented(value: Any) -> str:
 
 def line(value: Any) -> str:
     """`value` as one line of compact JSON (an event file's line): orjson where it can write
-    the value, json otherwise (a big integer, a lone surrogate, a type it does not know)."""
+    the value, json otherwise (an integer past 64 bits, a lone surrogate: escaped, so the
+    line is UTF-8). orjson writes NaN and the infinities as null: an event holds none."""
     if orjson is not None:
         try:
             return orjson.dumps(value).decode("utf-8")
         except TypeError:
             pass
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(value, separators=(",", ":"))
 
 
 def _spelled_alike(value: Any) -> bool:

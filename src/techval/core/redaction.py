@@ -166,9 +166,10 @@ class Redactor:
         self._masked: dict[tuple[str, bool], str] = {}
         self._learned = 0  # values learned from where they were masked (MAX_LEARNED)
         self._generation = 0  # bumped when the values to mask change
-        # id -> (value, its masked copy, generation): the JSON values masked inside a
-        # `reusing()` block (one exchange's HAR entry and attachment mask its bodies once)
-        self._reuse: dict[int, tuple[object, object, int]] | None = None
+        # The JSON values masked inside a `reusing()` block, by the thread that opened it (one
+        # exchange's HAR entry and attachment mask its bodies once): id -> (value, its masked
+        # copy, (generation, mask_patient_data) when it was masked)
+        self._reuse: tuple[int, dict[int, tuple[object, object, tuple[int, bool]]]] | None = None
         self._adding = threading.Lock()  # values are added and compiled one caller at a time
         for value in secrets:
             self._add_secret(value)
@@ -291,31 +292,41 @@ class Redactor:
     def data(self, value: object) -> object:
         """A copy of a JSON-like value with secrets and (by default) patient data masked; the
         values masked by their place are learned, and the value masked again if any was new."""
+        state = self._state()  # before masking: a value added meanwhile makes the copy stale
         learned: Learned = []
         masked = self._data(value, False, learned)
         if learned and self._learn(learned):
+            state = self._state()
             masked = self._data(value, False, [])
-        if self._reuse is not None and isinstance(value, dict | list):
-            self._reuse[id(value)] = (value, masked, self._generation)
+        memo = self._memo()
+        if memo is not None and isinstance(value, dict | list):
+            memo[id(value)] = (value, masked, state)
         return masked
 
     @contextlib.contextmanager
     def reusing(self) -> Iterator[None]:
-        """Within the block, a JSON object or list masked by `data()` is not masked again
-        where it recurs (the same object, unchanged values to mask): an exchange's bodies are
-        masked once for its HAR entry and once more, inside its whole document, for its
-        attachment. What the block masked is forgotten at its end (an object may change
-        later)."""
-        self._reuse = {}
+        """Within the block, in the thread that opened it, a JSON object or list masked by
+        `data()` is not masked again where it recurs outside a patient (the same object, the
+        same values to mask): an exchange's bodies are masked once for its HAR entry and once
+        more, inside its whole document, for its attachment. What the block masked is
+        forgotten at its end (an object may change later)."""
+        outer, self._reuse = self._reuse, (threading.get_ident(), {})
         try:
             yield
         finally:
-            self._reuse = None
+            self._reuse = outer
+
+    def _state(self) -> tuple[int, bool]:
+        return self._generation, self.mask_patient_data
+
+    def _memo(self) -> dict[int, tuple[object, object, tuple[int, bool]]] | None:
+        reuse = self._reuse
+        return reuse[1] if reuse is not None and reuse[0] == threading.get_ident() else None
 
     def _reused(self, value: object) -> object | None:
-        reuse = self._reuse
-        hit = reuse.get(id(value)) if reuse else None
-        if hit is not None and hit[0] is value and hit[2] == self._generation:
+        memo = self._memo()
+        hit = memo.get(id(value)) if memo else None
+        if hit is not None and hit[0] is value and hit[2] == self._state():
             return hit[1]
         return None
 
@@ -345,13 +356,15 @@ class Redactor:
     def _data(self, value: object, in_patient: bool, learned: Learned) -> object:
         if isinstance(value, str):
             return shape(value) if in_patient else self.text(value)
-        if self._reuse and not in_patient and (masked := self._reused(value)) is not None:
-            return masked  # masked as a whole already, in the same place (not in a patient)
         if isinstance(value, list):
+            if self._reuse and not in_patient and (masked := self._reused(value)) is not None:
+                return masked  # masked whole already (its key, handled first, aside)
             return [self._data(v, in_patient, learned) for v in value]
         if value is None or isinstance(value, int | float):  # before an ABC check, that costs
             return value
         if isinstance(value, dict | Mapping):  # dict first: an ABC check costs more
+            if self._reuse and not in_patient and (masked := self._reused(value)) is not None:
+                return masked
             if self.mask_patient_data and not in_patient:
                 if value.get("resourceType") in PERSON_RESOURCES:
                     return self._fhir_patient(value, learned)

@@ -32,13 +32,20 @@ class GroupScheduling(LoadScopeScheduling):  # type: ignore[misc]
         report) and is not run again, as loadscope would: what it had done to the environment
         is unknown. The rest of its lifecycle group goes to another worker.
 
-        Which one was running, the events say, not xdist's guess (the first it has not heard
-        complete): a worker killed just after a scenario finished, before xdist heard, was
-        running none, and one killed before it started the next was not running that one."""
+        Which one was running, the events say (a worker's scenario_started, the controller's
+        scenario_finished once it has the teardown report), not xdist's guess (the first it
+        has not heard complete): a worker killed after its teardown report, before xdist's
+        own "complete" message, was running none, and one killed before it started the next
+        was not running that one. Unreadable events leave xdist's guess."""
         workload = self.assigned_work.get(node)
         if not workload or not self._pending_of(workload):
             return super().remove_node(node)  # type: ignore[no-any-return]
-        started, finished = self._progress()
+        try:
+            started, finished = self._progress()
+        except (events.BadEvents, OSError):  # unreadable events: xdist's guess, as before
+            pending = [n for unit in workload.values() for n, done in unit.items() if not done]
+            self.crashed.update(pending[:1])
+            return super().remove_node(node)  # type: ignore[no-any-return]
         for unit in workload.values():
             for nodeid in unit:
                 if nodeid in finished:
