@@ -427,6 +427,24 @@ def test_a_url_elsewhere_is_refused_and_never_sent(
 
 
 @pytest.mark.parametrize(
+    ("where", "said"),
+    [
+        ("http://u:pw@fhir.test/p/secret-path", "http://fhir.test (with user info) is not"),
+        ("https://fhir.test/p/secret-path", "https://fhir.test is not"),
+        ("Organization/1.2.3", "a relative URL is not"),
+    ],
+)
+def test_a_url_elsewhere_is_named_by_its_origin_never_its_path_or_user(
+    tmp_path: Path, registry: SchemaRegistry, stub: FhirStub, where: str, said: str
+) -> None:
+    client = fhir_client(tmp_path, registry, stub)
+    why = client.elsewhere(where)
+    assert why is not None and why.startswith(said), why
+    assert why.endswith("is not http://fhir.test, where the token goes"), why
+    assert "secret-path" not in why and "pw" not in why and "u:" not in why
+
+
+@pytest.mark.parametrize(
     ("reply", "schema", "violations"),
     [
         (httpx.Response(201, json=ORGANIZATION_RESOURCE), "fhir/Organization", []),
