@@ -222,8 +222,7 @@ class FhirDirectory:
         mode = self.fhir.write_answer
         status = exchange.status
         two_hundred = status is not None and 200 <= status < 300
-        empty = not exchange.oversized and not exchange.response_text.strip()
-        if mode == "any" and two_hundred and empty:
+        if mode == "any" and two_hundred and _empty(exchange):
             return  # nothing to read: the read-back is the proof
         try:
             succeeded(exchange)
@@ -295,15 +294,19 @@ def _other_kind(exchange: Exchange, mode: str) -> str | None:
     return f"{exchange.label}: the answer is {article} {kind}, not {expected.what}"
 
 
+def _empty(exchange: Exchange) -> bool:
+    """An answer with no body at all (blank), read to its end."""
+    return not exchange.oversized and not exchange.response_text.strip()
+
+
 def _hint(exchange: Exchange, mode: str) -> str:
     """The mode, and the modes that take an answer of this kind (an empty one: `any`)."""
     body = exchange.response_body
     kind = body.get("resourceType") if isinstance(body, dict) else None
-    empty = not exchange.is_json and not exchange.oversized and not exchange.response_text.strip()
     takers = [
         other
         for other, answer in WRITE_ANSWERS.items()
-        if other != mode and (kind in answer.kinds or (empty and other == "any"))
+        if other != mode and (kind in answer.kinds or (_empty(exchange) and other == "any"))
     ]
     if not takers:
         return f" (fhir.write_answer: {mode})"
