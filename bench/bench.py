@@ -40,6 +40,7 @@ import argparse
 import contextlib
 import copy
 import http.client
+import importlib
 import io
 import json
 import os
@@ -192,7 +193,7 @@ def _stages(reports: Path) -> dict[str, float]:
     spent = dict.fromkeys([label for label, *_ in STAGES], 0.0)
     originals = []
     for label, module_name, owner_name, attribute in STAGES:
-        module = sys.modules.get(module_name) or __import__(module_name, fromlist=["_"])
+        module = importlib.import_module(module_name)
         owner = getattr(module, owner_name) if owner_name else module
         original = getattr(owner, attribute)
         originals.append((owner, attribute, original))

@@ -56,6 +56,11 @@ def location(settings: Settings, simulator: Simulator, alias: str) -> Location:
             {"coding": {"code": "Doctor"}},
             "user-role.coding.code: Carequality metadata missing or not a SNOMED CT code",
         ),
+        (  # the whole value is the code: Python's $ would let a final newline through
+            "user-role",
+            {"coding": {"code": "112247003\n"}},
+            "user-role.coding.code: Carequality metadata missing or not a SNOMED CT code",
+        ),
         (
             "purpose-of-use",
             {"coding": {"code": "OPERATIONS"}},

@@ -41,17 +41,17 @@ class GroupScheduling(LoadScopeScheduling):  # type: ignore[misc]
         if not workload or not self._pending_of(workload):
             return super().remove_node(node)  # type: ignore[no-any-return]
         try:
+            started: set[str] | None
             started, finished = self._progress()
         except (events.BadEvents, OSError):  # unreadable events: xdist's guess, as before
-            pending = [n for unit in workload.values() for n, done in unit.items() if not done]
-            self.crashed.update(pending[:1])
-            return super().remove_node(node)  # type: ignore[no-any-return]
+            started, finished = None, set()
         for unit in workload.values():
             for nodeid in unit:
                 if nodeid in finished:
                     unit[nodeid] = True  # it ended before the worker died: not run again
         pending = [n for unit in workload.values() for n, done in unit.items() if not done]
-        running = [n for n in pending[:1] if n in started]  # it runs its unit in order
+        # it runs its units in order: the first pending one, if it had started
+        running = [n for n in pending[:1] if started is None or n in started]
         if running or not pending:
             self.crashed.update(running)
             return super().remove_node(node)  # type: ignore[no-any-return]
