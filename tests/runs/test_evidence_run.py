@@ -12,6 +12,7 @@ import subprocess
 import zipfile
 import zlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -92,6 +93,30 @@ def test_planted_secret_and_patient_name_appear_nowhere_in_the_reports(
     har = json.loads((result.reports / "exchanges.har").read_text())
     sent = [e["request"]["postData"]["text"] for e in har["log"]["entries"]]
     assert any('"FirstName": "Xxxxxxx"' in text for text in sent)
+
+
+def test_each_exchange_is_attached_inside_the_step_that_sent_it(
+    planted: tuple[RunResult, Path],
+) -> None:
+    """The evidence is built after the request, at the step's end: each exchange of a
+    scenario is still attached inside a step (a polled one inside its attempt), none at the
+    scenario's level, none lost; the HAR holds the same ones."""
+    result, _ = planted
+    in_steps: list[str] = []
+    at_top: list[str] = []
+
+    def walk(steps: list[dict[str, Any]]) -> None:
+        for step in steps:
+            in_steps.extend(a["name"] for a in step.get("attachments", []))
+            walk(step.get("steps", []))
+
+    for document in result.allure_results():
+        at_top.extend(a["name"] for a in document.get("attachments", []))
+        walk(document.get("steps", []))
+    exchanges = [name for name in in_steps if re.match(r"[\w.]+: HTTP \d+", name)]
+    assert [name for name in at_top if ": HTTP " in name] == []
+    har = json.loads((result.reports / "exchanges.har").read_text())["log"]["entries"]
+    assert len(exchanges) == len([e for e in har if "pageref" in e]) > 20
 
 
 def test_bundle_holds_the_evidence_with_a_manifest_that_verifies(

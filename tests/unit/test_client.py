@@ -625,3 +625,16 @@ def test_scripts_repeat_a_get_a_put_and_a_form_post_as_they_were_sent(
     assert json.loads(put.body) == {"a": "ü"}
     assert parse_qs(post.body.decode(), strict_parsing=True) == search
     assert post.body.decode().count("&") == 2
+
+
+def test_the_evidence_held_back_is_written_before_a_retry_waits(
+    tmp_path: Path, registry: SchemaRegistry, stub: FhirStub
+) -> None:
+    """A run killed while waiting to send again has the answer it waits after in its events."""
+    client = fhir_client(tmp_path, registry, stub)
+    recorded_when_settled: list[list[int | None]] = []
+    client.settle = lambda: recorded_when_settled.append([e.status for e in client.exchanges])
+    stub.replies = [httpx.Response(429, headers={"Retry-After": "0"})]
+    stub.replies.append(httpx.Response(200, json=ORGANIZATION_RESOURCE))
+    client.request("Organization.read", "GET", f"{ORGS}/Organization/1.2.3")
+    assert recorded_when_settled == [[200, 429]]  # the token's, then the 429, before the wait

@@ -89,7 +89,9 @@ class RedoxClient:
         outgoing: OutgoingRules = no_rules,
         outgoing_headers: HeaderRules = no_header_rules,
         clock: ScenarioClock | None = None,
+        settle: Callable[[], None] = lambda: None,
     ) -> None:
+        """`settle`: called before waiting to send again, to write the evidence held back."""
         self.settings = settings
         self.registry = registry
         self.redactor = redactor
@@ -97,6 +99,7 @@ class RedoxClient:
         self.outgoing = outgoing
         self.outgoing_headers = outgoing_headers
         self.clock = clock or ScenarioClock()
+        self.settle = settle
         self.health = Health(settings.fail_fast)
         timeouts = settings.timeouts
         self.http = httpx.Client(
@@ -328,6 +331,7 @@ class RedoxClient:
         remaining = self.clock.remaining()
         if remaining is not None and seconds > remaining:
             raise ScenarioTimeout(f"{name}: {self.timed_out()}")
+        self.settle()  # the evidence so far written before the wait
         time.sleep(seconds)  # a backoff delay, not a poll: nothing to check before it ends
 
     def timed_out(self) -> str:

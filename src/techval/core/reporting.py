@@ -23,9 +23,19 @@ FindingHook = Callable[[str, str], object]
 
 
 class Reporter:
-    def __init__(self, redactor: Redactor, on_finding: FindingHook | None = None) -> None:
+    def __init__(
+        self,
+        redactor: Redactor,
+        on_finding: FindingHook | None = None,
+        settle: Callable[[], None] = lambda: None,
+    ) -> None:
+        """`settle`: writes the evidence of the exchanges held back (the run defers it out of
+        the requests' time), called before anything else is reported, so that the report
+        keeps the order things happened in and every value an answer taught the redactor is
+        known before a message is masked."""
         self.redactor = redactor
         self.on_finding = on_finding
+        self.settle = settle
         self.active = False
 
     def exchange(self, exchange: Exchange) -> None:
@@ -42,6 +52,7 @@ class Reporter:
     def finding(self, requirement_id: str, message: str) -> None:
         """Record that a documented recommendation (a SHOULD requirement) was not followed:
         a warning in the evidence, never a failure. Redacted before anyone sees it."""
+        self.settle()
         text = self.redactor.text(message)
         if self.on_finding is not None:
             self.on_finding(requirement_id, text)
@@ -53,15 +64,18 @@ class Reporter:
         """Say what a reader must know of a check that passed which is neither a failure nor a
         SHOULD finding (a search read only in part): a step of its own in the report,
         redacted."""
+        self.settle()
         if self.active:
             with allure.step(f"Note: {self.redactor.text(message)}"):
                 pass
 
     @contextlib.contextmanager
     def step(self, title: str) -> Iterator[None]:
-        """A nested Allure step when reporting, a plain block otherwise."""
-        if not self.active:
-            yield
-            return
-        with allure.step(title):
-            yield
+        """A nested Allure step when reporting, a plain block otherwise; the exchanges sent
+        inside it are attached inside it."""
+        self.settle()
+        with allure.step(title) if self.active else contextlib.nullcontext():
+            try:
+                yield
+            finally:
+                self.settle()

@@ -160,11 +160,22 @@ Handler = Callable[[Record], None]
 class EventStream:
     """One process's events. Events emitted before anything that keeps them subscribed (the
     first token, fetched before pytest starts) wait in a backlog for the first `keep=True`
-    subscriber."""
+    subscriber.
+
+    An event may be deferred (`defer`: an action that emits it, later): what is deferred runs,
+    in order, at the next `settle` or `emit`, so the file keeps the order things happened
+    in. The run defers each exchange's evidence (its redaction, HAR entry and attachment) out
+    of the request's time and settles at every step's end, in nested steps, before a wait and
+    before anything else is masked or reported; at most MAX_DEFERRED wait. A process killed
+    (SIGKILL) loses the evidence of the exchanges sent since it last settled."""
+
+    MAX_DEFERRED = 64
 
     def __init__(self) -> None:
         self._handlers: list[Handler] = []
         self._backlog: list[Record] | None = []
+        self._deferred: list[Callable[[], object]] = []
+        self._settling = False
         self.scenario: str | None = None  # node ID of the scenario in progress in this process
 
     def subscribe(self, handler: Handler, *, keep: bool = False) -> None:
@@ -174,7 +185,28 @@ class EventStream:
             for event in backlog:
                 handler(event)
 
+    def defer(self, action: Callable[[], object]) -> None:
+        """Run `action` (which emits) at the next `settle`: now, when MAX_DEFERRED wait."""
+        self._deferred.append(action)
+        if len(self._deferred) >= self.MAX_DEFERRED:
+            self.settle()
+
+    def settle(self) -> None:
+        """Run, in order, every action deferred so far (what they emit is emitted as is)."""
+        if self._settling:
+            return
+        self._settling = True
+        try:
+            while self._deferred:
+                self._deferred.pop(0)()
+        finally:
+            self._settling = False
+
     def emit(self, event: R) -> R:
+        self.settle()  # what was deferred happened before
+        return self._emit(event)
+
+    def _emit(self, event: R) -> R:
         if self._backlog is not None:
             self._backlog.append(event)
         for handler in list(self._handlers):
@@ -183,16 +215,19 @@ class EventStream:
 
 
 class ScenarioExchanges:
-    """The exchanges of the scenario in progress (the `scenario_exchanges` fixture)."""
+    """The exchanges of the scenario in progress (the `scenario_exchanges` fixture): each is
+    added as it is recorded (`add`), its evidence deferred or not; a scenario_started event
+    starts a new list."""
 
     def __init__(self) -> None:
         self.exchanges: list[Exchange] = []
 
+    def add(self, exchange: Exchange) -> None:
+        self.exchanges.append(exchange)
+
     def __call__(self, event: Record) -> None:
         if isinstance(event, ScenarioStarted):
             self.exchanges = []
-        elif isinstance(event, ExchangeRecorded) and event.exchange is not None:
-            self.exchanges.append(event.exchange)
 
 
 class EventFile:

@@ -210,6 +210,24 @@ def stopped(run: Run) -> None:
         run.stream.emit(RunStopped(reason=run.client.health.unreachable))
 
 
+@pytest.hookimpl(tryfirst=True)  # before allure-pytest-bdd closes the step
+def pytest_bdd_after_step(request: pytest.FixtureRequest) -> None:
+    """The evidence of the step's exchanges, held back from their requests' time, is written
+    before the step ends: its attachments go inside it."""
+    _settle(request.config)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_bdd_step_error(request: pytest.FixtureRequest) -> None:
+    _settle(request.config)
+
+
+def _settle(config: pytest.Config) -> None:
+    run = config.stash.get(RUN_KEY, None)
+    if run is not None:
+        run.stream.settle()
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     with _reporting(item):
@@ -238,10 +256,12 @@ class _reporting:
 
     def __enter__(self) -> None:
         if self.reporter:
+            self.reporter.settle()  # what was sent before (in setup) is not attached
             self.reporter.active = True
 
     def __exit__(self, *exc: object) -> None:
         if self.reporter:
+            self.reporter.settle()
             self.reporter.active = False
 
 

@@ -49,6 +49,7 @@ class Run:
             self.reporter.exchange(event.exchange)
 
     def close(self) -> None:
+        self.stream.settle()
         self.client.close()
         if self.simulator:
             self.simulator.stop()
@@ -106,17 +107,25 @@ def start_run(
     redactor = redactor_for(settings)
     stream = stream or events.EventStream()
 
+    current = events.ScenarioExchanges()
+
     def record(exchange: Exchange) -> None:
-        with redactor.reusing():  # its bodies masked once, for the HAR and the attachment
-            stream.emit(
-                events.ExchangeRecorded(
-                    exchange=exchange,
-                    scenario=stream.scenario,
-                    entry=har.entry(exchange, redactor),
-                    log_ids=list(exchange.log_ids),
-                    shape=drift.shape_of(exchange, mask=redactor.text),
+        current.add(exchange)  # the steps read it now; its evidence is built later
+        scenario = stream.scenario
+
+        def evidence() -> None:
+            with redactor.reusing():  # its bodies masked once, for the HAR and the attachment
+                stream.emit(
+                    events.ExchangeRecorded(
+                        exchange=exchange,
+                        scenario=scenario,
+                        entry=har.entry(exchange, redactor),
+                        log_ids=list(exchange.log_ids),
+                        shape=drift.shape_of(exchange, mask=redactor.text),
+                    )
                 )
-            )
+
+        stream.defer(evidence)
 
     client = RedoxClient(
         settings,
@@ -125,14 +134,16 @@ def start_run(
         on_exchange=[record],
         outgoing=OutgoingRules(settings),
         outgoing_headers=HeaderRules(settings),
+        settle=stream.settle,
     )
     reporter = Reporter(  # its findings (redacted by the reporter) go into the event stream
         redactor,
         on_finding=lambda requirement, message: stream.emit(
             events.Finding(scenario=stream.scenario, requirement=requirement, message=message)
         ),
+        settle=stream.settle,
     )
-    run = Run(settings, client, reporter, stream, running)
+    run = Run(settings, client, reporter, stream, running, current)
     try:
         client.auth.token()  # proves the credentials and that the server answers
     except (AuthError, TransportError) as exc:

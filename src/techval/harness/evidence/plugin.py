@@ -360,6 +360,7 @@ class Evidence:
         """Assemble the evidence from every process's events, before the run closes."""
         if self.progress:  # each failure was shown as it happened; tracebacks are in the report
             self.config.option.tbstyle = "no"
+        self.stream.settle()  # the evidence held back (a worker's too) is in its file
         folder = reports_dir(self.config)
         run = current_run(self.config)
         if run is not None:

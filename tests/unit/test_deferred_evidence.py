@@ -1,0 +1,122 @@
+"""An exchange's evidence (redaction, HAR entry, drift shape, Allure attachment, event line) is
+built out of the request's time, at the next settle: a step's end, a nested step, a wait, a
+finding, any other event. What the steps read is there at once; what is written keeps the
+order things happened in, and a value an answer taught the redactor is known before anything
+later is masked."""
+
+from __future__ import annotations
+
+from techval.core.config import Settings
+from techval.core.redaction import PATIENT_MASK, Redactor
+from techval.core.reporting import Reporter
+from techval.harness import events
+from techval.harness.run import start_run
+from techval.validation import organization
+
+STARTED = events.ScenarioStarted(scenario="a.feature::one")
+REDOX_GATEWAY = "2.16.840.1.113883.3.6147.458.2"  # a directory record the simulator seeds
+
+
+def kinds(seen: list[events.Record]) -> list[str]:
+    return [event.KIND for event in seen]
+
+
+def test_deferred_events_come_out_in_order_at_settle_or_before_the_next_event() -> None:
+    stream = events.EventStream()
+    seen: list[events.Record] = []
+    stream.subscribe(seen.append)
+    first = events.Finding(scenario=None, requirement="R-1", message="first")
+    second = events.Finding(scenario=None, requirement="R-2", message="second")
+    stream.defer(lambda: stream.emit(first))
+    stream.defer(lambda: stream.emit(second))
+    assert seen == []  # nothing written in the request's time
+    stream.emit(STARTED)
+    assert seen == [first, second, STARTED]
+    stream.defer(lambda: stream.emit(first))
+    stream.settle()
+    assert seen[-1] is first and len(seen) == 4
+    stream.settle()  # nothing left: nothing again
+    assert len(seen) == 4
+
+
+def test_an_action_emitting_while_settling_does_not_let_the_next_one_in_first() -> None:
+    """The action's own emit would settle: the next deferred action waits its turn."""
+    stream = events.EventStream()
+    seen: list[str] = []
+    stream.subscribe(lambda event: seen.append(getattr(event, "message", event.KIND)))
+    for name in ("one", "two", "three"):
+        finding = events.Finding(scenario=None, requirement="R", message=name)
+        stream.defer(lambda finding=finding: stream.emit(finding))  # type: ignore[misc]
+    stream.settle()
+    assert seen == ["one", "two", "three"]
+
+
+def test_no_more_than_max_deferred_wait() -> None:
+    stream = events.EventStream()
+    seen: list[events.Record] = []
+    stream.subscribe(seen.append)
+    for _ in range(stream.MAX_DEFERRED - 1):
+        stream.defer(lambda: stream.emit(STARTED))
+    assert seen == []
+    stream.defer(lambda: stream.emit(STARTED))
+    assert len(seen) == stream.MAX_DEFERRED
+
+
+def test_a_run_hands_the_exchange_to_the_steps_at_once_and_writes_its_evidence_at_settle(
+    test_settings: Settings,
+) -> None:
+    run = start_run(test_settings)
+    try:
+        seen: list[events.Record] = []
+        run.stream.subscribe(seen.append, keep=True)
+        run.stream.settle()  # the first token's
+        run.stream.emit(STARTED)
+        run.stream.scenario = STARTED.scenario  # as the plugin sets it
+        exchange = run.client.send(organization.query_message(test_settings, REDOX_GATEWAY))
+        assert run.current.exchanges == [exchange]  # the steps read it now
+        assert "exchange" not in kinds(seen[-1:])
+        run.stream.settle()
+        recorded = seen[-1]
+        assert isinstance(recorded, events.ExchangeRecorded) and recorded.exchange is exchange
+        assert recorded.scenario == STARTED.scenario  # the scenario it was sent in
+        assert recorded.entry["request"]["headers"]  # its HAR entry, built now
+    finally:
+        run.close()
+
+
+def taught(redactor: Redactor, stream: events.EventStream) -> None:
+    """Defer the evidence of an answer that teaches the redactor a patient's id."""
+    answer = {"resourceType": "Patient", "id": "pt-7781-4410"}
+    stream.defer(lambda: redactor.data(answer))
+
+
+def test_a_finding_is_masked_with_what_a_held_back_answer_taught() -> None:
+    redactor, stream = Redactor(), events.EventStream()
+    findings: list[str] = []
+    reporter = Reporter(
+        redactor, on_finding=lambda _, text: findings.append(text), settle=stream.settle
+    )
+    taught(redactor, stream)
+    reporter.finding("R-1", "the answer echoed pt-7781-4410")
+    assert findings == [f"the answer echoed {PATIENT_MASK}"]
+
+
+def test_a_note_and_a_nested_step_settle_what_was_held_back_first() -> None:
+    for report in ("note", "step"):
+        redactor, stream = Redactor(), events.EventStream()
+        reporter = Reporter(redactor, settle=stream.settle)
+        taught(redactor, stream)
+        if report == "note":
+            reporter.note("the search was read in part")
+        else:
+            with reporter.step("attempt 1 of 3"):
+                pass
+        assert redactor.text("pt-7781-4410") == PATIENT_MASK, report
+
+
+def test_a_nested_step_writes_what_was_sent_before_it_and_inside_it_at_its_ends() -> None:
+    settled: list[str] = []
+    reporter = Reporter(Redactor(), settle=lambda: settled.append("settle"))
+    with reporter.step("attempt 1 of 3"):
+        assert settled == ["settle"]
+    assert settled == ["settle", "settle"]
