@@ -6,6 +6,7 @@ import contextlib
 import copy
 import json
 import re
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -440,3 +441,17 @@ def test_what_rust_cannot_read_is_checked_by_jsonschema() -> None:
     assert [str(v) for v in REGISTRY.validate("Organization.Query.response", response)] == [
         "$.Organizations[0].Active: expected boolean, got string"
     ]
+
+
+def test_a_schema_is_compiled_once_a_process_while_its_folder_is_the_same(tmp_path: Path) -> None:
+    """Registries of folders alike share their compiled validators; a folder whose files
+    differ, even one that a schema only refers to, does not share them."""
+    folder = tmp_path / "schemas"
+    shutil.copytree(ROOT / "schemas", folder)
+    name = "Organization.Query"
+    first, second = SchemaRegistry(folder), SchemaRegistry(ROOT / "schemas")
+    assert first.fast_validator(name) is second.fast_validator(name) is not None
+    common = next(folder.glob("common/*.json"))
+    common.write_text(common.read_text().replace("{", "{ ", 1))  # the same schema, respaced
+    changed = SchemaRegistry(folder)
+    assert changed.fast_validator(name) is not first.fast_validator(name)

@@ -15,6 +15,7 @@ what Python's re makes of it (`rust_pattern`); any other schema is left to jsons
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Mapping
@@ -236,6 +237,13 @@ def _resolve(resources: Mapping[str, Any], document: str, pointer: str) -> Any:
     return node
 
 
+# The jsonschema-rs validators compiled in this process, by the content of their folder and
+# their name: each schema is compiled once a process, however many registries read its folder
+# (a run has one; the harness's tests, the bench and a long-lived caller have many).
+_COMPILED: dict[tuple[bytes, str], jsonschema_rs.Validator | None] = {}
+MAX_COMPILED = 1000  # validators kept, at most (then they are compiled anew)
+
+
 @verifies("API-06", "API-08", "FHIR-01")
 class SchemaRegistry:
     """All message schemas of one schemas/ folder, compiled on first use."""
@@ -244,13 +252,19 @@ class SchemaRegistry:
         self.folder = folder or project_root() / "schemas"
         self._validators: dict[str, jsonschema.protocols.Validator] = {}
         self._fast: dict[str, jsonschema_rs.Validator | None] = {}
+        self._content = b""  # a digest of every file of the folder, as read
 
     @cached_property
     def _documents(self) -> dict[str, dict[str, Any]]:
         documents = {}
+        digest = hashlib.blake2b(digest_size=16)
         for path in sorted(self.folder.rglob("*.json")):
             stem = path.relative_to(self.folder).with_suffix("").as_posix()
-            documents[stem] = json.loads(path.read_text(encoding="utf-8"))
+            text = path.read_bytes()
+            digest.update(f"{stem}\0{len(text)}\0".encode())
+            digest.update(text)
+            documents[stem] = json.loads(text.decode("utf-8"))
+        self._content = digest.digest()
         return documents
 
     @cached_property
@@ -291,13 +305,18 @@ class SchemaRegistry:
         from jsonschema (see `RustSchemas`)."""
         if name not in self._fast:
             schema = self._schema(name)
-            try:
-                ported = self._rust.port(schema, schema.get("$id", ""))
-                self._fast[name] = jsonschema_rs.Draft202012Validator(
-                    ported, validate_formats=False, offline=True
-                )
-            except ValueError:  # NotPortable, or a pattern Rust cannot compile
-                self._fast[name] = None
+            key = (self._content, name)
+            if key not in _COMPILED:
+                if len(_COMPILED) >= MAX_COMPILED:
+                    _COMPILED.clear()
+                try:
+                    ported = self._rust.port(schema, schema.get("$id", ""))
+                    _COMPILED[key] = jsonschema_rs.Draft202012Validator(
+                        ported, validate_formats=False, offline=True
+                    )
+                except ValueError:  # NotPortable, or a pattern Rust cannot compile
+                    _COMPILED[key] = None
+            self._fast[name] = _COMPILED[key]
         return self._fast[name]
 
     def validate(self, name: str, document: Any) -> list[Violation]:
