@@ -8,7 +8,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import zipfile
 import zlib
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.browser import Browser
 from tests.helpers import (
     ROOT,
     RunResult,
@@ -185,34 +185,6 @@ def test_the_report_is_one_offline_file(planted: tuple[RunResult, Path]) -> None
     assert not re.search(r"""fetch\(["']https?://""", page)
 
 
-def chromium(*args: str) -> subprocess.CompletedProcess[bytes]:
-    profile = Path(os.environ.get("TMPDIR", "/tmp")) / f"techval-chromium-{os.getpid()}"
-    return subprocess.run(
-        [
-            str(BROWSER),
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-quic",
-            "--no-first-run",
-            f"--user-data-dir={profile}",
-            "--virtual-time-budget=8000",
-            *args,
-        ],
-        capture_output=True,
-        timeout=120,
-        check=False,
-    )
-
-
-def visible_text(dom: bytes) -> str:
-    body = re.sub(r"<script[\s\S]*?</script>", "", dom.decode("utf-8", "replace"))
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body))
-
-
 def distinct_bytes(png: Path) -> int:
     """How varied the decoded pixels of a PNG are (a blank page has a handful of values)."""
     data, chunks = png.read_bytes()[8:], []
@@ -240,21 +212,26 @@ def test_the_report_renders_steps_and_attachments_in_headless_chromium(
     url = page.resolve().as_uri()
 
     total = json.loads((result.reports / "verdict.json").read_text())["counts"]["total"]
-    overview = visible_text(chromium("--dump-dom", url).stdout)
-    assert "Carequality tech validation (Redox onramp): harness-test" in overview
-    assert f"Passed {total}" in overview and "environment harness-test" in overview
-    scenario = visible_text(chromium("--dump-dom", f"{url}#{push}").stdout)
-    assert '"test patient 1" is pushed to the repository with a visit summary' in scenario
-    assert "4. Data-on-demand push" in scenario and "Redox documentation" in scenario
-    attachments = visible_text(chromium("--dump-dom", f"{url}#{push}/attachments").stdout)
-    assert re.search(
-        r"PatientAdmin\.NewPatient: HTTP 200 in \d+ ms, log [0-9a-f-]{36}", attachments
-    )
-    assert "ClinicalSummary.VisitPush: HTTP 200" in attachments
-
-    shot = tmp_path / "scenario.png"
-    chromium("--window-size=1400,1200", f"--screenshot={shot}", f"{url}#{push}")
-    assert shot.is_file() and distinct_bytes(shot) > 50
+    with Browser(BROWSER, tmp_path / "profile") as browser:
+        browser.open(url)
+        title = "Carequality tech validation (Redox onramp): harness-test"
+        overview = browser.text_with(title, f"Passed {total}")
+        assert title in overview
+        assert f"Passed {total}" in overview and "environment harness-test" in overview
+        browser.go(f"{url}#{push}")
+        pushed = '"test patient 1" is pushed to the repository with a visit summary'
+        scenario = browser.text_with(pushed, "Redox documentation")
+        assert pushed in scenario
+        assert "4. Data-on-demand push" in scenario and "Redox documentation" in scenario
+        shot = tmp_path / "scenario.png"
+        browser.screenshot(shot)
+        assert shot.is_file() and distinct_bytes(shot) > 50
+        browser.go(f"{url}#{push}/attachments")
+        attachments = browser.text_with("ClinicalSummary.VisitPush: HTTP 200")
+        assert re.search(
+            r"PatientAdmin\.NewPatient: HTTP 200 in \d+ ms, log [0-9a-f-]{36}", attachments
+        )
+        assert "ClinicalSummary.VisitPush: HTTP 200" in attachments
 
 
 def test_without_node_the_run_still_passes_and_says_how_to_get_the_html(tmp_path: Path) -> None:
