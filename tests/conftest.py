@@ -9,7 +9,7 @@ import pytest
 
 from techval.core.config import Settings
 from techval.simulator import RunningSimulator, Simulator, provision
-from tests.helpers import settings_for
+from tests.helpers import RunResult, run_techval, settings_for, shared_run
 
 
 @pytest.fixture
@@ -20,6 +20,15 @@ def test_settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 def simulator(test_settings: Settings) -> Simulator:
     return provision(test_settings)
+
+
+@pytest.fixture(scope="session")
+def serial_run(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
+    """The whole suite on the simulator, defaults only, made once for the session by
+    whichever worker asks first (helpers.shared_run); the tests only read it."""
+    return shared_run(
+        tmp_path_factory, "serial", lambda folder: run_techval([], folder / "reports")
+    )
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from tests.helpers import (
     assert_evidence_agrees,
     every_text,
     run_techval,
+    shared_run,
     write_environment,
 )
 
@@ -51,17 +52,21 @@ def planted_patients(folder: Path) -> Path:
 @pytest.fixture(scope="session")
 def planted(tmp_path_factory: pytest.TempPathFactory) -> tuple[RunResult, Path]:
     """The suite on the simulator with a legacy API secret (sent in the token request) and a
-    test patient whose name is sent in searches and comes back in answers and documents;
-    then `techval bundle`. Returns the run and the environment file."""
-    folder = tmp_path_factory.mktemp("planted")
-    config = write_environment(
-        folder,
-        auth={"method": "legacy", "api_key": "planted-api-key-0001", "secret": PLANTED_SECRET},
-        test_patients=str(planted_patients(folder)),
-    )
-    result = run_techval(["--config", str(config)], folder / "reports", html=True)
+    test patient whose name is sent in searches and comes back in answers and documents, made
+    once for the session (`shared_run`: the tests read it; a bundle is made of a copy).
+    Returns the run and the environment file."""
+
+    def make(folder: Path) -> RunResult:
+        config = write_environment(
+            folder,
+            auth={"method": "legacy", "api_key": "planted-api-key-0001", "secret": PLANTED_SECRET},
+            test_patients=str(planted_patients(folder)),
+        )
+        return run_techval(["--config", str(config)], folder / "reports", html=True)
+
+    result = shared_run(tmp_path_factory, "planted", make)
     assert result.code == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    return result, config
+    return result, result.reports.parent / "environment.yaml"
 
 
 def bundle(reports: Path, config: Path) -> RunResult:
@@ -69,7 +74,8 @@ def bundle(reports: Path, config: Path) -> RunResult:
 
 
 def copied(result: RunResult, folder: Path) -> Path:
-    """A copy of the run's reports without earlier bundles, to plant leaks into."""
+    """A copy of the run's reports (shared by the session's tests), to bundle or plant
+    leaks into."""
     reports = folder / "reports"
     shutil.copytree(result.reports, reports)
     for old in reports.glob("*.zip"):
@@ -78,12 +84,13 @@ def copied(result: RunResult, folder: Path) -> Path:
 
 
 def test_planted_secret_and_patient_name_appear_nowhere_in_the_reports(
-    planted: tuple[RunResult, Path],
+    planted: tuple[RunResult, Path], tmp_path: Path
 ) -> None:
     result, config = planted
-    bundled = bundle(result.reports, config)
+    reports = copied(result, tmp_path)
+    bundled = bundle(reports, config)
     assert bundled.code == 0, bundled.stderr
-    texts = every_text(result.reports)
+    texts = every_text(reports)
     assert any(name.endswith(".zip!report.html") for name in texts)
     assert any("PatientSearch.Query" in text for name, text in texts.items() if "#data" in name)
     for needle in (PLANTED_SECRET, PLANTED_NAME, PLANTED_SURNAME):
@@ -120,10 +127,10 @@ def test_each_exchange_is_attached_inside_the_step_that_sent_it(
 
 
 def test_bundle_holds_the_evidence_with_a_manifest_that_verifies(
-    planted: tuple[RunResult, Path],
+    planted: tuple[RunResult, Path], tmp_path: Path
 ) -> None:
     result, config = planted
-    bundled = bundle(result.reports, config)
+    bundled = bundle(copied(result, tmp_path), config)
     (target,) = re.findall(r"evidence bundle (\S+\.zip)", bundled.stdout)
     with zipfile.ZipFile(target) as archive:
         files = {name: archive.read(name) for name in archive.namelist()}

@@ -64,10 +64,8 @@ def table(result: RunResult) -> str:
 # The runs below are made once for the session, whichever worker asks first (helpers.shared_run);
 # the tests only read them.
 @pytest.fixture(scope="session")
-def serial(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
-    return shared_run(
-        tmp_path_factory, "serial", lambda folder: run_techval([], folder / "reports")
-    )
+def serial(serial_run: RunResult) -> RunResult:
+    return serial_run  # tests/conftest.py: shared with the other tests reading a clean run
 
 
 @pytest.fixture(scope="session")

@@ -23,7 +23,14 @@ from referencing import Registry, Resource
 
 from techval.simulator import RunningSimulator, provision
 from techval.validation import templates
-from tests.helpers import ROOT, RunResult, run_techval, settings_for, write_environment
+from tests.helpers import (
+    ROOT,
+    RunResult,
+    run_techval,
+    settings_for,
+    shared_run,
+    write_environment,
+)
 
 pytestmark = pytest.mark.whole_run  # runs techval commands as a whole: not in make test-fast
 
@@ -123,21 +130,29 @@ class SuiteRun(NamedTuple):
     result: RunResult
 
 
-# Session-scoped: made once by each test worker that runs a test reading it (the simulator's
-# captured requests are in that worker's process).
 @pytest.fixture(scope="session")
 def suite_run(tmp_path_factory: pytest.TempPathFactory) -> SuiteRun:
-    """The /endpoint request bodies of one whole-suite run against a loopback simulator (which
-    runs in this process, so its captured requests are visible here); outcomes do not matter."""
-    folder = tmp_path_factory.mktemp("data-model-run")
-    server = RunningSimulator(provision(settings_for(folder))).start()
-    try:
-        config = write_environment(folder, simulator=None, base_url=server.url)
-        result = run_techval(["--config", str(config)], folder / "reports")
-    finally:
-        server.stop()
-    captured = server.simulator.captured
-    messages = [c.json() for c in captured if c.path.split("?", 1)[0].rstrip("/") == "/endpoint"]
+    """The /endpoint request bodies of one whole-suite run against a loopback simulator,
+    made once for the session by whichever test worker asks first (helpers.shared_run), the
+    bodies its simulator received kept beside it; outcomes do not matter."""
+
+    def make(folder: Path) -> RunResult:
+        server = RunningSimulator(provision(settings_for(folder))).start()
+        try:
+            config = write_environment(folder, simulator=None, base_url=server.url)
+            result = run_techval(["--config", str(config)], folder / "reports")
+        finally:
+            server.stop()
+        messages = [
+            c.json()
+            for c in server.simulator.captured
+            if c.path.split("?", 1)[0].rstrip("/") == "/endpoint"
+        ]
+        (folder / "messages.json").write_text(json.dumps(messages), encoding="utf-8")
+        return result
+
+    result = shared_run(tmp_path_factory, "data-model", make)
+    messages = json.loads((result.reports.parent / "messages.json").read_text(encoding="utf-8"))
     return SuiteRun(messages, result)
 
 

@@ -33,7 +33,7 @@ from techval.validation.requirements import (
     Requirement,
     parse,
 )
-from tests.helpers import ROOT, applied, run_techval, settings_for, write_environment
+from tests.helpers import ROOT, RunResult, applied, run_techval, settings_for, write_environment
 
 SCENARIO = re.compile(r"^\s*Scenario(?: Outline)?:\s*(.+?)\s*$")
 FINDING = re.compile(r"""\.finding\(\s*["']([A-Z]+-[0-9]+)["']""")
@@ -564,8 +564,8 @@ def read_csv(reports: Path) -> dict[str, dict[str, str]]:
 
 
 @pytest.mark.whole_run
-def test_a_whole_run_lists_every_requirement_with_a_verdict(tmp_path: Path) -> None:
-    result = run_techval([], tmp_path / "reports")
+def test_a_whole_run_lists_every_requirement_with_a_verdict(serial_run: RunResult) -> None:
+    result = serial_run
     assert result.code == 0, result.stderr
     rows = read_csv(result.reports)
     assert list(rows) == [r.id for r in CATALOGUE]
