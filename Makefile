@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 NODE_STAMP := node_modules/.installed-stamp
 
-.PHONY: setup run report bundle bench bench-scale test test-fast lint typecheck unit bytecode clean
+.PHONY: setup run report bundle bench bench-scale test test-fast lint typecheck unit durations bytecode clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +72,12 @@ WORKERS ?= 4
 unit: setup
 	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest tests -p no:allure_pytest_bdd \
 	  -n $(WORKERS) --dist load --maxschedchunk 1
+
+# How long each test takes under make test's load, for its order (tests/conftest.py): refresh
+# after adding slow tests. Runs the tests as make test does.
+durations: setup
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest tests -p no:allure_pytest_bdd \
+	  -n $(WORKERS) --dist load --maxschedchunk 1 --record-durations -q
 
 # The edit loop: the unit tests alone (tests/unit), no whole run of techval.
 test-fast: setup

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+import resource
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -39,32 +41,114 @@ def server(tmp_path: Path) -> Iterator[RunningSimulator]:
     running.stop()
 
 
-# Rough cost of a test in seconds of a worker, to place the tests that wait on purpose
-# (`waits`) evenly among the rest: two cores, four workers.
-WHOLE_RUN_COST, UNIT_COST = 1.0, 0.03
-SPREAD = 0.5  # through the first half: a wait near the end would end the suite alone
+# How long each test took and the CPU it used (seconds, under make test's load, its own and
+# its child processes'), as `make durations` measured them: the order below packs the tests
+# by them. A test not listed (a new one) counts as a whole run or a unit test usually does.
+DURATIONS = Path(__file__).with_name("durations.json")
+WHOLE_RUN, UNIT = (1.0, 0.7), (0.03, 0.03)  # (wall, CPU) of a test not measured
+WORKERS, CORES = 4, 2  # make test's
+WAITING = 0.35  # a test using less CPU than this share of its time mostly waits
+CPU_KEY = pytest.StashKey[float]()
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """For `make test`'s workers, which take one test at a time: the whole runs before the
-    unit tests (the unit tests are short: no long test ends the suite alone), and the runs
-    that wait on purpose (a Retry-After, a deadline, a signal, a browser) spread evenly through
-    the first half of the rest, so that about half the workers wait while the others use the
-    CPU. Collection order kept within each kind."""
-    waiting = [item for item in items if item.get_closest_marker("waits")]
-    rest = sorted(
-        (item for item in items if not item.get_closest_marker("waits")),
-        key=lambda item: item.get_closest_marker("whole_run") is None,
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--record-durations",
+        action="store_true",
+        help=f"write how long each test took and the CPU it used to {DURATIONS.name}",
     )
-    if not waiting:
-        items[:] = rest
-        return
-    costs = [WHOLE_RUN_COST if i.get_closest_marker("whole_run") else UNIT_COST for i in rest]
-    every = sum(costs) * SPREAD / len(waiting)
-    ordered, spent, pending = [], 0.0, list(waiting)
-    for item, cost in zip(rest, costs, strict=True):
-        while pending and spent >= every * (len(waiting) - len(pending)):
-            ordered.append(pending.pop(0))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """For `make test`'s workers, which take one test at a time: the longest first (no long
+    test ends the suite alone), and the tests that mostly wait (a Retry-After, a deadline, a
+    signal; marked `waits` where not measured) started when the cores are busy with the
+    other workers' tests, so that the waits cost no CPU time. The order is played through
+    four workers, each taking the next test as it comes free, with `make durations`' times."""
+    known = _durations()
+
+    def measured(item: pytest.Item) -> tuple[float, float]:
+        return known.get(item.nodeid) or (
+            WHOLE_RUN if item.get_closest_marker("whole_run") else UNIT
+        )
+
+    def waits(item: pytest.Item) -> bool:
+        wall, cpu = measured(item)
+        if item.nodeid not in known:
+            return item.get_closest_marker("waits") is not None
+        return wall >= 1 and cpu < WAITING * wall
+
+    by_length = sorted(items, key=lambda item: measured(item)[0], reverse=True)
+    waiting = [item for item in by_length if waits(item)]
+    busy = [item for item in by_length if not waits(item)]
+    workers = [(0.0, 0.0)] * WORKERS  # each worker's (next free at, CPU share until then)
+    ordered: list[pytest.Item] = []
+    while waiting or busy:
+        now, _ = min(workers)
+        taking = workers.index(min(workers))
+        used = sum(share for at, share in workers if at > now)  # the others' CPU
+        # a waiting test when the others fill the cores (or nothing else is left)
+        item = (waiting if waiting and (used >= CORES - 0.5 or not busy) else busy).pop(0)
+        wall, cpu = measured(item)
+        workers[taking] = (now + wall, cpu / wall if wall else 0.0)
         ordered.append(item)
-        spent += cost
-    items[:] = ordered + pending
+    items[:] = ordered
+
+
+def _durations() -> dict[str, tuple[float, float]]:
+    try:
+        found = json.loads(DURATIONS.read_text(encoding="utf-8"))
+        return {str(k): (float(v[0]), float(v[1])) for k, v in found.items()}
+    except (OSError, ValueError, TypeError, IndexError, AttributeError):
+        return {}
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
+    if item.config.getoption("--record-durations"):
+        item.stash[CPU_KEY] = _cpu()
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if call.when == "teardown" and CPU_KEY in item.stash:
+        report.user_properties.append(("cpu", _cpu() - item.stash[CPU_KEY]))
+    return report
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and of its children that ended."""
+    mine = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return mine.ru_utime + mine.ru_stime + children.ru_utime + children.ru_stime
+
+
+class _Recorder:
+    """In the process that reports (the xdist controller): each test's setup, call and
+    teardown times summed, and the CPU its worker measured, written to DURATIONS at the end."""
+
+    def __init__(self) -> None:
+        self.took: dict[str, list[float]] = {}
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        took = self.took.setdefault(report.nodeid, [0.0, 0.0])
+        took[0] += report.duration
+        took[1] += sum(v for k, v in report.user_properties if k == "cpu" and isinstance(v, float))
+
+    def pytest_sessionfinish(self) -> None:
+        kept = {  # the quick unit tests are left to the default
+            k: [round(wall, 2), round(cpu, 2)]
+            for k, (wall, cpu) in sorted(self.took.items())
+            if wall >= 0.05 or k.startswith("tests/runs/")
+        }
+        lines = ",\n".join(f"{json.dumps(k)}: {json.dumps(v)}" for k, v in kept.items())
+        DURATIONS.write_text("{\n" + lines + "\n}\n", encoding="utf-8")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("--record-durations") and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(_Recorder(), "techval-durations")

@@ -203,7 +203,6 @@ def distinct_bytes(png: Path) -> int:
     return len(set(zlib.decompress(b"".join(chunks))))
 
 
-@pytest.mark.waits
 @pytest.mark.skipif(
     BROWSER is None and not os.environ.get("TECHVAL_REQUIRE_BROWSER"),
     reason="no Chromium on this machine (.ci/run installs it)",
