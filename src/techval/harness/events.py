@@ -20,6 +20,7 @@ in-process subscribers and is never written.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import MISSING, Field, dataclass, field, fields
 from pathlib import Path
@@ -278,7 +279,7 @@ class BadEvents(CouldNotRun):
 def as_json(event: Record) -> dict[str, Any]:
     """The event as its file line holds it: the kind as "event", then its fields."""
     document: dict[str, Any] = {"event": event.KIND}
-    for item, _ in _HINTS[type(event)]:  # once per exchange too: the fields looked up once
+    for item, _ in _hints(type(event)):  # once per exchange too: the fields looked up once
         document[item.name] = getattr(event, item.name)
     return document
 
@@ -330,7 +331,7 @@ def parse_as(kind: type[R], document: Mapping[str, Any], where: str) -> R:
     """A record of `kind` from the fields of `document` (its "event" aside), each checked
     against the type the record declares; BadEvents as `parse`."""
     values: dict[str, Any] = {"at": ""}  # not the time it was read
-    for item, hint in _HINTS[kind]:
+    for item, hint in _hints(kind):
         value = document.get(item.name, MISSING)
         if value is MISSING and _optional(item):
             continue
@@ -345,13 +346,12 @@ def _optional(item: Field[Any]) -> bool:
     return item.default is not MISSING or item.default_factory is not MISSING
 
 
+@functools.cache  # looked up for every line: once a kind, when first written or read
 def _hints(kind: type[Record]) -> tuple[tuple[Field[Any], Any], ...]:
     """The fields a file line carries, each with its declared type."""
     hints = get_type_hints(kind)
     return tuple((item, hints[item.name]) for item in fields(kind) if not item.metadata.get("live"))
 
-
-_HINTS = {kind: _hints(kind) for kind in KINDS.values()}
 
 
 def _fits(value: Any, hint: Any) -> bool:
