@@ -20,7 +20,6 @@ in-process subscribers and is never written.
 from __future__ import annotations
 
 import contextlib
-import functools
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import MISSING, Field, dataclass, field, fields
 from pathlib import Path
@@ -346,12 +345,19 @@ def _optional(item: Field[Any]) -> bool:
     return item.default is not MISSING or item.default_factory is not MISSING
 
 
-@functools.cache  # looked up for every line: once a kind, when first written or read
-def _hints(kind: type[Record]) -> tuple[tuple[Field[Any], Any], ...]:
-    """The fields a file line carries, each with its declared type."""
-    hints = get_type_hints(kind)
-    return tuple((item, hints[item.name]) for item in fields(kind) if not item.metadata.get("live"))
+_FIELDS: dict[type[Record], tuple[tuple[Field[Any], Any], ...]] = {}
 
+
+def _hints(kind: type[Record]) -> tuple[tuple[Field[Any], Any], ...]:
+    """The fields a file line carries, each with its declared type (looked up for every line:
+    once a kind, when first written or read)."""
+    found = _FIELDS.get(kind)
+    if found is None:
+        hints = get_type_hints(kind)
+        found = _FIELDS[kind] = tuple(
+            (item, hints[item.name]) for item in fields(kind) if not item.metadata.get("live")
+        )
+    return found
 
 
 def _fits(value: Any, hint: Any) -> bool:
