@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import select
+import signal
 import subprocess
 import sys
 import time
@@ -66,6 +67,7 @@ class Browser:
             pass_fds=(commands, answers),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,  # its zygote and renderers too are killed as one group
         )
         os.close(commands)
         os.close(answers)
@@ -98,13 +100,16 @@ class Browser:
         """To another view of the page (a fragment of the same document: nothing reloads)."""
         self.evaluate(f"location.href = {json.dumps(url)}")
 
-    def text_with(self, *wanted: str) -> str:
+    def text_with(self, *wanted: str, unlike: str | None = None) -> str:
         """The page's text once it holds every one of `wanted` (whitespace as single
-        spaces), or as it is when the deadline passes (the caller's assertion shows it)."""
+        spaces) and differs from `unlike` (the view before: a view that has not changed yet
+        is not taken for the next), or as it is when the deadline passes (the caller's
+        assertion shows it)."""
         deadline = time.monotonic() + self.timeout
         while True:
             text = " ".join(str(self.evaluate(_TEXT) or "").split())
-            if all(w in text for w in wanted) or time.monotonic() > deadline:
+            ready = all(w in text for w in wanted) and text != unlike
+            if ready or time.monotonic() > deadline:
                 return text
             self._wait_for_message(0.1)  # a poll: the page renders in its own time
 
@@ -148,16 +153,23 @@ class Browser:
             self._buffer += chunk
 
     def close(self) -> None:
+        """Ask Chromium to close (reading what it still writes, so that it never blocks on a
+        full pipe), then kill its process group if it has not within 10 s."""
         try:
             if self._process.poll() is None:
                 closing = {"id": 0, "method": "Browser.close"}
                 os.write(self._to_browser, json.dumps(closing).encode() + b"\0")
-                self._process.wait(timeout=10)
-        except (OSError, subprocess.TimeoutExpired):
+                deadline = time.monotonic() + 10
+                while self._process.poll() is None and time.monotonic() < deadline:
+                    with contextlib.suppress(BrowserError):  # its pipe closing as it ends
+                        self._wait_for_message(0.05)
+                    self._buffer = b""
+        except OSError:
             pass
         finally:
-            if self._process.poll() is None:
-                self._process.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._process.pid, signal.SIGKILL)  # what is left of the group
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self._process.wait(timeout=10)
             for fd in (self._to_browser, self._from_browser):
                 with contextlib.suppress(OSError):

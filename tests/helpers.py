@@ -10,6 +10,7 @@ import os
 import resource
 import subprocess
 import sys
+import time
 import types
 import xml.etree.ElementTree as ET
 import zipfile
@@ -17,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import IO, Any
 
 import pytest
 import yaml
@@ -142,15 +143,36 @@ def shared_run(
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     root = factory.getbasetemp().parent if worker else factory.getbasetemp()
     folder, made = root / f"shared-{name}", root / f"shared-{name}.json"
+    failed = root / f"shared-{name}.failed"
     with (root / f"shared-{name}.lock").open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        _lock(lock, f"the shared run {name!r}")  # released when the file closes
+        if failed.exists():  # the worker that made it says why, once; the others name it
+            raise AssertionError(f"the shared run {name!r} failed: {failed.read_text()}")
         if made.exists():
             found = json.loads(made.read_text())
             return RunResult(**{**found, "reports": Path(found["reports"])})
         folder.mkdir()
-        result = make(folder)
+        try:
+            result = make(folder)
+        except BaseException as exc:
+            failed.write_text(f"{type(exc).__name__}: {exc}"[:2000])
+            raise
         made.write_text(json.dumps({**asdict(result), "reports": str(result.reports)}))
         return result
+
+
+def _lock(file: IO[str], what: str, within: float = 600) -> None:
+    """An exclusive lock on `file`, waited for at most `within` seconds (a run that never
+    ends in another worker fails this test instead of hanging the suite)."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{what}: still being made after {within:g} s") from None
+            time.sleep(0.05)  # a poll of the lock, bounded by the deadline
 
 
 def run_techval(

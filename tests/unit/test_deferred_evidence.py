@@ -6,10 +6,17 @@ later is masked."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
+import pytest
+
 from techval.core.config import Settings
+from techval.core.errors import TransportError
 from techval.core.redaction import PATIENT_MASK, Redactor
 from techval.core.reporting import Reporter
 from techval.harness import events
+from techval.harness.evidence.plugin import Evidence
+from techval.harness.pytest_plugin import RUN_KEY, SCENARIO_MARK
 from techval.harness.run import start_run
 from techval.validation import organization
 
@@ -120,3 +127,69 @@ def test_a_nested_step_writes_what_was_sent_before_it_and_inside_it_at_its_ends(
     with reporter.step("attempt 1 of 3"):
         assert settled == ["settle"]
     assert settled == ["settle", "settle"]
+
+
+def test_an_action_that_fails_does_not_stop_the_others_and_is_raised_once_they_ran() -> None:
+    stream = events.EventStream()
+    seen: list[str] = []
+    stream.subscribe(lambda event: seen.append(getattr(event, "message", "")))
+
+    def broken() -> None:
+        raise ValueError("cannot build this exchange's evidence")
+
+    stream.defer(broken)
+    later = events.Finding(scenario=None, requirement="R", message="after it")
+    stream.defer(lambda: stream.emit(later))
+    with pytest.raises(ValueError, match="cannot build"):
+        stream.settle()
+    assert seen == ["after it"]
+    stream.settle()  # the failed one is not run again
+    assert seen == ["after it"]
+
+
+def test_an_action_interrupted_is_first_in_line_at_the_next_settle() -> None:
+    """Ctrl-C (or SIGTERM, raised as KeyboardInterrupt) inside an action: the run's end
+    settles again and that exchange's evidence is not lost."""
+    stream = events.EventStream()
+    seen: list[str] = []
+    stream.subscribe(lambda event: seen.append(getattr(event, "message", "")))
+    interrupted = [True]
+
+    def interruptible() -> None:
+        if interrupted.pop() if interrupted else False:
+            raise KeyboardInterrupt
+        stream.emit(events.Finding(scenario=None, requirement="R", message="first"))
+
+    stream.defer(interruptible)
+    stream.defer(lambda: stream.emit(events.Finding(scenario=None, requirement="R", message="2")))
+    with pytest.raises(KeyboardInterrupt):
+        stream.settle()
+    assert seen == []
+    stream.settle()
+    assert seen == ["first", "2"]
+
+
+def test_a_failure_is_masked_with_what_the_evidence_held_back_taught(
+    test_settings: Settings,
+) -> None:
+    """A setup fixture's exchange taught the redactor an id; the failure raised there names it:
+    the plugin settles before it masks the failure for the console, JUnit and the events."""
+    run = start_run(test_settings)
+    try:
+        config = SimpleNamespace(stash=pytest.Stash())
+        config.stash[RUN_KEY] = run
+        evidence = object.__new__(Evidence)
+        evidence.config, evidence.stream = config, run.stream  # type: ignore[assignment]
+        taught(run.reporter.redactor, run.stream)
+        item = SimpleNamespace(get_closest_marker=lambda name: name == SCENARIO_MARK)
+        error = TransportError("Patient.read: http://fhir.test/Patient/pt-7781-4410: refused")
+        call = SimpleNamespace(excinfo=SimpleNamespace(value=error, typename="TransportError"))
+        report = SimpleNamespace(longrepr=str(error), sections=[], when="call")
+        hook = evidence.pytest_runtest_makereport(item, call)  # type: ignore[arg-type]
+        next(hook)
+        with pytest.raises(StopIteration):
+            hook.send(report)  # type: ignore[arg-type]
+        assert "pt-7781-4410" not in report.longrepr + report.techval["message"]
+        assert PATIENT_MASK in report.longrepr
+    finally:
+        run.close()

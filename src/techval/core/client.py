@@ -328,10 +328,10 @@ class RedoxClient:
 
     def _wait(self, seconds: float, name: str) -> None:
         """Wait before a retry, unless that would pass the scenario's deadline."""
+        self.settle()  # the evidence so far written before the wait (its time counted)
         remaining = self.clock.remaining()
         if remaining is not None and seconds > remaining:
             raise ScenarioTimeout(f"{name}: {self.timed_out()}")
-        self.settle()  # the evidence so far written before the wait
         time.sleep(seconds)  # a backoff delay, not a poll: nothing to check before it ends
 
     def timed_out(self) -> str:

@@ -242,6 +242,7 @@ def _resolve(resources: Mapping[str, Any], document: str, pointer: str) -> Any:
 # (a run has one; the harness's tests, the bench and a long-lived caller have many).
 _COMPILED: dict[tuple[bytes, str], jsonschema_rs.Validator | None] = {}
 MAX_COMPILED = 1000  # validators kept, at most (then they are compiled anew)
+NOT_COMPILED: Any = object()
 
 
 @verifies("API-06", "API-08", "FHIR-01")
@@ -306,17 +307,19 @@ class SchemaRegistry:
         if name not in self._fast:
             schema = self._schema(name)
             key = (self._content, name)
-            if key not in _COMPILED:
-                if len(_COMPILED) >= MAX_COMPILED:
-                    _COMPILED.clear()
+            compiled = _COMPILED.get(key, NOT_COMPILED)  # one lookup: another thread may clear
+            if compiled is NOT_COMPILED:
                 try:
                     ported = self._rust.port(schema, schema.get("$id", ""))
-                    _COMPILED[key] = jsonschema_rs.Draft202012Validator(
+                    compiled = jsonschema_rs.Draft202012Validator(
                         ported, validate_formats=False, offline=True
                     )
                 except ValueError:  # NotPortable, or a pattern Rust cannot compile
-                    _COMPILED[key] = None
-            self._fast[name] = _COMPILED[key]
+                    compiled = None
+                if len(_COMPILED) >= MAX_COMPILED:
+                    _COMPILED.clear()
+                _COMPILED[key] = compiled
+            self._fast[name] = compiled
         return self._fast[name]
 
     def validate(self, name: str, document: Any) -> list[Violation]:

@@ -192,15 +192,26 @@ class EventStream:
             self.settle()
 
     def settle(self) -> None:
-        """Run, in order, every action deferred so far (what they emit is emitted as is)."""
+        """Run, in order, every action deferred so far (what they emit is emitted as is). An
+        action that fails does not stop the others: the first failure is raised once all have
+        run. One interrupted (Ctrl-C, SIGTERM) stays first in line for the next settle. Within
+        a settle (an action's own emit, a subscriber), settling again does nothing: what the
+        actions still to run would teach the redactor is not yet known there."""
         if self._settling:
             return
         self._settling = True
+        failed: Exception | None = None
         try:
             while self._deferred:
-                self._deferred.pop(0)()
+                try:
+                    self._deferred[0]()
+                except Exception as exc:  # noqa: BLE001 - raised once the others ran
+                    failed = failed or exc
+                self._deferred.pop(0)
         finally:
             self._settling = False
+        if failed is not None:
+            raise failed
 
     def emit(self, event: R) -> R:
         self.settle()  # what was deferred happened before

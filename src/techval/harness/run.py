@@ -49,11 +49,13 @@ class Run:
             self.reporter.exchange(event.exchange)
 
     def close(self) -> None:
-        self.stream.settle()
-        self.client.close()
-        if self.simulator:
-            self.simulator.stop()
-            self.simulator = None
+        try:
+            self.stream.settle()
+        finally:
+            self.client.close()
+            if self.simulator:
+                self.simulator.stop()
+                self.simulator = None
 
 
 def redactor_for(settings: Settings) -> Redactor:

@@ -263,10 +263,13 @@ class Evidence:
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-        """Redact what pytest will print and write (console, JUnit); note the outcome."""
+        """Redact what pytest will print and write (console, JUnit); note the outcome. The
+        evidence held back is settled first: what its answers taught the redactor (a setup
+        fixture's exchange, say) is masked in the failure's text too."""
         report = yield
         if not item.get_closest_marker(SCENARIO_MARK):
             return report
+        self.stream.settle()
         masker = redactor(self.config)
         if isinstance(report.longrepr, str):
             report.longrepr = masker.text(report.longrepr)
