@@ -106,15 +106,20 @@ def test_each_exchange_is_attached_inside_the_step_that_sent_it(
     planted: tuple[RunResult, Path],
 ) -> None:
     """The evidence is built after the request, at the step's end: each exchange of a
-    scenario is still attached inside a step (a polled one inside its attempt), none at the
-    scenario's level, none lost; the HAR holds the same ones."""
+    scenario is still attached inside a step, none at the scenario's level, none lost (the
+    HAR holds the same ones); each attempt of a poll (a search or a document query), a step
+    of its own that sends one request, holds that request's exchange and no other."""
     result, _ = planted
     in_steps: list[str] = []
     at_top: list[str] = []
+    attempts: list[list[str]] = []
 
     def walk(steps: list[dict[str, Any]]) -> None:
         for step in steps:
-            in_steps.extend(a["name"] for a in step.get("attachments", []))
+            names = [a["name"] for a in step.get("attachments", [])]
+            in_steps.extend(names)
+            if re.search(r": attempt \d+ of \d+$", step["name"]):
+                attempts.append(names)
             walk(step.get("steps", []))
 
     for document in result.allure_results():
@@ -124,6 +129,10 @@ def test_each_exchange_is_attached_inside_the_step_that_sent_it(
     assert [name for name in at_top if ": HTTP " in name] == []
     har = json.loads((result.reports / "exchanges.har").read_text())["log"]["entries"]
     assert len(exchanges) == len([e for e in har if "pageref" in e]) > 20
+    assert len(attempts) > 5
+    for names in attempts:
+        assert len(names) == 1, names
+        assert re.match(r"(PatientSearch|ClinicalSummary)\.\w+: HTTP 200", names[0]), names
 
 
 def test_bundle_holds_the_evidence_with_a_manifest_that_verifies(
