@@ -277,3 +277,33 @@ def test_repository_merge_moves_documents_and_retires_old_identifiers(
         push["Header"]["Document"]["ID"]
     ]
     assert "ClinicalDocument" in repository.document_text(held[1].documents[0])
+
+
+@pytest.mark.parametrize(
+    ("change", "requirements", "rule"),
+    [
+        (
+            lambda m: m["Header"]["Document"]["TypeCode"].update(Code="18842-5"),
+            ("DOD-03",),
+            "document_type",
+        ),
+        (lambda m: m["Meta"].update(Test=False), ("API-07",), "test_flag"),
+        (lambda m: m["Header"]["Document"].update(ID="visit-1"), ("DOD-02",), "document_id"),
+    ],
+)
+def test_a_refused_push_names_the_requirement_of_the_rule_it_broke(
+    test_settings: Settings, change: Any, requirements: tuple[str, ...], rule: str
+) -> None:
+    """Not the request schema's API-06, whose check refuses it: the rule's own requirement,
+    on each violation and on the refusal (the requirements table pins it there)."""
+    message = visit(test_settings, "outpatient")
+    change(message)
+    found = rules.outgoing(message, "data_on_demand", test_settings, set())
+    assert [(v.requirements, (v.check or "").rsplit(".", 1)[-1]) for v in found] == [
+        (requirements, rule)
+    ]
+    client = in_process_client(test_settings)
+    with pytest.raises(InvalidMessage) as refused:
+        client.send(message)
+    assert refused.value.requirements == requirements
+    assert (refused.value.check or "").endswith(f"rules.{rule}")

@@ -161,7 +161,10 @@ class RedoxClient:
         broken = self.outgoing(message, self.purpose_of(message))
         if broken:
             listed = "; ".join(str(v) for v in broken)
-            raise BreaksRedoxRule(f"{name}: the message breaks a Redox rule, not sent: {listed}")
+            error = BreaksRedoxRule(f"{name}: the message breaks a Redox rule, not sent: {listed}")
+            error.requirements = tuple(dict.fromkeys(r for v in broken for r in v.requirements))
+            error.check = next((v.check for v in broken if v.check), None)
+            raise error  # named by the rules it broke, not by this schema check's API-06
         return name
 
     @verifies("API-10")

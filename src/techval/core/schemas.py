@@ -19,7 +19,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,6 +42,10 @@ DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
 class Violation:
     path: str  # JSONPath of the offending place, e.g. $.Organizations[0].Active
     message: str
+    # the requirements the rule that found it verifies, and that rule ("module.qualname"):
+    # set by @verifies on a rule that returns its violations (verifies.py), not compared
+    requirements: tuple[str, ...] = field(default=(), compare=False)
+    check: str | None = field(default=None, compare=False)
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}"

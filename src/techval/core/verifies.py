@@ -2,7 +2,9 @@
 `verifies_requirements`): `@verifies("ORG-02")` on a function or method (on a class: only
 declared, as where the rule lives). A conformance error
 raised inside it names those requirements (`requirements`), unless a check it called named
-its own first: the innermost declared check is the one that failed. The evidence ties a
+its own first: the innermost declared check is the one that failed. A rule that returns the
+Violations it found (rules.py) has each of them named so, innermost first as well; the
+client's refusal of a message names the requirements of the rules it broke. The evidence ties a
 failure to its requirement by this field, never by walking a traceback; the catalogue
 (fixtures/requirements.yaml, `checks:`) lists the same checks and a test keeps both in step."""
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from dataclasses import is_dataclass, replace
 from typing import Any, TypeVar, cast
 
 from techval.core.errors import CheckFailed, InvalidMessage
@@ -32,17 +35,28 @@ def verifies(*requirement_ids: str) -> Callable[[F], F]:
         @functools.wraps(check)
         def checked(*args: Any, **kwargs: Any) -> Any:
             try:
-                return check(*args, **kwargs)
+                found = check(*args, **kwargs)
             except (CheckFailed, InvalidMessage) as exc:
                 if not exc.requirements:
                     exc.requirements = requirement_ids
                     exc.check = name
                 raise
+            if type(found) is list and found and _is_violation(found[0]):
+                return [  # a rule that returns what it found: each names it, innermost first
+                    v if v.requirements else replace(v, requirements=requirement_ids, check=name)
+                    for v in found
+                ]
+            return found
 
         setattr(checked, DECLARED, requirement_ids)
         return cast(F, checked)
 
     return declare
+
+
+def _is_violation(value: object) -> bool:
+    """A schemas.Violation (by its fields: core.schemas imports this module)."""
+    return is_dataclass(value) and hasattr(value, "requirements") and hasattr(value, "check")
 
 
 def declared(check: Any) -> tuple[str, ...]:
