@@ -33,6 +33,7 @@ from techval.validation.fhir import paging
 DEFAULTS = FhirSettings()
 PHONE_USES = {"office": "work", "work": "work", "mobile": "mobile", "home": "home"}
 RESOURCE = "fhir/Organization"
+CREATE, UPDATE = "Organization create", "Organization update"  # the requests' labels
 
 
 @dataclass(frozen=True)
@@ -152,7 +153,7 @@ def holds(organization: Any, oid: str) -> bool:
 def _adoption_hint(exchange: Exchange, known: AlreadyExists) -> str:
     """For a create refused with a 4xx: which refusal a re-run adopts, and the key."""
     status = exchange.status
-    if exchange.label != "Organization create" or status is None or not 400 <= status < 500:
+    if exchange.label != CREATE or status is None or not 400 <= status < 500:
         return ""
     return (
         f" (a create of a known OID is adopted when refused with {known.describe()}; if Redox "
@@ -182,9 +183,9 @@ class FhirDirectory:
 
     def create(self, client: RedoxClient, profile: OrganizationProfile) -> Exchange:
         body = resource(profile, fhir=self.fhir)
-        id_is_oid("Organization create", body, self.fhir.oid_system)
+        id_is_oid(CREATE, body, self.fhir.oid_system)
         return client.request(
-            "Organization create",
+            CREATE,
             "POST",
             self._path("Organization"),
             json_body=body,
@@ -199,9 +200,9 @@ class FhirDirectory:
     ) -> Exchange:
         put = self.fhir.update_verb == "PUT"
         body = resource(profile, active=active, fhir=self.fhir)
-        id_is_oid("Organization update", body, self.fhir.oid_system)
+        id_is_oid(UPDATE, body, self.fhir.oid_system)
         return client.request(
-            "Organization update",
+            UPDATE,
             self.fhir.update_verb,
             self._path(f"Organization/{profile.oid}" if put else "Organization"),
             json_body=body,
