@@ -36,7 +36,7 @@ def schema_file(tmp_path: Path, schema: dict[str, Any]) -> Path:
 
 
 def test_a_conforming_file_passes_without_jsonschema(tmp_path: Path) -> None:
-    assert datafiles._valid(SCHEMA, {"zip": "53703"})
+    assert datafiles._valid(SCHEMA, {"zip": "53703"}, b"test: SCHEMA")
     datafiles.check({"zip": "53703"}, schema_file(tmp_path, SCHEMA), tmp_path / "env.yaml")
 
 
@@ -44,14 +44,14 @@ def test_a_zip_python_refuses_is_refused_though_rust_reads_dollar_otherwise(tmp_
     """Python's $ also matches before a final newline: "53703\\n" passes jsonschema's pattern;
     the ported pattern must judge it so too, not refuse it, and the file passes."""
     assert jsonschema.Draft202012Validator(SCHEMA).is_valid({"zip": "53703\n"})
-    assert datafiles._valid(SCHEMA, {"zip": "53703\n"})
+    assert datafiles._valid(SCHEMA, {"zip": "53703\n"}, b"test: SCHEMA")
     with pytest.raises(ConfigError, match=r"env.yaml: zip: '5370' is not in the expected format"):
         datafiles.check({"zip": "5370"}, schema_file(tmp_path, SCHEMA), tmp_path / "env.yaml")
 
 
 def test_a_schema_rust_could_judge_otherwise_goes_to_jsonschema(tmp_path: Path) -> None:
     """multipleOf: jsonschema's float division refuses 0.07 as a multiple of 0.01."""
-    assert not datafiles._valid(SHARES, {"share": 0.5})  # not judged by Rust at all
+    assert not datafiles._valid(SHARES, {"share": 0.5}, b"test: SHARES")  # Rust does not judge
     datafiles.check({"share": 0.5}, schema_file(tmp_path, SHARES), tmp_path / "env.yaml")
     with pytest.raises(ConfigError, match=r"share: 0.07 is not a multiple of 0.01"):
         datafiles.check({"share": 0.07}, schema_file(tmp_path, SHARES), tmp_path / "env.yaml")

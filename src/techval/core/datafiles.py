@@ -3,14 +3,13 @@ Schema: the one most specific problem, as one line naming the file and the field
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import jsonschema_rs
-
 from techval.core.errors import ConfigError
-from techval.core.schemas import RustSchemas
+from techval.core.schemas import RustSchemas, compiled_validator
 
 if TYPE_CHECKING:  # imported when a file breaks its schema: a run need not load jsonschema
     import jsonschema
@@ -21,8 +20,9 @@ MAX_DETAIL = 300  # characters of a schema error's text in the one line that nam
 def check(data: Any, schema: Path, path: Path, *, values: bool = True) -> None:
     """ConfigError "<path>: <field>: <problem>" when `data` breaks `schema`; `values=False`
     for patient data: the problem names the schema's rule, never the value that broke it."""
-    document = json.loads(schema.read_text(encoding="utf-8"))
-    if _valid(document, data):
+    text = schema.read_bytes()
+    document = json.loads(text.decode("utf-8"))
+    if _valid(document, data, hashlib.blake2b(text, digest_size=16).digest()):
         return
     from jsonschema import Draft202012Validator
 
@@ -39,15 +39,18 @@ def check(data: Any, schema: Path, path: Path, *, values: bool = True) -> None:
     raise ConfigError(f"{path}: {dotted(list(error.absolute_path))}: {detail}")
 
 
-def _valid(document: Any, data: Any) -> bool:
-    """jsonschema-rs's yes, where it judges as jsonschema does (schemas.RustSchemas); False
-    when it says no or cannot judge: jsonschema then finds the problem, or that there is none."""
+def _valid(document: Any, data: Any, digest: bytes) -> bool:
+    """jsonschema-rs's yes, where it judges as jsonschema does (schemas.RustSchemas), the
+    schema compiled once a process (`digest`: of its text); False when it says no or cannot
+    judge: jsonschema then finds the problem, or that there is none."""
     base = document.get("$id", "") if isinstance(document, dict) else ""
+    validator = compiled_validator(
+        (digest, "data file"),
+        lambda: RustSchemas({base: document} if base else {}).port(document, base),
+    )
     try:
-        ported = RustSchemas({base: document} if base else {}).port(document, base)
-        validator = jsonschema_rs.Draft202012Validator(ported, validate_formats=False, offline=True)
-        return bool(validator.is_valid(data))
-    except ValueError:  # NotPortable, a pattern Rust cannot compile, data Rust cannot read
+        return validator is not None and bool(validator.is_valid(data))
+    except ValueError:  # data Rust cannot read (a lone surrogate, a key not a string)
         return False
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -249,6 +249,26 @@ MAX_COMPILED = 1000  # validators kept, at most (then they are compiled anew)
 NOT_COMPILED: Any = object()
 
 
+def compiled_validator(
+    key: tuple[bytes, str], ported: Callable[[], Any]
+) -> jsonschema_rs.Validator | None:
+    """The jsonschema-rs validator kept for `key` (a digest of the schemas it is built from,
+    and a name), else compiled from `ported()` (RustSchemas.port) and kept; None where the
+    schema cannot be ported or Rust cannot compile a pattern (jsonschema judges alone)."""
+    compiled = _COMPILED.get(key, NOT_COMPILED)  # one lookup: another thread may clear
+    if compiled is NOT_COMPILED:
+        try:
+            compiled = jsonschema_rs.Draft202012Validator(
+                ported(), validate_formats=False, offline=True
+            )
+        except ValueError:  # NotPortable, or a pattern Rust cannot compile
+            compiled = None
+        if len(_COMPILED) >= MAX_COMPILED:
+            _COMPILED.clear()
+        _COMPILED[key] = compiled
+    return compiled  # type: ignore[no-any-return]
+
+
 @verifies("API-06", "API-08", "FHIR-01")
 class SchemaRegistry:
     """All message schemas of one schemas/ folder, compiled on first use."""
@@ -310,19 +330,9 @@ class SchemaRegistry:
         from jsonschema (see `RustSchemas`)."""
         if name not in self._fast:
             schema = self._schema(name)
-            key = (self._content, name)
-            compiled = _COMPILED.get(key, NOT_COMPILED)  # one lookup: another thread may clear
-            if compiled is NOT_COMPILED:
-                try:
-                    ported = self._rust.port(schema, schema.get("$id", ""))
-                    compiled = jsonschema_rs.Draft202012Validator(
-                        ported, validate_formats=False, offline=True
-                    )
-                except ValueError:  # NotPortable, or a pattern Rust cannot compile
-                    compiled = None
-                if len(_COMPILED) >= MAX_COMPILED:
-                    _COMPILED.clear()
-                _COMPILED[key] = compiled
+            compiled = compiled_validator(
+                (self._content, name), lambda: self._rust.port(schema, schema.get("$id", ""))
+            )
             self._fast[name] = compiled
         return self._fast[name]
 
