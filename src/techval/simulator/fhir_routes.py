@@ -130,7 +130,10 @@ CODES = {
 
 
 def _written(template: str) -> re.Pattern[str]:
-    """A value written by `template` ({code}, {display}, {system} around literal text)."""
+    """A value written by `template` ({code}, {display}, {system} around literal text). The
+    simulator reads a header with its own parser, not the harness's (config.written_parts):
+    it shares the harness's data, never its decisions, so a mistake in one is caught by the
+    other."""
     pattern = ""
     for literal, name, _, _ in string.Formatter().parse(template):
         pattern += re.escape(literal)
