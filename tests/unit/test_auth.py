@@ -11,15 +11,12 @@ import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
-from techval.core.auth import LegacyApiKey, OAuthClientCredentials, read_private_key
+from techval.core.auth import LegacyApiKey, OAuthClientCredentials
 from techval.core.config import Settings
 from techval.core.errors import AuthError, ConfigError, TransportError
 from techval.core.exchange import Exchange
 from techval.core.redaction import Redactor
-from techval.harness.doctor import _key_file
-from techval.harness.doctor_finding import FAIL
 from techval.simulator import provision
 from techval.simulator.provision import ensure_private_key
 from techval.simulator.transport import simulator_transport
@@ -178,35 +175,3 @@ def short_secret_auth() -> dict[str, str]:
         "algorithm": "HS384",
         "client_secret": SHORT_SECRET,
     }
-
-
-def test_an_rsa_key_whose_numbers_disagree_is_refused_by_doctor_and_loaded_by_a_run(
-    tmp_path: Path,
-) -> None:
-    """A run skips cryptography's consistency check of an RSA key (30 ms a process): such a
-    key only signs what Redox refuses, which the first token request says; `techval doctor`
-    checks it and names the file."""
-    good = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_numbers()
-    numbers = rsa.RSAPrivateNumbers(
-        p=good.p,
-        q=good.q,
-        d=good.d + 2,
-        dmp1=good.dmp1,
-        dmq1=good.dmq1,
-        iqmp=good.iqmp,
-        public_numbers=good.public_numbers,
-    )
-    broken = numbers.private_key(unsafe_skip_rsa_key_validation=True)
-    path = tmp_path / "inconsistent.pem"
-    path.write_bytes(
-        broken.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    assert read_private_key(path) is not None  # a run's load
-    with pytest.raises(ConfigError, match=f"{path.name} is not .*, or not a consistent one"):
-        read_private_key(path, checked=True)
-    finding = _key_file(path)
-    assert finding.result == FAIL and "not a consistent one" in finding.detail

@@ -52,41 +52,34 @@ class TokenProvider(Protocol):
     def invalidate(self) -> None: ...
 
 
-def load_signing_key(settings: AuthSettings, *, checked: bool = False) -> Any:
-    """The key that signs client assertions: the private key, or the HS384 client secret.
-    `checked`: an RSA key's numbers are checked as well (`_private_key`)."""
+def load_signing_key(settings: AuthSettings) -> Any:
+    """The key that signs client assertions: the private key, or the HS384 client secret."""
     if settings.algorithm == "HS384":
         return settings.client_secret
     if settings.private_key_file is None:
         raise ConfigError("auth.private_key_file: required for " + settings.algorithm)
-    return read_private_key(settings.private_key_file, checked=checked)
+    return read_private_key(settings.private_key_file)
 
 
-def read_private_key(path: Path, *, checked: bool = False) -> Any:
+def read_private_key(path: Path) -> Any:
     """The unencrypted PEM private key at `path`; ConfigError naming auth.private_key_file."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"auth.private_key_file: cannot read {path}: {exc.strerror}") from None
     try:
-        return _private_key(data, checked)
+        return _private_key(data)
     except (ValueError, TypeError):
         raise ConfigError(
             f"auth.private_key_file: {path} is not an unencrypted PEM private key"
-            + (", or not a consistent one" if checked else "")
         ) from None
 
 
 @functools.lru_cache(maxsize=8)
-def _private_key(data: bytes, checked: bool) -> Any:
-    """The key of these PEM bytes, loaded once per process (a run loads it twice: the client
-    signs, the simulator verifies). A run skips cryptography's check that an RSA key's numbers
-    are consistent (some 30 ms a process, each worker's too, beside 0.02 ms): the key is the
-    user's own, and one whose numbers do not agree only signs what Redox refuses, as the first
-    token request of every run says. `techval doctor` loads it `checked`."""
-    return serialization.load_pem_private_key(
-        data, password=None, unsafe_skip_rsa_key_validation=not checked
-    )
+def _private_key(data: bytes) -> Any:
+    """The key of these PEM bytes, loaded once per process: loading checks an RSA key, some
+    30 ms, and a run loads the same key twice (the client signs, the simulator verifies)."""
+    return serialization.load_pem_private_key(data, password=None)
 
 
 class _CachedToken:

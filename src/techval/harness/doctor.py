@@ -114,7 +114,7 @@ def _key(settings: Settings) -> Finding:
             )
         return Finding("signing key", OK, "HS384 client secret readable")
     try:
-        load_signing_key(auth, checked=True)
+        load_signing_key(auth)
     except CouldNotRun as exc:
         return Finding("signing key", FAIL, str(exc), KEY_ADVICE, 2)
     return Finding("signing key", OK, f"{auth.algorithm} private key readable")
@@ -123,7 +123,7 @@ def _key(settings: Settings) -> Finding:
 def _key_file(path: Path) -> Finding:
     """The private key file alone, while variables the rest of the file needs are unset."""
     try:
-        read_private_key(path, checked=True)
+        read_private_key(path)
     except CouldNotRun as exc:
         return Finding("signing key", FAIL, str(exc), KEY_ADVICE, 2)
     return Finding("signing key", OK, f"private key readable: {path}")
