@@ -11,12 +11,15 @@ import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
-from techval.core.auth import LegacyApiKey, OAuthClientCredentials
+from techval.core.auth import LegacyApiKey, OAuthClientCredentials, read_private_key
 from techval.core.config import Settings
 from techval.core.errors import AuthError, ConfigError, TransportError
 from techval.core.exchange import Exchange
 from techval.core.redaction import Redactor
+from techval.harness.doctor import _key_file
+from techval.harness.doctor_finding import FAIL
 from techval.simulator import provision
 from techval.simulator.provision import ensure_private_key
 from techval.simulator.transport import simulator_transport
@@ -175,3 +178,33 @@ def short_secret_auth() -> dict[str, str]:
         "algorithm": "HS384",
         "client_secret": SHORT_SECRET,
     }
+
+
+def test_an_rsa_key_whose_numbers_disagree_is_refused_in_one_line_naming_the_file(
+    tmp_path: Path,
+) -> None:
+    """cryptography checks an RSA key's numbers as it loads it (30 ms, paid once a process):
+    a key crafted or corrupted so is refused before it signs anything, by a run and by doctor."""
+    good = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_numbers()
+    numbers = rsa.RSAPrivateNumbers(
+        p=good.p,
+        q=good.q,
+        d=good.d + 2,
+        dmp1=good.dmp1,
+        dmq1=good.dmq1,
+        iqmp=good.iqmp,
+        public_numbers=good.public_numbers,
+    )
+    broken = numbers.private_key(unsafe_skip_rsa_key_validation=True)
+    path = tmp_path / "inconsistent.pem"
+    path.write_bytes(
+        broken.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    with pytest.raises(ConfigError, match=f"{path.name} is not an unencrypted PEM private key"):
+        read_private_key(path)
+    finding = _key_file(path)
+    assert finding.result == FAIL and path.name in finding.detail
