@@ -154,7 +154,7 @@ def shared_run(
         folder.mkdir()
         try:
             result = make(folder)
-        except BaseException as exc:
+        except Exception as exc:  # a skip, or Ctrl-C, is no failure to tell the others
             failed.write_text(f"{type(exc).__name__}: {exc}"[:2000])
             raise
         made.write_text(json.dumps({**asdict(result), "reports": str(result.reports)}))

@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from techval.core.client import no_rules
+from techval.core.clock import ScenarioClock
 from techval.core.config import Settings
 from techval.core.errors import (
     BreaksRedoxRule,
@@ -638,3 +639,31 @@ def test_the_evidence_held_back_is_written_before_a_retry_waits(
     stub.replies.append(httpx.Response(200, json=ORGANIZATION_RESOURCE))
     client.request("Organization.read", "GET", f"{ORGS}/Organization/1.2.3")
     assert recorded_when_settled == [[200, 429]]  # the token's, then the 429, before the wait
+
+
+class _Clock(ScenarioClock):
+    """A scenario's clock whose time left is set by the test."""
+
+    def __init__(self, left: float) -> None:
+        super().__init__()
+        self.left = left
+
+    def remaining(self) -> float | None:
+        return self.left
+
+
+def test_the_time_the_evidence_takes_before_a_retry_counts_against_the_deadline(
+    tmp_path: Path, registry: SchemaRegistry, stub: FhirStub
+) -> None:
+    """Settled first, then the wait is weighed against what is left of the scenario."""
+    client = fhir_client(tmp_path, registry, stub)
+    client.auth.token()
+    client.clock = _Clock(left=5.0)
+
+    def slow_settle() -> None:  # the evidence took the rest of the scenario's time
+        client.clock.left = 0.2  # type: ignore[attr-defined]
+
+    client.settle = slow_settle
+    stub.replies = [httpx.Response(429, headers={"Retry-After": "1"})]
+    with pytest.raises(ScenarioTimeout, match="deadline"):
+        client.request("Organization.read", "GET", f"{ORGS}/Organization/1.2.3")

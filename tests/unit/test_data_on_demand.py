@@ -307,3 +307,17 @@ def test_a_refused_push_names_the_requirement_of_the_rule_it_broke(
         client.send(message)
     assert refused.value.requirements == requirements
     assert (refused.value.check or "").endswith(f"rules.{rule}")
+
+
+def test_a_push_without_your_patient_oid_and_one_off_your_arc_name_each_its_requirement(
+    test_settings: Settings,
+) -> None:
+    message = dod.new_patient(test_settings, PERSON, ids(test_settings))
+    message["Patient"]["Identifiers"] = [
+        {"ID": "x", "IDType": "2.16.840.1.113883.3.6147.458.11111.1.1.2.1"}
+    ]
+    found = rules.outgoing(message, "data_on_demand", test_settings, set())
+    assert {str(v).split(":")[0]: v.requirements for v in found} == {
+        "$.Patient.Identifiers": ("DOD-04",),
+        "$.Patient.Identifiers[0].IDType": ("DOD-05",),
+    }

@@ -193,3 +193,77 @@ def test_a_failure_is_masked_with_what_the_evidence_held_back_taught(
         assert PATIENT_MASK in report.longrepr
     finally:
         run.close()
+
+
+def test_evidence_that_cannot_be_written_fails_its_scenario_not_the_session(
+    test_settings: Settings,
+) -> None:
+    """pytest does not guard its report hook: an error there would end the whole run."""
+    run = start_run(test_settings)
+    try:
+        config = SimpleNamespace(stash=pytest.Stash())
+        config.stash[RUN_KEY] = run
+        evidence = object.__new__(Evidence)
+        evidence.config, evidence.stream = config, run.stream  # type: ignore[assignment]
+
+        def broken() -> None:
+            raise RecursionError("an answer too deep to mask")
+
+        run.stream.defer(broken)
+        item = SimpleNamespace(get_closest_marker=lambda name: name == SCENARIO_MARK)
+        call = SimpleNamespace(excinfo=None)
+        report = SimpleNamespace(longrepr=None, sections=[], when="call", outcome="passed")
+        hook = evidence.pytest_runtest_makereport(item, call)  # type: ignore[arg-type]
+        next(hook)
+        with pytest.raises(StopIteration):
+            hook.send(report)  # type: ignore[arg-type]
+    finally:
+        run.close()
+    assert report.outcome == "failed"
+    assert "evidence could not be written: RecursionError" in report.techval["message"]
+    assert report.techval["kind"] != ""
+
+
+def test_an_exchange_whose_event_was_being_written_is_not_written_twice(
+    test_settings: Settings,
+) -> None:
+    """Ctrl-C while its event is handed to the subscribers: the next settle does not write the
+    exchange a second time (the HAR would show two requests where one was sent)."""
+    run = start_run(test_settings)
+    try:
+        seen: list[events.Record] = []
+        run.stream.subscribe(seen.append, keep=True)
+        run.stream.settle()
+        before = len(seen)  # the first token's exchange among them
+        interrupt = [True]
+
+        def ctrl_c(event: events.Record) -> None:
+            if isinstance(event, events.ExchangeRecorded) and interrupt:
+                interrupt.pop()
+                raise KeyboardInterrupt
+
+        run.stream.subscribe(ctrl_c)
+        run.client.send(organization.query_message(test_settings, REDOX_GATEWAY))
+        with pytest.raises(KeyboardInterrupt):
+            run.stream.settle()
+        run.stream.settle()
+        assert [e.KIND for e in seen[before:]].count("exchange") == 1
+    finally:
+        run.close()
+
+
+def test_a_step_that_fails_keeps_its_failure_when_its_evidence_cannot_be_written() -> None:
+    stream = events.EventStream()
+    reporter = Reporter(Redactor(), settle=stream.settle)
+
+    def broken() -> None:
+        raise ValueError("cannot mask")
+
+    def attempt() -> None:
+        with reporter.step("attempt 1 of 3"):
+            stream.defer(broken)
+            raise AssertionError("the check failed")
+
+    with pytest.raises(AssertionError, match="the check failed") as failed:
+        attempt()
+    assert any("evidence could not be written" in note for note in failed.value.__notes__)

@@ -77,5 +77,10 @@ class Reporter:
         with allure.step(title) if self.active else contextlib.nullcontext():
             try:
                 yield
-            finally:
-                self.settle()
+            except BaseException as raised:
+                try:
+                    self.settle()
+                except Exception as exc:  # noqa: BLE001 - the step's own failure comes first
+                    raised.add_note(f"and an exchange's evidence could not be written: {exc!r}")
+                raise
+            self.settle()

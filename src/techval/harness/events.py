@@ -200,18 +200,20 @@ class EventStream:
         if self._settling:
             return
         self._settling = True
-        failed: Exception | None = None
+        failed: list[Exception] = []
         try:
             while self._deferred:
                 try:
                     self._deferred[0]()
                 except Exception as exc:  # noqa: BLE001 - raised once the others ran
-                    failed = failed or exc
+                    failed.append(exc)
                 self._deferred.pop(0)
         finally:
             self._settling = False
-        if failed is not None:
-            raise failed
+        if failed:
+            if len(failed) > 1:
+                failed[0].add_note(f"and {len(failed) - 1} more deferred action(s) failed")
+            raise failed[0]
 
     def emit(self, event: R) -> R:
         self.settle()  # what was deferred happened before

@@ -115,17 +115,22 @@ def start_run(
         current.add(exchange)  # the steps read it now; its evidence is built later
         scenario = stream.scenario
 
+        written = False
+
         def evidence() -> None:
+            nonlocal written
+            if written:  # run again after a signal stopped it once it was being written
+                return
             with redactor.reusing():  # its bodies masked once, for the HAR and the attachment
-                stream.emit(
-                    events.ExchangeRecorded(
-                        exchange=exchange,
-                        scenario=scenario,
-                        entry=har.entry(exchange, redactor),
-                        log_ids=list(exchange.log_ids),
-                        shape=drift.shape_of(exchange, mask=redactor.text),
-                    )
+                recorded = events.ExchangeRecorded(
+                    exchange=exchange,
+                    scenario=scenario,
+                    entry=har.entry(exchange, redactor),
+                    log_ids=list(exchange.log_ids),
+                    shape=drift.shape_of(exchange, mask=redactor.text),
                 )
+                written = True  # never twice in the file: an interrupted write is not redone
+                stream.emit(recorded)
 
         stream.defer(evidence)
 

@@ -106,13 +106,16 @@ def size(message: dict[str, Any], limit: int = MAX_MESSAGE_BYTES) -> list[Violat
     return []
 
 
-def _with_patient_oid(identifiers: Any, patient_oid: str, path: str) -> list[Violation]:
+@verifies("DOD-04")
+def with_patient_oid(identifiers: Any, patient_oid: str, path: str) -> list[Violation]:
+    """An identifier typed with your patient OID is among them."""
     if any(isinstance(i, dict) and i.get("IDType") == patient_oid for i in identifiers or []):
         return []
     return [Violation(path, f"no identifier has your patient OID {patient_oid} as IDType")]
 
 
-def _oid_types(identifiers: Any, arc: str, path: str) -> list[Violation]:
+@verifies("DOD-05")
+def oid_types(identifiers: Any, arc: str, path: str) -> list[Violation]:
     """Identifier types that are OIDs must be well-formed; Redox-arc ones must be yours."""
     found = []
     for index, identifier in enumerate(identifiers or []):
@@ -182,10 +185,10 @@ def data_on_demand(message: dict[str, Any], oids: Oids, pushed: set[str]) -> lis
     meta = message.get("Meta") or {}
     if meta.get("DataModel") == "PatientAdmin":
         patient = message.get("Patient") or {}
-        found = _with_patient_oid(patient.get("Identifiers"), oids.patient, "$.Patient.Identifiers")
-        found += _oid_types(patient.get("Identifiers"), oids.arc, "$.Patient.Identifiers")
+        found = with_patient_oid(patient.get("Identifiers"), oids.patient, "$.Patient.Identifiers")
+        found += oid_types(patient.get("Identifiers"), oids.arc, "$.Patient.Identifiers")
         if "PreviousIdentifiers" in patient:
-            found += _with_patient_oid(
+            found += with_patient_oid(
                 patient["PreviousIdentifiers"], oids.patient, "$.Patient.PreviousIdentifiers"
             )
         return found
@@ -195,8 +198,8 @@ def data_on_demand(message: dict[str, Any], oids: Oids, pushed: set[str]) -> lis
     return [
         *document_id(document.get("ID"), oids, pushed),
         *document_type(document, message.get("Encounters")),
-        *_with_patient_oid(identifiers, oids.patient, "$.Header.Patient.Identifiers"),
-        *_oid_types(identifiers, oids.arc, "$.Header.Patient.Identifiers"),
+        *with_patient_oid(identifiers, oids.patient, "$.Header.Patient.Identifiers"),
+        *oid_types(identifiers, oids.arc, "$.Header.Patient.Identifiers"),
     ]
 
 

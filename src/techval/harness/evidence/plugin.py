@@ -269,7 +269,13 @@ class Evidence:
         report = yield
         if not item.get_closest_marker(SCENARIO_MARK):
             return report
-        self.stream.settle()
+        problem = None
+        try:
+            self.stream.settle()
+        except Exception as exc:  # noqa: BLE001 - this scenario's harness error, not the session's
+            problem = exc
+            report.outcome = "failed"
+            report.longrepr = f"techval: an exchange's evidence could not be written: {exc!r}"
         masker = redactor(self.config)
         if isinstance(report.longrepr, str):
             report.longrepr = masker.text(report.longrepr)
@@ -280,7 +286,9 @@ class Evidence:
         if call.excinfo is not None:
             text = first_line(str(call.excinfo.value)) or call.excinfo.typename
             message = masker.text(text)
-        error = getattr(call.excinfo, "value", None)
+        elif problem is not None:
+            message = masker.text(first_line(str(report.longrepr)))
+        error = getattr(call.excinfo, "value", None) or problem
         techval: dict[str, Any] = {
             "assertion": isinstance(error, AssertionError),
             "message": message,
