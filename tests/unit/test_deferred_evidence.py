@@ -7,6 +7,7 @@ later is masked."""
 from __future__ import annotations
 
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -17,7 +18,7 @@ from techval.core.reporting import Reporter
 from techval.harness import events
 from techval.harness.evidence.plugin import Evidence
 from techval.harness.pytest_plugin import RUN_KEY, SCENARIO_MARK
-from techval.harness.run import start_run
+from techval.harness.run import Run, start_run
 from techval.validation import organization
 
 STARTED = events.ScenarioStarted(scenario="a.feature::one")
@@ -169,6 +170,20 @@ def test_an_action_interrupted_is_first_in_line_at_the_next_settle() -> None:
     assert seen == ["first", "2"]
 
 
+def reported(run: Run, call: Any, report: Any) -> Any:
+    """`report` as the evidence plugin's report hook leaves it, for a scenario of `run`."""
+    config = SimpleNamespace(stash=pytest.Stash())
+    config.stash[RUN_KEY] = run
+    evidence = object.__new__(Evidence)
+    evidence.config, evidence.stream = config, run.stream  # type: ignore[assignment]
+    item = SimpleNamespace(get_closest_marker=lambda name: name == SCENARIO_MARK)
+    hook = evidence.pytest_runtest_makereport(item, call)  # type: ignore[arg-type]
+    next(hook)
+    with pytest.raises(StopIteration):
+        hook.send(report)
+    return report
+
+
 def test_a_failure_is_masked_with_what_the_evidence_held_back_taught(
     test_settings: Settings,
 ) -> None:
@@ -176,23 +191,14 @@ def test_a_failure_is_masked_with_what_the_evidence_held_back_taught(
     the plugin settles before it masks the failure for the console, JUnit and the events."""
     run = start_run(test_settings)
     try:
-        config = SimpleNamespace(stash=pytest.Stash())
-        config.stash[RUN_KEY] = run
-        evidence = object.__new__(Evidence)
-        evidence.config, evidence.stream = config, run.stream  # type: ignore[assignment]
         taught(run.reporter.redactor, run.stream)
-        item = SimpleNamespace(get_closest_marker=lambda name: name == SCENARIO_MARK)
         error = TransportError("Patient.read: http://fhir.test/Patient/pt-7781-4410: refused")
         call = SimpleNamespace(excinfo=SimpleNamespace(value=error, typename="TransportError"))
-        report = SimpleNamespace(longrepr=str(error), sections=[], when="call")
-        hook = evidence.pytest_runtest_makereport(item, call)  # type: ignore[arg-type]
-        next(hook)
-        with pytest.raises(StopIteration):
-            hook.send(report)  # type: ignore[arg-type]
-        assert "pt-7781-4410" not in report.longrepr + report.techval["message"]
-        assert PATIENT_MASK in report.longrepr
+        report = reported(run, call, SimpleNamespace(longrepr=str(error), sections=[], when="call"))
     finally:
         run.close()
+    assert "pt-7781-4410" not in report.longrepr + report.techval["message"]
+    assert PATIENT_MASK in report.longrepr
 
 
 def test_evidence_that_cannot_be_written_fails_its_scenario_not_the_session(
@@ -200,23 +206,14 @@ def test_evidence_that_cannot_be_written_fails_its_scenario_not_the_session(
 ) -> None:
     """pytest does not guard its report hook: an error there would end the whole run."""
     run = start_run(test_settings)
+
+    def broken() -> None:
+        raise RecursionError("an answer too deep to mask")
+
     try:
-        config = SimpleNamespace(stash=pytest.Stash())
-        config.stash[RUN_KEY] = run
-        evidence = object.__new__(Evidence)
-        evidence.config, evidence.stream = config, run.stream  # type: ignore[assignment]
-
-        def broken() -> None:
-            raise RecursionError("an answer too deep to mask")
-
         run.stream.defer(broken)
-        item = SimpleNamespace(get_closest_marker=lambda name: name == SCENARIO_MARK)
-        call = SimpleNamespace(excinfo=None)
         report = SimpleNamespace(longrepr=None, sections=[], when="call", outcome="passed")
-        hook = evidence.pytest_runtest_makereport(item, call)  # type: ignore[arg-type]
-        next(hook)
-        with pytest.raises(StopIteration):
-            hook.send(report)  # type: ignore[arg-type]
+        reported(run, SimpleNamespace(excinfo=None), report)
     finally:
         run.close()
     assert report.outcome == "failed"
