@@ -38,6 +38,7 @@ from techval.validation.fhir.headers import HeaderRules
 from techval.validation.rules import OutgoingRules
 
 ROOT = Path(__file__).resolve().parents[1]
+REDOX_GATEWAY = "2.16.840.1.113883.3.6147.458.2"  # a directory record the simulator seeds
 CLIENT_SECRET = "test-client-secret-5f1d2a9c8e7b-0123456789abcdef0123456789"  # a test value
 
 ORGANIZATION = {

@@ -42,14 +42,13 @@ from techval.simulator.responses import Reply
 from techval.validation import checks, organization, recommendations
 from tests.helpers import (
     CLIENT_SECRET,
+    REDOX_GATEWAY,
     ROOT,
     RecordingClient,
     applied,
     in_process_client,
     settings_for,
 )
-
-REDOX_GATEWAY = "2.16.840.1.113883.3.6147.458.2"
 
 
 def send_query(settings: Settings, *extra_faults: faults.Fault) -> Exchange:

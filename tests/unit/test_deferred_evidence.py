@@ -20,9 +20,9 @@ from techval.harness.evidence.plugin import Evidence
 from techval.harness.pytest_plugin import RUN_KEY, SCENARIO_MARK
 from techval.harness.run import Run, start_run
 from techval.validation import organization
+from tests.helpers import REDOX_GATEWAY
 
 STARTED = events.ScenarioStarted(scenario="a.feature::one")
-REDOX_GATEWAY = "2.16.840.1.113883.3.6147.458.2"  # a directory record the simulator seeds
 
 
 def kinds(seen: list[events.Record]) -> list[str]:

@@ -20,9 +20,15 @@ from techval.simulator import Simulator, provision
 from techval.simulator.faults import Message
 from techval.simulator.responses import Reply
 from techval.validation import checks, organization
-from tests.helpers import ROOT, RecordingClient, environment, in_process_client, settings_for
+from tests.helpers import (
+    REDOX_GATEWAY,
+    ROOT,
+    RecordingClient,
+    environment,
+    in_process_client,
+    settings_for,
+)
 
-REDOX_GATEWAY = "2.16.840.1.113883.3.6147.458.2"
 SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
 JSON = st.recursive(
     SCALARS,

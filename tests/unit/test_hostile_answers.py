@@ -31,10 +31,16 @@ from techval.core.schemas import SchemaRegistry
 from techval.harness.evidence import drift, har
 from techval.validation import checks, organization
 from tests import hostile
-from tests.helpers import ROOT, RecordingClient, RunResult, settings_for, write_environment
+from tests.helpers import (
+    REDOX_GATEWAY,
+    ROOT,
+    RecordingClient,
+    RunResult,
+    settings_for,
+    write_environment,
+)
 
 TOKEN_PATH = "/v2/auth/token"  # the test environment's token_url
-REDOX_GATEWAY = "2.16.840.1.113883.3.6147.458.2"
 BOMB = 4 << 30  # 4 GiB of zeros, about 4 MB on the wire
 QUICK = {"connect": 1, "read": 1, "token": 1}
 

@@ -32,10 +32,9 @@ from techval.core.schemas import (
 )
 from techval.validation import organization, search
 from techval.validation.patients import load_patients
-from tests.helpers import ROOT, in_process_client, settings_for
+from tests.helpers import REDOX_GATEWAY, ROOT, in_process_client, settings_for
 
 REGISTRY = SchemaRegistry(ROOT / "schemas")
-REDOX_GATEWAY = "2.16.840.1.113883.3.6147.458.2"
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner),

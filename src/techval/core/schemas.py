@@ -246,7 +246,7 @@ def _resolve(resources: Mapping[str, Any], document: str, pointer: str) -> Any:
 # (a run has one; the harness's tests, the bench and a long-lived caller have many).
 _COMPILED: dict[tuple[bytes, str], jsonschema_rs.Validator | None] = {}
 MAX_COMPILED = 1000  # validators kept, at most (then they are compiled anew)
-NOT_COMPILED: Any = object()
+_NOT_COMPILED: Any = object()
 
 
 def compiled_validator(
@@ -255,8 +255,8 @@ def compiled_validator(
     """The jsonschema-rs validator kept for `key` (a digest of the schemas it is built from,
     and a name), else compiled from `ported()` (RustSchemas.port) and kept; None where the
     schema cannot be ported or Rust cannot compile a pattern (jsonschema judges alone)."""
-    compiled = _COMPILED.get(key, NOT_COMPILED)  # one lookup: another thread may clear
-    if compiled is NOT_COMPILED:
+    compiled = _COMPILED.get(key, _NOT_COMPILED)  # one lookup: another thread may clear
+    if compiled is _NOT_COMPILED:
         try:
             compiled = jsonschema_rs.Draft202012Validator(
                 ported(), validate_formats=False, offline=True
