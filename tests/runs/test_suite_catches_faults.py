@@ -159,6 +159,9 @@ def test_each_fault_fails_the_right_scenarios_naming_the_cause(
             assert message == "", (scenario, message)
     assert "Traceback" not in result.stderr
     assert assert_evidence_agrees(result.reports)["verdict"] == "failed"
+    # a check's failure is its message, not the harness's frames (harness/failure_text.py)
+    for failure in ET.parse(result.reports / "junit.xml").iter("failure"):
+        assert failure.text == failure.get("message") and "\n" not in failure.get("message", "")
 
 
 def test_ignored_update_names_the_fields(server: RunningSimulator, tmp_path: Path) -> None:

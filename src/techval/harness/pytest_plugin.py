@@ -23,6 +23,7 @@ from techval.core.exchange import Exchange
 from techval.core.reporting import Reporter
 from techval.harness import groups
 from techval.harness.events import EventStream, RunStopped, ScenarioStarted
+from techval.harness.failure_text import message_only_for_known_failures
 from techval.harness.run import Run, start_run
 from techval.validation import apis
 from techval.validation.catalogue import STEPS, step_for
@@ -113,7 +114,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Run the scenarios in the order of the validation steps (pytest-bdd sorts features by
     name; the sort is stable, so the order within a feature stays the file's); note each
-    one's place in the whole suite, so that shards and subsets sort alike."""
+    one's place in the whole suite, so that shards and subsets sort alike; a scenario's
+    failures of techval's own classes are told by their message (failure_text)."""
 
     def number(item: pytest.Item) -> int:
         step = step_for(marker.name for marker in item.iter_markers())
@@ -122,6 +124,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=number)
     for position, item in enumerate(items):
         item.stash[POSITION_KEY] = position
+        if item.get_closest_marker(SCENARIO_MARK):
+            message_only_for_known_failures(item)
 
 
 # after -m and -k have deselected

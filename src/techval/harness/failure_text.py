@@ -1,0 +1,32 @@
+"""The text pytest keeps of a failed scenario (its console line, junit.xml, the Allure trace):
+for techval's own failures the message alone, for anything else pytest's traceback.
+
+A check's message names what was observed, where, and the rule; the frames that raised it are
+the harness's plumbing, which in evidence sent to a third party reads as a crash. pytest's
+traceback of them is also the most expensive part of a failing run: it parses each source file
+on the way to place each line (with every scenario failing, about two thirds of a run's CPU).
+A harness error (a KeyError in a check, a plain assert) keeps pytest's traceback: there it is
+what the reader needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from techval.core.errors import category_of
+
+
+def message_only_for_known_failures(item: pytest.Item) -> None:
+    """Make `item` describe a failure of a techval error class by its message alone (with its
+    notes); any other failure as pytest would."""
+    pytests_own: Callable[..., Any] = item.repr_failure
+
+    def repr_failure(excinfo: pytest.ExceptionInfo[BaseException], *args: Any) -> Any:
+        if category_of(excinfo.value) is not None:
+            return excinfo.exconly()
+        return pytests_own(excinfo, *args)
+
+    item.repr_failure = repr_failure  # type: ignore[method-assign, assignment]

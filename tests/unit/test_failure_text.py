@@ -1,0 +1,83 @@
+"""A scenario's failure text: the message alone for techval's own failure classes, pytest's
+traceback for anything else (harness/failure_text.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pytest_bdd.exceptions import StepDefinitionNotFoundError
+
+from techval.core.errors import NotRun, RedoxRefused, SchemaMismatch, TestDataMismatch
+from techval.harness.failure_text import message_only_for_known_failures
+
+
+class Item:
+    """What pytest's Function offers here: a repr_failure of its own."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[BaseException, tuple[Any, ...]]] = []
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], *args: Any) -> str:
+        self.asked.append((excinfo.value, args))
+        return "pytest's traceback"
+
+
+def told(error: BaseException, *args: Any) -> tuple[str, list[Any]]:
+    item = Item()
+    message_only_for_known_failures(item)  # type: ignore[arg-type]
+    try:
+        raise error
+    except BaseException:  # noqa: BLE001 - any error, as pytest catches it
+        excinfo = pytest.ExceptionInfo.from_current()
+    return item.repr_failure(excinfo, *args), item.asked
+
+
+@pytest.mark.parametrize(
+    ("error", "text"),
+    [
+        (
+            SchemaMismatch("Organization.Query: $.Organizations[0].Active: expected boolean"),
+            "techval.core.errors.SchemaMismatch: Organization.Query: "
+            "$.Organizations[0].Active: expected boolean",
+        ),
+        (
+            RedoxRefused("PatientSearch.Query: Redox answered HTTP 500"),
+            "techval.core.errors.RedoxRefused: PatientSearch.Query: Redox answered HTTP 500",
+        ),
+        (
+            NotRun("Redox answered HTTP 503"),
+            "techval.core.errors.NotRun: not run: the environment stopped answering: "
+            "Redox answered HTTP 503",
+        ),
+    ],
+    ids=["conformance", "refused", "not-run"],
+)
+def test_a_techval_failure_is_told_by_its_message_alone(error: Exception, text: str) -> None:
+    assert told(error) == (text, [])
+
+
+def test_a_test_data_mismatch_and_an_undefined_step_are_told_by_their_message() -> None:
+    mismatch, asked = told(TestDataMismatch("patient", "Demographics.FirstName", "two match"))
+    assert mismatch.startswith("techval.core.errors.TestDataMismatch: ") and not asked
+    assert "\n" not in mismatch
+    undefined, asked = told(StepDefinitionNotFoundError("Step definition is not found: x"))
+    assert undefined.endswith("StepDefinitionNotFoundError: Step definition is not found: x")
+    assert not asked
+
+
+def test_a_note_added_to_a_failure_stays_in_its_text() -> None:
+    error = SchemaMismatch("Organization.Query: the response does not match")
+    error.add_note("an exchange's evidence could not be written")
+    text, _ = told(error)
+    assert text.splitlines() == [
+        "techval.core.errors.SchemaMismatch: Organization.Query: the response does not match",
+        "an exchange's evidence could not be written",
+    ]
+
+
+@pytest.mark.parametrize("error", [KeyError("Organizations"), AssertionError("x"), OSError(5)])
+def test_a_harness_error_keeps_pytests_traceback_and_its_arguments(error: Exception) -> None:
+    text, asked = told(error, "short")
+    assert text == "pytest's traceback"
+    assert asked == [(error, ("short",))]
