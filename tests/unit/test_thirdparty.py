@@ -4,16 +4,21 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from allure_commons.logger import AllureFileLogger
 from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
 
+from techval import UNUSED_EXTRAS
 from techval.harness import thirdparty
 
 ROOT = Path(__file__).resolve().parents[2]
+UNUSED_EXTRAS_IMPORTERS = [(extra, importer) for extra, (_, importer) in UNUSED_EXTRAS.items()]
 
 
 def test_the_installed_versions_have_every_internal_techval_uses() -> None:
@@ -72,3 +77,36 @@ def test_the_tag_grammar_gone_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_tag_expression_is_judged_by_pytests_grammar() -> None:
     assert thirdparty.tag_expression_error("organization and not record_locator") is None
     assert thirdparty.tag_expression_error("organization and") is not None
+
+
+def test_the_unused_extras_are_kept_out_and_their_libraries_still_load() -> None:
+    """A fresh interpreter as techval starts one: httpx works without its command line, Mako
+    (through pytest-bdd) without Pygments' lexers, and neither extra is loaded."""
+    probe = (
+        "import techval, httpx, pytest_bdd.plugin, mako.exceptions, sys;"
+        "assert httpx.Client and mako.exceptions.syntax_highlight;"
+        "print(sorted(m for m, loaded in sys.modules.items() if loaded and ("
+        "m.split('.')[0] in ('rich', 'click')"
+        " or m.startswith(('pygments.lexers.agile', 'mako.ext.pygmentplugin', 'httpx._main')))))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert (done.returncode, done.stdout.strip(), done.stderr) == (0, "[]", "")
+
+
+@pytest.mark.parametrize(("extra", "importer"), list(UNUSED_EXTRAS_IMPORTERS))
+def test_a_library_that_no_longer_goes_without_its_extra_is_named(
+    monkeypatch: pytest.MonkeyPatch, extra: str, importer: str
+) -> None:
+    module = importlib.import_module(importer)
+    real = inspect.getsource(module)
+    monkeypatch.setattr(
+        inspect,
+        "getsource",
+        lambda obj: real.replace("except ImportError", "except KeyError") if obj is module else "",
+    )
+    package = UNUSED_EXTRAS[extra][0]
+    assert thirdparty.goes_without(extra, importer) is False
+    expected = f"{package} {thirdparty.versions()[package]}: no fallback in {importer} when {extra}"
+    assert f"{expected} cannot be imported" in thirdparty.missing()

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import re
 from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from techval import UNUSED_EXTRAS
 
 # pytest-bdd parametrizes a Scenario Outline's examples as this fixture (pytest_bdd.scenario)
 BDD_EXAMPLE = "_pytest_bdd_example"
@@ -67,7 +70,8 @@ def tag_expression_error(expression: str) -> str | None:
 
 def versions() -> dict[str, str]:
     found = {}
-    for name in ("pytest", "pytest-bdd", "pytest-xdist", "allure-pytest-bdd"):
+    extras = [package for package, _ in UNUSED_EXTRAS.values()]
+    for name in ("pytest", "pytest-bdd", "pytest-xdist", "allure-pytest-bdd", *extras):
         try:
             found[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -126,4 +130,21 @@ def missing() -> list[str]:
     else:
         if 'dest="allure_report_dir"' not in inspect.getsource(allure_plugin):
             lacks("allure-pytest-bdd", "--alluredir option with dest allure_report_dir")
+    for extra, (package, importer) in UNUSED_EXTRAS.items():
+        if not goes_without(extra, importer):
+            lacks(package, f"fallback in {importer} when {extra} cannot be imported")
     return gone
+
+
+def goes_without(extra: str, importer: str) -> bool:
+    """Whether `importer` still imports `extra` and catches ImportError (techval keeps the
+    extra from loading: techval/__init__.py). Read from the source: by now the module has been
+    imported, the extra kept out or not; tests/unit/test_thirdparty.py imports both for real."""
+    try:
+        source = inspect.getsource(importlib.import_module(importer))
+    except (ImportError, OSError, TypeError):
+        return False
+    name = extra.rpartition(".")[2]
+    return re.search(rf"\bimport\b.*\b{name}\b|\b{name}\b.*\bimport\b", source) is not None and (
+        "except ImportError" in source
+    )
