@@ -198,11 +198,48 @@ def bomb(inflated: int) -> bytes:
     first = compressor.compress(zeros) + compressor.flush(zlib.Z_FULL_FLUSH)
     again = compressor.compress(zeros) + compressor.flush(zlib.Z_FULL_FLUSH)
     last_block = compressor.flush()[:-8]  # the end of the deflate stream, without its trailer
-    crc = 0
-    for _ in range(inflated // mib):
-        crc = zlib.crc32(zeros, crc)
-    trailer = struct.pack("<II", crc, inflated & 0xFFFFFFFF)
+    trailer = struct.pack(
+        "<II", zeros_crc32(inflated // mib, zlib.crc32(zeros), mib), inflated & 0xFFFFFFFF
+    )
     return first + again * (inflated // mib - 1) + last_block + trailer
+
+
+def zeros_crc32(count: int, block_crc: int, block: int) -> int:
+    """The CRC-32 of `count` blocks of `block` zero bytes each, the CRC of one being
+    `block_crc`: blocks joined by doubling, not 4 GiB run through zlib.crc32 (a second)."""
+    crc = 0  # of nothing
+    while count:
+        if count & 1:
+            crc = crc32_joined(crc, block_crc, block)
+        block_crc, block, count = crc32_joined(block_crc, block_crc, block), block * 2, count >> 1
+    return crc
+
+
+def crc32_joined(first: int, second: int, second_length: int) -> int:
+    """The CRC-32 of two byte strings end to end from the CRC of each and the second's length,
+    as zlib's crc32_combine: the first CRC carried through `second_length` zero bytes (a
+    linear map over GF(2), raised to that power by squaring), then the second's added."""
+
+    def apply(operator: list[int], vector: int) -> int:
+        total = 0
+        for row in operator:
+            if not vector:
+                break
+            if vector & 1:
+                total ^= row
+            vector >>= 1
+        return total
+
+    def square(operator: list[int]) -> list[int]:
+        return [apply(operator, row) for row in operator]
+
+    one_bit = [0xEDB88320] + [1 << n for n in range(31)]  # one zero bit, reflected polynomial
+    operator = square(square(square(one_bit)))  # eight zero bits: one zero byte
+    while second_length:
+        if second_length & 1:
+            first = apply(operator, first)
+        operator, second_length = square(operator), second_length >> 1
+    return first ^ second
 
 
 def _read_request(connection: socket.socket) -> str | None:

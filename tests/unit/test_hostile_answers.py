@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import tracemalloc
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -68,7 +69,15 @@ def answering(
 
 def test_the_bomb_inflates_to_exactly_what_it_says() -> None:
     assert gzip.decompress(hostile.bomb(8 << 20)) == bytes(8 << 20)
+    assert gzip.decompress(hostile.bomb(3 << 20)) == bytes(3 << 20)  # its CRC checked too
     assert len(hostile.bomb(BOMB)) < 5_000_000
+
+
+def test_crcs_joined_are_the_crc_of_the_bytes_end_to_end() -> None:
+    first, second = b"Carequality", bytes(1000) + b"Redox"
+    joined = hostile.crc32_joined(zlib.crc32(first), zlib.crc32(second), len(second))
+    assert joined == zlib.crc32(first + second)
+    assert hostile.zeros_crc32(5, zlib.crc32(bytes(7)), 7) == zlib.crc32(bytes(35))
 
 
 @pytest.mark.parametrize(
