@@ -71,22 +71,23 @@ typecheck: setup
 # them). Four workers on two cores: the whole-run tests mostly wait (timeouts, Retry-After,
 # a slow simulator), and two workers a core overlap those waits (six cost more than they
 # give). allure-pytest-bdd stays off (it breaks plain tests that report). WORKERS=0: one
-# process. One test at a time to each worker (--maxschedchunk 1: xdist's default hands out
-# contiguous chunks, and one worker ended up with every whole run of a file), the longest
-# first (tests/conftest.py orders them). Bytecode is written even where
+# process. tests/conftest.py orders the tests (the longest first) and schedules them
+# (--dist loadscope): one test at a time to each worker, as it comes free (xdist's default
+# hands out contiguous chunks, and one worker ended up with every whole run of a file), but
+# the tests that import Redox's models all on one worker. Bytecode is written even where
 # PYTHONDONTWRITEBYTECODE is set, for the tests and the techval processes they start: pytest
 # keeps the test modules it rewrote (for assert messages), which each worker and each run in
 # a fresh interpreter would otherwise rewrite again.
 WORKERS ?= 4
 unit: setup $(REWRITTEN)
 	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest tests -p no:allure_pytest_bdd \
-	  -n $(WORKERS) --dist load --maxschedchunk 1
+	  -n $(WORKERS) --dist loadscope
 
 # How long each test takes under make test's load, for its order (tests/conftest.py): refresh
 # after adding slow tests. Runs the tests as make test does.
 durations: setup $(REWRITTEN)
 	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest tests -p no:allure_pytest_bdd \
-	  -n $(WORKERS) --dist load --maxschedchunk 1 --record-durations -q
+	  -n $(WORKERS) --dist loadscope --record-durations -q
 
 # The edit loop: the unit tests alone (tests/unit), no whole run of techval.
 test-fast: setup

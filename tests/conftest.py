@@ -6,6 +6,7 @@ import json
 import resource
 from collections.abc import Generator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -93,6 +94,41 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         workers[taking] = (now + wall, cpu / wall if wall else 0.0)
         ordered.append(item)
     items[:] = ordered
+
+
+# Tests run on one worker, by id prefix: importing Redox's models costs each process that does
+# it about 2 s of CPU (xdist's own xdist_group mark does not reach pytest 9's node ids).
+ONE_WORKER = {
+    "redox-models": (
+        "tests/runs/test_redox_data_model.py::",
+        "tests/unit/test_simulator.py::test_answers_conform_to_redox_own_models",
+    ),
+}
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """make test's scheduler (--dist loadscope): each ONE_WORKER group a unit for one worker,
+    every other test a unit of its own, in the order above (xdist puts a group first); a worker
+    gets its next unit only when it is down to the test it runs (loadscope keeps two more
+    waiting: behind a long test, while another worker sits idle)."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
+
+    class Scheduling(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            groups = (name for name, ids in ONE_WORKER.items() if nodeid.startswith(ids))
+            return next(groups, nodeid)
+
+        def _reschedule(self, node: Any) -> None:
+            if node.shutting_down:
+                return
+            if not self.workqueue:
+                node.shutdown()
+            elif self._pending_of(self.assigned_work[node]) <= 1:
+                self._assign_work_unit(node)
+
+    return Scheduling(config, log)
 
 
 def _durations() -> dict[str, tuple[float, float]]:
