@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import json
 import re
 import shutil
@@ -331,12 +332,19 @@ def schema_patterns() -> list[str]:
     return sorted(found)
 
 
+@functools.cache
+def pattern_checks(pattern: str) -> tuple[Any, st.SearchStrategy[str]]:
+    """A pattern's validator and the texts to try on it, made once for all its examples."""
+    rust = jsonschema_rs.Draft202012Validator({"pattern": rust_pattern(pattern)})
+    return rust, st.from_regex(pattern) | st.text()
+
+
 @pytest.mark.parametrize("pattern", schema_patterns())
 @settings(max_examples=60, deadline=None)
 @given(data=st.data())
 def test_every_schema_pattern_matches_as_in_python(pattern: str, data: st.DataObject) -> None:
-    rust = jsonschema_rs.Draft202012Validator({"pattern": rust_pattern(pattern)})
-    text = data.draw(st.from_regex(pattern) | st.text())
+    rust, texts = pattern_checks(pattern)
+    text = data.draw(texts)
     where = data.draw(st.integers(0, len(text)))
     odd = data.draw(st.sampled_from(["", "\n", "\x1c", "\x85", "\ufeff", "\u3000", " ", "/"]))
     for candidate in (text, text[:where] + odd + text[where:]):
