@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from techval.cli.arguments import parser
-from techval.cli.common import fail
-from techval.core.errors import CouldNotRun
+from techval.cli.loading import load
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    parser = load("techval.cli.arguments").parser  # the harness, loaded here (cli/loading.py)
+    from techval.cli.common import fail
+    from techval.core.errors import CouldNotRun
+
     args = parser().parse_args(argv)
     try:
         code: int = args.handler(args)

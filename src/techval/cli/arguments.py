@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 from collections.abc import Callable
 
 from techval import __version__
+from techval.cli.loading import load
 from techval.core.paths import find_project_root
 from techval.harness.evidence import baseline_command, baseline_file
 
@@ -26,7 +26,7 @@ def _command(module: str, name: str) -> Handler:
     not pay for importing doctor, the simulator server or the report builders."""
 
     def handler(args: argparse.Namespace) -> int:
-        command: Handler = getattr(importlib.import_module(f"techval.cli.{module}"), name)
+        command: Handler = getattr(load(f"techval.cli.{module}"), name)
         return command(args)
 
     handler.__name__ = name
