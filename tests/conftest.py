@@ -123,10 +123,29 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
         def _reschedule(self, node: Any) -> None:
             if node.shutting_down:
                 return
+            for scope, unit in list(self.workqueue.items()):  # a dead worker's finished ones
+                if all(unit.values()):
+                    del self.workqueue[scope]
             if not self.workqueue:
                 node.shutdown()
             elif self._pending_of(self.assigned_work[node]) <= 1:
                 self._assign_work_unit(node)
+
+        def remove_node(self, node: Any) -> str | None:
+            """A worker that died: the test it ran is reported crashed (as --dist load does),
+            not run again; the rest of its units go to the other workers."""
+            workload = self.assigned_work.pop(node, {})
+            pending = [n for unit in workload.values() for n, done in unit.items() if not done]
+            if not pending:
+                return None
+            crashed = pending[0]  # each worker runs its units in order
+            for unit in workload.values():
+                if crashed in unit:
+                    unit[crashed] = True
+            self.workqueue.update(workload)
+            for other in self.assigned_work:
+                self._reschedule(other)
+            return crashed
 
     return Scheduling(config, log)
 

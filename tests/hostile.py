@@ -207,6 +207,8 @@ def bomb(inflated: int) -> bytes:
 def zeros_crc32(count: int, block_crc: int, block: int) -> int:
     """The CRC-32 of `count` blocks of `block` zero bytes each, the CRC of one being
     `block_crc`: blocks joined by doubling, not 4 GiB run through zlib.crc32 (a second)."""
+    if count < 0 or block < 0:
+        raise ValueError(f"zeros_crc32: {count} blocks of {block} bytes")
     crc = 0  # of nothing
     while count:
         if count & 1:
@@ -219,6 +221,8 @@ def crc32_joined(first: int, second: int, second_length: int) -> int:
     """The CRC-32 of two byte strings end to end from the CRC of each and the second's length,
     as zlib's crc32_combine: the first CRC carried through `second_length` zero bytes (a
     linear map over GF(2), raised to that power by squaring), then the second's added."""
+    if second_length < 0:
+        raise ValueError(f"crc32_joined: a length of {second_length}")
 
     def apply(operator: list[int], vector: int) -> int:
         total = 0

@@ -314,7 +314,9 @@ def test_a_run_without_its_end_is_interrupted(tmp_path: Path) -> None:
 def test_a_failed_runs_evidence_holds_no_path_of_this_machine(
     server: RunningSimulator, tmp_path: Path
 ) -> None:
-    """Tracebacks name files: the project's relative, Python's as <python>/."""
+    """Tracebacks name files (the Allure steps' traces of a step's error; a scenario's own
+    trace is its message, harness/failure_text.py): the project's relative, Python's as
+    <python>/."""
     server.simulator.faults += [named("server_error")]
     config = write_environment(tmp_path, simulator=None, base_url=server.url)
     result = run_techval(["--config", str(config)], tmp_path / "reports")

@@ -1,5 +1,7 @@
-"""The text pytest keeps of a failed scenario (its console line, junit.xml, the Allure trace):
-for techval's own failures the message alone, for anything else pytest's traceback.
+"""The text pytest keeps of a scenario that failed in its steps (its console line, junit.xml,
+the Allure scenario's trace): for techval's own failures the message alone, for anything else
+pytest's traceback. (A setup fixture's error keeps pytest's traceback: pytest does not ask the
+item for it. The Allure steps keep allure-pytest-bdd's own trace of a step's error.)
 
 A check's message names what was observed, where, and the rule; the frames that raised it are
 the harness's plumbing, which in evidence sent to a third party reads as a crash. pytest's
@@ -24,9 +26,11 @@ def message_only_for_known_failures(item: pytest.Item) -> None:
     notes); any other failure as pytest would."""
     pytests_own: Callable[..., Any] = item.repr_failure
 
-    def repr_failure(excinfo: pytest.ExceptionInfo[BaseException], *args: Any) -> Any:
+    def repr_failure(
+        excinfo: pytest.ExceptionInfo[BaseException], *args: Any, **kwargs: Any
+    ) -> Any:
         if category_of(excinfo.value) is not None:
             return excinfo.exconly()
-        return pytests_own(excinfo, *args)
+        return pytests_own(excinfo, *args, **kwargs)
 
-    item.repr_failure = repr_failure  # type: ignore[method-assign, assignment]
+    item.repr_failure = repr_failure  # type: ignore[method-assign]
