@@ -3,20 +3,22 @@ traceback for anything else (harness/failure_text.py)."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from pytest_bdd.exceptions import StepDefinitionNotFoundError
 
 from techval.core.errors import NotRun, RedoxRefused, SchemaMismatch
-from techval.harness.failure_text import message_only_for_known_failures
+from techval.harness.failure_text import message_only_for_known_failures, remember_failed_step
 
 
 class Item:
-    """What pytest's Function offers here: a repr_failure of its own."""
+    """What pytest's Function offers here: a repr_failure of its own, and a stash."""
 
     def __init__(self) -> None:
         self.asked: list[tuple[BaseException, str | None]] = []
+        self.stash = pytest.Stash()
 
     def repr_failure(
         self, excinfo: pytest.ExceptionInfo[BaseException], style: str | None = None
@@ -25,8 +27,8 @@ class Item:
         return "pytest's traceback"
 
 
-def told(error: BaseException, *args: Any) -> tuple[str, list[Any]]:
-    item = Item()
+def told(error: BaseException, *args: Any, item: Item | None = None) -> tuple[str, list[Any]]:
+    item = item or Item()
     message_only_for_known_failures(item)  # type: ignore[arg-type]
     try:
         raise error
@@ -80,3 +82,17 @@ def test_a_harness_error_keeps_pytests_traceback_and_its_arguments(error: Except
     text, asked = told(error, "short")
     assert text == "pytest's traceback"
     assert asked == [(error, "short")]
+
+
+def test_the_step_that_raised_a_failure_follows_its_message() -> None:
+    item = Item()
+    feature = SimpleNamespace(rel_filename="features/1_organization.feature")
+    step = SimpleNamespace(keyword="Then", name="the directory accepts the record", line_number=11)
+    remember_failed_step(item, feature, step)  # type: ignore[arg-type]
+    text, _ = told(RedoxRefused("Organization.New: Redox answered HTTP 500"), item=item)
+    assert text.splitlines() == [
+        "techval.core.errors.RedoxRefused: Organization.New: Redox answered HTTP 500",
+        "  in step: Then the directory accepts the record (features/1_organization.feature:11)",
+    ]
+    harness_bug, _ = told(KeyError("x"), item=item)
+    assert harness_bug == "pytest's traceback"  # no step line added to pytest's own

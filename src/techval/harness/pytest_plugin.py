@@ -23,7 +23,7 @@ from techval.core.exchange import Exchange
 from techval.core.reporting import Reporter
 from techval.harness import groups
 from techval.harness.events import EventStream, RunStopped, ScenarioStarted
-from techval.harness.failure_text import message_only_for_known_failures
+from techval.harness.failure_text import message_only_for_known_failures, remember_failed_step
 from techval.harness.run import Run, start_run
 from techval.validation import apis
 from techval.validation.catalogue import STEPS, step_for
@@ -222,7 +222,8 @@ def pytest_bdd_after_step(request: pytest.FixtureRequest) -> None:
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_bdd_step_error(request: pytest.FixtureRequest) -> None:
+def pytest_bdd_step_error(request: pytest.FixtureRequest, feature: Any, step: Any) -> None:
+    remember_failed_step(request.node, feature, step)
     _settle(request.config)
 
 
