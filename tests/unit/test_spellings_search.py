@@ -68,20 +68,3 @@ def test_a_text_holding_the_values_is_masked_either_way(monkeypatch: pytest.Monk
         == whole
         == "techval " * 40 + f"id {PATIENT_MASK}, {PATIENT_MASK} " + (f"{PATIENT_MASK} {MASK}")
     )
-
-
-@pytest.mark.parametrize("chunk", [8, 37, 1 << 20])
-def test_chunks_without_a_needle_are_passed_by_and_the_others_searched(
-    chunk: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A long text is case-folded a chunk at a time; a chunk holding no needle is passed by
-    after one scan for any of them (core/spellings.py): values in a late chunk, across a
-    chunk's end, in another case, are masked as a search of the whole text masks them."""
-    monkeypatch.setattr(spellings, "FOLDED_CHUNK", chunk)
-    monkeypatch.setattr(spellings, "ONE_SCAN_FROM", 1)  # for every chunk, however short
-    quiet = " " + "x" * 300 + " "
-    text = quiet + "TIMOTHY" + quiet + "(808) 867-5301" + quiet * 3 + SECRET + quiet + "1/6/08"
-    whole, around = both_ways(text, monkeypatch)
-    assert around == whole
-    assert around.count(PATIENT_MASK) == 3 and around.count(MASK) >= 1
-    assert not any(value in around for value in ("TIMOTHY", "867-5301", SECRET, "1/6/08"))

@@ -53,7 +53,6 @@ LOOKAHEAD = 4  # characters a pattern looks at after its match: "/6" in "1/6/08/
 # test patient's ID) cost 0.3-0.5 ms searched whole, 0.1 ms around its needles.
 WHOLE_TEXT = 256
 FOLDED_CHUNK = 1 << 20  # characters of a long text case-folded at a time
-ONE_SCAN_FROM = 1 << 16  # characters of a chunk from which it is first scanned for any needle
 
 
 @dataclass(frozen=True)
@@ -263,7 +262,6 @@ class Spellings:
         ]
         # the longest needle but one: how far a folded chunk reaches into the next
         self._overlap = max((len(group.needle) for group in self._groups), default=1) - 1
-        self._any: re.Pattern[str] | None = None  # any needle: compiled for a first long text
 
     def found_in(self, text: str) -> bool:
         return next(iter(self._spans(text)), None) is not None  # stops at the first match
@@ -312,12 +310,9 @@ class Spellings:
         windows = [(0, -1)] * len(self._groups)
         overlap = self._overlap
         step = FOLDED_CHUNK if self._folded else size
-        every = self._any_needle() if min(size, step) >= ONE_SCAN_FROM else None
         for start in range(0, size, step):
             chunk = text[start : start + step + overlap] if self._folded else text
             probe = self._fold(chunk)
-            if every is not None and every.search(probe) is None:
-                continue  # no needle here: one pass over the chunk, not one for each needle
             for index, group in enumerate(self._groups):
                 needle, before, after = group.needle, group.before, group.after
                 at = probe.find(needle)
@@ -342,16 +337,6 @@ class Spellings:
         for group, (low, high) in zip(self._groups, windows, strict=True):
             if high > 0:
                 yield group.pattern, max(low, 0), min(high, size)
-
-    def _any_needle(self) -> re.Pattern[str] | None:
-        """A pattern matching wherever any needle is: a large chunk without one is passed by
-        after a single scan (a 39 MB free text: 4.6 s -> 0.7 s to mask); None when a needle
-        is empty (found everywhere). Compiled once, for the first large text: a few ms with
-        long secrets, more than an ordinary message's search costs."""
-        if self._any is None and all(group.needle for group in self._groups):
-            needles = sorted({group.needle for group in self._groups}, key=len, reverse=True)
-            self._any = re.compile("|".join(map(re.escape, needles)))
-        return self._any
 
 
 def _holds_any(text: str, groups: list[_Group]) -> bool:
