@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -149,6 +150,12 @@ def test_a_features_folder_with_an_undefined_step_is_a_clear_error(tmp_path: Pat
     )
     assert "Traceback" not in result.stderr
     assert (tmp_path / "reports/verdict.json").is_file()  # the reports are still written
+    failures = ET.parse(tmp_path / "reports/junit.xml").iter("failure")
+    undefined = [f.text or "" for f in failures if "StepDefinitionNotFoundError" in (f.text or "")]
+    assert len(undefined) == 1  # its message, then the step (harness/failure_text.py)
+    assert re.search(
+        r"\n  in step: Then the moon is blue \(features/search\.feature:\d+\)$", undefined[0]
+    )
 
 
 def test_an_empty_features_folder_is_a_clear_error(tmp_path: Path) -> None:

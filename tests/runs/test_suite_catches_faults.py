@@ -161,11 +161,11 @@ def test_each_fault_fails_the_right_scenarios_naming_the_cause(
     assert assert_evidence_agrees(result.reports)["verdict"] == "failed"
     # a check's failure is its message and its step, not the harness's frames (failure_text.py)
     for failure in ET.parse(result.reports / "junit.xml").iter("failure"):
-        message, step = failure.get("message", "").split("\n")
-        assert failure.text == f"{message}\n{step}" and message.startswith("techval.core.errors.")
-        assert re.fullmatch(
-            r"  in step: (Given|When|Then|And) .+ \(features/\S+\.feature:\d+\)", step
-        )
+        text = failure.get("message", "")
+        _, _, step = text.rpartition("\n")
+        assert failure.text == text and text.startswith("techval.core.errors.")
+        keyword = r"(Given|When|Then|And|But|\*)"
+        assert re.fullmatch(rf"  in step: {keyword} .+ \(features/\S+\.feature:\d+\)", step)
 
 
 def test_ignored_update_names_the_fields(server: RunningSimulator, tmp_path: Path) -> None:

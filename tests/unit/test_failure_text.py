@@ -10,7 +10,12 @@ import pytest
 from pytest_bdd.exceptions import StepDefinitionNotFoundError
 
 from techval.core.errors import NotRun, RedoxRefused, SchemaMismatch
-from techval.harness.failure_text import message_only_for_known_failures, remember_failed_step
+from techval.harness import pytest_plugin
+from techval.harness.failure_text import (
+    FAILED_STEP,
+    message_only_for_known_failures,
+    remember_failed_step,
+)
 
 
 class Item:
@@ -96,3 +101,17 @@ def test_the_step_that_raised_a_failure_follows_its_message() -> None:
     ]
     harness_bug, _ = told(KeyError("x"), item=item)
     assert harness_bug == "pytest's traceback"  # no step line added to pytest's own
+
+
+def test_a_new_attempt_of_a_scenario_forgets_the_step_an_earlier_one_failed_in() -> None:
+    item = SimpleNamespace(
+        stash=pytest.Stash(),
+        config=SimpleNamespace(stash=pytest.Stash()),
+        nodeid="steps/test_validation.py::test_x",
+        get_closest_marker=lambda name: None,
+    )
+    item.stash[FAILED_STEP] = "Then the directory accepts the record (x.feature:11)"
+    setup = pytest_plugin.pytest_runtest_setup(item)  # type: ignore[arg-type]
+    next(setup)  # up to pytest's own setup
+    assert FAILED_STEP not in item.stash
+    setup.close()

@@ -23,7 +23,11 @@ from techval.core.exchange import Exchange
 from techval.core.reporting import Reporter
 from techval.harness import groups
 from techval.harness.events import EventStream, RunStopped, ScenarioStarted
-from techval.harness.failure_text import message_only_for_known_failures, remember_failed_step
+from techval.harness.failure_text import (
+    FAILED_STEP,
+    message_only_for_known_failures,
+    remember_failed_step,
+)
 from techval.harness.run import Run, start_run
 from techval.validation import apis
 from techval.validation.catalogue import STEPS, step_for
@@ -188,6 +192,8 @@ def _start_clock(item: pytest.Item) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
     run = item.config.stash.get(RUN_KEY, None)
+    if FAILED_STEP in item.stash:  # an attempt names its own failed step, never an earlier one
+        del item.stash[FAILED_STEP]
     if run is not None and item.get_closest_marker(SCENARIO_MARK):
         run.stream.scenario = item.nodeid
         run.stream.emit(ScenarioStarted(scenario=item.nodeid))
@@ -225,6 +231,12 @@ def pytest_bdd_after_step(request: pytest.FixtureRequest) -> None:
 def pytest_bdd_step_error(request: pytest.FixtureRequest, feature: Any, step: Any) -> None:
     remember_failed_step(request.node, feature, step)
     _settle(request.config)
+
+
+def pytest_bdd_step_func_lookup_error(
+    request: pytest.FixtureRequest, feature: Any, step: Any
+) -> None:
+    remember_failed_step(request.node, feature, step)  # a step without a definition
 
 
 def _settle(config: pytest.Config) -> None:
