@@ -109,43 +109,24 @@ ONE_WORKER = {
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """make test's scheduler (--dist loadscope): each ONE_WORKER group a unit for one worker,
     every other test a unit of its own, in the order above (xdist puts a group first); a worker
-    gets its next unit only when it is down to the test it runs (loadscope keeps two more
-    waiting: behind a long test, while another worker sits idle)."""
+    gets its next unit only when it is down to the test it runs, as `techval run --workers`
+    hands out scenarios (parallel.OneAhead)."""
     if config.getvalue("dist") != "loadscope":
         return None
-    from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
+    from techval.harness.parallel import OneAhead
 
-    class Scheduling(LoadScopeScheduling):  # type: ignore[misc]
+    class Scheduling(OneAhead):
         def _split_scope(self, nodeid: str) -> str:
             groups = (name for name, ids in ONE_WORKER.items() if nodeid.startswith(ids))
             return next(groups, nodeid)
 
-        def _reschedule(self, node: Any) -> None:
-            if node.shutting_down:
-                return
-            for scope, unit in list(self.workqueue.items()):  # a dead worker's finished ones
-                if all(unit.values()):
-                    del self.workqueue[scope]
-            if not self.workqueue:
-                node.shutdown()
-            elif self._pending_of(self.assigned_work[node]) <= 1:
-                self._assign_work_unit(node)
-
         def remove_node(self, node: Any) -> str | None:
-            """A worker that died: the test it ran is reported crashed (as --dist load does),
-            not run again; the rest of its units go to the other workers."""
-            workload = self.assigned_work.pop(node, {})
+            """A worker that died: the test it ran (its first not done: a worker runs its
+            units in order) is reported crashed, as --dist load does, and not run again."""
+            workload = self.assigned_work.get(node, {})
             pending = [n for unit in workload.values() for n, done in unit.items() if not done]
-            if not pending:
-                return None
-            crashed = pending[0]  # each worker runs its units in order
-            for unit in workload.values():
-                if crashed in unit:
-                    unit[crashed] = True
-            self.workqueue.update(workload)
-            for other in self.assigned_work:
-                self._reschedule(other)
-            return crashed
+            self.crashed.update(pending[:1])
+            return super().remove_node(node)
 
     return Scheduling(config, log)
 

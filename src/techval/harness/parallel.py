@@ -20,12 +20,37 @@ from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
 from techval.harness import events
 
 
-class GroupScheduling(LoadScopeScheduling):  # type: ignore[misc]
+class OneAhead(LoadScopeScheduling):  # type: ignore[misc]
+    """xdist's loadscope, a worker given its next unit only when it is down to its last test
+    (which it keeps until it knows what comes next): xdist's own rule (more than two pending)
+    queues a short test behind a long unit while another worker sits idle. A test in `crashed`
+    (its worker died running it) is done: it is not run a second time."""
+
+    def __init__(self, config: pytest.Config, log: Any) -> None:
+        super().__init__(config, log)
+        self.crashed: set[str] = set()
+
+    def _reschedule(self, node: Any) -> None:
+        if node.shutting_down:
+            return
+        for scope, unit in list(self.workqueue.items()):
+            for nodeid in self.crashed & set(unit):
+                unit[nodeid] = True
+            if all(unit.values()):
+                del self.workqueue[scope]
+        if not self.workqueue:
+            node.shutdown()
+            return
+        if self._pending_of(self.assigned_work[node]) > 1:
+            return
+        self._assign_work_unit(node)
+
+
+class GroupScheduling(OneAhead):
     def __init__(self, config: pytest.Config, log: Any, reports: Path) -> None:
         super().__init__(config, log)
         self.reports = reports
         self.groups: dict[str, str] | None = None
-        self.crashed: set[str] = set()  # scenarios whose worker died while running them
 
     def remove_node(self, node: Any) -> str | None:
         """A worker that died: the scenario it was running is reported broken (xdist's crash
@@ -82,24 +107,6 @@ class GroupScheduling(LoadScopeScheduling):  # type: ignore[misc]
             }
         # A test that is not a scenario (none in a run) is its own unit.
         return self.groups.get(nodeid, nodeid)
-
-    def _reschedule(self, node: Any) -> None:
-        """Give a worker its next unit only when it is down to its last test (which it keeps
-        until it knows what comes next): xdist's own rule (more than two pending) queues a
-        short scenario behind a long lifecycle while another worker sits idle."""
-        if node.shutting_down:
-            return
-        for scope, unit in list(self.workqueue.items()):
-            for nodeid in self.crashed & set(unit):
-                unit[nodeid] = True  # done: it is not run a second time
-            if all(unit.values()):
-                del self.workqueue[scope]
-        if not self.workqueue:
-            node.shutdown()
-            return
-        if self._pending_of(self.assigned_work[node]) > 1:
-            return
-        self._assign_work_unit(node)
 
 
 @pytest.hookimpl(tryfirst=True)
