@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,3 +43,17 @@ def test_a_collector_paused_by_the_caller_stays_paused(modules: Path) -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_importing_techval_changes_nothing_in_the_process_the_command_keeps_extras_out() -> None:
+    """The extras are kept out by the command's loading, not by an import of the package."""
+    probe = (
+        "import sys, techval;"
+        "before = [e for e in techval.UNUSED_EXTRAS if e in sys.modules];"
+        "from techval.cli.loading import load; load('techval.cli.arguments');"
+        "print(before, [e for e in techval.UNUSED_EXTRAS if sys.modules.get(e, 0) is None])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert (done.returncode, done.stdout.strip()) == (0, "[] ['httpx._main']"), done.stderr

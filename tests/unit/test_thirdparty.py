@@ -80,10 +80,12 @@ def test_a_tag_expression_is_judged_by_pytests_grammar() -> None:
 
 
 def test_the_unused_extras_are_kept_out_and_their_libraries_still_load() -> None:
-    """A fresh interpreter as techval starts one: httpx works without its command line, which
-    is not loaded, and Pygments still finds the lexers other packages register."""
+    """A fresh interpreter as the `techval` command loads the harness: httpx works without its
+    command line, which is not loaded, and Pygments still finds the lexers other packages
+    register."""
     probe = (
-        "import techval, httpx, pygments.lexers, sys;"
+        "from techval.cli.loading import load; load('techval.cli.run');"
+        "import httpx, pygments.lexers, sys;"
         "assert httpx.Client and pygments.lexers.get_lexer_for_filename('x.py');"
         "print(sorted(m for m, loaded in sys.modules.items() if loaded and ("
         "m.split('.')[0] in ('rich', 'click') or m.startswith('httpx._main'))))"

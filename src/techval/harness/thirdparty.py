@@ -138,7 +138,7 @@ def missing() -> list[str]:
 
 def goes_without(extra: str, importer: str) -> bool:
     """Whether `importer` still imports `extra` and catches ImportError (techval keeps the
-    extra from loading: techval/__init__.py). A first warning read from the source (by now the
+    extra from loading: cli/loading.py). A first warning read from the source (by now the
     module has been imported, the extra kept out or not): a catch elsewhere in the file would
     pass it; tests/unit/test_thirdparty.py imports the library for real, in a new process."""
     try:
