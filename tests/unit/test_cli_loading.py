@@ -45,15 +45,21 @@ def test_a_collector_paused_by_the_caller_stays_paused(modules: Path) -> None:
         gc.enable()
 
 
-def test_importing_techval_changes_nothing_in_the_process_the_command_keeps_extras_out() -> None:
-    """The extras are kept out by the command's loading, not by an import of the package."""
+def test_the_command_keeps_the_unused_extras_out_and_importing_techval_does_not() -> None:
+    """A fresh interpreter: importing techval changes nothing in it; loading the harness as
+    the `techval` command does keeps httpx's command line out (rich and click never load),
+    and httpx still works, and Pygments still finds the lexers other packages register."""
     probe = (
         "import sys, techval;"
         "before = [e for e in techval.UNUSED_EXTRAS if e in sys.modules];"
-        "from techval.cli.loading import load; load('techval.cli.arguments');"
-        "print(before, [e for e in techval.UNUSED_EXTRAS if sys.modules.get(e, 0) is None])"
+        "from techval.cli.loading import load; load('techval.cli.run');"
+        "import httpx, pygments.lexers;"
+        "assert httpx.Client and pygments.lexers.get_lexer_for_filename('x.py');"
+        "kept_out = [e for e in techval.UNUSED_EXTRAS if sys.modules.get(e, 0) is None];"
+        "loaded = [m for m in sys.modules if m.split('.')[0] in ('rich', 'click')];"
+        "print(before, kept_out, loaded)"
     )
     done = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False
     )
-    assert (done.returncode, done.stdout.strip()) == (0, "[] ['httpx._main']"), done.stderr
+    assert (done.returncode, done.stdout.strip()) == (0, "[] ['httpx._main'] []"), done.stderr

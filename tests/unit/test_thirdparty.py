@@ -6,8 +6,6 @@ from __future__ import annotations
 import importlib
 import inspect
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -77,23 +75,6 @@ def test_the_tag_grammar_gone_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_tag_expression_is_judged_by_pytests_grammar() -> None:
     assert thirdparty.tag_expression_error("organization and not record_locator") is None
     assert thirdparty.tag_expression_error("organization and") is not None
-
-
-def test_the_unused_extras_are_kept_out_and_their_libraries_still_load() -> None:
-    """A fresh interpreter as the `techval` command loads the harness: httpx works without its
-    command line, which is not loaded, and Pygments still finds the lexers other packages
-    register."""
-    probe = (
-        "from techval.cli.loading import load; load('techval.cli.run');"
-        "import httpx, pygments.lexers, sys;"
-        "assert httpx.Client and pygments.lexers.get_lexer_for_filename('x.py');"
-        "print(sorted(m for m, loaded in sys.modules.items() if loaded and ("
-        "m.split('.')[0] in ('rich', 'click') or m.startswith('httpx._main'))))"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False
-    )
-    assert (done.returncode, done.stdout.strip()) == (0, "[]"), done.stderr
 
 
 @pytest.mark.parametrize(("extra", "importer"), list(UNUSED_EXTRAS_IMPORTERS))
